@@ -1,0 +1,59 @@
+// JobRecord: one job as stored and as shown by the API. Plain data; the
+// daemon's store fills it, the API turns it into JSON and back.
+//
+// States follow Slurm's vocabulary, with the reason kept apart:
+//   queued    accepted and durable, not yet planned
+//   waiting   planned by its release policy; waits for its window or a free slot
+//   running   a worker process trains it
+//   succeeded | failed | cancelled   final
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+
+namespace carbon {
+
+enum class JobState { kQueued, kWaiting, kRunning, kSucceeded, kFailed, kCancelled };
+
+const char* JobStateName(JobState s);
+// Accepts the names above; false when unknown.
+bool ParseJobState(const std::string& name, JobState* out);
+inline bool IsFinal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+
+struct JobRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_text;  // exactly as submitted
+  std::string policy;     // carbon.policy of the spec
+  uint32_t owner_uid = 0;
+  JobState state = JobState::kQueued;
+  std::string reason;  // why it is in this state, for people
+  Timestamp submitted{};
+  std::optional<Timestamp> not_before;
+  std::optional<Timestamp> deadline;
+  std::optional<Timestamp> planned_start;
+  std::optional<Timestamp> started;
+  std::optional<Timestamp> finished;
+  int64_t attempts = 0;
+  std::optional<int64_t> exit_status;
+  std::string error;          // final error text, tail of the worker's stderr
+  std::string progress;       // last progress event of the worker (JSON), may be empty
+  bool cancel_requested = false;
+  std::string run_dir;
+};
+
+struct JobEvent {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  Timestamp at{};
+  std::string from_state;  // empty for the submission
+  std::string to_state;
+  std::string reason;
+};
+
+}  // namespace carbon

@@ -1,0 +1,159 @@
+#include "common/job_spec.h"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "common/time_util.h"
+#include "common/yaml_fields.h"
+
+namespace carbon {
+namespace {
+
+bool ValidName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return false;
+  return true;
+}
+
+template <typename T>
+void Set(T& out, const std::optional<T>& v) {
+  if (v) out = *v;
+}
+
+}  // namespace
+
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file) {
+  YamlFields y(file);
+  YAML::Node root = y.Parse(text);
+  if (!y.ok()) return y.ToStatus();
+  if (!root.IsDefined() || root.IsNull()) {
+    return InvalidArgument(file + " is empty; a job needs at least 'name' (see docs/job-spec.md)");
+  }
+  if (!y.Map(root, "", {"name", "model", "data", "train", "checkpoint", "carbon"}))
+    return y.ToStatus();
+
+  JobSpec spec;
+  if (auto name = y.String(root, "", "name", /*required=*/true)) {
+    spec.name = *name;
+    if (!name->empty() && !ValidName(*name))
+      y.ErrorAt(root, "name", "name",
+                "'" + *name + "' is not accepted; use 1-64 letters, digits, '-', '_' or '.'");
+  }
+
+  YAML::Node model = root["model"];
+  if (y.Map(model, "model", {"arch", "hidden", "channels", "blocks", "width", "dropout"})) {
+    Set(spec.model.arch, y.Enum(model, "model", "arch", {"mlp", "cnn", "resnet"}));
+    Set(spec.model.hidden, y.IntList(model, "model", "hidden", 1, 65536));
+    Set(spec.model.channels, y.IntList(model, "model", "channels", 1, 4096));
+    Set(spec.model.blocks, y.Int(model, "model", "blocks", 1, 16));
+    Set(spec.model.width, y.Int(model, "model", "width", 1, 1024));
+    Set(spec.model.dropout, y.Double(model, "model", "dropout", 0.0, 0.95));
+    if (spec.model.hidden.empty() && spec.model.arch == "mlp")
+      y.ErrorAt(model, "hidden", "model.hidden", "an mlp needs at least one hidden layer width");
+    if (spec.model.channels.empty() && spec.model.arch == "cnn")
+      y.ErrorAt(model, "channels", "model.channels", "a cnn needs at least one stage");
+  }
+
+  YAML::Node data = root["data"];
+  if (y.Map(data, "data", {"format", "path", "train_limit", "test_limit"})) {
+    Set(spec.data.format, y.Enum(data, "data", "format", {"idx", "cifar10"}));
+    if (auto p = y.String(data, "data", "path")) {
+      if (p->empty()) y.ErrorAt(data, "path", "data.path", "must not be empty");
+      spec.data.path = *p;
+    }
+    Set(spec.data.train_limit, y.Int(data, "data", "train_limit", 0, 100'000'000));
+    Set(spec.data.test_limit, y.Int(data, "data", "test_limit", 0, 100'000'000));
+  }
+
+  YAML::Node train = root["train"];
+  if (y.Map(train, "train",
+            {"epochs", "batch_size", "accumulation_steps", "optimizer", "lr", "momentum",
+             "lr_schedule", "weight_decay", "seed", "precision", "device", "threads"})) {
+    TrainSpec& t = spec.train;
+    Set(t.epochs, y.Int(train, "train", "epochs", 1, 100'000));
+    auto bs = y.Int(train, "train", "batch_size", 1, 1 << 20);
+    auto acc = y.Int(train, "train", "accumulation_steps", 1, 64);
+    Set(t.batch_size, bs);
+    Set(t.accumulation_steps, acc);
+    if ((bs || acc) && t.batch_size % t.accumulation_steps != 0) {
+      y.ErrorAt(train, acc ? "accumulation_steps" : "batch_size", "train.accumulation_steps",
+                "batch_size " + std::to_string(t.batch_size) +
+                    " is not divisible by accumulation_steps " +
+                    std::to_string(t.accumulation_steps) +
+                    "; each micro-batch is batch_size / accumulation_steps samples, so pick "
+                    "a divisor of batch_size (e.g. 2, 4 or 8 for 64)");
+    }
+    Set(t.optimizer, y.Enum(train, "train", "optimizer", {"sgd", "adam", "adamw"}));
+    Set(t.lr, y.Double(train, "train", "lr", 0.0, 10.0, /*min_exclusive=*/true));
+    Set(t.momentum, y.Double(train, "train", "momentum", 0.0, 0.999));
+    YAML::Node sched = train["lr_schedule"];
+    if (sched.IsDefined() && sched.IsScalar()) {
+      // Short form: lr_schedule: cosine
+      Set(t.lr_schedule.type, y.Enum(train, "train", "lr_schedule", {"constant", "step", "cosine"}));
+    } else if (y.Map(sched, "train.lr_schedule", {"type", "step_epochs", "gamma", "min_lr"})) {
+      Set(t.lr_schedule.type,
+          y.Enum(sched, "train.lr_schedule", "type", {"constant", "step", "cosine"}));
+      Set(t.lr_schedule.step_epochs, y.Int(sched, "train.lr_schedule", "step_epochs", 1, 100'000));
+      Set(t.lr_schedule.gamma, y.Double(sched, "train.lr_schedule", "gamma", 0.0, 1.0, true));
+      Set(t.lr_schedule.min_lr, y.Double(sched, "train.lr_schedule", "min_lr", 0.0, 10.0));
+    }
+    Set(t.weight_decay, y.Double(train, "train", "weight_decay", 0.0, 1.0));
+    Set(t.seed, y.Int(train, "train", "seed", 0, INT64_MAX));
+    Set(t.precision, y.Enum(train, "train", "precision", {"fp32", "fp16", "bf16", "auto"}));
+    Set(t.device, y.Enum(train, "train", "device", {"auto", "cpu", "cuda"}));
+    Set(t.threads, y.Int(train, "train", "threads", 0, 1024));
+    if (t.precision == "fp16" && t.device == "cpu")
+      y.ErrorAt(train, "precision", "train.precision",
+                "fp16 mixed precision needs CUDA; on device cpu use bf16 or fp32 (or device "
+                "auto/cuda)");
+  }
+
+  YAML::Node ckpt = root["checkpoint"];
+  if (y.Map(ckpt, "checkpoint", {"every_epochs", "keep"})) {
+    Set(spec.checkpoint.every_epochs, y.Int(ckpt, "checkpoint", "every_epochs", 1, 100'000));
+    Set(spec.checkpoint.keep, y.Int(ckpt, "checkpoint", "keep", 1, 100));
+  }
+
+  YAML::Node carbon = root["carbon"];
+  if (y.Map(carbon, "carbon",
+            {"policy", "zone", "threshold_gco2_per_kwh", "max_wait", "not_before", "deadline",
+             "expected_duration", "budget_kg"})) {
+    CarbonSpec& c = spec.carbon;
+    Set(c.policy, y.Enum(carbon, "carbon", "policy", {"immediate", "threshold", "forecast"}));
+    Set(c.zone, y.String(carbon, "carbon", "zone"));
+    c.threshold_gco2_per_kwh = y.Double(carbon, "carbon", "threshold_gco2_per_kwh", 0.0, 5000.0);
+    c.max_wait = y.DurationField(carbon, "carbon", "max_wait");
+    c.not_before = y.Time(carbon, "carbon", "not_before");
+    c.deadline = y.Time(carbon, "carbon", "deadline");
+    c.expected_duration = y.DurationField(carbon, "carbon", "expected_duration");
+    c.budget_kg = y.Double(carbon, "carbon", "budget_kg", 0.0, 1e9, /*min_exclusive=*/true);
+    if (c.policy == "threshold" && !c.threshold_gco2_per_kwh && y.ok())
+      y.Error(carbon, "carbon.threshold_gco2_per_kwh",
+              "policy 'threshold' needs threshold_gco2_per_kwh (gCO2/kWh, e.g. 200)");
+    if (c.not_before && c.deadline && *c.deadline <= *c.not_before)
+      y.ErrorAt(carbon, "deadline", "carbon.deadline",
+                "deadline " + FormatTime(*c.deadline) + " must be after not_before " +
+                    FormatTime(*c.not_before));
+    else if (c.not_before && c.deadline && c.expected_duration &&
+             *c.deadline - *c.expected_duration < *c.not_before)
+      y.ErrorAt(carbon, "deadline", "carbon.deadline",
+                "the window from not_before to deadline is shorter than expected_duration " +
+                    FormatDuration(*c.expected_duration));
+  }
+
+  RETURN_IF_ERROR(y.ToStatus());
+  return spec;
+}
+
+StatusOr<JobSpec> LoadJobSpecFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("cannot open job file '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ParseJobSpec(ss.str(), path);
+}
+
+}  // namespace carbon

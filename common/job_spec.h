@@ -1,0 +1,87 @@
+// The job spec: what a user submits (YAML or JSON), parsed and fully
+// validated. docs/job-spec.md documents every field; configs/jobs/ has examples.
+//
+// ParseJobSpec never throws; it returns INVALID_ARGUMENT listing every problem
+// with file:line:column, the field path and what is accepted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace carbon {
+
+struct ModelSpec {
+  std::string arch = "mlp";                 // mlp | cnn | resnet
+  std::vector<int64_t> hidden = {256, 128};  // mlp: hidden layer widths
+  std::vector<int64_t> channels = {32, 64};  // cnn: conv channels per stage
+  int64_t blocks = 2;                        // resnet: residual blocks per stage
+  int64_t width = 16;                        // resnet: channels of the first stage
+  double dropout = 0.0;
+};
+
+struct DataSpec {
+  std::string format = "idx";  // idx (MNIST / Fashion-MNIST) | cifar10
+  std::string path = "/usr/share/datasets/fashion-mnist";
+  int64_t train_limit = 0;  // 0: use all training samples
+  int64_t test_limit = 0;   // 0: use all test samples
+};
+
+struct LrScheduleSpec {
+  std::string type = "constant";  // constant | step | cosine
+  int64_t step_epochs = 1;        // step: decay every this many epochs
+  double gamma = 0.1;             // step: multiply lr by gamma
+  double min_lr = 0.0;            // cosine: floor
+};
+
+struct TrainSpec {
+  int64_t epochs = 5;
+  int64_t batch_size = 64;  // effective batch (samples per optimizer step)
+  int64_t accumulation_steps = 1;
+  std::string optimizer = "adam";  // sgd | adam | adamw
+  double lr = 1e-3;
+  double momentum = 0.9;  // sgd only
+  LrScheduleSpec lr_schedule;
+  double weight_decay = 0.0;
+  int64_t seed = 42;
+  std::string precision = "auto";  // fp32 | fp16 | bf16 | auto
+  std::string device = "auto";     // auto | cpu | cuda
+  int64_t threads = 0;             // 0: all cores
+};
+
+struct CheckpointSpec {
+  int64_t every_epochs = 1;
+  int64_t keep = 2;
+};
+
+struct CarbonSpec {
+  std::string policy = "immediate";  // immediate | threshold | forecast
+  std::string zone;                  // empty: the daemon's default zone
+  std::optional<double> threshold_gco2_per_kwh;
+  std::optional<Duration> max_wait;
+  std::optional<Timestamp> not_before;
+  std::optional<Timestamp> deadline;
+  std::optional<Duration> expected_duration;
+  std::optional<double> budget_kg;
+};
+
+struct JobSpec {
+  std::string name;
+  ModelSpec model;
+  DataSpec data;
+  TrainSpec train;
+  CheckpointSpec checkpoint;
+  CarbonSpec carbon;
+};
+
+// `file` names the source in error messages ("job.yaml", "request body").
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file);
+
+// Reads and parses a file; a missing or unreadable file is INVALID_ARGUMENT too.
+StatusOr<JobSpec> LoadJobSpecFile(const std::string& path);
+
+}  // namespace carbon

@@ -1,0 +1,38 @@
+// ApiRouter: the HTTP API v1 (proto-less-api/openapi.yaml) on top of the
+// scheduler and the store. Pure request -> response; the Beast server adapter
+// does the I/O. Runs on the event-loop thread.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "daemon/job_store.h"
+#include "daemon/scheduler.h"
+#include "proto-less-api/api.h"
+
+namespace carbon {
+
+struct RouterInfo {
+  std::string version;
+  std::string database_path;
+};
+
+class ApiRouter {
+ public:
+  ApiRouter(Scheduler& scheduler, JobStore& store, RouterInfo info);
+  api::Response Handle(const api::Request& request);
+
+ private:
+  api::Response Submit(const api::Request& r, const api::Target& t);
+  api::Response List(const api::Target& t);
+  api::Response Get(int64_t id);
+  api::Response Cancel(int64_t id, uint32_t uid);
+  api::Response Health();
+
+  Scheduler& scheduler_;
+  JobStore& store_;
+  RouterInfo info_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace carbon

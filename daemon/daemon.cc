@@ -1,0 +1,216 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <spdlog/spdlog.h>
+
+#include "common/policy.h"
+#include "common/time_util.h"
+#include "daemon/api_router.h"
+#include "daemon/http_server.h"
+#include "daemon/notifier.h"
+#include "daemon/process_executor.h"
+#include "daemon/scheduler.h"
+#include "daemon/sqlite/sqlite_job_store.h"
+
+namespace carbon {
+
+const char* const kCarbondVersion = CARBON_VERSION;
+
+namespace asio = boost::asio;
+
+namespace {
+
+spdlog::level::level_enum LevelOf(const std::string& s) {
+  return spdlog::level::from_str(s == "warn" ? "warning" : s);
+}
+
+HttpServerOptions ServerOptions(const Config& c) {
+  HttpServerOptions o;
+  o.socket_path = c.socket_path;
+  o.socket_mode = c.socket_mode;
+  o.max_header_bytes = static_cast<size_t>(c.max_header_bytes);
+  o.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
+  o.read_timeout = c.read_timeout;
+  o.max_connections = static_cast<size_t>(c.max_connections);
+  return o;
+}
+
+std::unique_ptr<Clock> MakeClock(const Config& c) {
+  if (c.clock.mode == "virtual") {
+    SystemClock real;
+    Timestamp start = c.clock.start.value_or(real.Now());
+    spdlog::info("virtual clock: starts at {}, speed x{}", FormatTime(start), c.clock.speed);
+    return std::make_unique<VirtualClock>(start, c.clock.speed);
+  }
+  return std::make_unique<SystemClock>();
+}
+
+}  // namespace
+
+int RunDaemon(Config config, const std::string& config_path) {
+  spdlog::set_level(LevelOf(config.log_level));
+  ::signal(SIGPIPE, SIG_IGN);
+  SystemdNotifier notifier;
+
+  std::error_code fec;
+  std::filesystem::create_directories(config.state_dir, fec);
+  if (fec) {
+    spdlog::critical("cannot create state_dir {}: {}", config.state_dir, fec.message());
+    return 1;
+  }
+  std::filesystem::create_directories(config.RunsDir(), fec);
+
+  auto store = SqliteJobStore::Open(config.DatabasePath());
+  if (!store.ok()) {
+    spdlog::critical("{}", store.status().message());
+    notifier.Status("cannot open database: " + store.status().message());
+    return 1;
+  }
+  auto worker = ResolveWorkerPath(config.worker_path);
+  if (!worker.ok()) {
+    spdlog::critical("{}", worker.status().message());
+    return 1;
+  }
+  std::unique_ptr<Clock> clock = MakeClock(config);
+
+  asio::io_context io(1);
+  ProcessExecutorOptions eo{*worker, config.cancel_grace};
+  ProcessExecutor executor(io, eo);
+  PolicyRegistry policies;
+  SchedulerOptions so{config.max_concurrent_jobs, config.max_attempts, config.RunsDir()};
+  Scheduler scheduler(**store, executor, policies, *clock, so);
+  executor.SetListener(&scheduler);
+  if (Status st = scheduler.Recover(); !st.ok()) {
+    spdlog::critical("recovery failed: {}", st.ToString());
+    return 1;
+  }
+
+  ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
+  HttpServer server(io, ServerOptions(config),
+                    [&router](const api::Request& r) { return router.Handle(r); });
+  if (Status st = server.Listen(); !st.ok()) {
+    spdlog::critical("{}", st.message());
+    return 1;
+  }
+
+  // The scheduler's heartbeat.
+  asio::steady_timer tick(io);
+  std::function<void()> schedule_tick = [&] {
+    tick.expires_after(config.tick);
+    tick.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      scheduler.Tick();
+      schedule_tick();
+    });
+  };
+  scheduler.Tick();
+  schedule_tick();
+
+  // Tick at once after a change that may free or fill a slot.
+  scheduler.on_change = [&](const JobRecord& job) {
+    spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
+    if (job.state == JobState::kQueued || IsFinal(job.state))
+      asio::post(io, [&] { scheduler.Tick(); });
+  };
+
+  asio::steady_timer watchdog(io);
+  std::function<void()> schedule_watchdog;
+  if (auto interval = notifier.WatchdogInterval()) {
+    schedule_watchdog = [&, half = *interval / 2] {
+      watchdog.expires_after(half);
+      watchdog.async_wait([&](const boost::system::error_code& ec) {
+        if (ec) return;
+        notifier.Watchdog();
+        schedule_watchdog();
+      });
+    };
+    schedule_watchdog();
+  }
+
+  asio::steady_timer drain_timer(io);
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::function<void()> wait_drained = [&] {
+    if (scheduler.Drained() || std::chrono::steady_clock::now() > drain_deadline) {
+      if (!scheduler.Drained()) spdlog::warn("workers still running at the drain deadline");
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(50));
+    drain_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) wait_drained();
+    });
+  };
+
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        notifier.Reloading();
+        auto fresh = config_path.empty() ? StatusOr<Config>(Config{})
+                                         : LoadConfigFile(config_path);
+        if (!fresh.ok()) {
+          spdlog::error("SIGHUP: config not applied, keeping the running one:\n{}",
+                        fresh.status().message());
+        } else {
+          ApplySystemdDirectories(*fresh);
+          if (fresh->socket_path != config.socket_path ||
+              fresh->DatabasePath() != config.DatabasePath() || fresh->clock.mode != config.clock.mode)
+            spdlog::warn("SIGHUP: socket, database and clock changes take effect on restart");
+          auto w = ResolveWorkerPath(fresh->worker_path);
+          if (!w.ok()) {
+            spdlog::error("SIGHUP: config not applied: {}", w.status().message());
+          } else {
+            config.max_concurrent_jobs = fresh->max_concurrent_jobs;
+            config.max_attempts = fresh->max_attempts;
+            config.cancel_grace = fresh->cancel_grace;
+            config.tick = fresh->tick;
+            config.log_level = fresh->log_level;
+            config.max_header_bytes = fresh->max_header_bytes;
+            config.max_body_bytes = fresh->max_body_bytes;
+            config.read_timeout = fresh->read_timeout;
+            config.max_connections = fresh->max_connections;
+            config.worker_path = fresh->worker_path;
+            spdlog::set_level(LevelOf(config.log_level));
+            scheduler.set_options({config.max_concurrent_jobs, config.max_attempts, config.RunsDir()});
+            executor.set_options({*w, config.cancel_grace});
+            server.set_limits(ServerOptions(config));
+            spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
+          }
+        }
+        notifier.Ready();
+        wait_signal();
+        return;
+      }
+      spdlog::info("{}: draining (no new connections; asking workers to checkpoint)",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      notifier.Stopping();
+      server.Stop();
+      scheduler.BeginDrain();
+      tick.cancel();
+      drain_deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           config.cancel_grace) +
+                       std::chrono::seconds(5);
+      wait_drained();
+    });
+  };
+  wait_signal();
+
+  spdlog::info("carbond {} ready: socket {}, database {}, worker {}", kCarbondVersion,
+               config.socket_path, config.DatabasePath(), *worker);
+  notifier.Ready();
+  notifier.Status("serving on " + config.socket_path);
+  io.run();
+  spdlog::info("carbond stopped");
+  return 0;
+}
+
+}  // namespace carbon

@@ -1,0 +1,56 @@
+// HttpServer: HTTP/1.1 on a unix stream socket with Boost.Beast, one parser
+// per request with header and body limits (431/413), a read timeout per
+// request, keep-alive, and the peer's uid/pid from SO_PEERCRED.
+//
+// The socket file gets its mode before listen(), so no client can connect
+// through a wider mode. A stale socket file (no server answers) is replaced;
+// a live one is an error (another carbond runs). All on the io_context thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "proto-less-api/api.h"
+
+namespace carbon {
+
+struct HttpServerOptions {
+  std::string socket_path;
+  uint32_t socket_mode = 0660;
+  size_t max_header_bytes = 8 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+  Duration read_timeout = std::chrono::seconds(10);
+  size_t max_connections = 256;
+};
+
+class HttpServer {
+ public:
+  using Handler = std::function<api::Response(const api::Request&)>;
+  HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);
+  ~HttpServer();
+
+  Status Listen();
+  // Stops accepting and closes every connection; removes the socket file.
+  void Stop();
+  size_t connections() const;
+  void set_limits(const HttpServerOptions& o);
+
+ private:
+  class Session;
+  void Accept();
+
+  boost::asio::io_context& io_;
+  HttpServerOptions options_;
+  Handler handler_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::list<std::weak_ptr<Session>> sessions_;
+  bool listening_ = false;
+};
+
+}  // namespace carbon

@@ -1,0 +1,73 @@
+// JobStore: the durable queue the scheduler core is written against.
+// Every mutation is one transaction; a state change is a compare-and-set that
+// fails with FAILED_PRECONDITION when the job is no longer in `from`.
+// Implementations: SqliteJobStore (daemon/sqlite), fakes in tests.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/job_record.h"
+#include "common/status.h"
+
+namespace carbon {
+
+struct NewJob {
+  std::string name;
+  std::string spec_text;
+  std::string policy;
+  uint32_t owner_uid = 0;
+  Timestamp submitted{};
+  std::optional<Timestamp> not_before;
+  std::optional<Timestamp> deadline;
+  std::string reason;
+};
+
+// A compare-and-set of a job's state, with the fields that change with it.
+struct Transition {
+  Transition(JobState from_state, JobState to_state, std::string why, Timestamp when)
+      : from(from_state), to(to_state), reason(std::move(why)), at(when) {}
+  JobState from;
+  JobState to;
+  std::string reason;
+  Timestamp at{};
+  std::optional<Timestamp> planned_start;
+  std::optional<Timestamp> started;
+  std::optional<Timestamp> finished;
+  bool count_attempt = false;           // attempts += 1
+  std::optional<int64_t> exit_status;
+  std::optional<std::string> error;
+  std::optional<std::string> run_dir;
+  bool clear_cancel_request = false;
+};
+
+struct JobFilter {
+  std::optional<JobState> state;
+  int64_t limit = 100;
+  int64_t after_id = 0;  // ids greater than this (paging)
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+  // Inserts a job in state queued with its submission event; returns its id.
+  virtual StatusOr<int64_t> Insert(const NewJob& job) = 0;
+  virtual StatusOr<JobRecord> Get(int64_t id) = 0;
+  virtual StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) = 0;
+  virtual Status Apply(int64_t id, const Transition& t) = 0;
+  // Changes the reason without a state change (CAS on state); no event.
+  virtual Status UpdateReason(int64_t id, JobState state, const std::string& reason,
+                              std::optional<Timestamp> planned_start) = 0;
+  virtual Status SetProgress(int64_t id, const std::string& progress_json) = 0;
+  // Marks a running job for cancellation (survives a daemon restart).
+  virtual Status RequestCancel(int64_t id) = 0;
+  virtual StatusOr<std::vector<JobEvent>> Events(int64_t id) = 0;
+  virtual StatusOr<std::map<JobState, int64_t>> CountByState() = 0;
+  // A cheap query that proves the store answers (health checks).
+  virtual Status Ping() = 0;
+};
+
+}  // namespace carbon

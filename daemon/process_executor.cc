@@ -1,0 +1,290 @@
+#include "daemon/process_executor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <spdlog/spdlog.h>
+#include <vector>
+
+namespace carbon {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+struct ProcessExecutor::Child {
+  Child(asio::io_context& io) : events(io), kill_timer(io), eof_timer(io) {}
+  int64_t job_id = 0;
+  pid_t pid = -1;
+  std::string run_dir;
+  asio::local::stream_protocol::socket events;
+  asio::streambuf buf;
+  asio::steady_timer kill_timer;
+  asio::steady_timer eof_timer;
+  bool reaped = false;
+  bool eof = false;
+  bool finished = false;
+  int wait_status = 0;
+  bool stop_requested = false;
+  StopMode stop_mode = StopMode::kCancel;
+};
+
+ProcessExecutor::ProcessExecutor(asio::io_context& io, ProcessExecutorOptions options)
+    : io_(io), options_(std::move(options)), sigchld_(io, SIGCHLD) {
+  WaitForSigchld();
+}
+
+ProcessExecutor::~ProcessExecutor() {
+  for (auto& [id, c] : children_) {
+    if (!c->reaped) {
+      ::kill(-c->pid, SIGKILL);
+      ::waitpid(c->pid, nullptr, 0);
+    }
+  }
+}
+
+StatusOr<std::string> ResolveWorkerPath(const std::string& path) {
+  auto executable = [](const fs::path& p) { return ::access(p.c_str(), X_OK) == 0 && fs::is_regular_file(p); };
+  if (path.find('/') != std::string::npos) {
+    if (!executable(path)) return NotFound("worker binary '" + path + "' is not an executable file");
+    return fs::absolute(path).string();
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && executable(self.parent_path() / path)) return (self.parent_path() / path).string();
+  if (const char* env = std::getenv("PATH")) {
+    std::string p(env);
+    size_t start = 0;
+    while (start <= p.size()) {
+      size_t end = p.find(':', start);
+      if (end == std::string::npos) end = p.size();
+      fs::path cand = fs::path(p.substr(start, end - start)) / path;
+      if (end > start && executable(cand)) return cand.string();
+      start = end + 1;
+    }
+  }
+  return NotFound("worker binary '" + path + "' was found neither beside carbond (" +
+                  self.parent_path().string() + ") nor in PATH; set worker.path in carbond.yaml");
+}
+
+Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
+  if (children_.count(job.id)) return FailedPrecondition("job already has a worker");
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) return Unavailable("cannot create run directory " + run_dir + ": " + ec.message());
+  const std::string job_file = run_dir + "/job.yaml";
+  {
+    std::ofstream out(job_file, std::ios::binary | std::ios::trunc);
+    out << job.spec_text;
+    if (!out) return Unavailable("cannot write " + job_file);
+  }
+  const std::string log_file = run_dir + "/worker.log";
+  int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (log_fd < 0) return Unavailable("cannot open " + log_file + ": " + std::strerror(errno));
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    ::close(log_fd);
+    return Unavailable(std::string("socketpair: ") + std::strerror(errno));
+  }
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) {
+    ::close(log_fd);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Unavailable(std::string("pipe2: ") + std::strerror(errno));
+  }
+
+  // Everything the child needs is built before fork: after it, only
+  // async-signal-safe calls until exec.
+  std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
+                                   run_dir, "--job-id", std::to_string(job.id), "--attempt",
+                                   std::to_string(job.attempts), "--event-fd", "3"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(log_fd);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    ::close(errpipe[0]);
+    ::close(errpipe[1]);
+    return Unavailable(std::string("fork: ") + std::strerror(e));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t all;
+    sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    for (int s : {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP}) ::signal(s, SIG_DFL);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
+    ::execv(argv[0], argv.data());
+    int e = errno;
+    ssize_t w = ::write(errpipe[1], &e, sizeof e);
+    (void)w;
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  ::close(errpipe[1]);
+  ::close(log_fd);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(errpipe[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(errpipe[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    ::close(sv[0]);
+    return Unavailable("cannot execute worker '" + options_.worker_path +
+                       "': " + std::strerror(child_errno));
+  }
+
+  auto child = std::make_shared<Child>(io_);
+  child->job_id = job.id;
+  child->pid = pid;
+  child->run_dir = run_dir;
+  child->events.assign(asio::local::stream_protocol(), sv[0]);
+  children_[job.id] = child;
+  spdlog::debug("job {}: worker pid {} started", job.id, pid);
+  ReadEvents(child);
+  return Status();
+}
+
+Status ProcessExecutor::Stop(int64_t job_id, StopMode mode) {
+  auto it = children_.find(job_id);
+  if (it == children_.end()) return NotFound("job " + std::to_string(job_id) + " has no worker");
+  auto child = it->second;
+  if (child->reaped) return Status();
+  child->stop_requested = true;
+  child->stop_mode = mode;
+  ::kill(-child->pid, SIGTERM);
+  child->kill_timer.expires_after(options_.cancel_grace);
+  child->kill_timer.async_wait([child](const boost::system::error_code& ec) {
+    if (ec || child->reaped) return;
+    spdlog::warn("job {}: worker did not stop within the grace period; sending SIGKILL",
+                 child->job_id);
+    ::kill(-child->pid, SIGKILL);
+  });
+  return Status();
+}
+
+void ProcessExecutor::WaitForSigchld() {
+  sigchld_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    for (auto& [id, child] : children_) {
+      if (child->reaped) continue;
+      int status = 0;
+      pid_t r = ::waitpid(child->pid, &status, WNOHANG);
+      if (r == child->pid) {
+        child->reaped = true;
+        child->wait_status = status;
+      }
+    }
+    std::vector<std::shared_ptr<Child>> reaped;
+    for (auto& [id, child] : children_)
+      if (child->reaped) reaped.push_back(child);
+    for (auto& c : reaped) {
+      if (!c->eof) {
+        // The events socket should close with the process; if a grandchild
+        // still holds it, stop waiting after a moment.
+        c->eof_timer.expires_after(std::chrono::seconds(2));
+        c->eof_timer.async_wait([c](const boost::system::error_code& e) {
+          if (!e && !c->eof) {
+            boost::system::error_code ignored;
+            c->events.close(ignored);
+          }
+        });
+      }
+      MaybeFinish(c);
+    }
+    WaitForSigchld();
+  });
+}
+
+void ProcessExecutor::ReadEvents(std::shared_ptr<Child> child) {
+  asio::async_read_until(
+      child->events, child->buf, '\n',
+      [this, child](const boost::system::error_code& ec, size_t n) {
+        if (ec) {
+          child->eof = true;
+          child->eof_timer.cancel();
+          MaybeFinish(child);
+          return;
+        }
+        std::string line(asio::buffers_begin(child->buf.data()),
+                         asio::buffers_begin(child->buf.data()) + static_cast<long>(n) - 1);
+        child->buf.consume(n);
+        if (listener_ && !child->finished) listener_->OnWorkerEvent(child->job_id, line);
+        ReadEvents(child);
+      });
+}
+
+namespace {
+std::string TailOfFile(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::streamoff size = in.tellg();
+  std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
+                             ? size - static_cast<std::streamoff>(max_bytes) : 0;
+  in.seekg(start);
+  std::string s(static_cast<size_t>(size - start), '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  if (start > 0) {
+    size_t nl = s.find('\n');
+    if (nl != std::string::npos) s = s.substr(nl + 1);
+  }
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+}  // namespace
+
+void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
+  if (!child->reaped || !child->eof || child->finished) return;
+  child->finished = true;
+  child->kill_timer.cancel();
+  child->eof_timer.cancel();
+  ExitInfo info;
+  int st = child->wait_status;
+  if (WIFEXITED(st)) {
+    info.exit_status = WEXITSTATUS(st);
+    info.description = "exited with status " + std::to_string(info.exit_status);
+    info.succeeded = info.exit_status == 0;
+    info.interrupted = info.exit_status == 75;
+  } else if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    info.exit_status = 128 + sig;
+    const char* name = sigabbrev_np(sig);
+    info.description = "killed by signal " + std::to_string(sig) +
+                       (name ? std::string(" (SIG") + name + ")" : std::string());
+  }
+  if (child->stop_requested && child->stop_mode == StopMode::kDrain && !info.succeeded)
+    info.interrupted = true;
+  info.stderr_tail = TailOfFile(child->run_dir + "/worker.log", options_.stderr_tail_bytes);
+  children_.erase(child->job_id);
+  if (listener_) listener_->OnWorkerExit(child->job_id, info);
+}
+
+}  // namespace carbon

@@ -1,0 +1,58 @@
+// ProcessExecutor: runs each released job in its own carbon-worker process,
+// started with fork+exec (never fork alone: the daemon has threads). The
+// worker gets the job file and a socketpair end as fd 3 on which it writes
+// JSON-line events; its stdout and stderr go to <run_dir>/worker.log.
+//
+// Each worker leads its own process group and gets PR_SET_PDEATHSIG, so it
+// does not outlive carbond. Stop sends SIGTERM to the group and SIGKILL after
+// the grace period. All callbacks run on the io_context's thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "daemon/executor.h"
+
+namespace carbon {
+
+struct ProcessExecutorOptions {
+  std::string worker_path;  // absolute path to the worker binary
+  Duration cancel_grace = std::chrono::seconds(30);
+  size_t stderr_tail_bytes = 2048;
+};
+
+class ProcessExecutor final : public Executor {
+ public:
+  ProcessExecutor(boost::asio::io_context& io, ProcessExecutorOptions options);
+  ~ProcessExecutor() override;  // kills any worker still running
+
+  void SetListener(ExecutorListener* listener) override { listener_ = listener; }
+  Status Start(const JobRecord& job, const std::string& run_dir) override;
+  Status Stop(int64_t job_id, StopMode mode) override;
+  bool IsRunning(int64_t job_id) const override { return children_.count(job_id) > 0; }
+  size_t RunningCount() const override { return children_.size(); }
+
+  void set_options(const ProcessExecutorOptions& o) { options_ = o; }
+
+ private:
+  struct Child;
+  void WaitForSigchld();
+  void ReadEvents(std::shared_ptr<Child> child);
+  void MaybeFinish(const std::shared_ptr<Child>& child);
+
+  boost::asio::io_context& io_;
+  ProcessExecutorOptions options_;
+  ExecutorListener* listener_ = nullptr;
+  boost::asio::signal_set sigchld_;
+  std::map<int64_t, std::shared_ptr<Child>> children_;
+};
+
+// Resolves a worker path: absolute or relative with a '/' as given; a bare name
+// beside the running executable first, then in PATH. NOT_FOUND when absent.
+StatusOr<std::string> ResolveWorkerPath(const std::string& path);
+
+}  // namespace carbon

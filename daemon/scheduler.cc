@@ -1,0 +1,286 @@
+#include "daemon/scheduler.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/time_util.h"
+
+namespace carbon {
+
+Scheduler::Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies,
+                     const Clock& clock, SchedulerOptions options)
+    : store_(store), executor_(executor), policies_(policies), clock_(clock),
+      options_(std::move(options)) {}
+
+void Scheduler::Notify(int64_t id) {
+  if (!on_change) return;
+  auto job = store_.Get(id);
+  if (job.ok()) on_change(*job);
+}
+
+StatusOr<JobRecord> Scheduler::Submit(const std::string& spec_text, const std::string& file,
+                                      uint32_t owner_uid) {
+  if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
+  ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(spec_text, file));
+  NewJob nj;
+  nj.name = spec.name;
+  nj.spec_text = spec_text;
+  nj.policy = spec.carbon.policy;
+  nj.owner_uid = owner_uid;
+  nj.submitted = clock_.Now();
+  nj.not_before = spec.carbon.not_before;
+  nj.deadline = spec.carbon.deadline;
+  nj.reason = "submitted by uid " + std::to_string(owner_uid);
+  ASSIGN_OR_RETURN(int64_t id, store_.Insert(nj));
+  spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, spec.name, owner_uid,
+               spec.carbon.policy);
+  Notify(id);
+  return store_.Get(id);
+}
+
+StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
+  ASSIGN_OR_RETURN(JobRecord job, store_.Get(id));
+  if (caller_uid != 0 && caller_uid != job.owner_uid) {
+    return PermissionDenied("job " + std::to_string(id) + " belongs to uid " +
+                            std::to_string(job.owner_uid) +
+                            "; only its owner or root may cancel it");
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (IsFinal(job.state)) {
+      return FailedPrecondition("job " + std::to_string(id) + " is already " +
+                                JobStateName(job.state) + "; only queued, waiting or running "
+                                "jobs can be cancelled");
+    }
+    if (job.state == JobState::kRunning) {
+      if (job.cancel_requested) return job;  // already on its way
+      RETURN_IF_ERROR(store_.RequestCancel(id));
+      if (executor_.IsRunning(id)) {
+        RETURN_IF_ERROR(executor_.Stop(id, StopMode::kCancel));
+        spdlog::info("job {}: cancel requested by uid {}; stopping its worker", id, caller_uid);
+      } else {
+        Transition t{JobState::kRunning, JobState::kCancelled,
+                     "cancelled by uid " + std::to_string(caller_uid), clock_.Now()};
+        t.finished = t.at;
+        t.clear_cancel_request = true;
+        RETURN_IF_ERROR(store_.Apply(id, t));
+      }
+      Notify(id);
+      return store_.Get(id);
+    }
+    Transition t{job.state, JobState::kCancelled,
+                 "cancelled by uid " + std::to_string(caller_uid) + " before it started",
+                 clock_.Now()};
+    t.finished = t.at;
+    Status st = store_.Apply(id, t);
+    if (st.ok()) {
+      spdlog::info("job {} cancelled by uid {}", id, caller_uid);
+      Notify(id);
+      return store_.Get(id);
+    }
+    if (st.code() != StatusCode::kFailedPrecondition) return st;
+    ASSIGN_OR_RETURN(job, store_.Get(id));  // raced with a release: try again
+  }
+  return Internal("job " + std::to_string(id) + " kept changing state during cancel");
+}
+
+void Scheduler::Plan(JobRecord& job, const JobSpec& spec) {
+  ReleaseDecision d = policies_.Decide({spec, job.submitted, clock_.Now()});
+  Transition t{JobState::kQueued, JobState::kWaiting, d.reason, clock_.Now()};
+  t.planned_start = d.planned_start;
+  Status st = store_.Apply(job.id, t);
+  if (!st.ok()) {
+    spdlog::warn("job {}: cannot plan: {}", job.id, st.ToString());
+    return;
+  }
+  job.state = JobState::kWaiting;
+  job.reason = d.reason;
+  Notify(job.id);
+}
+
+void Scheduler::Tick() {
+  if (draining_) return;
+  JobFilter queued;
+  queued.state = JobState::kQueued;
+  queued.limit = 1000;
+  auto qs = store_.List(queued);
+  if (!qs.ok()) {
+    spdlog::error("cannot list queued jobs: {}", qs.status().ToString());
+    return;
+  }
+  for (JobRecord& job : *qs) {
+    auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+    if (!spec.ok()) {
+      Transition t{JobState::kQueued, JobState::kFailed,
+                   "stored job spec no longer validates: " + spec.status().message(), clock_.Now()};
+      t.finished = t.at;
+      (void)store_.Apply(job.id, t);
+      Notify(job.id);
+      continue;
+    }
+    Plan(job, *spec);
+  }
+
+  JobFilter waiting;
+  waiting.state = JobState::kWaiting;
+  waiting.limit = 1000;
+  auto ws = store_.List(waiting);
+  if (!ws.ok()) {
+    spdlog::error("cannot list waiting jobs: {}", ws.status().ToString());
+    return;
+  }
+  for (JobRecord& job : *ws) {
+    auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+    if (!spec.ok()) continue;  // cannot happen: it validated when planned
+    Timestamp now = clock_.Now();
+    ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
+    if (!d.release) {
+      if (d.reason != job.reason) (void)store_.UpdateReason(job.id, job.state, d.reason, d.planned_start);
+      continue;
+    }
+    int64_t busy = static_cast<int64_t>(executor_.RunningCount());
+    if (busy >= options_.max_concurrent_jobs) {
+      std::string reason = "ready to run; waiting for a free worker slot (" + std::to_string(busy) +
+                           " of " + std::to_string(options_.max_concurrent_jobs) + " busy)";
+      if (reason != job.reason) (void)store_.UpdateReason(job.id, job.state, reason, std::nullopt);
+      continue;
+    }
+    std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
+    Transition t{JobState::kWaiting, JobState::kRunning,
+                 d.reason + "; attempt " + std::to_string(job.attempts + 1), now};
+    t.started = now;
+    t.count_attempt = true;
+    t.run_dir = run_dir;
+    Status st = store_.Apply(job.id, t);
+    if (!st.ok()) {
+      spdlog::warn("job {}: cannot mark running: {}", job.id, st.ToString());
+      continue;
+    }
+    job.attempts += 1;
+    Status started = executor_.Start(job, run_dir);
+    if (!started.ok()) {
+      Transition f{JobState::kRunning, JobState::kFailed,
+                   "worker did not start: " + started.message(), clock_.Now()};
+      f.finished = f.at;
+      f.error = started.message();
+      (void)store_.Apply(job.id, f);
+      spdlog::error("job {}: worker did not start: {}", job.id, started.message());
+    } else {
+      spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
+    }
+    Notify(job.id);
+  }
+}
+
+Status Scheduler::Recover() {
+  JobFilter running;
+  running.state = JobState::kRunning;
+  running.limit = 100000;
+  ASSIGN_OR_RETURN(auto jobs, store_.List(running));
+  for (const JobRecord& job : jobs) {
+    Transition t{JobState::kRunning, JobState::kQueued, "", clock_.Now()};
+    if (job.cancel_requested) {
+      t.to = JobState::kCancelled;
+      t.reason = "cancelled; its worker ended when carbond stopped";
+      t.finished = t.at;
+      t.clear_cancel_request = true;
+    } else if (job.attempts >= options_.max_attempts) {
+      t.to = JobState::kFailed;
+      t.reason = "carbond stopped while attempt " + std::to_string(job.attempts) + " of " +
+                 std::to_string(options_.max_attempts) + " ran; no attempts left";
+      t.finished = t.at;
+    } else {
+      t.reason = "carbond restarted while attempt " + std::to_string(job.attempts) +
+                 " ran; requeued to resume from its last checkpoint";
+    }
+    RETURN_IF_ERROR(store_.Apply(job.id, t));
+    spdlog::warn("job {}: {}", job.id, t.reason);
+    Notify(job.id);
+  }
+  return Status();
+}
+
+void Scheduler::BeginDrain() {
+  if (draining_) return;
+  draining_ = true;
+  JobFilter running;
+  running.state = JobState::kRunning;
+  running.limit = 100000;
+  auto jobs = store_.List(running);
+  if (!jobs.ok()) return;
+  for (const JobRecord& job : *jobs) {
+    if (executor_.IsRunning(job.id)) {
+      spdlog::info("job {}: asking its worker to checkpoint and stop", job.id);
+      (void)executor_.Stop(job.id, StopMode::kDrain);
+    }
+  }
+}
+
+bool Scheduler::Drained() const { return executor_.RunningCount() == 0; }
+
+void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
+  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("event") || !j["event"].is_string()) {
+    spdlog::warn("job {}: ignoring malformed worker event: {}", job_id, line.substr(0, 200));
+    return;
+  }
+  std::string ev = j["event"].get<std::string>();
+  spdlog::debug("job {}: worker event {}", job_id, line);
+  if (ev == "epoch") {
+    spdlog::info("job {}: epoch {}", job_id, line);
+  }
+  Status st = store_.SetProgress(job_id, line);
+  if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
+}
+
+void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
+  auto job = store_.Get(job_id);
+  if (!job.ok()) {
+    spdlog::error("worker of unknown job {} exited: {}", job_id, info.description);
+    return;
+  }
+  if (job->state != JobState::kRunning) {
+    spdlog::warn("job {}: worker exited ({}) but the job is {}", job_id, info.description,
+                 JobStateName(job->state));
+    return;
+  }
+  Transition t{JobState::kRunning, JobState::kFailed, "", clock_.Now()};
+  t.exit_status = info.exit_status;
+  const std::string n = std::to_string(job->attempts);
+  if (job->cancel_requested) {
+    t.to = JobState::kCancelled;
+    t.reason = "cancelled on request; worker " + info.description;
+    t.finished = t.at;
+    t.clear_cancel_request = true;
+  } else if (info.succeeded) {
+    t.to = JobState::kSucceeded;
+    t.reason = "worker finished on attempt " + n;
+    t.finished = t.at;
+  } else if (info.interrupted || draining_) {
+    t.to = JobState::kQueued;
+    t.reason = "interrupted on attempt " + n + " (" + info.description +
+               "); resumes from its last checkpoint";
+  } else if (info.exit_status == 2) {
+    t.reason = "worker rejected the job (" + info.description + "): " + info.stderr_tail;
+    t.error = info.stderr_tail;
+    t.finished = t.at;
+  } else if (job->attempts < options_.max_attempts) {
+    t.to = JobState::kQueued;
+    t.reason = "attempt " + n + " of " + std::to_string(options_.max_attempts) + " failed (" +
+               info.description + "); will retry";
+    t.error = info.stderr_tail;
+  } else {
+    t.reason = "failed on the last attempt (" + n + " of " +
+               std::to_string(options_.max_attempts) + "): " + info.description;
+    t.error = info.stderr_tail;
+    t.finished = t.at;
+  }
+  Status st = store_.Apply(job_id, t);
+  if (!st.ok()) {
+    spdlog::error("job {}: cannot record the worker's exit: {}", job_id, st.ToString());
+    return;
+  }
+  spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
+  Notify(job_id);
+}
+
+}  // namespace carbon

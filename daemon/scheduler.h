@@ -1,0 +1,77 @@
+// Scheduler: the core of carbond. It owns the job state machine
+//   queued -> waiting -> running -> succeeded | failed | cancelled
+// (plus running -> queued when a run is interrupted and will resume), decides
+// releases through the policy registry, and starts jobs on the executor.
+//
+// Written against interfaces only (JobStore, Executor, Clock); no Asio, SQLite
+// or Torch. Not thread-safe: the daemon calls it from its one event-loop thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/job_spec.h"
+#include "common/policy.h"
+#include "daemon/executor.h"
+#include "daemon/job_store.h"
+
+namespace carbon {
+
+struct SchedulerOptions {
+  int64_t max_concurrent_jobs = 1;
+  int64_t max_attempts = 3;
+  std::string runs_dir;  // each job runs in <runs_dir>/<id>
+};
+
+class Scheduler final : public ExecutorListener {
+ public:
+  Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies, const Clock& clock,
+            SchedulerOptions options);
+
+  // Validates the spec text (file names it in errors) and stores the job.
+  StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& file,
+                             uint32_t owner_uid);
+  // Only the owner or root (uid 0) may cancel. A queued or waiting job is
+  // cancelled at once; a running one is stopped and becomes cancelled when
+  // its worker exits.
+  StatusOr<JobRecord> Cancel(int64_t id, uint32_t caller_uid);
+
+  // Plans queued jobs and releases waiting ones; called by the daemon's timer.
+  void Tick();
+
+  // At start-up: jobs recorded as running have no worker any more (it died
+  // with the previous carbond). They go back to the queue with their attempt
+  // counted, or fail once max_attempts is reached; a requested cancel is honoured.
+  Status Recover();
+
+  // SIGTERM: stop releasing, ask every worker to checkpoint and stop. Their
+  // exits requeue them ("interrupted"). True once no worker runs.
+  void BeginDrain();
+  bool Drained() const;
+  bool draining() const { return draining_; }
+
+  void set_options(const SchedulerOptions& o) { options_ = o; }
+  const SchedulerOptions& options() const { return options_; }
+
+  // ExecutorListener
+  void OnWorkerEvent(int64_t job_id, const std::string& json_line) override;
+  void OnWorkerExit(int64_t job_id, const ExitInfo& info) override;
+
+  // Called after every state change (for logs and, later, the event stream).
+  std::function<void(const JobRecord&)> on_change;
+
+ private:
+  void Plan(JobRecord& job, const JobSpec& spec);
+  void Notify(int64_t id);
+
+  JobStore& store_;
+  Executor& executor_;
+  const PolicyRegistry& policies_;
+  const Clock& clock_;
+  SchedulerOptions options_;
+  bool draining_ = false;
+};
+
+}  // namespace carbon

@@ -1,0 +1,215 @@
+#include "daemon/sqlite/sqlite_job_store.h"
+
+#include "common/time_util.h"
+#include "daemon/sqlite/migrate.h"
+
+namespace carbon {
+namespace {
+
+constexpr const char* kColumns =
+    "id, name, spec, policy, owner_uid, state, reason, submitted_at, not_before, deadline, "
+    "planned_start, started_at, finished_at, attempts, exit_status, error, progress, "
+    "cancel_requested, run_dir";
+
+std::optional<std::string> OptTime(const std::optional<Timestamp>& t) {
+  if (!t) return std::nullopt;
+  return FormatTime(*t);
+}
+
+std::optional<Timestamp> ReadTime(const sql::Statement& st, int col) {
+  auto s = st.ColumnOptText(col);
+  if (!s) return std::nullopt;
+  auto t = ParseTime(*s);
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
+JobRecord ReadJob(const sql::Statement& st) {
+  JobRecord j;
+  j.id = st.ColumnInt(0);
+  j.name = st.ColumnText(1);
+  j.spec_text = st.ColumnText(2);
+  j.policy = st.ColumnText(3);
+  j.owner_uid = static_cast<uint32_t>(st.ColumnInt(4));
+  ParseJobState(st.ColumnText(5), &j.state);
+  j.reason = st.ColumnText(6);
+  j.submitted = ReadTime(st, 7).value_or(Timestamp{});
+  j.not_before = ReadTime(st, 8);
+  j.deadline = ReadTime(st, 9);
+  j.planned_start = ReadTime(st, 10);
+  j.started = ReadTime(st, 11);
+  j.finished = ReadTime(st, 12);
+  j.attempts = st.ColumnInt(13);
+  j.exit_status = st.ColumnOptInt(14);
+  j.error = st.ColumnText(15);
+  j.progress = st.ColumnText(16);
+  j.cancel_requested = st.ColumnInt(17) != 0;
+  j.run_dir = st.ColumnText(18);
+  return j;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path,
+                                                               sql::OpenOptions options) {
+  ASSIGN_OR_RETURN(auto db, sql::Database::Open(path, options));
+  ASSIGN_OR_RETURN(int version, sql::Migrate(*db, EmbeddedMigrations()));
+  (void)version;
+  return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(std::move(db)));
+}
+
+Status SqliteJobStore::AddEvent(int64_t id, const std::optional<std::string>& from,
+                                const std::string& to, const std::string& reason, Timestamp at) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO job_events (job_id, at, from_state, to_state, "
+                                         "reason) VALUES (?, ?, ?, ?, ?)"));
+  return st.Bind(1, id).Bind(2, FormatTime(at)).Bind(3, from).Bind(4, to).Bind(5, reason).Run();
+}
+
+StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job) {
+  sql::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, not_before, "
+      "deadline) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)"));
+  RETURN_IF_ERROR(st.Bind(1, job.name)
+                      .Bind(2, job.spec_text)
+                      .Bind(3, job.policy)
+                      .Bind(4, static_cast<int64_t>(job.owner_uid))
+                      .Bind(5, job.reason)
+                      .Bind(6, FormatTime(job.submitted))
+                      .Bind(7, OptTime(job.not_before))
+                      .Bind(8, OptTime(job.deadline))
+                      .Run());
+  int64_t id = db_->LastInsertRowId();
+  RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));
+  RETURN_IF_ERROR(tx.Commit());
+  return id;
+}
+
+StatusOr<JobRecord> SqliteJobStore::Get(int64_t id) {
+  ASSIGN_OR_RETURN(auto st,
+                   db_->Prepare(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?"));
+  st.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFound("no job with id " + std::to_string(id));
+  return ReadJob(st);
+}
+
+StatusOr<std::vector<JobRecord>> SqliteJobStore::List(const JobFilter& f) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE id > ?" +
+                    (f.state ? " AND state = ?" : "") + " ORDER BY id LIMIT ?";
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(sql));
+  int i = 1;
+  st.Bind(i++, f.after_id);
+  if (f.state) st.Bind(i++, std::string(JobStateName(*f.state)));
+  st.Bind(i++, f.limit);
+  std::vector<JobRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadJob(st));
+  }
+  return out;
+}
+
+Status SqliteJobStore::Apply(int64_t id, const Transition& t) {
+  sql::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE jobs SET state = ?, reason = ?, "
+      "planned_start = COALESCE(?, planned_start), started_at = COALESCE(?, started_at), "
+      "finished_at = COALESCE(?, finished_at), attempts = attempts + ?, "
+      "exit_status = COALESCE(?, exit_status), error = COALESCE(?, error), "
+      "run_dir = COALESCE(?, run_dir), "
+      "cancel_requested = CASE WHEN ? THEN 0 ELSE cancel_requested END "
+      "WHERE id = ? AND state = ?"));
+  RETURN_IF_ERROR(st.Bind(1, std::string(JobStateName(t.to)))
+                      .Bind(2, t.reason)
+                      .Bind(3, OptTime(t.planned_start))
+                      .Bind(4, OptTime(t.started))
+                      .Bind(5, OptTime(t.finished))
+                      .Bind(6, int64_t{t.count_attempt ? 1 : 0})
+                      .Bind(7, t.exit_status)
+                      .Bind(8, t.error)
+                      .Bind(9, t.run_dir)
+                      .Bind(10, int64_t{t.clear_cancel_request ? 1 : 0})
+                      .Bind(11, id)
+                      .Bind(12, std::string(JobStateName(t.from)))
+                      .Run());
+  if (db_->Changes() != 1) {
+    auto cur = Get(id);
+    if (!cur.ok()) return cur.status();
+    return FailedPrecondition("job " + std::to_string(id) + " is " + JobStateName(cur->state) +
+                              ", not " + JobStateName(t.from));
+  }
+  RETURN_IF_ERROR(AddEvent(id, std::string(JobStateName(t.from)), JobStateName(t.to), t.reason,
+                           t.at));
+  return tx.Commit();
+}
+
+Status SqliteJobStore::UpdateReason(int64_t id, JobState state, const std::string& reason,
+                                    std::optional<Timestamp> planned_start) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE jobs SET reason = ?, planned_start = COALESCE(?, planned_start) "
+      "WHERE id = ? AND state = ?"));
+  RETURN_IF_ERROR(st.Bind(1, reason)
+                      .Bind(2, OptTime(planned_start))
+                      .Bind(3, id)
+                      .Bind(4, std::string(JobStateName(state)))
+                      .Run());
+  if (db_->Changes() != 1) return FailedPrecondition("job " + std::to_string(id) + " changed state");
+  return Status();
+}
+
+Status SqliteJobStore::SetProgress(int64_t id, const std::string& progress_json) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE jobs SET progress = ? WHERE id = ?"));
+  return st.Bind(1, progress_json).Bind(2, id).Run();
+}
+
+Status SqliteJobStore::RequestCancel(int64_t id) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'"));
+  RETURN_IF_ERROR(st.Bind(1, id).Run());
+  if (db_->Changes() != 1) return FailedPrecondition("job " + std::to_string(id) + " is not running");
+  return Status();
+}
+
+StatusOr<std::vector<JobEvent>> SqliteJobStore::Events(int64_t id) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT id, job_id, at, from_state, to_state, reason FROM job_events WHERE job_id = ? "
+      "ORDER BY id"));
+  st.Bind(1, id);
+  std::vector<JobEvent> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    JobEvent e;
+    e.id = st.ColumnInt(0);
+    e.job_id = st.ColumnInt(1);
+    e.at = ReadTime(st, 2).value_or(Timestamp{});
+    e.from_state = st.ColumnText(3);
+    e.to_state = st.ColumnText(4);
+    e.reason = st.ColumnText(5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountByState() {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
+  std::map<JobState, int64_t> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    JobState s;
+    if (ParseJobState(st.ColumnText(0), &s)) out[s] = st.ColumnInt(1);
+  }
+  return out;
+}
+
+Status SqliteJobStore::Ping() {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1"));
+  return st.Run();
+}
+
+}  // namespace carbon

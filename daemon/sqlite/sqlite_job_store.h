@@ -1,0 +1,41 @@
+// The JobStore on SQLite. Opens (and migrates) the database file; the daemon
+// is the only writer. Not thread-safe: use from the event-loop thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "daemon/job_store.h"
+#include "daemon/sqlite/db.h"
+
+namespace carbon {
+
+class SqliteJobStore final : public JobStore {
+ public:
+  // Opens `path`, creating it, and applies the embedded migrations. Refuses a
+  // database newer than this code.
+  static StatusOr<std::unique_ptr<SqliteJobStore>> Open(const std::string& path,
+                                                        sql::OpenOptions options = {});
+
+  StatusOr<int64_t> Insert(const NewJob& job) override;
+  StatusOr<JobRecord> Get(int64_t id) override;
+  StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) override;
+  Status Apply(int64_t id, const Transition& t) override;
+  Status UpdateReason(int64_t id, JobState state, const std::string& reason,
+                      std::optional<Timestamp> planned_start) override;
+  Status SetProgress(int64_t id, const std::string& progress_json) override;
+  Status RequestCancel(int64_t id) override;
+  StatusOr<std::vector<JobEvent>> Events(int64_t id) override;
+  StatusOr<std::map<JobState, int64_t>> CountByState() override;
+  Status Ping() override;
+
+  sql::Database& db() { return *db_; }
+
+ private:
+  explicit SqliteJobStore(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
+  Status AddEvent(int64_t id, const std::optional<std::string>& from, const std::string& to,
+                  const std::string& reason, Timestamp at);
+  std::unique_ptr<sql::Database> db_;
+};
+
+}  // namespace carbon

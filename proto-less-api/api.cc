@@ -1,0 +1,193 @@
+#include "proto-less-api/api.h"
+
+#include <cctype>
+
+#include "common/time_util.h"
+
+namespace carbon::api {
+
+using nlohmann::json;
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDataLoss: return 500;
+    case StatusCode::kInternal: return 500;
+    case StatusCode::kUnimplemented: return 501;
+  }
+  return 500;
+}
+
+std::string ErrorBody(const Status& st) {
+  json e = {{"code", StatusCodeName(st.code())}, {"message", st.message()}};
+  if (!st.field().empty()) e["field"] = st.field();
+  return json{{"error", e}}.dump();
+}
+
+Response ErrorResponse(const Status& st) {
+  Response r;
+  r.status = HttpStatusFor(st.code());
+  r.body = ErrorBody(st);
+  return r;
+}
+
+Status StatusFromResponse(int http_status, const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("error") && j["error"].is_object()) {
+    const json& e = j["error"];
+    std::string code = e.value("code", "");
+    std::string msg = e.value("message", "");
+    std::string field = e.value("field", "");
+    for (int c = 1; c <= static_cast<int>(StatusCode::kUnimplemented); ++c) {
+      auto sc = static_cast<StatusCode>(c);
+      if (code == StatusCodeName(sc)) return Status(sc, msg, field);
+    }
+  }
+  StatusCode sc = StatusCode::kInternal;
+  if (http_status == 400) sc = StatusCode::kInvalidArgument;
+  else if (http_status == 403) sc = StatusCode::kPermissionDenied;
+  else if (http_status == 404) sc = StatusCode::kNotFound;
+  else if (http_status == 409) sc = StatusCode::kFailedPrecondition;
+  else if (http_status == 413) sc = StatusCode::kResourceExhausted;
+  else if (http_status == 503) sc = StatusCode::kUnavailable;
+  return Status(sc, "HTTP " + std::to_string(http_status) + ": " + body.substr(0, 300));
+}
+
+namespace {
+std::string PercentDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+json OptTime(const std::optional<Timestamp>& t) { return t ? json(FormatTime(*t)) : json(nullptr); }
+
+std::optional<Timestamp> ReadOptTime(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  auto t = ParseTime(j[key].get<std::string>());
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+}  // namespace
+
+Target ParseTarget(const std::string& target) {
+  Target t;
+  size_t q = target.find('?');
+  t.path = target.substr(0, q);
+  if (q == std::string::npos) return t;
+  std::string qs = target.substr(q + 1);
+  size_t start = 0;
+  while (start <= qs.size()) {
+    size_t amp = qs.find('&', start);
+    if (amp == std::string::npos) amp = qs.size();
+    std::string kv = qs.substr(start, amp - start);
+    if (!kv.empty()) {
+      size_t eq = kv.find('=');
+      std::string k = PercentDecode(kv.substr(0, eq));
+      std::string v = eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1));
+      t.query[k] = v;
+    }
+    start = amp + 1;
+  }
+  return t;
+}
+
+json JobToJson(const JobRecord& j, bool with_spec) {
+  json out = {
+      {"id", j.id},
+      {"name", j.name},
+      {"state", JobStateName(j.state)},
+      {"reason", j.reason},
+      {"policy", j.policy},
+      {"owner_uid", j.owner_uid},
+      {"submitted_at", FormatTime(j.submitted)},
+      {"not_before", OptTime(j.not_before)},
+      {"deadline", OptTime(j.deadline)},
+      {"planned_start", OptTime(j.planned_start)},
+      {"started_at", OptTime(j.started)},
+      {"finished_at", OptTime(j.finished)},
+      {"attempts", j.attempts},
+      {"exit_status", j.exit_status ? json(*j.exit_status) : json(nullptr)},
+      {"error", j.error},
+      {"cancel_requested", j.cancel_requested},
+      {"run_dir", j.run_dir},
+  };
+  auto progress = json::parse(j.progress, nullptr, false);
+  out["progress"] = (j.progress.empty() || progress.is_discarded()) ? json(nullptr) : progress;
+  if (with_spec) out["spec"] = j.spec_text;
+  return out;
+}
+
+StatusOr<JobRecord> JobFromJson(const json& j) {
+  try {
+    JobRecord r;
+    r.id = j.at("id").get<int64_t>();
+    r.name = j.at("name").get<std::string>();
+    if (!ParseJobState(j.at("state").get<std::string>(), &r.state))
+      return InvalidArgument("unknown job state in response");
+    r.reason = j.value("reason", "");
+    r.policy = j.value("policy", "");
+    r.owner_uid = j.value("owner_uid", 0u);
+    auto sub = ReadOptTime(j, "submitted_at");
+    r.submitted = sub.value_or(Timestamp{});
+    r.not_before = ReadOptTime(j, "not_before");
+    r.deadline = ReadOptTime(j, "deadline");
+    r.planned_start = ReadOptTime(j, "planned_start");
+    r.started = ReadOptTime(j, "started_at");
+    r.finished = ReadOptTime(j, "finished_at");
+    r.attempts = j.value("attempts", int64_t{0});
+    if (j.contains("exit_status") && !j["exit_status"].is_null())
+      r.exit_status = j["exit_status"].get<int64_t>();
+    r.error = j.value("error", "");
+    r.cancel_requested = j.value("cancel_requested", false);
+    r.run_dir = j.value("run_dir", "");
+    if (j.contains("progress") && !j["progress"].is_null()) r.progress = j["progress"].dump();
+    r.spec_text = j.value("spec", "");
+    return r;
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("malformed job in response: ") + e.what());
+  }
+}
+
+json EventToJson(const JobEvent& e) {
+  return {{"id", e.id},
+          {"job_id", e.job_id},
+          {"at", FormatTime(e.at)},
+          {"from", e.from_state.empty() ? json(nullptr) : json(e.from_state)},
+          {"to", e.to_state},
+          {"reason", e.reason}};
+}
+
+StatusOr<JobEvent> EventFromJson(const json& j) {
+  try {
+    JobEvent e;
+    e.id = j.at("id").get<int64_t>();
+    e.job_id = j.at("job_id").get<int64_t>();
+    e.at = ReadOptTime(j, "at").value_or(Timestamp{});
+    if (!j.at("from").is_null()) e.from_state = j["from"].get<std::string>();
+    e.to_state = j.at("to").get<std::string>();
+    e.reason = j.value("reason", "");
+    return e;
+  } catch (const json::exception& ex) {
+    return InvalidArgument(std::string("malformed event in response: ") + ex.what());
+  }
+}
+
+}  // namespace carbon::api

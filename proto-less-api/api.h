@@ -1,0 +1,58 @@
+// The carbond API v1 contract in C++ (openapi.yaml beside this file is the
+// source of truth): request/response types, their JSON, and the one mapping
+// from Status codes to HTTP statuses. No Beast here: the server and the
+// client adapters translate.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/job_record.h"
+#include "common/status.h"
+
+namespace carbon::api {
+
+constexpr const char* kApiVersion = "v1";
+
+// One HTTP request as the router sees it.
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, "/v1/jobs?state=queued"
+  std::string content_type;
+  std::string body;
+  uint32_t peer_uid = 0;  // from SO_PEERCRED
+  int32_t peer_pid = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// The one place error codes become HTTP statuses.
+int HttpStatusFor(StatusCode code);
+// {"error": {"code": "INVALID_ARGUMENT", "message": "...", "field": "train.epochs"}}
+std::string ErrorBody(const Status& status);
+Response ErrorResponse(const Status& status);
+// Rebuilds a Status from an error response (client side). Unknown bodies give
+// a status named after the HTTP code.
+Status StatusFromResponse(int http_status, const std::string& body);
+
+// Path without the query, and the query's parameters (percent-decoded).
+struct Target {
+  std::string path;
+  std::map<std::string, std::string> query;
+};
+Target ParseTarget(const std::string& target);
+
+nlohmann::json JobToJson(const JobRecord& job, bool with_spec);
+StatusOr<JobRecord> JobFromJson(const nlohmann::json& j);
+nlohmann::json EventToJson(const JobEvent& e);
+StatusOr<JobEvent> EventFromJson(const nlohmann::json& j);
+
+}  // namespace carbon::api

@@ -1,0 +1,148 @@
+#include "proto-less-api/client.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+
+#include "proto-less-api/api.h"
+
+namespace carbon::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+struct Client::Conn {
+  asio::io_context io;
+  asio::local::stream_protocol::socket sock{io};
+  beast::flat_buffer buf;
+  bool connected = false;
+};
+
+std::string DefaultSocketPath() {
+  if (const char* s = std::getenv("CARBOND_SOCKET"); s && *s) return s;
+  return "/run/carbond/carbond.sock";
+}
+
+Client::Client(std::string socket_path)
+    : socket_path_(std::move(socket_path)), conn_(std::make_unique<Conn>()) {}
+Client::~Client() = default;
+
+StatusOr<HttpResult> Client::DoOnce(const std::string& method, const std::string& target,
+                                    const std::string& body, const std::string& content_type) {
+  boost::system::error_code ec;
+  if (!conn_->connected) {
+    conn_->sock = asio::local::stream_protocol::socket(conn_->io);
+    conn_->sock.connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
+    if (ec)
+      return Unavailable("cannot connect to carbond at " + socket_path_ + ": " + ec.message());
+    conn_->connected = true;
+    conn_->buf.clear();
+  }
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "carbond");
+  req.set(http::field::user_agent, "carbonctl");
+  req.keep_alive(true);
+  if (!body.empty() || method == "POST") {
+    req.set(http::field::content_type, content_type);
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(conn_->sock, req, ec);
+  if (ec) {
+    conn_->connected = false;
+    return Unavailable("carbond closed the connection: " + ec.message());
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(conn_->sock, conn_->buf, parser, ec);
+  if (ec) {
+    conn_->connected = false;
+    return Unavailable("no response from carbond: " + ec.message());
+  }
+  auto& res = parser.get();
+  if (!res.keep_alive()) {
+    conn_->sock.close(ec);
+    conn_->connected = false;
+  }
+  return HttpResult{static_cast<int>(res.result_int()), std::move(res.body())};
+}
+
+StatusOr<HttpResult> Client::Do(const std::string& method, const std::string& target,
+                                const std::string& body, const std::string& content_type) {
+  bool reused = conn_->connected;
+  auto r = DoOnce(method, target, body, content_type);
+  if (!r.ok() && reused && r.status().code() == StatusCode::kUnavailable)
+    r = DoOnce(method, target, body, content_type);
+  return r;
+}
+
+namespace {
+StatusOr<json> ParseOk(const StatusOr<HttpResult>& r) {
+  if (!r.ok()) return r.status();
+  if (r->status < 200 || r->status >= 300) return StatusFromResponse(r->status, r->body);
+  auto j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded()) return Internal("carbond sent a body that is not JSON");
+  return j;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::string& filename) {
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs?filename=" + UrlEncode(filename),
+                                      spec_text, "application/yaml")));
+  return JobFromJson(j);
+}
+
+StatusOr<std::vector<JobRecord>> Client::List(const std::optional<std::string>& state,
+                                              int64_t limit) {
+  std::string target = "/v1/jobs?limit=" + std::to_string(limit);
+  if (state) target += "&state=" + UrlEncode(*state);
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("GET", target)));
+  std::vector<JobRecord> out;
+  if (!j.contains("jobs") || !j["jobs"].is_array()) return Internal("response has no 'jobs' list");
+  for (const auto& e : j["jobs"]) {
+    ASSIGN_OR_RETURN(JobRecord r, JobFromJson(e));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+StatusOr<std::pair<JobRecord, std::vector<JobEvent>>> Client::Get(int64_t id) {
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("GET", "/v1/jobs/" + std::to_string(id))));
+  ASSIGN_OR_RETURN(JobRecord r, JobFromJson(j));
+  std::vector<JobEvent> events;
+  if (j.contains("events") && j["events"].is_array()) {
+    for (const auto& e : j["events"]) {
+      ASSIGN_OR_RETURN(JobEvent ev, EventFromJson(e));
+      events.push_back(std::move(ev));
+    }
+  }
+  return std::make_pair(std::move(r), std::move(events));
+}
+
+StatusOr<JobRecord> Client::Cancel(int64_t id) {
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs/" + std::to_string(id) + "/cancel")));
+  return JobFromJson(j);
+}
+
+StatusOr<json> Client::Health() { return ParseOk(Do("GET", "/v1/health")); }
+
+}  // namespace carbon::api

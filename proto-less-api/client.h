@@ -1,0 +1,53 @@
+// Client: the reference client of the carbond API v1 over its unix socket
+// (HTTP/1.1 + JSON, keep-alive). Synchronous; one Client per thread.
+// A daemon that cannot be reached gives UNAVAILABLE; a refusal gives the
+// daemon's error as a Status (code, message, field).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/job_record.h"
+#include "common/status.h"
+
+namespace carbon::api {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+class Client {
+ public:
+  explicit Client(std::string socket_path);
+  ~Client();
+
+  // One request; reconnects once if a kept-alive connection was closed.
+  StatusOr<HttpResult> Do(const std::string& method, const std::string& target,
+                          const std::string& body = {},
+                          const std::string& content_type = "application/json");
+
+  StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename);
+  StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
+  StatusOr<std::pair<JobRecord, std::vector<JobEvent>>> Get(int64_t id);
+  StatusOr<JobRecord> Cancel(int64_t id);
+  StatusOr<nlohmann::json> Health();
+
+  const std::string& socket_path() const { return socket_path_; }
+
+ private:
+  struct Conn;
+  StatusOr<HttpResult> DoOnce(const std::string& method, const std::string& target,
+                              const std::string& body, const std::string& content_type);
+  std::string socket_path_;
+  std::unique_ptr<Conn> conn_;
+};
+
+// "/run/carbond/carbond.sock", or $CARBOND_SOCKET when set.
+std::string DefaultSocketPath();
+
+}  // namespace carbon::api
