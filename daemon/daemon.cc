@@ -1,6 +1,9 @@
 #include "daemon/daemon.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -66,6 +69,26 @@ int RunDaemon(Config config, const std::string& config_path) {
     return 1;
   }
   std::filesystem::create_directories(config.RunsDir(), fec);
+
+  // One carbond per state directory: a second one must not recover (requeue)
+  // the jobs that the first is running. The lock lives as long as the process.
+  const std::string lock_path = config.state_dir + "/carbond.lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    if (lock_fd >= 0) {
+      char buf[32] = {};
+      ssize_t n = ::pread(lock_fd, buf, sizeof buf - 1, 0);
+      if (n > 0) holder = std::string(buf, static_cast<size_t>(n));
+    }
+    spdlog::critical("another carbond{} already uses state_dir {} (lock {}); stop it first",
+                     holder.empty() ? "" : " (pid " + holder + ")", config.state_dir, lock_path);
+    return 1;
+  }
+  if (::ftruncate(lock_fd, 0) == 0) {
+    std::string pid = std::to_string(::getpid());
+    (void)!::pwrite(lock_fd, pid.data(), pid.size(), 0);
+  }
 
   auto store = SqliteJobStore::Open(config.DatabasePath());
   if (!store.ok()) {

@@ -1,0 +1,178 @@
+#include "proto-less-api/api.h"
+
+#include <gtest/gtest.h>
+
+#include "common/time_util.h"
+#include "daemon/api_router.h"
+#include "daemon/sqlite/sqlite_job_store.h"
+#include "tests/support/fakes.h"
+
+namespace carbon {
+namespace {
+
+using nlohmann::json;
+
+TEST(Api, ErrorCodesMapToHttpInOnePlace) {
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kInvalidArgument), 400);
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kPermissionDenied), 403);
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kNotFound), 404);
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kFailedPrecondition), 409);
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kResourceExhausted), 413);
+  EXPECT_EQ(api::HttpStatusFor(StatusCode::kUnavailable), 503);
+}
+
+TEST(Api, ErrorBodyRoundTripsThroughTheClientSide) {
+  Status st = InvalidArgument("bad epochs", "train.epochs");
+  json body = json::parse(api::ErrorBody(st));
+  EXPECT_EQ(body["error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(body["error"]["message"], "bad epochs");
+  EXPECT_EQ(body["error"]["field"], "train.epochs");
+  Status back = api::StatusFromResponse(400, api::ErrorBody(st));
+  EXPECT_EQ(back.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(back.field(), "train.epochs");
+  EXPECT_EQ(api::StatusFromResponse(503, "gateway says no").code(), StatusCode::kUnavailable);
+}
+
+TEST(Api, ParsesTargets) {
+  auto t = api::ParseTarget("/v1/jobs?state=queued&limit=5&filename=my%20job.yaml");
+  EXPECT_EQ(t.path, "/v1/jobs");
+  EXPECT_EQ(t.query["state"], "queued");
+  EXPECT_EQ(t.query["limit"], "5");
+  EXPECT_EQ(t.query["filename"], "my job.yaml");
+}
+
+TEST(Api, JobJsonRoundTrips) {
+  JobRecord j;
+  j.id = 7;
+  j.name = "x";
+  j.state = JobState::kRunning;
+  j.submitted = *ParseTime("2026-11-26T12:00:00Z");
+  j.started = *ParseTime("2026-11-26T12:01:00Z");
+  j.exit_status = 3;
+  j.progress = R"({"event":"epoch","epoch":2})";
+  auto back = api::JobFromJson(api::JobToJson(j, true));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->id, 7);
+  EXPECT_EQ(back->state, JobState::kRunning);
+  EXPECT_EQ(back->submitted, j.submitted);
+  EXPECT_EQ(*back->started, *j.started);
+  EXPECT_FALSE(back->finished.has_value());
+  EXPECT_EQ(*back->exit_status, 3);
+  EXPECT_EQ(json::parse(back->progress)["epoch"], 2);
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = SqliteJobStore::Open(dir_ / "carbond.db").value();
+    sched_ = std::make_unique<Scheduler>(*store_, exec_, policies_, clock_,
+                                         SchedulerOptions{1, 3, dir_ / "runs"});
+    exec_.SetListener(sched_.get());
+    router_ = std::make_unique<ApiRouter>(*sched_, *store_, RouterInfo{"test", "db"});
+  }
+  api::Response Do(const std::string& method, const std::string& target,
+                   const std::string& body = "", uint32_t uid = 1000,
+                   const std::string& ct = "application/yaml") {
+    api::Request r;
+    r.method = method;
+    r.target = target;
+    r.body = body;
+    r.content_type = ct;
+    r.peer_uid = uid;
+    return router_->Handle(r);
+  }
+  fakes::TempDir dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  fakes::FakeExecutor exec_;
+  PolicyRegistry policies_;
+  FakeClock clock_{*ParseTime("2026-11-26T12:00:00Z")};
+  std::unique_ptr<Scheduler> sched_;
+  std::unique_ptr<ApiRouter> router_;
+};
+
+TEST_F(RouterTest, SubmitReturns201WithIdAndOwner) {
+  auto r = Do("POST", "/v1/jobs", "name: a\n", 1234);
+  EXPECT_EQ(r.status, 201);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["id"], 1);
+  EXPECT_EQ(j["state"], "queued");
+  EXPECT_EQ(j["owner_uid"], 1234);
+}
+
+TEST_F(RouterTest, SubmitJsonBody) {
+  auto r = Do("POST", "/v1/jobs", R"({"name":"j","train":{"epochs":1}})", 0, "application/json");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
+TEST_F(RouterTest, InvalidSpecIs400WithFieldAndFilename) {
+  auto r = Do("POST", "/v1/jobs?filename=my.yaml", "name: a\ntrain:\n  epoch: 2\n");
+  EXPECT_EQ(r.status, 400);
+  json e = json::parse(r.body)["error"];
+  EXPECT_EQ(e["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(e["field"], "train.epoch");
+  EXPECT_NE(e["message"].get<std::string>().find("at my.yaml:3:3"), std::string::npos);
+  EXPECT_EQ(json::parse(Do("GET", "/v1/jobs").body)["jobs"].size(), 0u);
+}
+
+TEST_F(RouterTest, WrongContentTypeAndEmptyBody) {
+  EXPECT_EQ(Do("POST", "/v1/jobs", "name: a\n", 0, "image/png").status, 415);
+  EXPECT_EQ(Do("POST", "/v1/jobs", "").status, 400);
+}
+
+TEST_F(RouterTest, ListFiltersAndValidatesQuery) {
+  Do("POST", "/v1/jobs", "name: a\n");
+  Do("POST", "/v1/jobs", "name: b\n");
+  sched_->Tick();
+  json running = json::parse(Do("GET", "/v1/jobs?state=running").body);
+  ASSERT_EQ(running["jobs"].size(), 1u);
+  EXPECT_EQ(running["jobs"][0]["name"], "a");
+  EXPECT_EQ(json::parse(Do("GET", "/v1/jobs?limit=1").body)["jobs"].size(), 1u);
+  auto bad = Do("GET", "/v1/jobs?state=done");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "state");
+  EXPECT_EQ(Do("GET", "/v1/jobs?limit=0").status, 400);
+  EXPECT_EQ(Do("GET", "/v1/jobs?limit=abc").status, 400);
+}
+
+TEST_F(RouterTest, GetShowsSpecAndHistory) {
+  Do("POST", "/v1/jobs", "name: a\n");
+  sched_->Tick();
+  auto r = Do("GET", "/v1/jobs/1");
+  ASSERT_EQ(r.status, 200);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["spec"], "name: a\n");
+  ASSERT_EQ(j["events"].size(), 3u);
+  EXPECT_EQ(j["events"][2]["to"], "running");
+  EXPECT_EQ(Do("GET", "/v1/jobs/99").status, 404);
+}
+
+TEST_F(RouterTest, CancelChecksOwnership) {
+  Do("POST", "/v1/jobs", "name: a\n", 1000);
+  EXPECT_EQ(Do("POST", "/v1/jobs/1/cancel", "", 2000).status, 403);
+  auto ok = Do("POST", "/v1/jobs/1/cancel", "", 1000);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(json::parse(ok.body)["state"], "cancelled");
+  EXPECT_EQ(Do("POST", "/v1/jobs/1/cancel", "", 1000).status, 409);
+}
+
+TEST_F(RouterTest, HealthReportsQueueAndDatabase) {
+  Do("POST", "/v1/jobs", "name: a\n");
+  json h = json::parse(Do("GET", "/v1/health").body);
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_EQ(h["version"], "test");
+  EXPECT_EQ(h["database"]["ok"], true);
+  EXPECT_EQ(h["queue"]["queued"], 1);
+  EXPECT_EQ(h["queue"]["running"], 0);
+  EXPECT_TRUE(h.contains("uptime_s"));
+}
+
+TEST_F(RouterTest, UnknownRoutesAndMethods) {
+  EXPECT_EQ(Do("GET", "/v2/jobs").status, 404);
+  EXPECT_EQ(Do("DELETE", "/v1/jobs").status, 405);
+  EXPECT_EQ(Do("GET", "/v1/jobs/1/cancel").status, 405);
+  EXPECT_EQ(Do("GET", "/v1/jobs/abc").status, 404);
+  EXPECT_EQ(Do("GET", "/v1/jobs/99999999999999999999999").status, 404);
+}
+
+}  // namespace
+}  // namespace carbon

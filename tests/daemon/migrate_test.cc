@@ -1,0 +1,98 @@
+#include "daemon/sqlite/migrate.h"
+
+#include <gtest/gtest.h>
+
+#include "daemon/sqlite/sqlite_job_store.h"
+#include "tests/support/fakes.h"
+
+namespace carbon {
+namespace {
+
+using fakes::TempDir;
+
+TEST(Migrate, FreshDatabaseGetsTheWholeSchema) {
+  TempDir dir;
+  auto db = sql::Database::Open(dir / "a.db");
+  ASSERT_TRUE(db.ok());
+  auto v = sql::Migrate(**db, EmbeddedMigrations());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, EmbeddedMigrations().back().version);
+  EXPECT_EQ(*sql::SchemaVersion(**db), *v);
+  // Tables and the views for people exist.
+  for (const char* name : {"jobs", "job_events", "job_summary", "job_history"}) {
+    auto st = (*db)->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = ?");
+    ASSERT_TRUE(st.ok());
+    st->Bind(1, name);
+    ASSERT_TRUE(*st->Step());
+    EXPECT_EQ(st->ColumnInt(0), 1) << name;
+  }
+  // A second run is a no-op.
+  EXPECT_EQ(*sql::Migrate(**db, EmbeddedMigrations()), *v);
+}
+
+TEST(Migrate, UpgradeAppliesOnlyNewMigrationsAndKeepsData) {
+  TempDir dir;
+  std::vector<Migration> v1 = {{1, "0001_a.sql", "CREATE TABLE t (x INTEGER);"}};
+  std::vector<Migration> v2 = v1;
+  v2.push_back({2, "0002_b.sql", "ALTER TABLE t ADD COLUMN y TEXT DEFAULT 'new';"});
+  {
+    auto db = sql::Database::Open(dir / "u.db");
+    ASSERT_TRUE(sql::Migrate(**db, v1).ok());
+    ASSERT_TRUE((*db)->Exec("INSERT INTO t (x) VALUES (42)").ok());
+  }
+  auto db = sql::Database::Open(dir / "u.db");
+  auto v = sql::Migrate(**db, v2);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, 2);
+  auto st = (*db)->Prepare("SELECT x, y FROM t");
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt(0), 42);
+  EXPECT_EQ(st->ColumnText(1), "new");
+}
+
+TEST(Migrate, FailedMigrationRollsBackWhole) {
+  TempDir dir;
+  std::vector<Migration> ms = {{1, "0001_a.sql", "CREATE TABLE t (x INTEGER);"},
+                               {2, "0002_bad.sql", "CREATE TABLE u (y INTEGER); SELEC oops;"}};
+  auto db = sql::Database::Open(dir / "f.db");
+  auto v = sql::Migrate(**db, ms);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("migration 0002_bad.sql failed"), std::string::npos);
+  EXPECT_EQ(*sql::SchemaVersion(**db), 1);
+  auto st = (*db)->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'u'");
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt(0), 0);  // the half-applied table is gone
+}
+
+TEST(Migrate, NewerDatabaseIsRefusedUntouched) {
+  TempDir dir;
+  {
+    auto db = sql::Database::Open(dir / "n.db");
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE future (z INTEGER); PRAGMA user_version = 99;").ok());
+  }
+  auto store = SqliteJobStore::Open(dir / "n.db");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("has schema version 99, newer than this carbond knows"),
+            std::string::npos)
+      << store.status().message();
+  auto db = sql::Database::Open(dir / "n.db");
+  EXPECT_EQ(*sql::SchemaVersion(**db), 99);
+  auto st = (*db)->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'jobs'");
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt(0), 0);
+}
+
+TEST(Migrate, ConnectionsUseWalAndForeignKeys) {
+  TempDir dir;
+  auto db = sql::Database::Open(dir / "w.db");
+  auto st = (*db)->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnText(0), "wal");
+  auto fk = (*db)->Prepare("PRAGMA foreign_keys");
+  ASSERT_TRUE(*fk->Step());
+  EXPECT_EQ(fk->ColumnInt(0), 1);
+}
+
+}  // namespace
+}  // namespace carbon

@@ -1,0 +1,260 @@
+#include "daemon/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "common/time_util.h"
+#include "daemon/sqlite/sqlite_job_store.h"
+#include "tests/support/fakes.h"
+
+namespace carbon {
+namespace {
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteJobStore::Open(dir_ / "carbond.db");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    Make();
+  }
+  void Make(int64_t max_jobs = 1, int64_t max_attempts = 3) {
+    sched_ = std::make_unique<Scheduler>(*store_, exec_, policies_, clock_,
+                                         SchedulerOptions{max_jobs, max_attempts, dir_ / "runs"});
+    exec_.SetListener(sched_.get());
+  }
+  int64_t Submit(const std::string& spec, uint32_t uid = 1000) {
+    auto j = sched_->Submit(spec, "job.yaml", uid);
+    EXPECT_TRUE(j.ok()) << j.status().ToString();
+    return j.ok() ? j->id : -1;
+  }
+  JobRecord Job(int64_t id) { return *store_->Get(id); }
+  std::vector<std::string> States(int64_t id) {
+    std::vector<std::string> out;
+    auto events = store_->Events(id);
+    for (auto& e : *events) out.push_back(e.to_state);
+    return out;
+  }
+
+  fakes::TempDir dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  fakes::FakeExecutor exec_;
+  PolicyRegistry policies_;
+  FakeClock clock_{*ParseTime("2026-11-26T12:00:00Z")};
+  std::unique_ptr<Scheduler> sched_;
+};
+
+TEST_F(SchedulerTest, JobGoesQueuedWaitingRunningSucceeded) {
+  int64_t id = Submit("name: a\n");
+  EXPECT_EQ(Job(id).state, JobState::kQueued);
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning);
+  EXPECT_EQ(exec_.started, std::vector<int64_t>{id});
+  EXPECT_EQ(exec_.run_dirs[id], dir_ / "runs" + "/" + std::to_string(id));
+  clock_.Advance(std::chrono::minutes(5));
+  exec_.Event(id, R"({"event":"epoch","epoch":1,"loss":0.5})");
+  EXPECT_NE(Job(id).progress.find("\"epoch\""), std::string::npos);
+  exec_.Exit(id, 0);
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(*j.exit_status, 0);
+  EXPECT_EQ(FormatTime(*j.finished), "2026-11-26T12:05:00.000Z");
+  EXPECT_EQ(States(id), (std::vector<std::string>{"queued", "waiting", "running", "succeeded"}));
+}
+
+TEST_F(SchedulerTest, InvalidSpecIsRejectedAndNothingStored) {
+  auto r = sched_->Submit("name: x\ntrain: {epoch: 3}\n", "job.yaml", 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().field(), "train.epoch");
+  EXPECT_EQ(store_->List({})->size(), 0u);
+}
+
+TEST_F(SchedulerTest, OneSlotRunsOneJobAtATime) {
+  int64_t a = Submit("name: a\n");
+  int64_t b = Submit("name: b\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(a).state, JobState::kRunning);
+  EXPECT_EQ(Job(b).state, JobState::kWaiting);
+  EXPECT_NE(Job(b).reason.find("waiting for a free worker slot (1 of 1 busy)"), std::string::npos);
+  exec_.Exit(a, 0);
+  sched_->Tick();
+  EXPECT_EQ(Job(b).state, JobState::kRunning);
+}
+
+TEST_F(SchedulerTest, ZeroSlotsPausesReleases) {
+  Make(/*max_jobs=*/0);
+  int64_t a = Submit("name: a\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(a).state, JobState::kWaiting);
+  EXPECT_TRUE(exec_.started.empty());
+}
+
+TEST_F(SchedulerTest, NotBeforeHoldsTheJobUntilItsTime) {
+  int64_t id = Submit("name: a\ncarbon: {not_before: 2026-11-26T15:00:00Z}\n");
+  sched_->Tick();
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kWaiting);
+  EXPECT_EQ(j.reason, "waiting for not_before 2026-11-26T15:00:00.000Z");
+  EXPECT_EQ(FormatTime(*j.planned_start), "2026-11-26T15:00:00.000Z");
+  clock_.Advance(std::chrono::hours(2));
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kWaiting);
+  clock_.Advance(std::chrono::hours(1));
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning);
+  EXPECT_EQ(FormatTime(*Job(id).started), "2026-11-26T15:00:00.000Z");
+}
+
+TEST_F(SchedulerTest, UnimplementedPolicyRunsAsImmediateAndSaysSo) {
+  int64_t id = Submit("name: a\ncarbon: {policy: forecast}\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning);
+  EXPECT_NE(Job(id).reason.find("policy 'forecast' is not available"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, OnlyOwnerOrRootMayCancel) {
+  int64_t id = Submit("name: a\n", 1000);
+  auto other = sched_->Cancel(id, 1001);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(Job(id).state, JobState::kQueued);
+  auto root = sched_->Cancel(id, 0);
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->state, JobState::kCancelled);
+  EXPECT_EQ(root->reason, "cancelled by uid 0 before it started");
+}
+
+TEST_F(SchedulerTest, CancelWaitingJobByOwner) {
+  Submit("name: a\n");
+  int64_t b = Submit("name: b\n");
+  sched_->Tick();
+  auto r = sched_->Cancel(b, 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state, JobState::kCancelled);
+  EXPECT_EQ(States(b), (std::vector<std::string>{"queued", "waiting", "cancelled"}));
+}
+
+TEST_F(SchedulerTest, CancelRunningJobStopsItsWorker) {
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  auto r = sched_->Cancel(id, 1000);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->state, JobState::kRunning);
+  EXPECT_TRUE(r->cancel_requested);
+  ASSERT_EQ(exec_.stops.size(), 1u);
+  EXPECT_EQ(exec_.stops[0].second, StopMode::kCancel);
+  exec_.Exit(id, 143);
+  EXPECT_EQ(Job(id).state, JobState::kCancelled);
+  EXPECT_FALSE(Job(id).cancel_requested);
+}
+
+TEST_F(SchedulerTest, CancelFinishedJobIsRefused) {
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  exec_.Exit(id, 0);
+  auto r = sched_->Cancel(id, 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("already succeeded"), std::string::npos);
+  EXPECT_EQ(sched_->Cancel(4242, 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, FailedAttemptsRetryUntilMaxAttempts) {
+  Make(1, /*max_attempts=*/2);
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  exec_.Exit(id, 1);
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kQueued);
+  EXPECT_NE(j.reason.find("attempt 1 of 2 failed"), std::string::npos);
+  EXPECT_EQ(j.error, "boom");
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning);
+  exec_.Exit(id, 1);
+  j = Job(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_EQ(j.attempts, 2);
+  EXPECT_NE(j.reason.find("failed on the last attempt (2 of 2)"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, RejectedJobFailsWithoutRetry) {
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  exec_.Exit(id, 2);
+  EXPECT_EQ(Job(id).state, JobState::kFailed);
+  EXPECT_EQ(Job(id).attempts, 1);
+}
+
+TEST_F(SchedulerTest, WorkerThatCannotStartFailsTheJob) {
+  exec_.fail_next_start = true;
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kFailed);
+  EXPECT_NE(j.reason.find("worker did not start"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, RecoverRequeuesJobsWhoseWorkerDied) {
+  int64_t a = Submit("name: a\n");
+  int64_t b = Submit("name: b\n");
+  sched_->Tick();
+  ASSERT_EQ(Job(a).state, JobState::kRunning);
+  // carbond dies: a new scheduler and executor see a job recorded as running.
+  fakes::FakeExecutor fresh;
+  Scheduler after(*store_, fresh, policies_, clock_, SchedulerOptions{1, 3, dir_ / "runs"});
+  fresh.SetListener(&after);
+  ASSERT_TRUE(after.Recover().ok());
+  EXPECT_EQ(Job(a).state, JobState::kQueued);
+  EXPECT_NE(Job(a).reason.find("carbond restarted while attempt 1 ran"), std::string::npos);
+  EXPECT_EQ(Job(b).state, JobState::kWaiting);
+  after.Tick();
+  EXPECT_EQ(Job(a).state, JobState::kRunning);
+  EXPECT_EQ(Job(a).attempts, 2);
+  fresh.Exit(a, 0);
+  after.Tick();
+  EXPECT_EQ(Job(b).state, JobState::kRunning);
+}
+
+TEST_F(SchedulerTest, RecoverHonoursCancelAndAttemptLimit) {
+  Make(2, /*max_attempts=*/1);
+  int64_t a = Submit("name: a\n");
+  int64_t b = Submit("name: b\n");
+  sched_->Tick();
+  ASSERT_TRUE(sched_->Cancel(a, 1000).ok());
+  fakes::FakeExecutor fresh;
+  Scheduler after(*store_, fresh, policies_, clock_, SchedulerOptions{2, 1, dir_ / "runs"});
+  ASSERT_TRUE(after.Recover().ok());
+  EXPECT_EQ(Job(a).state, JobState::kCancelled);
+  EXPECT_EQ(Job(b).state, JobState::kFailed);
+  EXPECT_NE(Job(b).reason.find("no attempts left"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, DrainInterruptsAndRequeuesRunningJobs) {
+  int64_t id = Submit("name: a\n");
+  int64_t later = Submit("name: later\n");
+  sched_->Tick();
+  sched_->BeginDrain();
+  EXPECT_TRUE(sched_->draining());
+  ASSERT_EQ(exec_.stops.size(), 1u);
+  EXPECT_EQ(exec_.stops[0].second, StopMode::kDrain);
+  EXPECT_FALSE(sched_->Drained());
+  exec_.Exit(id, 75, /*interrupted=*/true);
+  EXPECT_TRUE(sched_->Drained());
+  EXPECT_EQ(Job(id).state, JobState::kQueued);
+  EXPECT_NE(Job(id).reason.find("interrupted on attempt 1"), std::string::npos);
+  sched_->Tick();  // no releases while draining
+  EXPECT_EQ(Job(later).state, JobState::kWaiting);
+  EXPECT_EQ(sched_->Submit("name: c\n", "job.yaml", 0).status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(SchedulerTest, MalformedWorkerEventsAreIgnored) {
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  exec_.Event(id, "not json");
+  exec_.Event(id, R"({"no_event": 1})");
+  EXPECT_EQ(Job(id).progress, "");
+}
+
+}  // namespace
+}  // namespace carbon

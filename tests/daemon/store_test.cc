@@ -1,0 +1,122 @@
+#include "daemon/sqlite/sqlite_job_store.h"
+
+#include <gtest/gtest.h>
+
+#include "common/time_util.h"
+#include "tests/support/fakes.h"
+
+namespace carbon {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteJobStore::Open(dir_ / "carbond.db");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  int64_t Add(const std::string& name) {
+    NewJob j;
+    j.name = name;
+    j.spec_text = "name: " + name + "\n";
+    j.policy = "immediate";
+    j.owner_uid = 1000;
+    j.submitted = now_;
+    j.reason = "submitted";
+    auto id = store_->Insert(j);
+    EXPECT_TRUE(id.ok());
+    return *id;
+  }
+  fakes::TempDir dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  Timestamp now_ = *ParseTime("2026-11-26T12:00:00Z");
+};
+
+TEST_F(StoreTest, InsertThenGetRoundTrips) {
+  int64_t id = Add("a");
+  auto j = store_->Get(id);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->name, "a");
+  EXPECT_EQ(j->state, JobState::kQueued);
+  EXPECT_EQ(j->owner_uid, 1000u);
+  EXPECT_EQ(j->submitted, now_);
+  EXPECT_EQ(j->spec_text, "name: a\n");
+  auto ev = store_->Events(id);
+  ASSERT_EQ(ev->size(), 1u);
+  EXPECT_EQ((*ev)[0].to_state, "queued");
+  EXPECT_EQ((*ev)[0].from_state, "");
+}
+
+TEST_F(StoreTest, TransitionIsCompareAndSet) {
+  int64_t id = Add("a");
+  Transition t(JobState::kQueued, JobState::kWaiting, "planned", now_);
+  ASSERT_TRUE(store_->Apply(id, t).ok());
+  // The same transition again: the job is no longer queued.
+  Status again = store_->Apply(id, t);
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(again.message().find("is waiting, not queued"), std::string::npos) << again.message();
+  Transition run(JobState::kWaiting, JobState::kRunning, "go", now_);
+  run.started = now_;
+  run.count_attempt = true;
+  ASSERT_TRUE(store_->Apply(id, run).ok());
+  auto j = store_->Get(id);
+  EXPECT_EQ(j->state, JobState::kRunning);
+  EXPECT_EQ(j->attempts, 1);
+  EXPECT_EQ(*j->started, now_);
+  EXPECT_EQ(store_->Events(id)->size(), 3u);  // a failed CAS records nothing
+}
+
+TEST_F(StoreTest, UnknownJobIsNotFound) {
+  EXPECT_EQ(store_->Get(999).status().code(), StatusCode::kNotFound);
+  Transition t(JobState::kQueued, JobState::kWaiting, "x", now_);
+  EXPECT_EQ(store_->Apply(999, t).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ListFiltersByStateLimitAndPage) {
+  for (int i = 0; i < 5; ++i) Add("j" + std::to_string(i));
+  ASSERT_TRUE(store_->Apply(2, Transition(JobState::kQueued, JobState::kWaiting, "", now_)).ok());
+  JobFilter f;
+  f.state = JobState::kQueued;
+  EXPECT_EQ(store_->List(f)->size(), 4u);
+  JobFilter lim;
+  lim.limit = 2;
+  lim.after_id = 2;
+  auto page = store_->List(lim);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, 3);
+  auto counts = store_->CountByState();
+  EXPECT_EQ((*counts)[JobState::kQueued], 4);
+  EXPECT_EQ((*counts)[JobState::kWaiting], 1);
+}
+
+TEST_F(StoreTest, CancelRequestOnlyForRunningJobs) {
+  int64_t id = Add("a");
+  EXPECT_EQ(store_->RequestCancel(id).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->Apply(id, Transition(JobState::kQueued, JobState::kRunning, "", now_)).ok());
+  ASSERT_TRUE(store_->RequestCancel(id).ok());
+  EXPECT_TRUE(store_->Get(id)->cancel_requested);
+}
+
+TEST_F(StoreTest, DataSurvivesReopen) {
+  int64_t id = Add("durable");
+  store_.reset();
+  auto s = SqliteJobStore::Open(dir_ / "carbond.db");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ((*s)->Get(id)->name, "durable");
+}
+
+TEST_F(StoreTest, SummaryViewReadsForPeople) {
+  int64_t id = Add("v");
+  Transition run(JobState::kQueued, JobState::kRunning, "", now_ + std::chrono::seconds(30));
+  run.started = run.at;
+  ASSERT_TRUE(store_->Apply(id, run).ok());
+  auto st = store_->db().Prepare("SELECT name, state, wait_s FROM job_summary WHERE id = ?");
+  st->Bind(1, id);
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnText(0), "v");
+  EXPECT_EQ(st->ColumnText(1), "running");
+  EXPECT_EQ(st->ColumnInt(2), 30);
+}
+
+}  // namespace
+}  // namespace carbon

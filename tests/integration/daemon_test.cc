@@ -1,0 +1,346 @@
+// carbond as a real process on a temp dir and a real unix socket, driven by
+// the real carbonctl. The worker is the test double tests/support/fake_worker.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "daemon/sqlite/db.h"
+#include "proto-less-api/client.h"
+#include "tests/support/daemon_process.h"
+
+namespace carbon {
+namespace {
+
+using fakes::DaemonProcess;
+using fakes::TempDir;
+using nlohmann::json;
+
+std::string WriteJob(const TempDir& dir, const std::string& name, const std::string& extra = "") {
+  std::string path = dir / (name + ".yaml");
+  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\n" << extra;
+  return path;
+}
+
+// Polls the job until `pred` holds or 20 s pass.
+template <typename Pred>
+json WaitFor(DaemonProcess& d, int64_t id, Pred pred) {
+  json j;
+  for (int i = 0; i < 400; ++i) {
+    auto r = d.Ctl({"-o", "json", "status", std::to_string(id)});
+    if (r.exit_code == 0) {
+      j = json::parse(r.out);
+      if (pred(j)) return j;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " never reached the expected state; last: " << j.dump();
+  return j;
+}
+
+auto StateIs(const std::string& s) {
+  return [s](const json& j) { return j["state"] == s; };
+}
+
+int64_t Submit(DaemonProcess& d, const std::string& file) {
+  auto r = d.Ctl({"submit", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? std::stoll(r.out) : -1;
+}
+
+TEST(Daemon, SubmitListStatusWaitAndSqliteHistory) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "quick"));
+  EXPECT_EQ(id, 1);
+  auto w = d.Ctl({"wait", "1", "--timeout", "20"});
+  EXPECT_EQ(w.exit_code, 0) << w.out << w.err;
+  EXPECT_NE(w.out.find("succeeded"), std::string::npos) << w.out;
+
+  auto list = d.Ctl({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("quick"), std::string::npos);
+  EXPECT_NE(list.out.find("succeeded"), std::string::npos);
+  auto lj = json::parse(d.Ctl({"-o", "json", "list", "--state", "succeeded"}).out);
+  ASSERT_EQ(lj["jobs"].size(), 1u);
+
+  auto st = d.Ctl({"status", "1"});
+  EXPECT_NE(st.out.find("queued -> waiting"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("running -> succeeded"), std::string::npos) << st.out;
+  json sj = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  EXPECT_EQ(sj["progress"]["event"], "finished");
+  EXPECT_EQ(sj["attempts"], 1);
+
+  // A person at the sqlite3 prompt sees the same history.
+  auto db = sql::Database::Open(d.db(), {5000, /*read_only=*/true});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto q = (*db)->Prepare("SELECT state, run_s IS NOT NULL FROM job_summary WHERE id = 1");
+  ASSERT_TRUE(*q->Step());
+  EXPECT_EQ(q->ColumnText(0), "succeeded");
+  EXPECT_EQ(q->ColumnInt(1), 1);
+  auto h = (*db)->Prepare("SELECT COUNT(*) FROM job_history WHERE job_id = 1");
+  ASSERT_TRUE(*h->Step());
+  EXPECT_EQ(h->ColumnInt(0), 4);
+
+  auto health = json::parse(d.Ctl({"health"}).out);
+  EXPECT_EQ(health["status"], "ok");
+  EXPECT_EQ(health["queue"]["succeeded"], 1);
+}
+
+TEST(Daemon, BadInputIsRefusedAndNothingIsStored) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string bad = dir / "bad.yaml";
+  std::ofstream(bad) << "name: x\ntrain:\n  epoch: 3\n";
+  auto r = d.Ctl({"submit", bad});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown key 'epoch' at " + bad + ":3:3 in train; did you mean 'epochs'?"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(d.Ctl({"submit", dir / "missing.yaml"}).exit_code, 2);
+
+  // The daemon validates too, for clients that skip local validation.
+  api::Client c(d.socket());
+  auto raw = c.Do("POST", "/v1/jobs?filename=raw.yaml", "name: x\ntrain: {batch_size: 10, accumulation_steps: 3}\n",
+                  "application/yaml");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->status, 400);
+  json e = json::parse(raw->body)["error"];
+  EXPECT_EQ(e["field"], "train.accumulation_steps");
+  EXPECT_NE(e["message"].get<std::string>().find("raw.yaml:2:"), std::string::npos);
+  auto garbage = c.Do("POST", "/v1/jobs", "{{{{", "application/json");
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(json::parse(d.Ctl({"-o", "json", "list"}).out)["jobs"].size(), 0u);
+
+  // Refusals from the daemon exit 1.
+  EXPECT_EQ(d.Ctl({"status", "42"}).exit_code, 1);
+  EXPECT_EQ(d.Ctl({"cancel", "42"}).exit_code, 1);
+  EXPECT_EQ(d.Ctl({"list", "--state", "bogus"}).exit_code, 1);
+  EXPECT_EQ(d.Ctl({"frobnicate"}).exit_code, 2);
+}
+
+TEST(Daemon, LimitsGive413And431) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "api:\n  max_body_bytes: 2048\n  max_header_bytes: 1024\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  api::Client c(d.socket());
+  auto big = c.Do("POST", "/v1/jobs", "name: x\n#" + std::string(4096, 'a') + "\n", "application/yaml");
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  EXPECT_EQ(big->status, 413);
+  EXPECT_NE(big->body.find("max_body_bytes"), std::string::npos);
+  api::Client c2(d.socket());
+  auto longurl = c2.Do("GET", "/v1/jobs?x=" + std::string(2000, 'a'));
+  ASSERT_TRUE(longurl.ok()) << longurl.status().ToString();
+  EXPECT_EQ(longurl->status, 431);
+  // The daemon still serves.
+  EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
+}
+
+TEST(Daemon, SocketIsMode0660) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  struct stat s {};
+  ASSERT_EQ(::stat(d.socket().c_str(), &s), 0);
+  EXPECT_TRUE(S_ISSOCK(s.st_mode));
+  EXPECT_EQ(s.st_mode & 0777, 0660u);
+}
+
+TEST(Daemon, UnreachableDaemonExits3WithHint) {
+  TempDir dir;
+  auto r = fakes::RunCommand({CARBONCTL_BIN, "--socket", dir / "none.sock", "list"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot connect to carbond"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: start the daemon"), std::string::npos);
+  auto env = fakes::RunCommand({CARBONCTL_BIN, "list"}, {"CARBOND_SOCKET=" + (dir / "env.sock")});
+  EXPECT_EQ(env.exit_code, 3);
+  EXPECT_NE(env.err.find(dir / "env.sock"), std::string::npos) << env.err;
+}
+
+TEST(Daemon, SecondDaemonIsRefusedAndLeavesTheFirstAlone) {
+  TempDir dir;
+  DaemonProcess a(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(a.Start());
+  int64_t id = Submit(a, WriteJob(dir, "slow"));
+  WaitFor(a, id, StateIs("running"));
+  // Same state directory: refused before it touches the database.
+  DaemonProcess b(dir, FAKE_WORKER_BIN);
+  b.Start();
+  EXPECT_EQ(b.Wait(), 1);
+  EXPECT_NE(a.Log().find("already uses state_dir"), std::string::npos) << a.Log();
+  json j = json::parse(a.Ctl({"-o", "json", "status", std::to_string(id)}).out);
+  EXPECT_EQ(j["state"], "running");
+  EXPECT_EQ(j["attempts"], 1);
+  // Another state directory but the same socket: refused too.
+  TempDir other;
+  DaemonProcess c(other, FAKE_WORKER_BIN);
+  std::ofstream(c.config()) << "socket: " << a.socket() << "\nstate_dir: " << other.path()
+                            << "/state\nworker: {path: " << FAKE_WORKER_BIN << "}\n";
+  c.Start();
+  EXPECT_EQ(c.Wait(), 1);
+  EXPECT_NE(c.Log().find("another server is listening"), std::string::npos) << c.Log();
+  EXPECT_EQ(a.Ctl({"list"}).exit_code, 0);
+}
+
+TEST(Daemon, CancelRunningJobStopsItsWorker) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t slow = Submit(d, WriteJob(dir, "slow"));
+  int64_t next = Submit(d, WriteJob(dir, "next"));
+  WaitFor(d, slow, StateIs("running"));
+  auto c = d.Ctl({"cancel", std::to_string(slow)});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  json j = WaitFor(d, slow, StateIs("cancelled"));
+  EXPECT_NE(j["reason"].get<std::string>().find("cancelled on request"), std::string::npos);
+  WaitFor(d, next, StateIs("succeeded"));
+  EXPECT_EQ(d.Ctl({"wait", std::to_string(slow)}).exit_code, 1);
+}
+
+TEST(Daemon, WorkerIgnoringSigtermIsKilledAfterGrace) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "  cancel_grace: 1s\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "stubborn"));
+  WaitFor(d, id, StateIs("running"));
+  ASSERT_EQ(d.Ctl({"cancel", std::to_string(id)}).exit_code, 0);
+  json j = WaitFor(d, id, StateIs("cancelled"));
+  EXPECT_NE(j["reason"].get<std::string>().find("signal 9"), std::string::npos) << j.dump();
+  EXPECT_NE(d.Log().find("did not stop within the grace period"), std::string::npos);
+}
+
+TEST(Daemon, FailingWorkerIsRetriedThenFailedWithItsStderr) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "  max_attempts: 2\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "fail"));
+  json j = WaitFor(d, id, StateIs("failed"));
+  EXPECT_EQ(j["attempts"], 2);
+  EXPECT_EQ(j["exit_status"], 1);
+  EXPECT_NE(j["error"].get<std::string>().find("simulated crash"), std::string::npos) << j.dump();
+  int64_t rej = Submit(d, WriteJob(dir, "reject"));
+  json r = WaitFor(d, rej, StateIs("failed"));
+  EXPECT_EQ(r["attempts"], 1);
+  EXPECT_NE(r["reason"].get<std::string>().find("data.path does not exist"), std::string::npos);
+}
+
+TEST(Daemon, MissingWorkerBinaryIsAClearStartupError) {
+  TempDir dir;
+  DaemonProcess d(dir, dir / "no-such-worker");
+  EXPECT_FALSE(d.Start());
+  EXPECT_NE(d.Log().find("is not an executable file"), std::string::npos) << d.Log();
+}
+
+TEST(Daemon, SigkillWithQueuedAndRunningJobsLosesNothing) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t running = Submit(d, WriteJob(dir, "slow"));
+  int64_t queued = Submit(d, WriteJob(dir, "quick"));
+  WaitFor(d, running, StateIs("running"));
+  // Find the worker's pid from its attempts file, then kill carbond hard.
+  std::string attempts_file = d.runs() + "/" + std::to_string(running) + "/attempts";
+  pid_t worker = 0;
+  std::ifstream(attempts_file) >> worker;
+  ASSERT_GT(worker, 0);
+  d.Kill(SIGKILL);
+  // The worker does not outlive carbond (PR_SET_PDEATHSIG).
+  for (int i = 0; i < 200 && ::kill(worker, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(::kill(worker, 0), 0) << "worker " << worker << " survived carbond";
+
+  ASSERT_TRUE(d.Start()) << d.Log();
+  json r = WaitFor(d, running, StateIs("running"));
+  EXPECT_EQ(r["attempts"], 2);
+  bool requeued = false;
+  for (const auto& e : r["events"])
+    if (e["to"] == "queued" && e["reason"].get<std::string>().find("carbond restarted") != std::string::npos)
+      requeued = true;
+  EXPECT_TRUE(requeued) << r.dump(2);
+  EXPECT_EQ(WaitFor(d, queued, StateIs("waiting"))["state"], "waiting");
+  ASSERT_EQ(d.Ctl({"cancel", std::to_string(running)}).exit_code, 0);
+  WaitFor(d, queued, StateIs("succeeded"));
+  // Two starts of the slow job were recorded by its worker.
+  std::ifstream in(attempts_file);
+  int lines = 0;
+  std::string l;
+  while (std::getline(in, l)) ++lines;
+  EXPECT_EQ(lines, 2);
+}
+
+TEST(Daemon, SigtermDrainsAndTheJobResumesAfterRestart) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "slow"));
+  WaitFor(d, id, StateIs("running"));
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(std::chrono::seconds(20)), 0) << d.Log();
+  EXPECT_FALSE(fakes::CanConnect(d.socket()));
+  EXPECT_NE(d.Log().find("draining"), std::string::npos);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  json j = WaitFor(d, id, StateIs("running"));
+  bool interrupted = false;
+  for (const auto& e : j["events"])
+    if (e["to"] == "queued" && e["reason"].get<std::string>().find("interrupted") != std::string::npos)
+      interrupted = true;
+  EXPECT_TRUE(interrupted) << j.dump(2);
+}
+
+TEST(Daemon, SighupAppliesOnlyAValidConfig) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  d.WriteConfig("  max_concurent_jobs: 2\n");
+  d.Signal(SIGHUP);
+  for (int i = 0; i < 100 && d.Log().find("config not applied") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(d.Log().find("config not applied"), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("did you mean 'max_concurrent_jobs'"), std::string::npos);
+  EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
+  // With two slots, two slow jobs run side by side after a valid reload.
+  d.WriteConfig("  max_concurrent_jobs: 2\n");
+  d.Signal(SIGHUP);
+  for (int i = 0; i < 100 && d.Log().find("configuration reloaded") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  int64_t a = Submit(d, WriteJob(dir, "slow-a"));
+  int64_t b = Submit(d, WriteJob(dir, "slow-b"));
+  WaitFor(d, a, StateIs("running"));
+  WaitFor(d, b, StateIs("running"));
+}
+
+TEST(Daemon, OnlyTheOwnerOrRootMayCancel) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "slow"));
+  ::chmod(d.socket().c_str(), 0666);  // let uid 65534 reach the socket for this test
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+    api::Client c(d.socket());
+    auto r = c.Do("POST", "/v1/jobs/" + std::to_string(id) + "/cancel");
+    int code = r.ok() ? r->status : 0;
+    (void)::write(pipefd[1], &code, sizeof code);
+    ::_exit(0);
+  }
+  int code = 0;
+  ASSERT_EQ(::read(pipefd[0], &code, sizeof code), static_cast<ssize_t>(sizeof code));
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_EQ(code, 403);
+  json j = json::parse(d.Ctl({"-o", "json", "status", std::to_string(id)}).out);
+  EXPECT_NE(j["state"], "cancelled");
+  EXPECT_EQ(j["owner_uid"], 0);
+  EXPECT_EQ(d.Ctl({"cancel", std::to_string(id)}).exit_code, 0);  // root may
+}
+
+}  // namespace
+}  // namespace carbon

@@ -1,0 +1,65 @@
+// carbond with the real carbon-worker: LibTorch training on a small subset of
+// Debian's Fashion-MNIST, end to end through the socket.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/daemon_process.h"
+
+namespace carbon {
+namespace {
+
+using fakes::DaemonProcess;
+using fakes::TempDir;
+using nlohmann::json;
+
+constexpr const char* kData = "/usr/share/datasets/fashion-mnist";
+
+TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
+  ASSERT_TRUE(std::filesystem::exists(std::string(kData) + "/train-images-idx3-ubyte.gz"))
+      << "install Debian's dataset-fashion-mnist (scripts/install-deps.sh does)";
+  TempDir dir;
+  DaemonProcess d(dir, CARBON_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string job = dir / "tiny.yaml";
+  std::ofstream(job) << "name: tiny-mlp\nmodel: {arch: mlp, hidden: [64]}\n"
+                     << "data: {path: " << kData << ", train_limit: 2000, test_limit: 500}\n"
+                     << "train: {epochs: 2, batch_size: 32, accumulation_steps: 4, lr: 0.002, "
+                        "threads: 1}\n";
+  auto sub = d.Ctl({"submit", job});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  auto w = d.Ctl({"wait", "1", "--timeout", "300"});
+  ASSERT_EQ(w.exit_code, 0) << w.out << w.err << d.Log();
+  json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  EXPECT_EQ(j["state"], "succeeded");
+  ASSERT_TRUE(j["progress"].is_object());
+  EXPECT_EQ(j["progress"]["event"], "finished");
+  // Ten classes: chance is 10 %; two epochs on 2,000 images reach far more.
+  EXPECT_GT(j["progress"]["test_accuracy"].get<double>(), 0.5) << j.dump();
+  std::string run = j["run_dir"];
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-2.pt"));
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-1.pt"));
+  std::ifstream log(run + "/worker.log");
+  std::stringstream ss;
+  ss << log.rdbuf();
+  EXPECT_NE(ss.str().find("epoch 2/2"), std::string::npos) << ss.str();
+}
+
+TEST(RealWorker, BadDataPathFailsWithoutRetryAndSaysWhy) {
+  TempDir dir;
+  DaemonProcess d(dir, CARBON_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string job = dir / "nodata.yaml";
+  std::ofstream(job) << "name: nodata\ndata: {path: " << (dir / "nothing") << "}\n";
+  ASSERT_EQ(d.Ctl({"submit", job}).exit_code, 0);
+  EXPECT_EQ(d.Ctl({"wait", "1", "--timeout", "60"}).exit_code, 1);
+  json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  EXPECT_EQ(j["state"], "failed");
+  EXPECT_EQ(j["attempts"], 1);
+  EXPECT_NE(j["error"].get<std::string>().find("not found"), std::string::npos) << j.dump();
+}
+
+}  // namespace
+}  // namespace carbon

@@ -1,0 +1,158 @@
+// Starts carbond as a child process on a temp dir and socket, and runs
+// carbonctl against it, for the integration tests.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/fakes.h"
+
+namespace carbon::fakes {
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv with its stdout and stderr captured (no shell).
+inline CmdResult RunCommand(const std::vector<std::string>& args,
+                            const std::vector<std::string>& env = {}) {
+  TempDir tmp;
+  std::string out = tmp / "out", err = tmp / "err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CmdResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream fo(out), fe(err);
+  std::stringstream so, se;
+  so << fo.rdbuf();
+  se << fe.rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  return r;
+}
+
+inline bool CanConnect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+class DaemonProcess {
+ public:
+  // `extra_config` is appended to a config that sets the socket, state_dir
+  // and worker inside `dir`.
+  DaemonProcess(const TempDir& dir, std::string worker, std::string extra_config = "")
+      : dir_(dir.path()), worker_(std::move(worker)) {
+    socket_ = dir_ + "/carbond.sock";
+    config_ = dir_ + "/carbond.yaml";
+    WriteConfig(extra_config);
+  }
+  ~DaemonProcess() { Kill(SIGKILL); }
+
+  void WriteConfig(const std::string& extra) {
+    std::ofstream(config_) << "socket: " << socket_ << "\nstate_dir: " << dir_
+                           << "/state\nworker:\n  path: " << worker_ << "\n" << extra;
+  }
+
+  // Starts carbond and waits until its socket answers.
+  bool Start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int log = ::open((dir_ + "/carbond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      ::dup2(log, 1);
+      ::dup2(log, 2);
+      ::execl(CARBOND_BIN, CARBOND_BIN, "--config", config_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      if (CanConnect(socket_)) return true;
+      int st;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  void Kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    Wait();
+  }
+  // Waits for carbond to exit; returns its exit status (or -1 on timeout).
+  int Wait(std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    if (pid_ <= 0) return exit_status_;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      int st;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return exit_status_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  CmdResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {CARBONCTL_BIN, "--socket", socket_});
+    return RunCommand(args);
+  }
+
+  std::string Log() const {
+    std::ifstream in(dir_ + "/carbond.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  const std::string& socket() const { return socket_; }
+  const std::string& config() const { return config_; }
+  std::string db() const { return dir_ + "/state/carbond.db"; }
+  std::string runs() const { return dir_ + "/state/runs"; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string dir_, worker_, socket_, config_;
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+};
+
+}  // namespace carbon::fakes
