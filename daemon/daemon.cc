@@ -136,11 +136,19 @@ int RunDaemon(Config config, const std::string& config_path) {
   scheduler.Tick();
   schedule_tick();
 
-  // Tick at once after a change that may free or fill a slot.
+  // Tick soon after a change that may free or fill a slot; many changes in a
+  // burst (a flood of submits) share one tick.
+  bool tick_posted = false;
   scheduler.on_change = [&](const JobRecord& job) {
     spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
-    if (job.state == JobState::kQueued || IsFinal(job.state))
-      asio::post(io, [&] { scheduler.Tick(); });
+    if ((job.state == JobState::kQueued || job.state == JobState::kWaiting || IsFinal(job.state)) &&
+        !tick_posted) {
+      tick_posted = true;
+      asio::post(io, [&] {
+        tick_posted = false;
+        scheduler.Tick();
+      });
+    }
   };
 
   asio::steady_timer watchdog(io);

@@ -15,6 +15,8 @@
 
 namespace carbon {
 
+struct Transition;
+
 struct NewJob {
   std::string name;
   std::string spec_text;
@@ -53,11 +55,16 @@ struct JobFilter {
 class JobStore {
  public:
   virtual ~JobStore() = default;
-  // Inserts a job in state queued with its submission event; returns its id.
-  virtual StatusOr<int64_t> Insert(const NewJob& job) = 0;
+  // Inserts a job in state queued with its submission event and, when `plan`
+  // is given (queued -> waiting), applies it in the same transaction: one
+  // durable commit per submission. Returns the new id.
+  virtual StatusOr<int64_t> Insert(const NewJob& job, const Transition* plan = nullptr) = 0;
   virtual StatusOr<JobRecord> Get(int64_t id) = 0;
   virtual StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) = 0;
   virtual Status Apply(int64_t id, const Transition& t) = 0;
+  // Applies several transitions in one transaction (one durable commit).
+  // Each gets its own result: a failed compare-and-set skips that one only.
+  virtual std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) = 0;
   // Changes the reason without a state change (CAS on state); no event.
   virtual Status UpdateReason(int64_t id, JobState state, const std::string& reason,
                               std::optional<Timestamp> planned_start) = 0;

@@ -13,9 +13,10 @@ Scheduler::Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& 
       options_(std::move(options)) {}
 
 void Scheduler::Notify(int64_t id) {
-  if (!on_change) return;
   auto job = store_.Get(id);
-  if (job.ok()) on_change(*job);
+  if (!job.ok()) return;
+  if (IsFinal(job->state)) specs_.erase(id);
+  if (on_change) on_change(*job);
 }
 
 StatusOr<JobRecord> Scheduler::Submit(const std::string& spec_text, const std::string& file,
@@ -31,7 +32,12 @@ StatusOr<JobRecord> Scheduler::Submit(const std::string& spec_text, const std::s
   nj.not_before = spec.carbon.not_before;
   nj.deadline = spec.carbon.deadline;
   nj.reason = "submitted by uid " + std::to_string(owner_uid);
-  ASSIGN_OR_RETURN(int64_t id, store_.Insert(nj));
+  // Planned at once, in the same commit; the next tick releases it.
+  ReleaseDecision d = policies_.Decide({spec, nj.submitted, nj.submitted});
+  Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
+  plan.planned_start = d.planned_start;
+  ASSIGN_OR_RETURN(int64_t id, store_.Insert(nj, &plan));
+  specs_.emplace(id, std::move(spec));
   spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, spec.name, owner_uid,
                spec.carbon.policy);
   Notify(id);
@@ -83,18 +89,15 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
   return Internal("job " + std::to_string(id) + " kept changing state during cancel");
 }
 
-void Scheduler::Plan(JobRecord& job, const JobSpec& spec) {
-  ReleaseDecision d = policies_.Decide({spec, job.submitted, clock_.Now()});
-  Transition t{JobState::kQueued, JobState::kWaiting, d.reason, clock_.Now()};
-  t.planned_start = d.planned_start;
-  Status st = store_.Apply(job.id, t);
-  if (!st.ok()) {
-    spdlog::warn("job {}: cannot plan: {}", job.id, st.ToString());
-    return;
+const JobSpec* Scheduler::SpecOf(const JobRecord& job, Status* error) {
+  auto it = specs_.find(job.id);
+  if (it != specs_.end()) return &it->second;
+  auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+  if (!spec.ok()) {
+    *error = spec.status();
+    return nullptr;
   }
-  job.state = JobState::kWaiting;
-  job.reason = d.reason;
-  Notify(job.id);
+  return &specs_.emplace(job.id, std::move(spec).value()).first->second;
 }
 
 void Scheduler::Tick() {
@@ -107,17 +110,32 @@ void Scheduler::Tick() {
     spdlog::error("cannot list queued jobs: {}", qs.status().ToString());
     return;
   }
+  // Plan every queued job; one commit for all of them.
+  std::vector<std::pair<int64_t, Transition>> plans;
   for (JobRecord& job : *qs) {
-    auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
-    if (!spec.ok()) {
+    Status error;
+    const JobSpec* spec = SpecOf(job, &error);
+    Timestamp now = clock_.Now();
+    if (!spec) {
       Transition t{JobState::kQueued, JobState::kFailed,
-                   "stored job spec no longer validates: " + spec.status().message(), clock_.Now()};
-      t.finished = t.at;
-      (void)store_.Apply(job.id, t);
-      Notify(job.id);
+                   "stored job spec no longer validates: " + error.message(), now};
+      t.finished = now;
+      plans.emplace_back(job.id, t);
       continue;
     }
-    Plan(job, *spec);
+    ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
+    Transition t{JobState::kQueued, JobState::kWaiting, d.reason, now};
+    t.planned_start = d.planned_start;
+    plans.emplace_back(job.id, t);
+  }
+  if (!plans.empty()) {
+    std::vector<Status> results = store_.ApplyAll(plans);
+    for (size_t i = 0; i < plans.size(); ++i) {
+      if (!results[i].ok())
+        spdlog::warn("job {}: cannot plan: {}", plans[i].first, results[i].ToString());
+      else
+        Notify(plans[i].first);
+    }
   }
 
   JobFilter waiting;
@@ -129,8 +147,9 @@ void Scheduler::Tick() {
     return;
   }
   for (JobRecord& job : *ws) {
-    auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
-    if (!spec.ok()) continue;  // cannot happen: it validated when planned
+    Status error;
+    const JobSpec* spec = SpecOf(job, &error);
+    if (!spec) continue;  // cannot happen: it validated when planned
     Timestamp now = clock_.Now();
     ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
     if (!d.release) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/job_spec.h"
@@ -63,7 +64,9 @@ class Scheduler final : public ExecutorListener {
   std::function<void(const JobRecord&)> on_change;
 
  private:
-  void Plan(JobRecord& job, const JobSpec& spec);
+  // The parsed spec of a job, parsed once and cached while the job is not
+  // final; null (and the error in *error) when the stored text does not parse.
+  const JobSpec* SpecOf(const JobRecord& job, Status* error);
   void Notify(int64_t id);
 
   JobStore& store_;
@@ -72,6 +75,7 @@ class Scheduler final : public ExecutorListener {
   const Clock& clock_;
   SchedulerOptions options_;
   bool draining_ = false;
+  std::unordered_map<int64_t, JobSpec> specs_;
 };
 
 }  // namespace carbon

@@ -65,7 +65,7 @@ Status SqliteJobStore::AddEvent(int64_t id, const std::optional<std::string>& fr
   return st.Bind(1, id).Bind(2, FormatTime(at)).Bind(3, from).Bind(4, to).Bind(5, reason).Run();
 }
 
-StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job) {
+StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job, const Transition* plan) {
   sql::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
@@ -82,6 +82,7 @@ StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job) {
                       .Run());
   int64_t id = db_->LastInsertRowId();
   RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));
+  if (plan) RETURN_IF_ERROR(ApplyInTransaction(id, *plan));
   RETURN_IF_ERROR(tx.Commit());
   return id;
 }
@@ -115,6 +116,21 @@ StatusOr<std::vector<JobRecord>> SqliteJobStore::List(const JobFilter& f) {
 Status SqliteJobStore::Apply(int64_t id, const Transition& t) {
   sql::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
+  RETURN_IF_ERROR(ApplyInTransaction(id, t));
+  return tx.Commit();
+}
+
+std::vector<Status> SqliteJobStore::ApplyAll(
+    const std::vector<std::pair<int64_t, Transition>>& ts) {
+  std::vector<Status> out;
+  sql::Transaction tx(*db_);
+  if (Status st = tx.Begin(); !st.ok()) return std::vector<Status>(ts.size(), st);
+  for (const auto& [id, t] : ts) out.push_back(ApplyInTransaction(id, t));
+  if (Status st = tx.Commit(); !st.ok()) return std::vector<Status>(ts.size(), st);
+  return out;
+}
+
+Status SqliteJobStore::ApplyInTransaction(int64_t id, const Transition& t) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE jobs SET state = ?, reason = ?, "
       "planned_start = COALESCE(?, planned_start), started_at = COALESCE(?, started_at), "
@@ -142,9 +158,7 @@ Status SqliteJobStore::Apply(int64_t id, const Transition& t) {
     return FailedPrecondition("job " + std::to_string(id) + " is " + JobStateName(cur->state) +
                               ", not " + JobStateName(t.from));
   }
-  RETURN_IF_ERROR(AddEvent(id, std::string(JobStateName(t.from)), JobStateName(t.to), t.reason,
-                           t.at));
-  return tx.Commit();
+  return AddEvent(id, std::string(JobStateName(t.from)), JobStateName(t.to), t.reason, t.at);
 }
 
 Status SqliteJobStore::UpdateReason(int64_t id, JobState state, const std::string& reason,

@@ -17,10 +17,11 @@ class SqliteJobStore final : public JobStore {
   static StatusOr<std::unique_ptr<SqliteJobStore>> Open(const std::string& path,
                                                         sql::OpenOptions options = {});
 
-  StatusOr<int64_t> Insert(const NewJob& job) override;
+  StatusOr<int64_t> Insert(const NewJob& job, const Transition* plan = nullptr) override;
   StatusOr<JobRecord> Get(int64_t id) override;
   StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) override;
   Status Apply(int64_t id, const Transition& t) override;
+  std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) override;
   Status UpdateReason(int64_t id, JobState state, const std::string& reason,
                       std::optional<Timestamp> planned_start) override;
   Status SetProgress(int64_t id, const std::string& progress_json) override;
@@ -33,6 +34,8 @@ class SqliteJobStore final : public JobStore {
 
  private:
   explicit SqliteJobStore(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
+  // The UPDATE and its event, inside the caller's transaction.
+  Status ApplyInTransaction(int64_t id, const Transition& t);
   Status AddEvent(int64_t id, const std::optional<std::string>& from, const std::string& to,
                   const std::string& reason, Timestamp at);
   std::unique_ptr<sql::Database> db_;

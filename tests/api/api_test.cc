@@ -95,7 +95,7 @@ TEST_F(RouterTest, SubmitReturns201WithIdAndOwner) {
   EXPECT_EQ(r.status, 201);
   json j = json::parse(r.body);
   EXPECT_EQ(j["id"], 1);
-  EXPECT_EQ(j["state"], "queued");
+  EXPECT_EQ(j["state"], "waiting");
   EXPECT_EQ(j["owner_uid"], 1234);
 }
 
@@ -161,7 +161,8 @@ TEST_F(RouterTest, HealthReportsQueueAndDatabase) {
   EXPECT_EQ(h["status"], "ok");
   EXPECT_EQ(h["version"], "test");
   EXPECT_EQ(h["database"]["ok"], true);
-  EXPECT_EQ(h["queue"]["queued"], 1);
+  EXPECT_EQ(h["queue"]["waiting"], 1);
+  EXPECT_EQ(h["queue"]["queued"], 0);
   EXPECT_EQ(h["queue"]["running"], 0);
   EXPECT_TRUE(h.contains("uptime_s"));
 }

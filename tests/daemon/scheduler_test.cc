@@ -45,7 +45,9 @@ class SchedulerTest : public ::testing::Test {
 
 TEST_F(SchedulerTest, JobGoesQueuedWaitingRunningSucceeded) {
   int64_t id = Submit("name: a\n");
-  EXPECT_EQ(Job(id).state, JobState::kQueued);
+  // Planned in the submission's own commit: queued -> waiting at once.
+  EXPECT_EQ(Job(id).state, JobState::kWaiting);
+  EXPECT_EQ(States(id), (std::vector<std::string>{"queued", "waiting"}));
   sched_->Tick();
   EXPECT_EQ(Job(id).state, JobState::kRunning);
   EXPECT_EQ(exec_.started, std::vector<int64_t>{id});
@@ -118,7 +120,7 @@ TEST_F(SchedulerTest, OnlyOwnerOrRootMayCancel) {
   auto other = sched_->Cancel(id, 1001);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(Job(id).state, JobState::kQueued);
+  EXPECT_EQ(Job(id).state, JobState::kWaiting);
   auto root = sched_->Cancel(id, 0);
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->state, JobState::kCancelled);

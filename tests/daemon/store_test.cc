@@ -66,6 +66,38 @@ TEST_F(StoreTest, TransitionIsCompareAndSet) {
   EXPECT_EQ(store_->Events(id)->size(), 3u);  // a failed CAS records nothing
 }
 
+TEST_F(StoreTest, InsertWithPlanIsOneCommitWithBothEvents) {
+  NewJob j;
+  j.name = "planned";
+  j.spec_text = "name: planned\n";
+  j.policy = "immediate";
+  j.submitted = now_;
+  Transition plan(JobState::kQueued, JobState::kWaiting, "released: policy immediate", now_);
+  plan.planned_start = now_;
+  auto id = store_->Insert(j, &plan);
+  ASSERT_TRUE(id.ok());
+  auto got = store_->Get(*id);
+  EXPECT_EQ(got->state, JobState::kWaiting);
+  EXPECT_EQ(*got->planned_start, now_);
+  auto ev = store_->Events(*id);
+  ASSERT_EQ(ev->size(), 2u);
+  EXPECT_EQ((*ev)[1].from_state, "queued");
+  EXPECT_EQ((*ev)[1].to_state, "waiting");
+}
+
+TEST_F(StoreTest, ApplyAllReportsEachCompareAndSet) {
+  int64_t a = Add("a");
+  int64_t b = Add("b");
+  ASSERT_TRUE(store_->Apply(b, Transition(JobState::kQueued, JobState::kCancelled, "", now_)).ok());
+  auto results = store_->ApplyAll({{a, Transition(JobState::kQueued, JobState::kWaiting, "", now_)},
+                                   {b, Transition(JobState::kQueued, JobState::kWaiting, "", now_)}});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Get(a)->state, JobState::kWaiting);
+  EXPECT_EQ(store_->Get(b)->state, JobState::kCancelled);
+}
+
 TEST_F(StoreTest, UnknownJobIsNotFound) {
   EXPECT_EQ(store_->Get(999).status().code(), StatusCode::kNotFound);
   Transition t(JobState::kQueued, JobState::kWaiting, "x", now_);
