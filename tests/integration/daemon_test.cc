@@ -313,6 +313,52 @@ TEST(Daemon, SighupAppliesOnlyAValidConfig) {
   WaitFor(d, b, StateIs("running"));
 }
 
+// A stand-in for systemd's notification socket: collects sd_notify datagrams.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{0, 100'000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // Waits up to 10 s for a message containing `what`; returns all received so far.
+  std::string WaitFor(const std::string& what) {
+    for (int i = 0; i < 100 && all_.find(what) == std::string::npos; ++i) {
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) all_ += std::string(buf, static_cast<size_t>(n)) + "\n";
+    }
+    return all_;
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+  std::string all_;
+};
+
+TEST(Daemon, NotifiesSystemdReadyWatchdogAndStopping) {
+  TempDir dir;
+  NotifySocket notify(dir / "notify.sock");
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  d.env = {"NOTIFY_SOCKET=" + (dir / "notify.sock"), "WATCHDOG_USEC=200000"};
+  d.Start();
+  std::string got = notify.WaitFor("READY=1");
+  ASSERT_NE(got.find("READY=1"), std::string::npos) << got << d.Log();
+  // READY comes only once the socket serves.
+  EXPECT_TRUE(fakes::CanConnect(d.socket()));
+  EXPECT_NE(notify.WaitFor("STATUS=").find("STATUS=serving on"), std::string::npos);
+  EXPECT_NE(notify.WaitFor("WATCHDOG=1").find("WATCHDOG=1"), std::string::npos);
+  d.Signal(SIGTERM);
+  EXPECT_NE(notify.WaitFor("STOPPING=1").find("STOPPING=1"), std::string::npos);
+  EXPECT_EQ(d.Wait(), 0);
+}
+
 TEST(Daemon, OnlyTheOwnerOrRootMayCancel) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
   TempDir dir;

@@ -91,6 +91,7 @@ class DaemonProcess {
       int log = ::open((dir_ + "/carbond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       ::dup2(log, 1);
       ::dup2(log, 2);
+      for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
       ::execl(CARBOND_BIN, CARBOND_BIN, "--config", config_.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -142,6 +143,9 @@ class DaemonProcess {
     ss << in.rdbuf();
     return ss.str();
   }
+
+  // "NAME=value" entries added to carbond's environment at the next Start().
+  std::vector<std::string> env;
 
   const std::string& socket() const { return socket_; }
   const std::string& config() const { return config_; }
