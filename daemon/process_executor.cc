@@ -140,6 +140,17 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     ::dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
+    // Nothing else of the daemon's (client connections, the listener) leaks
+    // into the worker: not every library opens its descriptors with CLOEXEC.
+    // errpipe[1] stays open (CLOEXEC) to report a failed exec.
+    const unsigned keep = static_cast<unsigned>(errpipe[1]);
+    bool closed = keep >= 4 ? (keep == 4 || ::close_range(4, keep - 1, 0) == 0) &&
+                                  ::close_range(keep + 1, ~0U, 0) == 0
+                            : ::close_range(4, ~0U, 0) == 0;
+    if (!closed) {
+      for (int fd = 4; fd < 65536; ++fd)
+        if (fd != errpipe[1]) ::close(fd);
+    }
     ::execv(argv[0], argv.data());
     int e = errno;
     ssize_t w = ::write(errpipe[1], &e, sizeof e);

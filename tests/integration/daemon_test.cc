@@ -235,6 +235,21 @@ TEST(Daemon, MissingWorkerBinaryIsAClearStartupError) {
   EXPECT_NE(d.Log().find("is not an executable file"), std::string::npos) << d.Log();
 }
 
+TEST(Daemon, WorkerThatCannotBeExecutedFailsTheJobWithTheReason) {
+  TempDir dir;
+  std::string bogus = dir / "bogus-worker";
+  std::ofstream(bogus) << "\x01\x02 not a program";
+  ::chmod(bogus.c_str(), 0755);
+  DaemonProcess d(dir, bogus);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "quick"));
+  json j = WaitFor(d, id, StateIs("failed"));
+  EXPECT_NE(j["reason"].get<std::string>().find("worker did not start: cannot execute worker"),
+            std::string::npos) << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("Exec format error"), std::string::npos);
+  EXPECT_EQ(d.Ctl({"health"}).exit_code, 0);
+}
+
 TEST(Daemon, SigkillWithQueuedAndRunningJobsLosesNothing) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN);
