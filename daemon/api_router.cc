@@ -43,9 +43,23 @@ ApiRouter::ApiRouter(Scheduler& scheduler, JobStore& store, RouterInfo info)
     : scheduler_(scheduler), store_(store), info_(std::move(info)) {}
 
 api::Response ApiRouter::Handle(const api::Request& r) {
+  std::optional<api::Response> out;
+  Handle(r, [&](api::Response resp) { out = std::move(resp); });
+  if (!out) scheduler_.FlushSubmits();
+  return std::move(*out);
+}
+
+void ApiRouter::Handle(const api::Request& r, Reply reply) {
   api::Target t = api::ParseTarget(r.target);
+  if (t.path == "/v1/jobs" && r.method == "POST") {
+    Submit(r, t, std::move(reply));
+    return;
+  }
+  reply(Route(r, t));
+}
+
+api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
   if (t.path == "/v1/jobs") {
-    if (r.method == "POST") return Submit(r, t);
     if (r.method == "GET") return List(t);
     return MethodNotAllowed(r.method, t.path, "GET or POST");
   }
@@ -69,7 +83,7 @@ api::Response ApiRouter::Handle(const api::Request& r) {
                                      "; see proto-less-api/openapi.yaml for the API"));
 }
 
-api::Response ApiRouter::Submit(const api::Request& r, const api::Target& t) {
+void ApiRouter::Submit(const api::Request& r, const api::Target& t, Reply reply) {
   std::string ct = r.content_type.substr(0, r.content_type.find(';'));
   static const char* kTypes[] = {"", "application/yaml", "application/x-yaml", "text/yaml",
                                  "text/x-yaml", "application/json", "text/plain"};
@@ -80,16 +94,20 @@ api::Response ApiRouter::Submit(const api::Request& r, const api::Target& t) {
         "Content-Type '" + ct + "' is not accepted; send the job as application/yaml or "
         "application/json"));
     resp.status = 415;
-    return resp;
+    reply(std::move(resp));
+    return;
   }
-  if (r.body.empty())
-    return api::ErrorResponse(InvalidArgument("empty request body; send a job spec (YAML or JSON)"));
+  if (r.body.empty()) {
+    reply(api::ErrorResponse(InvalidArgument("empty request body; send a job spec (YAML or JSON)")));
+    return;
+  }
   std::string file = "request body";
   if (auto it = t.query.find("filename"); it != t.query.end() && !it->second.empty())
     file = it->second.substr(0, 200);
-  auto job = scheduler_.Submit(r.body, file, r.peer_uid);
-  if (!job.ok()) return api::ErrorResponse(job.status());
-  return JsonResponse(201, api::JobToJson(*job, false));
+  scheduler_.SubmitAsync(r.body, file, r.peer_uid, [reply](StatusOr<JobRecord> job) {
+    if (!job.ok()) reply(api::ErrorResponse(job.status()));
+    else reply(JsonResponse(201, api::JobToJson(*job, false)));
+  });
 }
 
 api::Response ApiRouter::List(const api::Target& t) {

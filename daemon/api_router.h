@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "daemon/job_store.h"
@@ -19,11 +21,18 @@ struct RouterInfo {
 
 class ApiRouter {
  public:
+  using Reply = std::function<void(api::Response)>;
+
   ApiRouter(Scheduler& scheduler, JobStore& store, RouterInfo info);
+  // Answers through `reply`: at once for most routes, after the group commit
+  // for a submission.
+  void Handle(const api::Request& request, Reply reply);
+  // Synchronous form (tests): flushes pending submissions before returning.
   api::Response Handle(const api::Request& request);
 
  private:
-  api::Response Submit(const api::Request& r, const api::Target& t);
+  api::Response Route(const api::Request& r, const api::Target& t);
+  void Submit(const api::Request& r, const api::Target& t, Reply reply);
   api::Response List(const api::Target& t);
   api::Response Get(int64_t id);
   api::Response Cancel(int64_t id, uint32_t uid);

@@ -117,7 +117,11 @@ int RunDaemon(Config config, const std::string& config_path) {
 
   ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
   HttpServer server(io, ServerOptions(config),
-                    [&router](const api::Request& r) { return router.Handle(r); });
+                    [&router](const api::Request& r, HttpServer::Reply reply) {
+                      router.Handle(r, std::move(reply));
+                    });
+  // Group commit: submissions that arrive together share one durable commit.
+  scheduler.set_flush_hook([&] { asio::post(io, [&] { scheduler.FlushSubmits(); }); });
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::critical("{}", st.message());
     return 1;
@@ -141,8 +145,10 @@ int RunDaemon(Config config, const std::string& config_path) {
   bool tick_posted = false;
   scheduler.on_change = [&](const JobRecord& job) {
     spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
-    if ((job.state == JobState::kQueued || job.state == JobState::kWaiting || IsFinal(job.state)) &&
-        !tick_posted) {
+    bool slot_free =
+        static_cast<int64_t>(executor.RunningCount()) < scheduler.options().max_concurrent_jobs;
+    bool may_release = (job.state == JobState::kQueued || job.state == JobState::kWaiting) && slot_free;
+    if ((may_release || IsFinal(job.state)) && !tick_posted) {
       tick_posted = true;
       asio::post(io, [&] {
         tick_posted = false;

@@ -98,21 +98,29 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(req.body());
     r.peer_uid = uid_;
     r.peer_pid = pid_;
-    api::Response out;
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    auto reply = [self = shared_from_this(), version, keep_alive](api::Response out) {
+      self->Respond(version, keep_alive, std::move(out));
+    };
     if (!have_cred_) {
-      out = api::ErrorResponse(PermissionDenied("cannot identify the peer (SO_PEERCRED failed)"));
+      reply(api::ErrorResponse(PermissionDenied("cannot identify the peer (SO_PEERCRED failed)")));
     } else {
-      out = handler_(r);
+      handler_(r, reply);
     }
+  }
+
+  void Respond(unsigned version, bool keep_alive, api::Response out) {
+    if (!sock_.is_open()) return;  // closed while the answer was pending
     res_.emplace();
-    res_->version(req.version());
+    res_->version(version);
     res_->result(static_cast<http::status>(out.status));
     res_->set(http::field::content_type, out.content_type);
     res_->set(http::field::server, "carbond");
-    res_->keep_alive(req.keep_alive());
+    res_->keep_alive(keep_alive);
     res_->body() = std::move(out.body);
     res_->prepare_payload();
-    Write(req.keep_alive());
+    Write(keep_alive);
   }
 
   void Write(bool keep_alive) {

@@ -31,7 +31,9 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  using Handler = std::function<api::Response(const api::Request&)>;
+  using Reply = std::function<void(api::Response)>;
+  // Handles one request; calls the reply once, now or later, on the loop thread.
+  using Handler = std::function<void(const api::Request&, Reply)>;
   HttpServer(boost::asio::io_context& io, HttpServerOptions options, Handler handler);
   ~HttpServer();
 

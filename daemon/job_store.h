@@ -46,6 +46,14 @@ struct Transition {
   bool clear_cancel_request = false;
 };
 
+// A new reason for a job that stays in its state (compare-and-set on state).
+struct ReasonUpdate {
+  int64_t id = 0;
+  JobState state = JobState::kWaiting;
+  std::string reason;
+  std::optional<Timestamp> planned_start;
+};
+
 struct JobFilter {
   std::optional<JobState> state;
   int64_t limit = 100;
@@ -59,15 +67,19 @@ class JobStore {
   // is given (queued -> waiting), applies it in the same transaction: one
   // durable commit per submission. Returns the new id.
   virtual StatusOr<int64_t> Insert(const NewJob& job, const Transition* plan = nullptr) = 0;
+  // Inserts several planned jobs in one transaction (group commit): all are
+  // stored (their ids, in order), or none is.
+  virtual StatusOr<std::vector<int64_t>> InsertAll(
+      const std::vector<std::pair<NewJob, Transition>>& jobs) = 0;
   virtual StatusOr<JobRecord> Get(int64_t id) = 0;
   virtual StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) = 0;
   virtual Status Apply(int64_t id, const Transition& t) = 0;
   // Applies several transitions in one transaction (one durable commit).
   // Each gets its own result: a failed compare-and-set skips that one only.
   virtual std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) = 0;
-  // Changes the reason without a state change (CAS on state); no event.
-  virtual Status UpdateReason(int64_t id, JobState state, const std::string& reason,
-                              std::optional<Timestamp> planned_start) = 0;
+  // Changes reasons without a state change, all in one transaction; no
+  // events. A job that left its state meanwhile is skipped.
+  virtual Status UpdateReasons(const std::vector<ReasonUpdate>& updates) = 0;
   virtual Status SetProgress(int64_t id, const std::string& progress_json) = 0;
   // Marks a running job for cancellation (survives a daemon restart).
   virtual Status RequestCancel(int64_t id) = 0;

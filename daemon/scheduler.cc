@@ -19,29 +19,70 @@ void Scheduler::Notify(int64_t id) {
   if (on_change) on_change(*job);
 }
 
-StatusOr<JobRecord> Scheduler::Submit(const std::string& spec_text, const std::string& file,
-                                      uint32_t owner_uid) {
-  if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
-  ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(spec_text, file));
+void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
+                            uint32_t owner_uid, SubmitCallback done) {
+  if (draining_) {
+    done(Unavailable("carbond is shutting down and accepts no new jobs"));
+    return;
+  }
+  auto spec = ParseJobSpec(spec_text, file);
+  if (!spec.ok()) {
+    done(spec.status());
+    return;
+  }
   NewJob nj;
-  nj.name = spec.name;
+  nj.name = spec->name;
   nj.spec_text = spec_text;
-  nj.policy = spec.carbon.policy;
+  nj.policy = spec->carbon.policy;
   nj.owner_uid = owner_uid;
   nj.submitted = clock_.Now();
-  nj.not_before = spec.carbon.not_before;
-  nj.deadline = spec.carbon.deadline;
+  nj.not_before = spec->carbon.not_before;
+  nj.deadline = spec->carbon.deadline;
   nj.reason = "submitted by uid " + std::to_string(owner_uid);
-  // Planned at once, in the same commit; the next tick releases it.
-  ReleaseDecision d = policies_.Decide({spec, nj.submitted, nj.submitted});
+  // Planned at once, in the same commit; a tick releases it.
+  ReleaseDecision d = policies_.Decide({*spec, nj.submitted, nj.submitted});
   Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
   plan.planned_start = d.planned_start;
-  ASSIGN_OR_RETURN(int64_t id, store_.Insert(nj, &plan));
-  specs_.emplace(id, std::move(spec));
-  spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, spec.name, owner_uid,
-               spec.carbon.policy);
-  Notify(id);
-  return store_.Get(id);
+  pending_.push_back({std::move(nj), std::move(plan), std::move(spec).value(), std::move(done)});
+  if (pending_.size() == 1) {
+    if (flush_hook_) flush_hook_();
+    else FlushSubmits();
+  }
+}
+
+void Scheduler::FlushSubmits() {
+  std::vector<PendingSubmit> batch;
+  batch.swap(pending_);
+  if (batch.empty()) return;
+  std::vector<std::pair<NewJob, Transition>> rows;
+  rows.reserve(batch.size());
+  for (const auto& p : batch) rows.emplace_back(p.job, p.plan);
+  StatusOr<std::vector<int64_t>> ids = store_.InsertAll(rows);
+  if (!ids.ok()) {
+    spdlog::error("cannot store {} submission(s): {}", batch.size(), ids.status().ToString());
+    for (auto& p : batch) p.done(ids.status());
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    int64_t id = (*ids)[i];
+    specs_.emplace(id, std::move(batch[i].spec));
+    spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, batch[i].job.name,
+                 batch[i].job.owner_uid, batch[i].job.policy);
+    auto job = store_.Get(id);
+    if (job.ok() && on_change) on_change(*job);
+    batch[i].done(std::move(job));
+  }
+}
+
+StatusOr<JobRecord> Scheduler::Submit(const std::string& spec_text, const std::string& file,
+                                      uint32_t owner_uid) {
+  std::optional<StatusOr<JobRecord>> result;
+  auto hook = std::move(flush_hook_);
+  flush_hook_ = nullptr;
+  SubmitAsync(spec_text, file, owner_uid, [&](StatusOr<JobRecord> r) { result = std::move(r); });
+  FlushSubmits();
+  flush_hook_ = std::move(hook);
+  return std::move(*result);
 }
 
 StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
@@ -146,6 +187,7 @@ void Scheduler::Tick() {
     spdlog::error("cannot list waiting jobs: {}", ws.status().ToString());
     return;
   }
+  std::vector<ReasonUpdate> reasons;
   for (JobRecord& job : *ws) {
     Status error;
     const JobSpec* spec = SpecOf(job, &error);
@@ -153,14 +195,14 @@ void Scheduler::Tick() {
     Timestamp now = clock_.Now();
     ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
     if (!d.release) {
-      if (d.reason != job.reason) (void)store_.UpdateReason(job.id, job.state, d.reason, d.planned_start);
+      if (d.reason != job.reason) reasons.push_back({job.id, job.state, d.reason, d.planned_start});
       continue;
     }
     int64_t busy = static_cast<int64_t>(executor_.RunningCount());
     if (busy >= options_.max_concurrent_jobs) {
       std::string reason = "ready to run; waiting for a free worker slot (" + std::to_string(busy) +
                            " of " + std::to_string(options_.max_concurrent_jobs) + " busy)";
-      if (reason != job.reason) (void)store_.UpdateReason(job.id, job.state, reason, std::nullopt);
+      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
       continue;
     }
     std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
@@ -188,6 +230,8 @@ void Scheduler::Tick() {
     }
     Notify(job.id);
   }
+  if (Status st = store_.UpdateReasons(reasons); !st.ok())
+    spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
 }
 
 Status Scheduler::Recover() {

@@ -31,7 +31,21 @@ class Scheduler final : public ExecutorListener {
   Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies, const Clock& clock,
             SchedulerOptions options);
 
-  // Validates the spec text (file names it in errors) and stores the job.
+  using SubmitCallback = std::function<void(StatusOr<JobRecord>)>;
+
+  // Validates the spec text (file names it in errors) at once; a valid job is
+  // stored with the other submissions of the same moment in one durable
+  // commit (group commit) when FlushSubmits runs, and `done` is called after
+  // that commit. Without a flush hook (set_flush_hook) it flushes at once.
+  void SubmitAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
+                   SubmitCallback done);
+  // Stores every pending submission in one transaction and answers them.
+  void FlushSubmits();
+  // Called when the first submission of a batch is pending; the daemon posts
+  // FlushSubmits to its event loop so concurrent requests share one commit.
+  void set_flush_hook(std::function<void()> hook) { flush_hook_ = std::move(hook); }
+
+  // Submit and flush in one call (tests, tools).
   StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& file,
                              uint32_t owner_uid);
   // Only the owner or root (uid 0) may cancel. A queued or waiting job is
@@ -76,6 +90,14 @@ class Scheduler final : public ExecutorListener {
   SchedulerOptions options_;
   bool draining_ = false;
   std::unordered_map<int64_t, JobSpec> specs_;
+  struct PendingSubmit {
+    NewJob job;
+    Transition plan;
+    JobSpec spec;
+    SubmitCallback done;
+  };
+  std::vector<PendingSubmit> pending_;
+  std::function<void()> flush_hook_;
 };
 
 }  // namespace carbon

@@ -68,6 +68,25 @@ Status SqliteJobStore::AddEvent(int64_t id, const std::optional<std::string>& fr
 StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job, const Transition* plan) {
   sql::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());
+  ASSIGN_OR_RETURN(int64_t id, InsertInTransaction(job, plan));
+  RETURN_IF_ERROR(tx.Commit());
+  return id;
+}
+
+StatusOr<std::vector<int64_t>> SqliteJobStore::InsertAll(
+    const std::vector<std::pair<NewJob, Transition>>& jobs) {
+  sql::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  std::vector<int64_t> ids;
+  for (const auto& [job, plan] : jobs) {
+    ASSIGN_OR_RETURN(int64_t id, InsertInTransaction(job, &plan));  // error: rolled back
+    ids.push_back(id);
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return ids;
+}
+
+StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const Transition* plan) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, not_before, "
       "deadline) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)"));
@@ -83,7 +102,6 @@ StatusOr<int64_t> SqliteJobStore::Insert(const NewJob& job, const Transition* pl
   int64_t id = db_->LastInsertRowId();
   RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));
   if (plan) RETURN_IF_ERROR(ApplyInTransaction(id, *plan));
-  RETURN_IF_ERROR(tx.Commit());
   return id;
 }
 
@@ -161,18 +179,21 @@ Status SqliteJobStore::ApplyInTransaction(int64_t id, const Transition& t) {
   return AddEvent(id, std::string(JobStateName(t.from)), JobStateName(t.to), t.reason, t.at);
 }
 
-Status SqliteJobStore::UpdateReason(int64_t id, JobState state, const std::string& reason,
-                                    std::optional<Timestamp> planned_start) {
-  ASSIGN_OR_RETURN(auto st, db_->Prepare(
-      "UPDATE jobs SET reason = ?, planned_start = COALESCE(?, planned_start) "
-      "WHERE id = ? AND state = ?"));
-  RETURN_IF_ERROR(st.Bind(1, reason)
-                      .Bind(2, OptTime(planned_start))
-                      .Bind(3, id)
-                      .Bind(4, std::string(JobStateName(state)))
-                      .Run());
-  if (db_->Changes() != 1) return FailedPrecondition("job " + std::to_string(id) + " changed state");
-  return Status();
+Status SqliteJobStore::UpdateReasons(const std::vector<ReasonUpdate>& updates) {
+  if (updates.empty()) return Status();
+  sql::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.Begin());
+  for (const ReasonUpdate& u : updates) {
+    ASSIGN_OR_RETURN(auto st, db_->Prepare(
+        "UPDATE jobs SET reason = ?, planned_start = COALESCE(?, planned_start) "
+        "WHERE id = ? AND state = ?"));
+    RETURN_IF_ERROR(st.Bind(1, u.reason)
+                        .Bind(2, OptTime(u.planned_start))
+                        .Bind(3, u.id)
+                        .Bind(4, std::string(JobStateName(u.state)))
+                        .Run());
+  }
+  return tx.Commit();
 }
 
 Status SqliteJobStore::SetProgress(int64_t id, const std::string& progress_json) {

@@ -18,12 +18,13 @@ class SqliteJobStore final : public JobStore {
                                                         sql::OpenOptions options = {});
 
   StatusOr<int64_t> Insert(const NewJob& job, const Transition* plan = nullptr) override;
+  StatusOr<std::vector<int64_t>> InsertAll(
+      const std::vector<std::pair<NewJob, Transition>>& jobs) override;
   StatusOr<JobRecord> Get(int64_t id) override;
   StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) override;
   Status Apply(int64_t id, const Transition& t) override;
   std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) override;
-  Status UpdateReason(int64_t id, JobState state, const std::string& reason,
-                      std::optional<Timestamp> planned_start) override;
+  Status UpdateReasons(const std::vector<ReasonUpdate>& updates) override;
   Status SetProgress(int64_t id, const std::string& progress_json) override;
   Status RequestCancel(int64_t id) override;
   StatusOr<std::vector<JobEvent>> Events(int64_t id) override;
@@ -36,6 +37,7 @@ class SqliteJobStore final : public JobStore {
   explicit SqliteJobStore(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
   // The UPDATE and its event, inside the caller's transaction.
   Status ApplyInTransaction(int64_t id, const Transition& t);
+  StatusOr<int64_t> InsertInTransaction(const NewJob& job, const Transition* plan);
   Status AddEvent(int64_t id, const std::optional<std::string>& from, const std::string& to,
                   const std::string& reason, Timestamp at);
   std::unique_ptr<sql::Database> db_;

@@ -92,6 +92,13 @@ TEST(Migrate, ConnectionsUseWalAndForeignKeys) {
   auto fk = (*db)->Prepare("PRAGMA foreign_keys");
   ASSERT_TRUE(*fk->Step());
   EXPECT_EQ(fk->ColumnInt(0), 1);
+  // Every commit is durable: synchronous FULL (2) fsyncs the WAL on commit.
+  auto sync = (*db)->Prepare("PRAGMA synchronous");
+  ASSERT_TRUE(*sync->Step());
+  EXPECT_EQ(sync->ColumnInt(0), 2);
+  auto busy = (*db)->Prepare("PRAGMA busy_timeout");
+  ASSERT_TRUE(*busy->Step());
+  EXPECT_EQ(busy->ColumnInt(0), 5000);
 }
 
 }  // namespace

@@ -72,6 +72,32 @@ TEST_F(SchedulerTest, InvalidSpecIsRejectedAndNothingStored) {
   EXPECT_EQ(store_->List({})->size(), 0u);
 }
 
+TEST_F(SchedulerTest, ConcurrentSubmissionsShareOneGroupCommit) {
+  int hooks = 0;
+  sched_->set_flush_hook([&] { ++hooks; });
+  std::vector<int64_t> ids;
+  std::vector<std::string> errors;
+  auto done = [&](StatusOr<JobRecord> r) {
+    if (r.ok()) ids.push_back(r->id);
+    else errors.push_back(r.status().field());
+  };
+  sched_->SubmitAsync("name: a\n", "a.yaml", 1000, done);
+  sched_->SubmitAsync("name: b\ntrain: {epoch: 1}\n", "b.yaml", 1000, done);  // invalid
+  sched_->SubmitAsync("name: c\n", "c.yaml", 1001, done);
+  // The invalid one is answered at once; the valid ones wait for the commit.
+  EXPECT_EQ(errors, std::vector<std::string>{"train.epoch"});
+  EXPECT_TRUE(ids.empty());
+  EXPECT_EQ(hooks, 1);  // one flush requested for the whole batch
+  EXPECT_EQ(store_->List({})->size(), 0u);
+  sched_->FlushSubmits();
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Job(2).name, "c");
+  EXPECT_EQ(Job(2).owner_uid, 1001u);
+  EXPECT_EQ(Job(1).state, JobState::kWaiting);
+  sched_->SubmitAsync("name: d\n", "d.yaml", 1000, done);
+  EXPECT_EQ(hooks, 2);  // a new batch asks again
+}
+
 TEST_F(SchedulerTest, OneSlotRunsOneJobAtATime) {
   int64_t a = Submit("name: a\n");
   int64_t b = Submit("name: b\n");
