@@ -140,6 +140,28 @@ TEST(Daemon, LimitsGive413And431) {
   EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
 }
 
+TEST(Daemon, IncompleteRequestIsDroppedAfterReadTimeoutWithoutBlockingOthers) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "api:\n  read_timeout: 1s\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, d.socket().c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const char partial[] = "GET /v1/health HTTP/1.1\r\nHost: x\r\n";  // never finished
+  ASSERT_GT(::write(fd, partial, sizeof partial - 1), 0);
+  // Another client is served meanwhile.
+  EXPECT_EQ(d.Ctl({"health"}).exit_code, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf);  // blocks until carbond closes the connection
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(n, 0);
+  EXPECT_LT(waited, 5.0);
+  ::close(fd);
+}
+
 TEST(Daemon, SocketIsMode0660) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN);
