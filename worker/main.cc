@@ -2,6 +2,7 @@
 // file, its run directory and an event fd; or standalone for a quick baseline:
 //   carbon-worker --job-file job.yaml --run-dir /tmp/run
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   std::string job_file, run_dir;
   int64_t job_id = 0, attempt = 1;
   int event_fd = -1;
-  app.add_option("--job-file", job_file, "the job spec (YAML or JSON)")->required();
+  app.add_option("--job,--job-file", job_file, "the job spec (YAML or JSON)")->required();
   app.add_option("--run-dir", run_dir, "where checkpoints and logs go")->required();
   app.add_option("--job-id", job_id, "carbond's job id (for logs)");
   app.add_option("--attempt", attempt, "attempt number (for logs)");
@@ -51,7 +52,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "carbon-worker: job %lld '%s' attempt %lld\n", static_cast<long long>(job_id),
                spec->name.c_str(), static_cast<long long>(attempt));
   try {
-    return carbon::worker::RunTraining(*spec, run_dir, events, g_stop);
+    carbon::worker::TrainOptions options;
+    options.progress_bar = event_fd < 0 && ::isatty(2);
+    return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "carbon-worker: training failed: %s\n", e.what());
     events.Send("failed", {{"message", e.what()}, {"retryable", true}});

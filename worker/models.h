@@ -1,4 +1,6 @@
-// The models a job can name: mlp and cnn (LeNet-like). Sizes come from the spec.
+// The models a job can name: mlp, cnn (LeNet-like) and a small resnet. Sizes
+// come from the spec. All are Sequential containers, so checkpoints name their
+// parameters the same way whatever the architecture.
 #pragma once
 
 #include <torch/torch.h>

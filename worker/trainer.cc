@@ -1,18 +1,20 @@
 #include "worker/trainer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <regex>
+#include <fstream>
 #include <thread>
 
-#include "worker/idx_dataset.h"
+#include "worker/checkpoint.h"
+#include "worker/data.h"
 #include "worker/models.h"
+#include "worker/system_info.h"
 
 namespace carbon::worker {
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -39,7 +41,8 @@ double LearningRate(const TrainSpec& t, int64_t epoch /* 0-based */) {
   const auto& s = t.lr_schedule;
   if (s.type == "step") return t.lr * std::pow(s.gamma, static_cast<double>(epoch / s.step_epochs));
   if (s.type == "cosine") {
-    double progress = t.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(t.epochs - 1) : 0;
+    double progress =
+        t.epochs > 1 ? static_cast<double>(epoch) / static_cast<double>(t.epochs - 1) : 0;
     return s.min_lr + (t.lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * progress));
   }
   return t.lr;
@@ -49,84 +52,122 @@ void SetLr(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }
 
-// Newest "checkpoint-<epoch>.pt" in run_dir: its epoch, or 0 when none.
-int64_t NewestCheckpoint(const std::string& run_dir, std::string* path) {
-  static const std::regex re("checkpoint-([0-9]+)\\.pt");
-  int64_t best = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(run_dir, ec)) {
-    std::smatch m;
-    std::string name = e.path().filename().string();
-    if (std::regex_match(name, m, re)) {
-      int64_t ep = std::stoll(m[1]);
-      if (ep > best) {
-        best = ep;
-        *path = e.path().string();
-      }
-    }
-  }
-  return best;
+// Copies rows `idx` of a host tensor to the device: on CUDA through a pinned
+// staging tensor and a non-blocking copy (the caching host allocator keeps the
+// staging block alive until the copy is done).
+torch::Tensor Gather(const torch::Tensor& host, const torch::Tensor& idx, const torch::Device& device) {
+  if (!device.is_cuda()) return host.index_select(0, idx);
+  std::vector<int64_t> shape = host.sizes().vec();
+  shape[0] = idx.size(0);
+  auto staging = torch::empty(shape, host.options().pinned_memory(true));
+  torch::index_select_out(staging, host, 0, idx);
+  return staging.to(device, /*non_blocking=*/true);
 }
 
-void PruneCheckpoints(const std::string& run_dir, int64_t keep) {
-  static const std::regex re("checkpoint-([0-9]+)\\.pt");
-  std::vector<std::pair<int64_t, fs::path>> all;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(run_dir, ec)) {
-    std::smatch m;
-    std::string name = e.path().filename().string();
-    if (std::regex_match(name, m, re)) all.emplace_back(std::stoll(m[1]), e.path());
-  }
-  std::sort(all.begin(), all.end());
-  while (static_cast<int64_t>(all.size()) > keep) {
-    fs::remove(all.front().second, ec);
-    all.erase(all.begin());
-  }
-}
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+};
 
-double Evaluate(torch::nn::Sequential& model, const Dataset& test, torch::Device device,
-                int64_t batch) {
+EvalResult Evaluate(torch::nn::Sequential& model, const Dataset& test, const torch::Device& device,
+                    Precision precision, int64_t batch) {
   torch::NoGradGuard no_grad;
   model->eval();
   int64_t correct = 0;
+  double loss_sum = 0;
   for (int64_t i = 0; i < test.size(); i += batch) {
     int64_t end = std::min(i + batch, test.size());
-    auto x = test.images.slice(0, i, end).to(device);
-    auto y = test.labels.slice(0, i, end).to(device);
-    correct += model->forward(x).argmax(1).eq(y).sum().item<int64_t>();
+    auto x = test.images.slice(0, i, end).to(device, /*non_blocking=*/true);
+    auto y = test.labels.slice(0, i, end).to(device, /*non_blocking=*/true);
+    AutocastGuard autocast(precision, device);
+    auto logits = model->forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits.to(torch::kFloat32), y,
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(y).sum().item<int64_t>();
   }
   model->train();
-  return test.size() ? static_cast<double>(correct) / static_cast<double>(test.size()) : 0.0;
+  EvalResult r;
+  if (test.size()) {
+    r.loss = loss_sum / static_cast<double>(test.size());
+    r.accuracy = static_cast<double>(correct) / static_cast<double>(test.size());
+  }
+  return r;
+}
+
+void DrawProgress(int64_t epoch, int64_t epochs, int64_t done, int64_t total, double loss) {
+  const int width = 30;
+  int filled = total ? static_cast<int>(width * done / total) : width;
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(width, '.');
+  std::fprintf(stderr, "\repoch %lld/%lld [%s] %3d%% loss %.4f ", static_cast<long long>(epoch),
+               static_cast<long long>(epochs), bar.c_str(),
+               total ? static_cast<int>(100 * done / total) : 100, loss);
+  std::fflush(stderr);
 }
 
 }  // namespace
 
+double AccumulateGradients(torch::nn::Module& /*model*/,
+                           const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+                           const torch::Tensor& images, const torch::Tensor& labels,
+                           const torch::Tensor& idx, int64_t micro, const torch::Device& device,
+                           Precision precision, const LossScaler& scaler) {
+  const int64_t blen = idx.size(0);
+  double loss_sum = 0;
+  for (int64_t m = 0; m < blen; m += micro) {
+    const int64_t mend = std::min(m + micro, blen);
+    auto mi = idx.slice(0, m, mend);
+    auto x = Gather(images, mi, device);
+    auto y = Gather(labels, mi, device);
+    torch::Tensor loss;
+    {
+      AutocastGuard autocast(precision, device);
+      loss = torch::nn::functional::cross_entropy(forward(x).to(torch::kFloat32), y);
+    }
+    const double share = static_cast<double>(mend - m) / static_cast<double>(blen);
+    scaler.Scale(loss * share).backward();
+    loss_sum += loss.item<double>() * static_cast<double>(mend - m);
+  }
+  return loss_sum;
+}
+
 int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& events,
-                const std::atomic<bool>& stop) {
+                const std::atomic<bool>& stop, const TrainOptions& options) {
   const TrainSpec& t = spec.train;
-  if (spec.data.format != "idx")
-    return Reject(events, "data.format '" + spec.data.format +
-                              "' is not supported by this carbon-worker yet; use idx");
-  if (t.precision == "fp16" || t.precision == "bf16")
-    return Reject(events, "train.precision '" + t.precision +
-                              "' is not supported by this carbon-worker yet; use fp32 or auto");
 
   torch::Device device(torch::kCPU);
-  if (t.device == "cuda" || (t.device == "auto" && torch::cuda::is_available())) {
-    if (!torch::cuda::is_available())
-      return Reject(events, "train.device is cuda but no CUDA device is available "
-                            "(use device auto or cpu)");
-    device = torch::Device(torch::kCUDA);
-  }
+  const bool cuda = torch::cuda::is_available();
+  if (t.device == "cuda" && !cuda)
+    return Reject(events, "train.device is cuda but no CUDA device is available (use device auto "
+                          "or cpu)");
+  if (t.device == "cuda" || (t.device == "auto" && cuda)) device = torch::Device(torch::kCUDA, 0);
+  const Precision precision = ResolvePrecision(t.precision, device);
+  if (precision == Precision::kFp16 && !device.is_cuda())
+    return Reject(events, "train.precision fp16 needs CUDA; none is available here (use bf16, "
+                          "fp32 or auto)");
+
   int threads = t.threads > 0 ? static_cast<int>(t.threads)
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
-  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  const std::string blas = LoadedBlasLibrary();
+  std::fprintf(stderr, "carbon-worker: device %s (%s), precision %s, %d threads, BLAS %s (%s)\n",
+               device.is_cuda() ? "cuda" : "cpu",
+               t.device == "auto" ? (cuda ? "auto: CUDA available" : "auto: no CUDA, using CPU")
+                                  : "requested",
+               PrecisionName(precision), threads, BlasKind(blas).c_str(), blas.c_str());
 
-  auto train = LoadIdx(spec.data.path, true, spec.data.train_limit);
+  torch::manual_seed(static_cast<uint64_t>(t.seed));
+  auto train = LoadDataset(spec.data.format, spec.data.path, true, spec.data.train_limit);
   if (!train.ok()) return Reject(events, train.status().message());
-  auto test = LoadIdx(spec.data.path, false, spec.data.test_limit);
+  auto test = LoadDataset(spec.data.format, spec.data.path, false, spec.data.test_limit);
   if (!test.ok()) return Reject(events, test.status().message());
+  if (device.is_cuda()) {
+    // Pinned test set: its batches go to the GPU with non-blocking copies.
+    test->images = test->images.pin_memory();
+    test->labels = test->labels.pin_memory();
+  }
 
   auto model_or = BuildModel(spec.model, train->images.size(1), train->images.size(2),
                              train->images.size(3), 10);
@@ -134,106 +175,136 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   torch::nn::Sequential model = *model_or;
   model->to(device);
   auto optimizer = MakeOptimizer(t, model->parameters());
+  LossScaler scaler(precision == Precision::kFp16);
 
-  int64_t start_epoch = 0;
-  std::string ckpt;
-  if (int64_t done = NewestCheckpoint(run_dir, &ckpt); done > 0) {
-    try {
-      torch::serialize::InputArchive in;
-      in.load_from(ckpt, device);
-      torch::serialize::InputArchive m, o;
-      in.read("model", m);
-      in.read("optimizer", o);
-      model->load(m);
-      optimizer->load(o);
-      start_epoch = done;
-      std::fprintf(stderr, "carbon-worker: resumed from %s (epoch %lld done)\n", ckpt.c_str(),
-                   static_cast<long long>(done));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "carbon-worker: ignoring unreadable checkpoint %s: %s\n", ckpt.c_str(),
-                   e.what());
+  TrainState state;
+  if (auto ckpt = NewestCheckpoint(run_dir)) {
+    Status st = LoadCheckpoint(*ckpt, *model, *optimizer, device, &state);
+    if (!st.ok()) {
+      std::fprintf(stderr, "carbon-worker: %s; starting from scratch\n", st.message().c_str());
+      state = TrainState{};
+    } else {
+      if (state.scaler.defined()) scaler.LoadState(state.scaler);
+      std::fprintf(stderr, "carbon-worker: resumed from %s (epoch %lld, step %lld)\n",
+                   ckpt->c_str(), static_cast<long long>(state.epoch),
+                   static_cast<long long>(state.step));
     }
   }
 
   const int64_t micro = t.batch_size / t.accumulation_steps;
+  const int64_t n = train->size();
+  const int64_t steps_per_epoch = (n + t.batch_size - 1) / t.batch_size;
   events.Send("started", {{"device", device.is_cuda() ? "cuda" : "cpu"},
-                          {"precision", "fp32"},
+                          {"precision", PrecisionName(precision)},
                           {"threads", threads},
-                          {"train_samples", train->size()},
+                          {"blas", blas},
+                          {"blas_kind", BlasKind(blas)},
+                          {"train_samples", n},
                           {"test_samples", test->size()},
                           {"batch_size", t.batch_size},
                           {"accumulation_steps", t.accumulation_steps},
                           {"micro_batch", micro},
-                          {"resumed_from_epoch", start_epoch},
+                          {"resumed_epoch", state.epoch},
+                          {"resumed_step", state.step},
                           {"epochs", t.epochs}});
-  std::fprintf(stderr, "carbon-worker: training %s on %s (%d threads), %lld samples, batch %lld = %lld x %lld\n",
-               spec.model.arch.c_str(), device.is_cuda() ? "cuda" : "cpu", threads,
-               static_cast<long long>(train->size()), static_cast<long long>(t.batch_size),
-               static_cast<long long>(t.accumulation_steps), static_cast<long long>(micro));
+  std::ofstream metrics(run_dir + "/metrics.jsonl", std::ios::app);
 
+  auto save = [&](int64_t epoch, int64_t step) -> bool {
+    state.epoch = epoch;
+    state.step = step;
+    state.rng = CpuRngState();
+    state.scaler = scaler.State();
+    std::string path = CheckpointPath(run_dir, epoch, step);
+    Status st = SaveCheckpoint(path, *model, *optimizer, state);
+    if (!st.ok()) {
+      std::fprintf(stderr, "carbon-worker: %s\n", st.message().c_str());
+      return false;
+    }
+    PruneCheckpoints(run_dir, spec.checkpoint.keep);
+    events.Send("checkpoint", {{"epoch", epoch}, {"step", step}, {"path", path}});
+    return true;
+  };
+
+  auto forward = [&model](const torch::Tensor& x) { return model->forward(x); };
+  const auto params = model->parameters();
   model->train();
-  const int64_t n = train->size();
-  double accuracy = 0;
-  for (int64_t epoch = start_epoch; epoch < t.epochs; ++epoch) {
-    auto t0 = std::chrono::steady_clock::now();
-    double lr = LearningRate(t, epoch);
+  EvalResult eval;
+  for (int64_t epoch = state.epoch; epoch < t.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double lr = LearningRate(t, epoch);
     SetLr(*optimizer, lr);
+    // The shuffle of an epoch depends only on seed and epoch, so a resumed run
+    // sees the same order; mid-epoch, the saved RNG state then restores the
+    // dropout stream exactly.
     torch::manual_seed(static_cast<uint64_t>(t.seed + epoch));
     auto perm = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong));
+    int64_t first_step = 0;
+    if (epoch == state.epoch && state.step > 0) {
+      first_step = state.step;
+      if (state.rng.defined()) SetCpuRngState(state.rng);
+    }
+    ResetPeakMemory(device);
     double loss_sum = 0;
     int64_t seen = 0;
-    for (int64_t b = 0; b < n; b += t.batch_size) {
+    for (int64_t step = first_step; step < steps_per_epoch; ++step) {
       if (stop.load()) {
-        events.Send("interrupted", {{"epoch", epoch + 1}, {"last_checkpoint_epoch", epoch}});
-        std::fprintf(stderr, "carbon-worker: stopping on request during epoch %lld\n",
-                     static_cast<long long>(epoch + 1));
+        if (options.progress_bar) std::fprintf(stderr, "\n");
+        bool saved = save(epoch, step);
+        events.Send("interrupted", {{"epoch", epoch + 1}, {"step", step}, {"checkpointed", saved}});
+        std::fprintf(stderr, "carbon-worker: stopped on request at epoch %lld step %lld%s\n",
+                     static_cast<long long>(epoch + 1), static_cast<long long>(step),
+                     saved ? " after a checkpoint" : "");
         return kExitInterrupted;
       }
-      int64_t bend = std::min(b + t.batch_size, n);
-      int64_t blen = bend - b;
+      const int64_t b = step * t.batch_size;
+      auto idx = perm.slice(0, b, std::min(b + t.batch_size, n));
       optimizer->zero_grad();
-      for (int64_t m = b; m < bend; m += micro) {
-        int64_t mend = std::min(m + micro, bend);
-        auto idx = perm.slice(0, m, mend);
-        auto x = train->images.index_select(0, idx).to(device);
-        auto y = train->labels.index_select(0, idx).to(device);
-        auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-        // Weight each micro-batch by its share of the batch: the summed
-        // gradients equal those of the whole batch.
-        (loss * (static_cast<double>(mend - m) / static_cast<double>(blen))).backward();
-        loss_sum += loss.item<double>() * static_cast<double>(mend - m);
-      }
-      optimizer->step();
-      seen += blen;
+      loss_sum += AccumulateGradients(*model, forward, train->images, train->labels, idx, micro,
+                                      device, precision, scaler);
+      const bool finite = scaler.Unscale(params);
+      if (finite) optimizer->step();  // an overflowed fp16 step is skipped
+      scaler.Update(finite);
+      seen += idx.size(0);
+      if (options.progress_bar && (step % 10 == 0 || step + 1 == steps_per_epoch))
+        DrawProgress(epoch + 1, t.epochs, step + 1, steps_per_epoch,
+                     loss_sum / static_cast<double>(std::max<int64_t>(seen, 1)));
     }
-    accuracy = Evaluate(model, *test, device, 1000);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (options.progress_bar) std::fprintf(stderr, "\n");
+    if (device.is_cuda()) torch::cuda::synchronize();
+    const double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    PeakMemory peak = ReadPeakMemory(device);
+    eval = Evaluate(model, *test, device, precision, 1000);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const int64_t done = epoch + 1;
-    events.Send("epoch", {{"epoch", done},
-                          {"epochs", t.epochs},
-                          {"loss", loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))},
-                          {"test_accuracy", accuracy},
-                          {"lr", lr},
-                          {"seconds", secs},
-                          {"samples_per_s", static_cast<double>(seen) / secs}});
-    std::fprintf(stderr, "carbon-worker: epoch %lld/%lld loss %.4f accuracy %.4f (%.1f s)\n",
+    state.best_accuracy = std::max(state.best_accuracy, eval.accuracy);
+    json ev = {{"epoch", done},
+               {"epochs", t.epochs},
+               {"train_loss", loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))},
+               {"test_loss", eval.loss},
+               {"test_accuracy", eval.accuracy},
+               {"samples", seen},
+               {"samples_per_s", static_cast<double>(seen) / train_secs},
+               {"wall_s", wall},
+               {"lr", lr},
+               {"peak_memory_bytes", peak.bytes},
+               {"memory_method", peak.method},
+               {"skipped_steps", scaler.skipped_steps()},
+               {"loss_scale", scaler.scale()}};
+    metrics << ev.dump() << "\n" << std::flush;
+    events.Send("epoch", ev);
+    std::fprintf(stderr,
+                 "carbon-worker: epoch %lld/%lld train loss %.4f test loss %.4f accuracy %.4f "
+                 "(%.0f samples/s, %.1f s, peak %.1f MB)\n",
                  static_cast<long long>(done), static_cast<long long>(t.epochs),
-                 loss_sum / static_cast<double>(std::max<int64_t>(seen, 1)), accuracy, secs);
-    if (done % spec.checkpoint.every_epochs == 0 || done == t.epochs) {
-      std::string path = run_dir + "/checkpoint-" + std::to_string(done) + ".pt";
-      torch::serialize::OutputArchive out, m, o;
-      model->save(m);
-      optimizer->save(o);
-      out.write("model", m);
-      out.write("optimizer", o);
-      out.save_to(path + ".tmp");
-      std::error_code ec;
-      fs::rename(path + ".tmp", path, ec);
-      PruneCheckpoints(run_dir, spec.checkpoint.keep);
-      events.Send("checkpoint", {{"epoch", done}, {"path", path}});
-    }
+                 ev["train_loss"].get<double>(), eval.loss, eval.accuracy,
+                 ev["samples_per_s"].get<double>(), wall,
+                 static_cast<double>(peak.bytes) / (1024.0 * 1024.0));
+    if (done % spec.checkpoint.every_epochs == 0 || done == t.epochs) save(done, 0);
   }
-  events.Send("finished", {{"test_accuracy", accuracy}, {"epochs", t.epochs}});
+  events.Send("finished", {{"test_accuracy", eval.accuracy},
+                           {"test_loss", eval.loss},
+                           {"best_accuracy", state.best_accuracy},
+                           {"epochs", t.epochs}});
   return kExitOk;
 }
 

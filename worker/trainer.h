@@ -1,25 +1,46 @@
 // Trainer: runs one job's training in the worker process: loads the data,
 // builds the model, resumes from the newest checkpoint in the run directory,
-// trains with gradient accumulation, evaluates, checkpoints and reports every
-// epoch on the event channel.
+// trains with gradient accumulation and mixed precision, evaluates, writes
+// checkpoints and reports every epoch on the event channel and in
+// <run_dir>/metrics.jsonl.
 #pragma once
+
+#include <torch/torch.h>
 
 #include <atomic>
 #include <string>
 
 #include "common/job_spec.h"
 #include "worker/event_channel.h"
+#include "worker/precision.h"
 
 namespace carbon::worker {
 
 // Exit codes shared with carbond's executor.
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
-constexpr int kExitRejected = 2;     // the job or its data is wrong: retrying will not help
-constexpr int kExitInterrupted = 75; // stopped on request after its last checkpoint; resumable
+constexpr int kExitRejected = 2;      // the job or its data is wrong: retrying will not help
+constexpr int kExitInterrupted = 75;  // stopped on request after a checkpoint; resumable
 
-// Returns one of the exit codes above. `stop` is set from the SIGTERM handler.
+struct TrainOptions {
+  bool progress_bar = false;  // draw a progress bar on stderr (standalone, on a terminal)
+};
+
+// Returns one of the exit codes above. `stop` is set from the SIGTERM handler:
+// the worker finishes the optimizer step in progress, writes a checkpoint and
+// exits with kExitInterrupted.
 int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& events,
-                const std::atomic<bool>& stop);
+                const std::atomic<bool>& stop, const TrainOptions& options = {});
+
+// One optimizer step's forward and backward passes: the samples `idx` of
+// (images, labels) in micro-batches of `micro`, each micro-batch's mean loss
+// weighted by its share of the batch (1/k for k equal micro-batches), so the
+// accumulated gradients equal those of the whole batch at once. Gradients add
+// to whatever the parameters hold. Returns the summed per-sample loss.
+double AccumulateGradients(torch::nn::Module& model,
+                           const std::function<torch::Tensor(const torch::Tensor&)>& forward,
+                           const torch::Tensor& images, const torch::Tensor& labels,
+                           const torch::Tensor& idx, int64_t micro, const torch::Device& device,
+                           Precision precision, const LossScaler& scaler);
 
 }  // namespace carbon::worker

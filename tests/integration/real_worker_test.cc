@@ -39,8 +39,8 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
   // Ten classes: chance is 10 %; two epochs on 2,000 images reach far more.
   EXPECT_GT(j["progress"]["test_accuracy"].get<double>(), 0.5) << j.dump();
   std::string run = j["run_dir"];
-  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-2.pt"));
-  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-1.pt"));
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-2-0.pt"));
+  EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-1-0.pt"));
   std::ifstream log(run + "/worker.log");
   std::stringstream ss;
   ss << log.rdbuf();

@@ -1,4 +1,4 @@
-#include "worker/idx_dataset.h"
+#include "worker/data.h"
 
 #include <zlib.h>
 
@@ -18,8 +18,9 @@ StatusOr<std::vector<uint8_t>> ReadMaybeGz(const std::string& base) {
     }
   }
   if (path.empty())
-    return InvalidArgument("dataset file " + base + "[.gz] not found (install Debian's "
-                           "dataset-fashion-mnist, or set data.path to a folder of IDX files)");
+    return InvalidArgument("dataset file " + base + "[.gz] not found (set data.path to the "
+                           "folder that holds it; Fashion-MNIST comes with Debian's "
+                           "dataset-fashion-mnist)");
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) return InvalidArgument("cannot open " + path);
   std::vector<uint8_t> out;
@@ -64,6 +65,40 @@ StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit) {
                  .div_(255.0);
   d.labels = torch::from_blob(lab.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
   return d;
+}
+
+StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit) {
+  constexpr int64_t kRecord = 1 + 3 * 32 * 32;
+  std::vector<std::string> files;
+  if (train) {
+    for (int i = 1; i <= 5; ++i) files.push_back(dir + "/data_batch_" + std::to_string(i) + ".bin");
+  } else {
+    files.push_back(dir + "/test_batch.bin");
+  }
+  std::vector<uint8_t> all;
+  for (const auto& f : files) {
+    if (limit > 0 && static_cast<int64_t>(all.size()) / kRecord >= limit) break;
+    ASSIGN_OR_RETURN(auto bytes, ReadMaybeGz(f));
+    if (bytes.empty() || bytes.size() % kRecord != 0)
+      return InvalidArgument(f + ": not a CIFAR-10 binary batch (size " +
+                             std::to_string(bytes.size()) + " is not a multiple of 3073 bytes)");
+    all.insert(all.end(), bytes.begin(), bytes.end());
+  }
+  int64_t n = static_cast<int64_t>(all.size()) / kRecord;
+  if (limit > 0 && limit < n) n = limit;
+  auto raw = torch::from_blob(all.data(), {n, kRecord}, torch::kUInt8);
+  Dataset d;
+  d.labels = raw.select(1, 0).to(torch::kInt64);
+  if (d.labels.max().item<int64_t>() > 9)
+    return InvalidArgument(dir + ": CIFAR-10 labels must be 0-9");
+  d.images = raw.slice(1, 1).reshape({n, 3, 32, 32}).to(torch::kFloat32).div_(255.0);
+  return d;
+}
+
+StatusOr<Dataset> LoadDataset(const std::string& format, const std::string& dir, bool train,
+                              int64_t limit) {
+  if (format == "cifar10") return LoadCifar10(dir, train, limit);
+  return LoadIdx(dir, train, limit);
 }
 
 }  // namespace carbon::worker
