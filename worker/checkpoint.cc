@@ -92,15 +92,18 @@ Status LoadCheckpoint(const std::string& path, torch::nn::Module& model,
     in.read("optimizer", o);
     model.load(m);
     optimizer.load(o);
-    torch::Tensor t;
-    in.read("epoch", t);
-    state->epoch = t.item<int64_t>();
-    in.read("step", t);
-    state->step = t.item<int64_t>();
-    in.read("best_accuracy", t);
-    state->best_accuracy = t.item<double>();
-    if (in.try_read("rng", t)) state->rng = t.to(torch::kCPU);
-    if (in.try_read("scaler", t)) state->scaler = t.to(torch::kCPU);
+    // A fresh tensor per key: reading into a defined tensor would set_ its storage.
+    auto read = [&in](const char* key, bool required) -> torch::Tensor {
+      torch::Tensor t;
+      if (required) in.read(key, t);
+      else in.try_read(key, t);
+      return t;
+    };
+    state->epoch = read("epoch", true).item<int64_t>();
+    state->step = read("step", true).item<int64_t>();
+    state->best_accuracy = read("best_accuracy", true).item<double>();
+    if (auto rng = read("rng", false); rng.defined()) state->rng = rng.to(torch::kCPU);
+    if (auto sc = read("scaler", false); sc.defined()) state->scaler = sc.to(torch::kCPU);
   } catch (const std::exception& e) {
     return DataLoss("cannot read checkpoint " + path + ": " + e.what());
   }

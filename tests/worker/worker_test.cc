@@ -1,0 +1,418 @@
+// The worker's training pieces with LibTorch on the CPU, and the worker
+// binary end to end: accumulation, mixed precision, data, models,
+// checkpoints, resumption after SIGKILL and SIGTERM.
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/job_spec.h"
+#include "tests/support/fakes.h"
+#include "worker/checkpoint.h"
+#include "worker/data.h"
+#include "worker/models.h"
+#include "worker/precision.h"
+#include "worker/system_info.h"
+#include "worker/trainer.h"
+
+namespace carbon::worker {
+namespace {
+
+using fakes::TempDir;
+using nlohmann::json;
+constexpr const char* kData = "/usr/share/datasets/fashion-mnist";
+
+std::vector<torch::Tensor> Grads(torch::nn::Sequential& m) {
+  std::vector<torch::Tensor> g;
+  for (auto& p : m->parameters()) g.push_back(p.grad().clone());
+  return g;
+}
+
+double MaxDiff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, (a[i] - b[i]).abs().max().item<double>());
+  return d;
+}
+
+torch::nn::Sequential Model(const std::string& arch, int64_t c = 1, int64_t hw = 28) {
+  ModelSpec spec;
+  spec.arch = arch;
+  spec.channels = {8, 16};
+  spec.blocks = 1;
+  spec.width = 8;
+  auto m = BuildModel(spec, c, hw, hw, 10);
+  EXPECT_TRUE(m.ok());
+  return *m;
+}
+
+void ExpectAccumulationMatchesFullBatch(const std::string& arch, int64_t batch, int64_t micro) {
+  torch::manual_seed(1);
+  auto model = Model(arch);
+  auto images = torch::rand({batch, 1, 28, 28});
+  auto labels = torch::randint(0, 10, {batch}, torch::kLong);
+  auto idx = torch::arange(batch);
+  auto fwd = [&](const torch::Tensor& x) { return model->forward(x); };
+  LossScaler off(false);
+  model->zero_grad();
+  double full = AccumulateGradients(*model, fwd, images, labels, idx, batch, torch::kCPU,
+                                    Precision::kFp32, off);
+  auto g1 = Grads(model);
+  model->zero_grad();
+  double acc = AccumulateGradients(*model, fwd, images, labels, idx, micro, torch::kCPU,
+                                   Precision::kFp32, off);
+  auto gk = Grads(model);
+  EXPECT_LT(MaxDiff(g1, gk), 1e-5) << arch << " batch " << batch << " micro " << micro;
+  EXPECT_NEAR(full, acc, 1e-3);
+}
+
+TEST(Accumulation, GradientsEqualFullBatch) {
+  ExpectAccumulationMatchesFullBatch("mlp", 64, 16);  // k = 4
+  ExpectAccumulationMatchesFullBatch("mlp", 64, 8);   // k = 8
+  ExpectAccumulationMatchesFullBatch("cnn", 64, 32);  // k = 2
+}
+
+TEST(Accumulation, PartialLastGroupIsWeightedBySize) {
+  // 50 samples in micro-batches of 16: 16 + 16 + 16 + 2.
+  ExpectAccumulationMatchesFullBatch("mlp", 50, 16);
+}
+
+TEST(Accumulation, ResnetWithoutBatchNormDriftMatches) {
+  // Batch norm statistics depend on the micro-batch, so compare in eval mode.
+  torch::manual_seed(2);
+  auto model = Model("resnet", 3, 32);
+  model->eval();
+  auto images = torch::rand({16, 3, 32, 32});
+  auto labels = torch::randint(0, 10, {16}, torch::kLong);
+  auto fwd = [&](const torch::Tensor& x) { return model->forward(x); };
+  LossScaler off(false);
+  model->zero_grad();
+  AccumulateGradients(*model, fwd, images, labels, torch::arange(16), 16, torch::kCPU,
+                      Precision::kFp32, off);
+  auto g1 = Grads(model);
+  model->zero_grad();
+  AccumulateGradients(*model, fwd, images, labels, torch::arange(16), 4, torch::kCPU,
+                      Precision::kFp32, off);
+  EXPECT_LT(MaxDiff(g1, Grads(model)), 1e-5);
+}
+
+TEST(Precision, AutoIsFp16OnCudaAndFp32OnCpu) {
+  EXPECT_EQ(ResolvePrecision("auto", torch::kCPU), Precision::kFp32);
+  EXPECT_EQ(ResolvePrecision("auto", torch::Device(torch::kCUDA, 0)), Precision::kFp16);
+  EXPECT_EQ(ResolvePrecision("bf16", torch::kCPU), Precision::kBf16);
+}
+
+TEST(Precision, Bf16AutocastOnCpuRunsLinearInBf16) {
+  auto lin = torch::nn::Linear(8, 4);
+  auto x = torch::rand({2, 8});
+  {
+    AutocastGuard guard(Precision::kBf16, torch::kCPU);
+    EXPECT_EQ(lin->forward(x).scalar_type(), torch::kBFloat16);
+  }
+  EXPECT_EQ(lin->forward(x).scalar_type(), torch::kFloat32);  // restored
+}
+
+TEST(Precision, LossScalerSkipsOverflowBacksOffAndGrows) {
+  LossScaler s(true, 1024.0, 2.0, 0.5, /*growth_interval=*/3);
+  auto p = torch::ones({2}, torch::requires_grad());
+  s.Scale((p * 3).sum()).backward();
+  EXPECT_TRUE(s.Unscale({p}));
+  EXPECT_NEAR(p.grad()[0].item<double>(), 3.0, 1e-6);  // unscaled
+  s.Update(true);
+  p.grad().fill_(std::numeric_limits<float>::infinity());
+  EXPECT_FALSE(s.Unscale({p}));
+  s.Update(false);
+  EXPECT_DOUBLE_EQ(s.scale(), 512.0);
+  EXPECT_EQ(s.skipped_steps(), 1);
+  for (int i = 0; i < 3; ++i) s.Update(true);
+  EXPECT_DOUBLE_EQ(s.scale(), 1024.0);
+  LossScaler restored(true);
+  restored.LoadState(s.State());
+  EXPECT_DOUBLE_EQ(restored.scale(), 1024.0);
+  EXPECT_EQ(restored.skipped_steps(), 1);
+  LossScaler off(false);
+  EXPECT_DOUBLE_EQ(off.Scale(torch::tensor(2.0)).item<double>(), 2.0);
+}
+
+TEST(Data, LoadsFashionMnistSubset) {
+  auto d = LoadIdx(kData, true, 100);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->images.sizes(), (std::vector<int64_t>{100, 1, 28, 28}));
+  EXPECT_LE(d->images.max().item<float>(), 1.0f);
+  EXPECT_EQ(d->labels.max().item<int64_t>(), 9);
+  auto t = LoadIdx(kData, false, 0);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->size(), 10000);
+}
+
+TEST(Data, Cifar10BinaryFormat) {
+  TempDir dir;
+  std::string rec(3073, '\0');
+  std::ofstream out(dir / "test_batch.bin", std::ios::binary);
+  for (int i = 0; i < 5; ++i) {
+    rec[0] = static_cast<char>(i);
+    rec[1] = static_cast<char>(255);  // first red pixel
+    out.write(rec.data(), static_cast<std::streamsize>(rec.size()));
+  }
+  out.close();
+  auto d = LoadCifar10(dir.path(), false, 0);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->images.sizes(), (std::vector<int64_t>{5, 3, 32, 32}));
+  EXPECT_EQ(d->labels[4].item<int64_t>(), 4);
+  EXPECT_FLOAT_EQ(d->images[0][0][0][0].item<float>(), 1.0f);
+  std::ofstream(dir / "data_batch_1.bin", std::ios::binary) << "short";
+  auto bad = LoadCifar10(dir.path(), true, 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not a multiple of 3073"), std::string::npos);
+}
+
+TEST(Data, BadIdxFilesNameTheFile) {
+  TempDir dir;
+  std::ofstream(dir / "train-images-idx3-ubyte") << "garbage garbage garbage";
+  std::ofstream(dir / "train-labels-idx1-ubyte") << "garbage garbage";
+  auto d = LoadIdx(dir.path(), true, 0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("train-images-idx3-ubyte: not an IDX image file"),
+            std::string::npos) << d.status().message();
+  auto missing = LoadIdx(dir / "none", true, 0);
+  EXPECT_NE(missing.status().message().find("not found"), std::string::npos);
+}
+
+TEST(Models, ShapesForEveryArch) {
+  for (const char* arch : {"mlp", "cnn", "resnet"}) {
+    auto m = Model(arch);
+    EXPECT_EQ(m->forward(torch::rand({3, 1, 28, 28})).sizes(), (std::vector<int64_t>{3, 10})) << arch;
+  }
+  auto r = Model("resnet", 3, 32);
+  EXPECT_EQ(r->forward(torch::rand({2, 3, 32, 32})).sizes(), (std::vector<int64_t>{2, 10}));
+}
+
+TEST(System, OpenBlasIsTheLoadedBlasWhenInstalled) {
+  torch::mm(torch::rand({64, 64}), torch::rand({64, 64}));
+  const std::string blas = LoadedBlasLibrary();
+  if (std::filesystem::exists("/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3")) {
+    EXPECT_EQ(BlasKind(blas), "openblas") << "LibTorch runs on " << blas
+        << "; point the libblas.so.3 alternative at OpenBLAS";
+  }
+  EXPECT_EQ(BlasKind("/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0"), "reference");
+  auto peak = ReadPeakMemory(torch::kCPU);
+  EXPECT_GT(peak.bytes, 0);
+}
+
+TEST(Checkpoint, RoundTripAndNewestAndPrune) {
+  TempDir dir;
+  torch::manual_seed(3);
+  auto a = Model("mlp");
+  torch::optim::Adam opt(a->parameters());
+  TrainState st;
+  st.epoch = 2;
+  st.step = 7;
+  st.best_accuracy = 0.5;
+  st.rng = CpuRngState();
+  ASSERT_TRUE(SaveCheckpoint(CheckpointPath(dir.path(), 2, 7), *a, opt, st).ok());
+  ASSERT_TRUE(SaveCheckpoint(CheckpointPath(dir.path(), 2, 0), *a, opt, st).ok());
+  ASSERT_TRUE(SaveCheckpoint(CheckpointPath(dir.path(), 10, 0), *a, opt, st).ok());
+  EXPECT_EQ(*NewestCheckpoint(dir.path()), CheckpointPath(dir.path(), 10, 0));
+  PruneCheckpoints(dir.path(), 2);
+  EXPECT_FALSE(std::filesystem::exists(CheckpointPath(dir.path(), 2, 0)));
+  EXPECT_TRUE(std::filesystem::exists(CheckpointPath(dir.path(), 2, 7)));
+  torch::manual_seed(4);
+  auto b = Model("mlp");
+  torch::optim::Adam opt_b(b->parameters());
+  TrainState got;
+  Status loaded = LoadCheckpoint(CheckpointPath(dir.path(), 2, 7), *b, opt_b, torch::kCPU, &got);
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  EXPECT_EQ(got.epoch, 2);
+  EXPECT_EQ(got.step, 7);
+  EXPECT_DOUBLE_EQ(got.best_accuracy, 0.5);
+  EXPECT_TRUE(got.rng.defined());
+  for (size_t i = 0; i < a->parameters().size(); ++i)
+    EXPECT_TRUE(torch::equal(a->parameters()[i], b->parameters()[i]));
+  std::ofstream(CheckpointPath(dir.path(), 11, 0)) << "torn";
+  EXPECT_EQ(LoadCheckpoint(CheckpointPath(dir.path(), 11, 0), *b, opt_b, torch::kCPU, &got).code(),
+            StatusCode::kDataLoss);
+}
+
+// ---- the worker binary, standalone ----
+
+struct WorkerRun {
+  int exit_code = -1;
+  std::vector<json> events;
+};
+
+// Runs carbon-worker; `on_event` may return a signal to send (0: none).
+WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
+              const std::function<int(const json&)>& on_event = nullptr) {
+  int out[2];
+  EXPECT_EQ(::pipe(out), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(CARBON_WORKER_BIN, CARBON_WORKER_BIN, "--job", job.c_str(), "--run-dir",
+            run_dir.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  WorkerRun r;
+  FILE* f = ::fdopen(out[0], "r");
+  char* line = nullptr;
+  size_t cap = 0;
+  while (::getline(&line, &cap, f) > 0) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    r.events.push_back(j);
+    if (on_event) {
+      if (int sig = on_event(j)) ::kill(pid, sig);
+    }
+  }
+  ::free(line);
+  ::fclose(f);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::string WriteJob(const TempDir& dir, const std::string& name, const std::string& train) {
+  std::string path = dir / (name + ".yaml");
+  std::ofstream(path) << "name: " << name << "\nmodel: {arch: mlp, hidden: [64], dropout: 0.2}\n"
+                      << "data: {path: " << kData << ", train_limit: 4000, test_limit: 500}\n"
+                      << "train: {" << train << "}\ncheckpoint: {keep: 5}\n";
+  return path;
+}
+
+std::vector<torch::Tensor> FinalWeights(const std::string& ckpt) {
+  ModelSpec spec;
+  spec.hidden = {64};
+  spec.dropout = 0.2;
+  auto m = *BuildModel(spec, 1, 28, 28, 10);
+  torch::optim::Adam opt(m->parameters());
+  TrainState st;
+  EXPECT_TRUE(LoadCheckpoint(ckpt, *m, opt, torch::kCPU, &st).ok()) << ckpt;
+  return m->parameters();
+}
+
+double MaxWeightDiff(const std::string& a, const std::string& b) {
+  auto wa = FinalWeights(a), wb = FinalWeights(b);
+  double d = 0;
+  for (size_t i = 0; i < wa.size(); ++i) d = std::max(d, (wa[i] - wb[i]).abs().max().item<double>());
+  return d;
+}
+
+const std::string kTrain = "epochs: 4, batch_size: 32, accumulation_steps: 2, lr: 0.002, threads: 1";
+
+TEST(WorkerBinary, SigkillInEpochThreeThenResumeEndsWithTheSameWeights) {
+  TempDir dir;
+  std::string job = WriteJob(dir, "resume", kTrain);
+  WorkerRun whole = RunWorker(job, dir / "whole");
+  ASSERT_EQ(whole.exit_code, 0);
+  EXPECT_EQ(whole.events.back()["event"], "finished");
+
+  bool killed = false;
+  WorkerRun first = RunWorker(job, dir / "cut", [&](const json& e) {
+    if (!killed && e["event"] == "checkpoint" && e["epoch"] == 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // into epoch 3
+      killed = true;
+      return SIGKILL;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(first.exit_code, 128 + SIGKILL);
+  WorkerRun second = RunWorker(job, dir / "cut");
+  ASSERT_EQ(second.exit_code, 0);
+  EXPECT_EQ(second.events.front()["resumed_epoch"], 2);
+  EXPECT_LT(MaxWeightDiff(CheckpointPath(dir / "whole", 4, 0), CheckpointPath(dir / "cut", 4, 0)),
+            1e-6);
+}
+
+TEST(WorkerBinary, SigtermCheckpointsMidEpochAndResumesExactly) {
+  TempDir dir;
+  std::string job = WriteJob(dir, "term", kTrain);
+  WorkerRun whole = RunWorker(job, dir / "whole");
+  ASSERT_EQ(whole.exit_code, 0);
+  bool sent = false;
+  WorkerRun first = RunWorker(job, dir / "cut", [&](const json& e) {
+    if (!sent && e["event"] == "checkpoint" && e["epoch"] == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      sent = true;
+      return SIGTERM;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(sent);
+  ASSERT_EQ(first.exit_code, kExitInterrupted);
+  const json& last = first.events.back();
+  ASSERT_EQ(last["event"], "interrupted");
+  EXPECT_EQ(last["checkpointed"], true);
+  WorkerRun second = RunWorker(job, dir / "cut");
+  ASSERT_EQ(second.exit_code, 0);
+  EXPECT_GT(second.events.front()["resumed_step"].get<int64_t>() +
+                second.events.front()["resumed_epoch"].get<int64_t>(), 1);
+  EXPECT_LT(MaxWeightDiff(CheckpointPath(dir / "whole", 4, 0), CheckpointPath(dir / "cut", 4, 0)),
+            1e-6);
+}
+
+double FinalAccuracy(const WorkerRun& r) {
+  for (auto it = r.events.rbegin(); it != r.events.rend(); ++it)
+    if ((*it)["event"] == "finished") return (*it)["test_accuracy"].get<double>();
+  return -1;
+}
+
+TEST(WorkerBinary, AccumulationFourKeepsAccuracyWithinOnePoint) {
+  TempDir dir;
+  WorkerRun k1 = RunWorker(WriteJob(dir, "k1", "epochs: 3, batch_size: 64, accumulation_steps: 1, threads: 1"),
+                     dir / "k1");
+  WorkerRun k4 = RunWorker(WriteJob(dir, "k4", "epochs: 3, batch_size: 64, accumulation_steps: 4, threads: 1"),
+                     dir / "k4");
+  ASSERT_EQ(k1.exit_code, 0);
+  ASSERT_EQ(k4.exit_code, 0);
+  EXPECT_GT(FinalAccuracy(k1), 0.6);
+  EXPECT_NEAR(FinalAccuracy(k4), FinalAccuracy(k1), 0.01);
+}
+
+TEST(WorkerBinary, Bf16OnCpuTrains) {
+  TempDir dir;
+  WorkerRun r = RunWorker(WriteJob(dir, "bf16", "epochs: 1, precision: bf16, device: cpu, threads: 1"),
+                    dir / "bf16");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.events.front()["precision"], "bf16");
+  EXPECT_GT(FinalAccuracy(r), 0.5);
+}
+
+TEST(WorkerBinary, CudaRequestedButAbsentIsRejected) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "this machine has CUDA";
+  TempDir dir;
+  WorkerRun r = RunWorker(WriteJob(dir, "cuda", "epochs: 1, device: cuda"), dir / "cuda");
+  EXPECT_EQ(r.exit_code, kExitRejected);
+  EXPECT_NE(r.events.back()["message"].get<std::string>().find("no CUDA device"), std::string::npos);
+}
+
+TEST(WorkerBinary, StartedEventNamesDeviceAndBlas) {
+  TempDir dir;
+  WorkerRun r = RunWorker(WriteJob(dir, "s", "epochs: 1, threads: 1"), dir / "s");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.events.front()["event"], "started");
+  EXPECT_EQ(r.events.front()["device"], torch::cuda::is_available() ? "cuda" : "cpu");
+  EXPECT_FALSE(r.events.front()["blas"].get<std::string>().empty());
+  // metrics.jsonl holds one line per epoch.
+  std::ifstream m(dir / "s/metrics.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(m, line));
+  json e = json::parse(line);
+  for (const char* k : {"train_loss", "test_loss", "test_accuracy", "samples", "samples_per_s",
+                        "wall_s", "peak_memory_bytes", "memory_method"})
+    EXPECT_TRUE(e.contains(k)) << k;
+}
+
+}  // namespace
+}  // namespace carbon::worker
