@@ -47,6 +47,23 @@ struct JobRecord {
   std::string run_dir;
 };
 
+// One finished epoch as the worker reported it.
+struct EpochRecord {
+  int64_t job_id = 0;
+  int64_t epoch = 0;
+  int64_t attempt = 0;
+  Timestamp at{};
+  double train_loss = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  int64_t samples = 0;
+  double samples_per_s = 0;
+  double wall_s = 0;
+  double lr = 0;
+  int64_t peak_memory_bytes = 0;
+  std::string memory_method;
+};
+
 struct JobEvent {
   int64_t id = 0;
   int64_t job_id = 0;

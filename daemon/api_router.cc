@@ -153,6 +153,11 @@ api::Response ApiRouter::Get(int64_t id) {
   json ev = json::array();
   for (const auto& e : *events) ev.push_back(api::EventToJson(e));
   out["events"] = ev;
+  auto epochs = store_.Epochs(id);
+  if (!epochs.ok()) return api::ErrorResponse(epochs.status());
+  json ep = json::array();
+  for (const auto& e : *epochs) ep.push_back(api::EpochToJson(e));
+  out["epochs"] = ep;
   return JsonResponse(200, out);
 }
 

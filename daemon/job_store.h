@@ -84,6 +84,9 @@ class JobStore {
   // Marks a running job for cancellation (survives a daemon restart).
   virtual Status RequestCancel(int64_t id) = 0;
   virtual StatusOr<std::vector<JobEvent>> Events(int64_t id) = 0;
+  // Stores a finished epoch (replacing one with the same number).
+  virtual Status RecordEpoch(const EpochRecord& epoch) = 0;
+  virtual StatusOr<std::vector<EpochRecord>> Epochs(int64_t id) = 0;
   virtual StatusOr<std::map<JobState, int64_t>> CountByState() = 0;
   // A cheap query that proves the store answers (health checks).
   virtual Status Ping() = 0;

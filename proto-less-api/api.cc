@@ -175,6 +175,42 @@ json EventToJson(const JobEvent& e) {
           {"reason", e.reason}};
 }
 
+json EpochToJson(const EpochRecord& e) {
+  return {{"epoch", e.epoch},
+          {"attempt", e.attempt},
+          {"at", FormatTime(e.at)},
+          {"train_loss", e.train_loss},
+          {"test_loss", e.test_loss},
+          {"test_accuracy", e.test_accuracy},
+          {"samples", e.samples},
+          {"samples_per_s", e.samples_per_s},
+          {"wall_s", e.wall_s},
+          {"lr", e.lr},
+          {"peak_memory_bytes", e.peak_memory_bytes},
+          {"memory_method", e.memory_method}};
+}
+
+StatusOr<EpochRecord> EpochFromJson(const json& j) {
+  try {
+    EpochRecord e;
+    e.epoch = j.at("epoch").get<int64_t>();
+    e.attempt = j.value("attempt", int64_t{0});
+    e.at = ReadOptTime(j, "at").value_or(Timestamp{});
+    e.train_loss = j.value("train_loss", 0.0);
+    e.test_loss = j.value("test_loss", 0.0);
+    e.test_accuracy = j.value("test_accuracy", 0.0);
+    e.samples = j.value("samples", int64_t{0});
+    e.samples_per_s = j.value("samples_per_s", 0.0);
+    e.wall_s = j.value("wall_s", 0.0);
+    e.lr = j.value("lr", 0.0);
+    e.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
+    e.memory_method = j.value("memory_method", "");
+    return e;
+  } catch (const json::exception& ex) {
+    return InvalidArgument(std::string("malformed epoch in response: ") + ex.what());
+  }
+}
+
 StatusOr<JobEvent> EventFromJson(const json& j) {
   try {
     JobEvent e;

@@ -53,6 +53,8 @@ Target ParseTarget(const std::string& target);
 nlohmann::json JobToJson(const JobRecord& job, bool with_spec);
 StatusOr<JobRecord> JobFromJson(const nlohmann::json& j);
 nlohmann::json EventToJson(const JobEvent& e);
+nlohmann::json EpochToJson(const EpochRecord& e);
+StatusOr<EpochRecord> EpochFromJson(const nlohmann::json& j);
 StatusOr<JobEvent> EventFromJson(const nlohmann::json& j);
 
 }  // namespace carbon::api

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <set>
 #include <thread>
 
 #include "common/job_spec.h"
@@ -60,7 +61,20 @@ void PrintTable(const std::vector<JobRecord>& jobs) {
   }
 }
 
-void PrintJob(const JobRecord& j, const std::vector<carbon::JobEvent>& events) {
+std::string EpochLine(const carbon::EpochRecord& e) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %10.1f",
+                static_cast<long long>(e.epoch), static_cast<long long>(e.attempt), e.train_loss,
+                e.test_loss, 100.0 * e.test_accuracy, e.samples_per_s, e.wall_s,
+                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+constexpr const char* kEpochHeader =
+    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB";
+
+void PrintJob(const carbon::api::JobDetail& d) {
+  const JobRecord& j = d.job;
+  const auto& events = d.events;
   std::cout << "job " << j.id << " '" << j.name << "'\n"
             << "  state:         " << carbon::JobStateName(j.state)
             << (j.cancel_requested ? " (cancel requested)" : "") << "\n"
@@ -78,6 +92,11 @@ void PrintJob(const JobRecord& j, const std::vector<carbon::JobEvent>& events) {
             << "  run dir:       " << (j.run_dir.empty() ? "-" : j.run_dir) << "\n";
   if (!j.progress.empty()) std::cout << "  progress:      " << j.progress << "\n";
   if (!j.error.empty()) std::cout << "  error:\n    " << j.error << "\n";
+  if (!d.epochs.empty()) {
+    std::cout << "  epochs (memory: " << d.epochs.back().memory_method << "):\n    " << kEpochHeader
+              << "\n";
+    for (const auto& e : d.epochs) std::cout << "    " << EpochLine(e) << "\n";
+  }
   if (!events.empty()) {
     std::cout << "  history:\n";
     for (const auto& e : events)
@@ -120,6 +139,11 @@ int main(int argc, char** argv) {
   auto* wait = app.add_subcommand("wait", "follow a job until it ends; exit 0 if it succeeded");
   wait->add_option("ID", id, "job id")->required();
   wait->add_option("--timeout", timeout_s, "give up after this many seconds")->capture_default_str();
+
+  auto* watch = app.add_subcommand(
+      "watch", "follow a job live: state changes and each epoch; exit 0 if it succeeded");
+  watch->add_option("ID", id, "job id")->required();
+  watch->add_option("--timeout", timeout_s, "give up after this many seconds")->capture_default_str();
 
   auto* health = app.add_subcommand("health", "show carbond's health");
 
@@ -170,13 +194,16 @@ int main(int argc, char** argv) {
     auto r = client.Get(id);
     if (!r.ok()) return Fail(r.status(), socket);
     if (as_json) {
-      json j = carbon::api::JobToJson(r->first, true);
+      json j = carbon::api::JobToJson(r->job, true);
       json ev = json::array();
-      for (const auto& e : r->second) ev.push_back(carbon::api::EventToJson(e));
+      for (const auto& e : r->events) ev.push_back(carbon::api::EventToJson(e));
       j["events"] = ev;
+      json ep = json::array();
+      for (const auto& e : r->epochs) ep.push_back(carbon::api::EpochToJson(e));
+      j["epochs"] = ep;
       std::cout << j.dump(2) << "\n";
     } else {
-      PrintJob(r->first, r->second);
+      PrintJob(*r);
     }
     return kOk;
   }
@@ -189,14 +216,23 @@ int main(int argc, char** argv) {
                 << (r->cancel_requested ? " (stopping its worker)" : "") << "\n";
     return kOk;
   }
-  if (*wait) {
+  const bool watching = static_cast<bool>(*watch);
+  if (*wait || watching) {
+    std::set<std::pair<int64_t, int64_t>> shown;  // (epoch, attempt) printed
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     std::string last;
     for (;;) {
       auto r = client.Get(id);
       if (!r.ok()) return Fail(r.status(), socket);
-      const JobRecord& j = r->first;
+      const JobRecord& j = r->job;
+      if (watching && !as_json) {
+        for (const auto& e : r->epochs) {
+          if (!shown.insert({e.epoch, e.attempt}).second) continue;
+          if (shown.size() == 1) std::cout << kEpochHeader << std::endl;
+          std::cout << EpochLine(e) << std::endl;
+        }
+      }
       std::string line = std::string(carbon::JobStateName(j.state)) + ": " + j.reason;
       if (line != last && !as_json) std::cout << "job " << id << " " << line << std::endl;
       last = line;

@@ -125,17 +125,23 @@ StatusOr<std::vector<JobRecord>> Client::List(const std::optional<std::string>& 
   return out;
 }
 
-StatusOr<std::pair<JobRecord, std::vector<JobEvent>>> Client::Get(int64_t id) {
+StatusOr<JobDetail> Client::Get(int64_t id) {
   ASSIGN_OR_RETURN(json j, ParseOk(Do("GET", "/v1/jobs/" + std::to_string(id))));
-  ASSIGN_OR_RETURN(JobRecord r, JobFromJson(j));
-  std::vector<JobEvent> events;
+  JobDetail d;
+  ASSIGN_OR_RETURN(d.job, JobFromJson(j));
   if (j.contains("events") && j["events"].is_array()) {
     for (const auto& e : j["events"]) {
       ASSIGN_OR_RETURN(JobEvent ev, EventFromJson(e));
-      events.push_back(std::move(ev));
+      d.events.push_back(std::move(ev));
     }
   }
-  return std::make_pair(std::move(r), std::move(events));
+  if (j.contains("epochs") && j["epochs"].is_array()) {
+    for (const auto& e : j["epochs"]) {
+      ASSIGN_OR_RETURN(EpochRecord ep, EpochFromJson(e));
+      d.epochs.push_back(std::move(ep));
+    }
+  }
+  return d;
 }
 
 StatusOr<JobRecord> Client::Cancel(int64_t id) {

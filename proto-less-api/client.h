@@ -21,6 +21,13 @@ struct HttpResult {
   std::string body;
 };
 
+// One job with its history and its epochs (GET /v1/jobs/{id}).
+struct JobDetail {
+  JobRecord job;
+  std::vector<JobEvent> events;
+  std::vector<EpochRecord> epochs;
+};
+
 class Client {
  public:
   explicit Client(std::string socket_path);
@@ -33,7 +40,7 @@ class Client {
 
   StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename);
   StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
-  StatusOr<std::pair<JobRecord, std::vector<JobEvent>>> Get(int64_t id);
+  StatusOr<JobDetail> Get(int64_t id);
   StatusOr<JobRecord> Cancel(int64_t id);
   StatusOr<nlohmann::json> Health();
 

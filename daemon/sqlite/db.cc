@@ -17,6 +17,10 @@ Statement& Statement::Bind(int i, int64_t v) {
   sqlite3_bind_int64(stmt_, i, v);
   return *this;
 }
+Statement& Statement::Bind(int i, double v) {
+  sqlite3_bind_double(stmt_, i, v);
+  return *this;
+}
 Statement& Statement::Bind(int i, const std::string& v) {
   sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   return *this;
@@ -48,6 +52,7 @@ Status Statement::Run() {
 }
 
 int64_t Statement::ColumnInt(int c) const { return sqlite3_column_int64(stmt_, c); }
+double Statement::ColumnDouble(int c) const { return sqlite3_column_double(stmt_, c); }
 std::string Statement::ColumnText(int c) const {
   const unsigned char* t = sqlite3_column_text(stmt_, c);
   if (!t) return {};

@@ -32,6 +32,7 @@ class Statement {
   ~Statement();
 
   Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, double value);
   Statement& Bind(int index, const std::string& value);
   Statement& Bind(int index, const char* value) { return Bind(index, std::string(value)); }
   Statement& Bind(int index, const std::optional<std::string>& value);
@@ -44,6 +45,7 @@ class Statement {
   Status Run();
 
   int64_t ColumnInt(int col) const;
+  double ColumnDouble(int col) const;
   std::string ColumnText(int col) const;
   bool ColumnIsNull(int col) const;
   std::optional<std::string> ColumnOptText(int col) const;

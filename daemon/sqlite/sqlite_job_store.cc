@@ -230,6 +230,56 @@ StatusOr<std::vector<JobEvent>> SqliteJobStore::Events(int64_t id) {
   return out;
 }
 
+Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT OR REPLACE INTO epochs (job_id, epoch, attempt, at, train_loss, test_loss, "
+      "test_accuracy, samples, samples_per_s, wall_s, lr, peak_memory_bytes, memory_method) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  return st.Bind(1, e.job_id)
+      .Bind(2, e.epoch)
+      .Bind(3, e.attempt)
+      .Bind(4, FormatTime(e.at))
+      .Bind(5, e.train_loss)
+      .Bind(6, e.test_loss)
+      .Bind(7, e.test_accuracy)
+      .Bind(8, e.samples)
+      .Bind(9, e.samples_per_s)
+      .Bind(10, e.wall_s)
+      .Bind(11, e.lr)
+      .Bind(12, e.peak_memory_bytes)
+      .Bind(13, e.memory_method)
+      .Run();
+}
+
+StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT job_id, epoch, attempt, at, train_loss, test_loss, test_accuracy, samples, "
+      "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method FROM epochs "
+      "WHERE job_id = ? ORDER BY epoch"));
+  st.Bind(1, id);
+  std::vector<EpochRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    EpochRecord e;
+    e.job_id = st.ColumnInt(0);
+    e.epoch = st.ColumnInt(1);
+    e.attempt = st.ColumnInt(2);
+    e.at = ReadTime(st, 3).value_or(Timestamp{});
+    e.train_loss = st.ColumnDouble(4);
+    e.test_loss = st.ColumnDouble(5);
+    e.test_accuracy = st.ColumnDouble(6);
+    e.samples = st.ColumnInt(7);
+    e.samples_per_s = st.ColumnDouble(8);
+    e.wall_s = st.ColumnDouble(9);
+    e.lr = st.ColumnDouble(10);
+    e.peak_memory_bytes = st.ColumnInt(11);
+    e.memory_method = st.ColumnText(12);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountByState() {
   ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state"));
   std::map<JobState, int64_t> out;

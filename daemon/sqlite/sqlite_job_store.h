@@ -28,6 +28,8 @@ class SqliteJobStore final : public JobStore {
   Status SetProgress(int64_t id, const std::string& progress_json) override;
   Status RequestCancel(int64_t id) override;
   StatusOr<std::vector<JobEvent>> Events(int64_t id) override;
+  Status RecordEpoch(const EpochRecord& epoch) override;
+  StatusOr<std::vector<EpochRecord>> Epochs(int64_t id) override;
   StatusOr<std::map<JobState, int64_t>> CountByState() override;
   Status Ping() override;
 

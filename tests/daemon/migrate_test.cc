@@ -19,7 +19,7 @@ TEST(Migrate, FreshDatabaseGetsTheWholeSchema) {
   EXPECT_EQ(*v, EmbeddedMigrations().back().version);
   EXPECT_EQ(*sql::SchemaVersion(**db), *v);
   // Tables and the views for people exist.
-  for (const char* name : {"jobs", "job_events", "job_summary", "job_history"}) {
+  for (const char* name : {"jobs", "job_events", "job_summary", "job_history", "epochs", "epoch_summary"}) {
     auto st = (*db)->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = ?");
     ASSERT_TRUE(st.ok());
     st->Bind(1, name);

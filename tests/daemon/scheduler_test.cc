@@ -276,6 +276,20 @@ TEST_F(SchedulerTest, DrainInterruptsAndRequeuesRunningJobs) {
   EXPECT_EQ(sched_->Submit("name: c\n", "job.yaml", 0).status().code(), StatusCode::kUnavailable);
 }
 
+TEST_F(SchedulerTest, EpochEventsBecomeEpochRows) {
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  exec_.Event(id, R"({"event":"epoch","epoch":1,"epochs":2,"train_loss":0.9,"test_loss":0.8,)"
+                  R"("test_accuracy":0.71,"samples":600,"samples_per_s":3000.5,"wall_s":0.2,)"
+                  R"("peak_memory_bytes":1048576,"memory_method":"peak-rss"})");
+  exec_.Event(id, R"({"event":"epoch","epoch":"two"})");  // malformed: ignored, no crash
+  auto epochs = store_->Epochs(id);
+  ASSERT_EQ(epochs->size(), 1u);
+  EXPECT_EQ((*epochs)[0].attempt, 1);
+  EXPECT_DOUBLE_EQ((*epochs)[0].test_accuracy, 0.71);
+  EXPECT_EQ((*epochs)[0].peak_memory_bytes, 1048576);
+}
+
 TEST_F(SchedulerTest, MalformedWorkerEventsAreIgnored) {
   int64_t id = Submit("name: a\n");
   sched_->Tick();

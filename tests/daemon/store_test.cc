@@ -98,6 +98,34 @@ TEST_F(StoreTest, ApplyAllReportsEachCompareAndSet) {
   EXPECT_EQ(store_->Get(b)->state, JobState::kCancelled);
 }
 
+TEST_F(StoreTest, EpochsAreStoredAndAResumedEpochReplacesItsRow) {
+  int64_t id = Add("e");
+  EpochRecord e;
+  e.job_id = id;
+  e.epoch = 1;
+  e.attempt = 1;
+  e.at = now_;
+  e.test_accuracy = 0.5;
+  e.peak_memory_bytes = 123;
+  e.memory_method = "peak-rss";
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  e.epoch = 2;
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  e.attempt = 2;
+  e.test_accuracy = 0.7;
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());  // epoch 2 again, after a resume
+  auto all = store_->Epochs(id);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].attempt, 2);
+  EXPECT_DOUBLE_EQ((*all)[1].test_accuracy, 0.7);
+  EXPECT_EQ((*all)[0].memory_method, "peak-rss");
+  EXPECT_EQ((*all)[0].peak_memory_bytes, 123);
+  auto st = store_->db().Prepare("SELECT COUNT(*) FROM epoch_summary WHERE job_id = ?");
+  st->Bind(1, id);
+  ASSERT_TRUE(*st->Step());
+  EXPECT_EQ(st->ColumnInt(0), 2);
+}
+
 TEST_F(StoreTest, UnknownJobIsNotFound) {
   EXPECT_EQ(store_->Get(999).status().code(), StatusCode::kNotFound);
   Transition t(JobState::kQueued, JobState::kWaiting, "x", now_);

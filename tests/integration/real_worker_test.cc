@@ -30,14 +30,22 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
                         "threads: 1}\n";
   auto sub = d.Ctl({"submit", job});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
-  auto w = d.Ctl({"wait", "1", "--timeout", "300"});
+  auto w = d.Ctl({"watch", "1", "--timeout", "300"});
   ASSERT_EQ(w.exit_code, 0) << w.out << w.err << d.Log();
+  EXPECT_NE(w.out.find("EPOCH ATTEMPT TRAIN_LOSS"), std::string::npos) << w.out;
   json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
   EXPECT_EQ(j["state"], "succeeded");
   ASSERT_TRUE(j["progress"].is_object());
   EXPECT_EQ(j["progress"]["event"], "finished");
   // Ten classes: chance is 10 %; two epochs on 2,000 images reach far more.
   EXPECT_GT(j["progress"]["test_accuracy"].get<double>(), 0.5) << j.dump();
+  ASSERT_EQ(j["epochs"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["epochs"][1]["epoch"], 2);
+  EXPECT_GT(j["epochs"][1]["peak_memory_bytes"].get<int64_t>(), 0);
+  EXPECT_DOUBLE_EQ(j["epochs"][1]["test_accuracy"].get<double>(),
+                   j["progress"]["test_accuracy"].get<double>());
+  auto status = d.Ctl({"status", "1"});
+  EXPECT_NE(status.out.find("epochs (memory: peak-rss"), std::string::npos) << status.out;
   std::string run = j["run_dir"];
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-2-0.pt"));
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-1-0.pt"));
