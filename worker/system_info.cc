@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <filesystem>
+#include <cstring>
 #include <sstream>
 
 #ifdef CARBON_TORCH_CUDA
@@ -36,15 +37,34 @@ std::string BlasKind(const std::string& path) {
   return path.empty() ? "none" : "unknown";
 }
 
-void ResetPeakMemory(const torch::Device& device) {
+namespace {
+int64_t StatusKb(const char* key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(status, line)) {
+    if (line.compare(0, n, key) == 0) {
+      std::istringstream is(line.substr(n));
+      int64_t kb = 0;
+      is >> kb;
+      return kb;
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+int64_t ResetPeakMemory(const torch::Device& device) {
 #ifdef CARBON_TORCH_CUDA
   if (device.is_cuda()) {
-    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
-    return;
+    int idx = device.index() < 0 ? 0 : device.index();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(idx);
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(idx).allocated_bytes[0].current;
   }
 #endif
   (void)device;
   std::ofstream("/proc/self/clear_refs") << "5";
+  return StatusKb("VmRSS:") * 1024;
 }
 
 PeakMemory ReadPeakMemory(const torch::Device& device) {
@@ -58,16 +78,7 @@ PeakMemory ReadPeakMemory(const torch::Device& device) {
   }
 #endif
   (void)device;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream is(line.substr(6));
-      int64_t kb = 0;
-      is >> kb;
-      m.bytes = kb * 1024;
-    }
-  }
+  m.bytes = StatusKb("VmHWM:") * 1024;
   m.method = "peak-rss (VmHWM of the worker process, reset each epoch)";
   return m;
 }

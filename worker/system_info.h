@@ -17,13 +17,15 @@ std::string LoadedBlasLibrary();
 std::string BlasKind(const std::string& path);
 
 struct PeakMemory {
-  int64_t bytes = 0;
-  std::string method;  // how it was measured, for honest reports
+  int64_t bytes = 0;           // the peak since the last reset
+  int64_t baseline_bytes = 0;  // in use at the reset (model, data, optimizer state)
+  std::string method;          // how it was measured, for honest reports
 };
 
 // Starts a measurement window: resets the CUDA allocator's peak, or the
 // process's peak RSS (writing 5 to /proc/self/clear_refs).
-void ResetPeakMemory(const torch::Device& device);
+// Returns the memory in use at that moment (the baseline).
+int64_t ResetPeakMemory(const torch::Device& device);
 // The peak since the last reset: CUDA: the caching allocator's peak of
 // allocated bytes; CPU: VmHWM of the process.
 PeakMemory ReadPeakMemory(const torch::Device& device);

@@ -243,7 +243,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
       first_step = state.step;
       if (state.rng.defined()) SetCpuRngState(state.rng);
     }
-    ResetPeakMemory(device);
+    const int64_t memory_baseline = ResetPeakMemory(device);
     double loss_sum = 0;
     int64_t seen = 0;
     for (int64_t step = first_step; step < steps_per_epoch; ++step) {
@@ -287,6 +287,8 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
                {"wall_s", wall},
                {"lr", lr},
                {"peak_memory_bytes", peak.bytes},
+               {"memory_baseline_bytes", memory_baseline},
+               {"memory_added_bytes", std::max<int64_t>(0, peak.bytes - memory_baseline)},
                {"memory_method", peak.method},
                {"skipped_steps", scaler.skipped_steps()},
                {"loss_scale", scaler.scale()}};
