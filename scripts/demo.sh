@@ -36,9 +36,9 @@ aware=$($ctl submit configs/jobs/fashion-mnist-carbon-aware.yaml)
 echo "baseline job: $baseline, carbon-aware job: $aware"
 $ctl list
 
-echo "== following the jobs"
-$ctl wait "$baseline"
-$ctl wait "$aware"
+echo "== following the jobs (carbonctl watch: state changes and epochs)"
+$ctl watch "$baseline"
+$ctl watch "$aware"
 
 echo "== results"
 $ctl list
@@ -47,7 +47,8 @@ $ctl status "$aware"
 echo "== the history, as sqlite3 shows it ($demo/state/carbond.db)"
 sqlite3 -header -column "$demo/state/carbond.db" \
   "SELECT id, name, state, attempts, wait_s, run_s FROM job_summary;" \
-  "SELECT job_id, at, from_state, to_state FROM job_history;"
+  "SELECT job_id, at, from_state, to_state FROM job_history;" \
+  "SELECT job_id, name, epoch, train_loss, test_accuracy, samples_per_s, peak_memory_mb FROM epoch_summary;"
 
 echo "== stopping carbond (SIGTERM drains)"
 kill -TERM $carbond_pid
