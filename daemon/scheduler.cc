@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
+#include "proto-less-api/api.h"
 
 namespace carbon {
 
@@ -288,32 +289,25 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
   }
   std::string ev = j["event"].get<std::string>();
   spdlog::debug("job {}: worker event {}", job_id, line);
-  if (ev == "epoch") try {
-    EpochRecord e;
-    e.job_id = job_id;
-    e.at = clock_.Now();
-    e.epoch = j.value("epoch", int64_t{0});
-    e.train_loss = j.value("train_loss", 0.0);
-    e.test_loss = j.value("test_loss", 0.0);
-    e.test_accuracy = j.value("test_accuracy", 0.0);
-    e.samples = j.value("samples", int64_t{0});
-    e.samples_per_s = j.value("samples_per_s", 0.0);
-    e.wall_s = j.value("wall_s", 0.0);
-    e.lr = j.value("lr", 0.0);
-    e.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
-    e.memory_method = j.value("memory_method", "");
-    auto job = store_.Get(job_id);
-    e.attempt = job.ok() ? job->attempts : 0;
-    if (e.epoch > 0) {
-      Status st = store_.RecordEpoch(e);
-      if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e.epoch, st.ToString());
+  if (ev == "epoch") {
+    // The worker's epoch event has the API's epoch fields.
+    auto e = api::EpochFromJson(j);
+    if (!e.ok()) {
+      spdlog::warn("job {}: ignoring epoch event: {}: {}", job_id, e.status().message(),
+                   line.substr(0, 200));
+      return;
     }
-    spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e.epoch,
-                 j.value("epochs", int64_t{0}), e.train_loss, e.test_accuracy);
-  } catch (const nlohmann::json::exception& ex) {
-    spdlog::warn("job {}: ignoring epoch event with a malformed field ({}): {}", job_id, ex.what(),
-                 line.substr(0, 200));
-    return;
+    e->job_id = job_id;
+    e->at = clock_.Now();
+    auto job = store_.Get(job_id);
+    e->attempt = job.ok() ? job->attempts : 0;
+    if (e->epoch > 0) {
+      Status st = store_.RecordEpoch(*e);
+      if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e->epoch, st.ToString());
+    }
+    spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
+                 j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
+                 e->test_accuracy);
   }
   Status st = store_.SetProgress(job_id, line);
   if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
