@@ -124,7 +124,6 @@ StatusOr<Duration> ParseDuration(std::string_view s, bool allow_zero) {
   if (s.empty()) return bad("empty");
   long long total_ms = 0;
   size_t pos = 0;
-  bool bare = true;
   while (pos < s.size()) {
     size_t start = pos;
     long long n = 0;
@@ -141,7 +140,6 @@ StatusOr<Duration> ParseDuration(std::string_view s, bool allow_zero) {
       if (start != 0 || pos != s.size()) return bad("missing unit");
       mult = 1000;
     } else {
-      bare = false;
       if (unit == "ms") mult = 1;
       else if (unit == "s") mult = 1000;
       else if (unit == "m" || unit == "min") mult = 60'000;
@@ -151,7 +149,6 @@ StatusOr<Duration> ParseDuration(std::string_view s, bool allow_zero) {
     }
     total_ms += n * mult;
   }
-  (void)bare;
   if (total_ms == 0 && !allow_zero) return bad("must be greater than zero");
   return Duration(total_ms);
 }

@@ -53,8 +53,7 @@ JobRecord ReadJob(const sql::Statement& st) {
 StatusOr<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path,
                                                                sql::OpenOptions options) {
   ASSIGN_OR_RETURN(auto db, sql::Database::Open(path, options));
-  ASSIGN_OR_RETURN(int version, sql::Migrate(*db, EmbeddedMigrations()));
-  (void)version;
+  RETURN_IF_ERROR(sql::Migrate(*db, EmbeddedMigrations()).status());
   return std::unique_ptr<SqliteJobStore>(new SqliteJobStore(std::move(db)));
 }
 
