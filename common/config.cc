@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,118 @@ template <typename T, typename U>
 void Set(T& out, const std::optional<U>& v) {
   if (v) out = static_cast<T>(*v);
 }
+
+std::optional<int> ParseUtcOffset(const std::string& s) {
+  // "+01:00", "-05:30", "Z", "+0100"
+  if (s == "Z" || s == "z" || s == "0") return 0;
+  if (s.size() < 3 || (s[0] != '+' && s[0] != '-')) return std::nullopt;
+  std::string digits;
+  for (size_t i = 1; i < s.size(); ++i)
+    if (s[i] != ':') digits += s[i];
+  if (digits.size() != 4 && digits.size() != 2) return std::nullopt;
+  for (char ch : digits)
+    if (ch < '0' || ch > '9') return std::nullopt;
+  int h = std::stoi(digits.substr(0, 2));
+  int m = digits.size() == 4 ? std::stoi(digits.substr(2)) : 0;
+  if (h > 14 || m > 59) return std::nullopt;
+  return (s[0] == '-' ? -1 : 1) * (h * 60 + m);
+}
+
+void ParseIntensity(YamlFields& y, const YAML::Node& n, IntensityConfig& c) {
+  static const std::vector<std::string> kSources = {"uk", "electricitymaps", "mock", "trace", "static"};
+  if (!y.Map(n, "intensity", {"chain", "zones", "poll", "forecast_poll", "horizon", "max_age",
+                              "retention", "http", "uk", "electricitymaps", "mock", "trace", "static"}))
+    return;
+  Set(c.chain, y.StringList(n, "intensity", "chain", kSources));
+  if (c.chain.empty()) y.ErrorAt(n, "chain", "intensity.chain", "must name at least one source");
+  Set(c.zones, y.StringList(n, "intensity", "zones"));
+  Set(c.poll, y.DurationField(n, "intensity", "poll"));
+  Set(c.forecast_poll, y.DurationField(n, "intensity", "forecast_poll"));
+  Set(c.horizon, y.DurationField(n, "intensity", "horizon"));
+  Set(c.max_age, y.DurationField(n, "intensity", "max_age"));
+  Set(c.retention, y.DurationField(n, "intensity", "retention"));
+
+  YAML::Node http = n["http"];
+  if (y.Map(http, "intensity.http", {"connect_timeout", "request_timeout", "max_body_bytes",
+                                     "retries", "backoff", "max_retry_after", "ca_file"})) {
+    const std::string p = "intensity.http";
+    Set(c.http.connect_timeout, y.DurationField(http, p, "connect_timeout"));
+    Set(c.http.request_timeout, y.DurationField(http, p, "request_timeout"));
+    Set(c.http.max_body_bytes, y.Int(http, p, "max_body_bytes", 1024, 256 << 20));
+    Set(c.http.retries, y.Int(http, p, "retries", 0, 10));
+    Set(c.http.backoff, y.DurationField(http, p, "backoff", /*allow_zero=*/true));
+    Set(c.http.max_retry_after, y.DurationField(http, p, "max_retry_after", /*allow_zero=*/true));
+    Set(c.http.ca_file, y.String(http, p, "ca_file"));
+  }
+  auto check_url = [&](const YAML::Node& m, const std::string& path, const std::string& url) {
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+      y.ErrorAt(m, "base_url", path + ".base_url",
+                "'" + url + "' is not accepted; expected an http:// or https:// URL");
+  };
+  YAML::Node uk = n["uk"];
+  if (y.Map(uk, "intensity.uk", {"base_url", "region_id", "postcode"})) {
+    Set(c.uk.base_url, y.String(uk, "intensity.uk", "base_url"));
+    c.uk.region_id = y.Int(uk, "intensity.uk", "region_id", 1, 17);
+    Set(c.uk.postcode, y.String(uk, "intensity.uk", "postcode"));
+    check_url(uk, "intensity.uk", c.uk.base_url);
+    if (c.uk.region_id && !c.uk.postcode.empty())
+      y.ErrorAt(uk, "postcode", "intensity.uk.postcode", "set region_id or postcode, not both");
+  }
+  YAML::Node em = n["electricitymaps"];
+  if (y.Map(em, "intensity.electricitymaps", {"base_url", "zone", "token_file", "token_env", "credential"})) {
+    const std::string p = "intensity.electricitymaps";
+    Set(c.electricitymaps.base_url, y.String(em, p, "base_url"));
+    Set(c.electricitymaps.zone, y.String(em, p, "zone"));
+    Set(c.electricitymaps.token_file, y.String(em, p, "token_file"));
+    Set(c.electricitymaps.token_env, y.String(em, p, "token_env"));
+    Set(c.electricitymaps.credential, y.String(em, p, "credential"));
+    check_url(em, p, c.electricitymaps.base_url);
+  }
+  YAML::Node mock = n["mock"];
+  if (y.Map(mock, "intensity.mock", {"mean", "amplitude", "weekend_delta", "noise", "forecast_error",
+                                     "utc_offset", "seed", "step"})) {
+    const std::string p = "intensity.mock";
+    Set(c.mock.mean, y.Double(mock, p, "mean", 0, 5000));
+    Set(c.mock.amplitude, y.Double(mock, p, "amplitude", 0, 5000));
+    Set(c.mock.weekend_delta, y.Double(mock, p, "weekend_delta", -5000, 5000));
+    Set(c.mock.noise, y.Double(mock, p, "noise", 0, 5000));
+    Set(c.mock.forecast_error, y.Double(mock, p, "forecast_error", 0, 5000));
+    Set(c.mock.seed, y.Int(mock, p, "seed", 0, INT64_MAX));
+    Set(c.mock.step, y.DurationField(mock, p, "step"));
+    if (auto off = y.String(mock, p, "utc_offset")) {
+      if (auto m = ParseUtcOffset(*off))
+        c.mock.utc_offset_minutes = *m;
+      else
+        y.ErrorAt(mock, "utc_offset", p + ".utc_offset",
+                  "'" + *off + "' is not accepted; expected an offset such as \"+01:00\", \"-05:00\" or \"Z\"");
+    }
+    if (c.mock.amplitude > c.mock.mean)
+      y.ErrorAt(mock, "amplitude", p + ".amplitude", "must not exceed mean (intensity cannot go negative)");
+  }
+  YAML::Node trace = n["trace"];
+  if (y.Map(trace, "intensity.trace", {"path", "time_column", "value_column", "forecast_error", "loop", "seed"})) {
+    const std::string p = "intensity.trace";
+    Set(c.trace.path, y.String(trace, p, "path"));
+    Set(c.trace.time_column, y.String(trace, p, "time_column"));
+    Set(c.trace.value_column, y.String(trace, p, "value_column"));
+    Set(c.trace.forecast_error, y.Double(trace, p, "forecast_error", 0, 5000));
+    Set(c.trace.loop, y.Bool(trace, p, "loop"));
+    Set(c.trace.seed, y.Int(trace, p, "seed", 0, INT64_MAX));
+  }
+  YAML::Node st = n["static"];
+  if (st.IsDefined() && st.IsScalar()) {
+    c.static_value = y.Double(n, "intensity", "static", 0, 5000);
+  } else if (y.Map(st, "intensity.static", {"value"})) {
+    c.static_value = y.Double(st, "intensity.static", "value", 0, 5000);
+  }
+  for (const std::string& s : c.chain) {
+    if (s == "trace" && c.trace.path.empty())
+      y.ErrorAt(n, "chain", "intensity.trace.path", "the chain uses 'trace': set intensity.trace.path to a CSV file");
+    if (s == "static" && !c.static_value)
+      y.ErrorAt(n, "chain", "intensity.static.value", "the chain uses 'static': set intensity.static.value (gCO2/kWh)");
+  }
+}
+
 }  // namespace
 
 StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
@@ -21,7 +134,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   if (!y.ok()) return y.ToStatus();
   if (!root.IsDefined() || root.IsNull()) return c;
   if (!y.Map(root, "", {"socket", "state_dir", "database", "runs_dir", "worker", "scheduler",
-                        "api", "clock", "log"}))
+                        "api", "intensity", "clock", "log"}))
     return y.ToStatus();
 
   YAML::Node sock = root["socket"];
@@ -67,6 +180,8 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
     Set(c.read_timeout, y.DurationField(api, "api", "read_timeout"));
     Set(c.max_connections, y.Int(api, "api", "max_connections", 1, 100'000));
   }
+
+  ParseIntensity(y, root["intensity"], c.intensity);
 
   YAML::Node clock = root["clock"];
   if (y.Map(clock, "clock", {"mode", "start", "speed"})) {

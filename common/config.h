@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
 #include "common/clock.h"
+#include "common/mock_intensity.h"
 #include "common/status.h"
 
 namespace carbon {
@@ -16,6 +19,56 @@ struct ClockConfig {
   std::string mode = "system";      // system | virtual
   std::optional<Timestamp> start;   // virtual: start time (default: now)
   double speed = 1.0;               // virtual: virtual seconds per real second
+};
+
+// HTTP client settings shared by the network intensity sources.
+struct HttpClientConfig {
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration request_timeout = std::chrono::seconds(15);  // one attempt, connect to last byte
+  int64_t max_body_bytes = 4 << 20;
+  int64_t retries = 2;                                  // further attempts after a failure
+  Duration backoff = std::chrono::seconds(1);           // doubled per retry, with jitter
+  Duration max_retry_after = std::chrono::minutes(2);   // a longer Retry-After fails over instead
+  std::string ca_file;                                  // default: the system CA store
+};
+
+struct UkSourceConfig {
+  std::string base_url = "https://api.carbonintensity.org.uk";
+  std::optional<int64_t> region_id;  // 1..17; with neither this nor postcode: national
+  std::string postcode;              // outward code, e.g. "OX1"
+};
+
+struct ElectricityMapsConfig {
+  std::string base_url = "https://api.electricitymap.org/v3";
+  std::string zone;                              // default: the carbond zone
+  std::string token_file;                        // first choice
+  std::string token_env = "ELECTRICITYMAPS_TOKEN";
+  std::string credential = "electricitymaps-token";  // $CREDENTIALS_DIRECTORY/<name>
+};
+
+struct TraceSourceConfig {
+  std::string path;
+  std::string time_column;   // default: by the header
+  std::string value_column;
+  double forecast_error = 0;  // gCO2/kWh sd at 24 h lead; 0 = the trace's exact future
+  bool loop = true;           // times outside the trace map into it by whole periods
+  uint64_t seed = 1;
+};
+
+struct IntensityConfig {
+  std::vector<std::string> chain = {"mock"};  // tried in order
+  std::vector<std::string> zones;             // default: [scheduler.default_zone]
+  Duration poll = std::chrono::minutes(5);
+  Duration forecast_poll = std::chrono::minutes(30);
+  Duration horizon = std::chrono::hours(48);
+  Duration max_age = std::chrono::hours(1);   // an older reading is stale
+  Duration retention = std::chrono::hours(24 * 90);
+  HttpClientConfig http;
+  UkSourceConfig uk;
+  ElectricityMapsConfig electricitymaps;
+  MockIntensityParams mock;
+  TraceSourceConfig trace;
+  std::optional<double> static_value;  // gCO2/kWh of the `static` source
 };
 
 struct Config {
@@ -37,10 +90,14 @@ struct Config {
   Duration read_timeout = std::chrono::seconds(10);
   int64_t max_connections = 256;
 
+  IntensityConfig intensity;
   ClockConfig clock;
   std::string log_level = "info";  // trace | debug | info | warn | error
 
   std::string DatabasePath() const { return database.empty() ? state_dir + "/carbond.db" : database; }
+  std::vector<std::string> IntensityZones() const {
+    return intensity.zones.empty() ? std::vector<std::string>{default_zone} : intensity.zones;
+  }
   std::string RunsDir() const { return runs_dir.empty() ? state_dir + "/runs" : runs_dir; }
 };
 

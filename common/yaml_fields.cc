@@ -254,6 +254,36 @@ std::optional<Timestamp> YamlFields::Time(const YAML::Node& map, const std::stri
   return *t;
 }
 
+std::optional<std::vector<std::string>> YamlFields::StringList(
+    const YAML::Node& map, const std::string& path, const std::string& key,
+    const std::vector<std::string>& values) {
+  YAML::Node v = Get(map, key);
+  std::string field = Join(path, key);
+  if (!v.IsDefined() || v.IsNull()) return std::nullopt;
+  std::string accepted;
+  for (const auto& a : values) accepted += (accepted.empty() ? "" : ", ") + a;
+  if (!v.IsSequence()) {
+    Error(v, field, values.empty() ? "expected a list such as [a, b]"
+                                   : "expected a list of: " + accepted);
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string item = field + "[" + std::to_string(i) + "]";
+    if (!v[i].IsScalar() || v[i].Scalar().empty()) {
+      Error(v[i], item, "expected a non-empty string");
+      return std::nullopt;
+    }
+    const std::string& s = v[i].Scalar();
+    if (!values.empty() && std::find(values.begin(), values.end(), s) == values.end()) {
+      Error(v[i], item, "'" + s + "' is not accepted; expected one of: " + accepted);
+      return std::nullopt;
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
 std::optional<std::vector<int64_t>> YamlFields::IntList(const YAML::Node& map,
                                                         const std::string& path,
                                                         const std::string& key, int64_t min,

@@ -51,6 +51,10 @@ class YamlFields {
                                         const std::string& key, bool allow_zero = false);
   std::optional<Timestamp> Time(const YAML::Node& map, const std::string& path,
                                 const std::string& key);
+  // A list of strings; when `values` is not empty each must be one of them.
+  std::optional<std::vector<std::string>> StringList(const YAML::Node& map, const std::string& path,
+                                                     const std::string& key,
+                                                     const std::vector<std::string>& values = {});
   std::optional<std::vector<int64_t>> IntList(const YAML::Node& map, const std::string& path,
                                               const std::string& key, int64_t min, int64_t max);
 

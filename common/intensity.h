@@ -1,0 +1,54 @@
+// Grid carbon intensity: the point type every source produces, and pure
+// helpers over series of points. No I/O here.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace carbon {
+
+// One interval of grid carbon intensity: [time, time + period).
+struct IntensityPoint {
+  Timestamp time;
+  Duration period = std::chrono::minutes(30);
+  double gco2_per_kwh = 0;
+  // True when the value is a source's estimate or forecast rather than a
+  // measurement (UK `actual` null, Electricity Maps `isEstimated`).
+  bool estimated = false;
+
+  Timestamp end() const { return time + period; }
+  bool Covers(Timestamp t) const { return time <= t && t < end(); }
+};
+
+using IntensitySeries = std::vector<IntensityPoint>;
+
+// Sorts by time and drops later duplicates of the same time.
+void Normalize(IntensitySeries& series);
+
+// The point covering `t` in a sorted series, if any.
+std::optional<IntensityPoint> PointAt(const IntensitySeries& series, Timestamp t);
+
+// The points that overlap [from, to) of a sorted series.
+IntensitySeries Slice(const IntensitySeries& series, Timestamp from, Timestamp to);
+
+// The lowest-mean window of `length` inside a sorted series, with that mean.
+// Windows start at a point's time; the first (earliest) of equal windows wins.
+// kIntervals: each point is the mean over [time, end()) (the UK API's and
+//   Electricity Maps' meaning); windows over a gap are skipped.
+// kTrapezoid: points are samples at their times, integrated with the
+//   trapezoid rule from `start` to `start + length` (the method of CATS,
+//   github.com/GreenScheduler/cats); the window must end on a sample.
+// Empty when no window of that length fits.
+enum class WindowMethod { kIntervals, kTrapezoid };
+struct Window {
+  Timestamp start;
+  Timestamp end;
+  double mean_gco2_per_kwh = 0;
+};
+std::optional<Window> CleanestWindow(const IntensitySeries& series, Duration length,
+                                     WindowMethod method = WindowMethod::kIntervals);
+
+}  // namespace carbon
