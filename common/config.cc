@@ -35,6 +35,7 @@ void ParseIntensity(YamlFields& y, const YAML::Node& n, IntensityConfig& c) {
   if (!y.Map(n, "intensity", {"chain", "zones", "poll", "forecast_poll", "horizon", "max_age",
                               "retention", "http", "uk", "electricitymaps", "mock", "trace", "static"}))
     return;
+  if (!n.IsDefined() || n.IsNull()) return;
   Set(c.chain, y.StringList(n, "intensity", "chain", kSources));
   if (c.chain.empty()) y.ErrorAt(n, "chain", "intensity.chain", "must name at least one source");
   Set(c.zones, y.StringList(n, "intensity", "zones"));
