@@ -25,6 +25,13 @@ double Gaussian(uint64_t key) {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * kPi * u2);
 }
 
+}  // namespace
+
+double SeededGaussian(uint64_t key) { return Gaussian(key); }
+uint64_t HashMix(uint64_t x) { return Mix(x); }
+
+namespace {
+
 int64_t Seconds(Timestamp t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }

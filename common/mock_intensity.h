@@ -11,6 +11,11 @@
 
 namespace carbon {
 
+// A standard normal deviate that depends only on `key` (a stateless hash):
+// seeded noise that is the same whatever order values are asked for in.
+double SeededGaussian(uint64_t key);
+uint64_t HashMix(uint64_t x);
+
 struct MockIntensityParams {
   double mean = 220;          // gCO2/kWh, the daily mean on a weekday
   double amplitude = 90;      // trough = mean - amplitude, peak = mean + amplitude

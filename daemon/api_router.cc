@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "common/time_util.h"
+
 namespace carbon {
 
 using nlohmann::json;
@@ -62,6 +64,15 @@ api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
   if (t.path == "/v1/jobs") {
     if (r.method == "GET") return List(t);
     return MethodNotAllowed(r.method, t.path, "GET or POST");
+  }
+  if (t.path == "/v1/intensity" || t.path == "/v1/intensity/forecast" ||
+      t.path == "/v1/intensity/history") {
+    if (r.method != "GET") return MethodNotAllowed(r.method, t.path, "GET");
+    if (!intensity_)
+      return api::ErrorResponse(Unavailable("intensity is not configured in this carbond"));
+    if (t.path == "/v1/intensity") return Intensity(t);
+    if (t.path == "/v1/intensity/forecast") return IntensityForecast(t);
+    return IntensityHistory(t);
   }
   if (t.path == "/v1/health") {
     if (r.method == "GET") return Health();
@@ -185,7 +196,117 @@ api::Response ApiRouter::Health() {
   h["queue"] = queue;
   h["draining"] = scheduler_.draining();
   h["status"] = db.ok() && counts.ok() ? "ok" : "degraded";
+  if (intensity_) {
+    json in;
+    in["chain"] = intensity_->chain_names();
+    json zones = json::object();
+    for (const std::string& z : intensity_->zones()) {
+      const ZoneIntensity* v = intensity_->Zone(z);
+      json zj;
+      zj["source"] = v->source.empty() ? json(nullptr) : json(v->source);
+      zj["fallback"] = v->fallback;
+      zj["reason"] = v->reason;
+      if (v->current) {
+        zj["gco2_per_kwh"] = v->current->point.gco2_per_kwh;
+        zj["time"] = FormatTime(v->current->point.time);
+        zj["age_s"] = std::chrono::duration<double>(clock_->Now() - v->current->fetched_at).count();
+      }
+      zj["forecast_source"] = v->forecast_source.empty() ? json(nullptr) : json(v->forecast_source);
+      zj["forecast_reason"] = v->forecast_reason;
+      if (v->forecast_issued_at) zj["forecast_issued_at"] = FormatTime(*v->forecast_issued_at);
+      zj["poll_in_flight"] = intensity_->in_flight(z);
+      zones[z] = zj;
+    }
+    in["zones"] = zones;
+    h["intensity"] = in;
+  }
   return JsonResponse(200, h);
+}
+
+StatusOr<std::string> ApiRouter::ZoneParam(const api::Target& t) const {
+  const auto& zones = intensity_->zones();
+  auto it = t.query.find("zone");
+  if (it == t.query.end() || it->second.empty()) return zones.front();
+  for (const auto& z : zones)
+    if (z == it->second) return z;
+  std::string known;
+  for (const auto& z : zones) known += (known.empty() ? "" : ", ") + z;
+  return Status(StatusCode::kNotFound, "zone '" + it->second + "' is not polled by this carbond; polled zones: " +
+                                           known + " (intensity.zones in the config)",
+                "zone");
+}
+
+api::Response ApiRouter::Intensity(const api::Target& t) {
+  auto zone = ZoneParam(t);
+  if (!zone.ok()) return api::ErrorResponse(zone.status());
+  const ZoneIntensity* v = intensity_->Zone(*zone);
+  if (!v->current)
+    return api::ErrorResponse(Unavailable("no intensity reading yet for zone " + *zone +
+                                          (v->reason.empty() ? "" : ": " + v->reason)));
+  Timestamp now = clock_->Now();
+  const StoredReading& r = *v->current;
+  json j = api::IntensityPointToJson(r.point);
+  j["zone"] = *zone;
+  j["source"] = r.source;
+  j["fallback"] = v->fallback;
+  j["reason"] = v->reason;
+  j["fetched_at"] = FormatTime(r.fetched_at);
+  j["age_s"] = std::chrono::duration<double>(now - r.fetched_at).count();
+  j["now"] = FormatTime(now);
+  j["chain"] = intensity_->chain_names();
+  return JsonResponse(200, j);
+}
+
+api::Response ApiRouter::IntensityForecast(const api::Target& t) {
+  auto zone = ZoneParam(t);
+  if (!zone.ok()) return api::ErrorResponse(zone.status());
+  Timestamp now = clock_->Now();
+  auto fc = intensity_store_->LatestForecast(*zone, now);
+  if (!fc.ok()) return api::ErrorResponse(fc.status());
+  const ZoneIntensity* v = intensity_->Zone(*zone);
+  if (!*fc)
+    return api::ErrorResponse(Unavailable("no forecast stored yet for zone " + *zone +
+                                          (v->forecast_reason.empty() ? "" : ": " + v->forecast_reason)));
+  json pts = json::array();
+  for (const IntensityPoint& p : (*fc)->points)
+    if (p.end() > now) pts.push_back(api::IntensityPointToJson(p));
+  json j;
+  j["zone"] = *zone;
+  j["source"] = (*fc)->source;
+  j["issued_at"] = FormatTime((*fc)->issued_at);
+  j["reason"] = v->forecast_reason;
+  j["now"] = FormatTime(now);
+  j["points"] = pts;
+  return JsonResponse(200, j);
+}
+
+api::Response ApiRouter::IntensityHistory(const api::Target& t) {
+  auto zone = ZoneParam(t);
+  if (!zone.ok()) return api::ErrorResponse(zone.status());
+  Timestamp now = clock_->Now();
+  Timestamp from = now - std::chrono::hours(24), to = now;
+  for (auto [key, out] : {std::pair<const char*, Timestamp*>{"from", &from}, {"to", &to}}) {
+    auto it = t.query.find(key);
+    if (it == t.query.end() || it->second.empty()) continue;
+    auto v = ParseTime(it->second);
+    if (!v.ok()) return api::ErrorResponse(InvalidArgument(std::string("query parameter '") + key + "': " +
+                                                           v.status().message(), key));
+    *out = *v;
+  }
+  if (to <= from) return api::ErrorResponse(InvalidArgument("'to' must be after 'from'", "to"));
+  if (to - from > std::chrono::hours(24 * 366))
+    return api::ErrorResponse(InvalidArgument("the range from..to is longer than 366 days; ask in parts", "to"));
+  auto rs = intensity_store_->Readings(*zone, from, to);
+  if (!rs.ok()) return api::ErrorResponse(rs.status());
+  json arr = json::array();
+  for (const StoredReading& r : *rs) {
+    json p = api::IntensityPointToJson(r.point);
+    p["source"] = r.source;
+    p["fetched_at"] = FormatTime(r.fetched_at);
+    p["fallback"] = r.fallback ? json(*r.fallback) : json(nullptr);
+    arr.push_back(p);
+  }
+  return JsonResponse(200, {{"zone", *zone}, {"from", FormatTime(from)}, {"to", FormatTime(to)}, {"readings", arr}});
 }
 
 }  // namespace carbon

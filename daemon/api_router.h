@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "daemon/intensity/intensity_service.h"
+#include "daemon/intensity_store.h"
 #include "daemon/job_store.h"
 #include "daemon/scheduler.h"
 #include "proto-less-api/api.h"
@@ -29,6 +31,12 @@ class ApiRouter {
   void Handle(const api::Request& request, Reply reply);
   // Synchronous form (tests): flushes pending submissions before returning.
   api::Response Handle(const api::Request& request);
+  // Enables /v1/intensity*; all three must outlive the router.
+  void set_intensity(IntensityService* service, IntensityStore* store, Clock* clock) {
+    intensity_ = service;
+    intensity_store_ = store;
+    clock_ = clock;
+  }
 
  private:
   api::Response Route(const api::Request& r, const api::Target& t);
@@ -37,10 +45,18 @@ class ApiRouter {
   api::Response Get(int64_t id);
   api::Response Cancel(int64_t id, uint32_t uid);
   api::Response Health();
+  api::Response Intensity(const api::Target& t);
+  api::Response IntensityForecast(const api::Target& t);
+  api::Response IntensityHistory(const api::Target& t);
+  // The zone named by ?zone=, else the first polled zone; errors when unknown.
+  StatusOr<std::string> ZoneParam(const api::Target& t) const;
 
   Scheduler& scheduler_;
   JobStore& store_;
   RouterInfo info_;
+  IntensityService* intensity_ = nullptr;
+  IntensityStore* intensity_store_ = nullptr;
+  Clock* clock_ = nullptr;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

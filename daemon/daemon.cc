@@ -16,10 +16,14 @@
 #include "common/policy.h"
 #include "common/time_util.h"
 #include "daemon/api_router.h"
+#include "daemon/http_client.h"
 #include "daemon/http_server.h"
+#include "daemon/intensity/intensity_service.h"
+#include "daemon/intensity/make_sources.h"
 #include "daemon/notifier.h"
 #include "daemon/process_executor.h"
 #include "daemon/scheduler.h"
+#include "daemon/sqlite/sqlite_intensity_store.h"
 #include "daemon/sqlite/sqlite_job_store.h"
 
 namespace carbon {
@@ -115,7 +119,21 @@ int RunDaemon(Config config, const std::string& config_path) {
     return 1;
   }
 
+  // Grid intensity: the chain of sources, polled on timers of the
+  // scheduler's clock (a virtual clock polls faster in real time).
+  HttpClient http(io, HttpOptionsFrom(config.intensity.http));
+  auto sources = MakeIntensitySources(config.intensity, http);
+  if (!sources.ok()) {
+    spdlog::critical("{}", sources.status().message());
+    return 1;
+  }
+  SqliteIntensityStore intensity_store((*store)->db());
+  IntensityService intensity(std::move(*sources), intensity_store, *clock,
+                             {config.IntensityZones(), config.intensity.horizon,
+                              config.intensity.max_age, config.intensity.retention});
+
   ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
+  router.set_intensity(&intensity, &intensity_store, clock.get());
   HttpServer server(io, ServerOptions(config),
                     [&router](const api::Request& r, HttpServer::Reply reply) {
                       router.Handle(r, std::move(reply));
@@ -156,6 +174,29 @@ int RunDaemon(Config config, const std::string& config_path) {
       });
     }
   };
+
+  // Polls: forecasts first, so a failing first source can fall back to one.
+  auto every = [&](asio::steady_timer& timer, std::function<Duration()> interval, std::function<void()> what) {
+    auto loop = std::make_shared<std::function<void()>>();
+    *loop = [&timer, interval, what, loop_weak = std::weak_ptr<std::function<void()>>(loop), &clk = *clock] {
+      timer.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(clk.RealDuration(interval())));
+      timer.async_wait([what, loop_weak](const boost::system::error_code& ec) {
+        if (ec) return;
+        what();
+        if (auto l = loop_weak.lock()) (*l)();
+      });
+    };
+    what();
+    (*loop)();
+    return loop;
+  };
+  asio::steady_timer forecast_timer(io), current_timer(io), prune_timer(io);
+  auto forecast_loop = every(forecast_timer, [&] { return config.intensity.forecast_poll; },
+                             [&] { intensity.PollForecast(); });
+  auto current_loop = every(current_timer, [&] { return config.intensity.poll; },
+                            [&] { intensity.PollCurrent(); });
+  auto prune_loop = every(prune_timer, [] { return Duration(std::chrono::hours(6)); },
+                          [&] { intensity.Prune(); });
 
   asio::steady_timer watchdog(io);
   std::function<void()> schedule_watchdog;
@@ -215,6 +256,11 @@ int RunDaemon(Config config, const std::string& config_path) {
             config.read_timeout = fresh->read_timeout;
             config.max_connections = fresh->max_connections;
             config.worker_path = fresh->worker_path;
+            config.intensity.poll = fresh->intensity.poll;
+            config.intensity.forecast_poll = fresh->intensity.forecast_poll;
+            if (fresh->intensity.chain != config.intensity.chain ||
+                fresh->intensity.zones != config.intensity.zones)
+              spdlog::warn("SIGHUP: intensity chain and zone changes take effect on restart");
             spdlog::set_level(LevelOf(config.log_level));
             scheduler.set_options({config.max_concurrent_jobs, config.max_attempts, config.RunsDir()});
             executor.set_options({*w, config.cancel_grace});
@@ -232,6 +278,9 @@ int RunDaemon(Config config, const std::string& config_path) {
       server.Stop();
       scheduler.BeginDrain();
       tick.cancel();
+      forecast_timer.cancel();
+      current_timer.cancel();
+      prune_timer.cancel();
       drain_deadline = std::chrono::steady_clock::now() +
                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                            config.cancel_grace) +

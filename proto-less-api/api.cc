@@ -226,4 +226,24 @@ StatusOr<JobEvent> EventFromJson(const json& j) {
   }
 }
 
+json IntensityPointToJson(const IntensityPoint& p) {
+  return {{"time", FormatTime(p.time)},
+          {"period_s", std::chrono::duration_cast<std::chrono::seconds>(p.period).count()},
+          {"gco2_per_kwh", p.gco2_per_kwh},
+          {"estimated", p.estimated}};
+}
+
+StatusOr<IntensityPoint> IntensityPointFromJson(const json& j) {
+  try {
+    IntensityPoint p;
+    ASSIGN_OR_RETURN(p.time, ParseTime(j.at("time").get<std::string>()));
+    p.period = std::chrono::seconds(j.at("period_s").get<int64_t>());
+    p.gco2_per_kwh = j.at("gco2_per_kwh").get<double>();
+    p.estimated = j.value("estimated", false);
+    return p;
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("bad intensity point: ") + e.what());
+  }
+}
+
 }  // namespace carbon::api

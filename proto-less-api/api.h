@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/intensity.h"
 #include "common/job_record.h"
 #include "common/status.h"
 
@@ -56,5 +57,8 @@ nlohmann::json EventToJson(const JobEvent& e);
 nlohmann::json EpochToJson(const EpochRecord& e);
 StatusOr<EpochRecord> EpochFromJson(const nlohmann::json& j);
 StatusOr<JobEvent> EventFromJson(const nlohmann::json& j);
+// {"time", "period_s", "gco2_per_kwh", "estimated"}
+nlohmann::json IntensityPointToJson(const IntensityPoint& p);
+StatusOr<IntensityPoint> IntensityPointFromJson(const nlohmann::json& j);
 
 }  // namespace carbon::api

@@ -9,7 +9,7 @@ PKGS=(
   libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp dataset-fashion-mnist
-  zlib1g-dev systemd curl procps
+  zlib1g-dev libssl-dev ca-certificates openssl systemd curl procps
 )
 
 missing=()
