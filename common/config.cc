@@ -30,7 +30,9 @@ std::optional<int> ParseUtcOffset(const std::string& s) {
   return (s[0] == '-' ? -1 : 1) * (h * 60 + m);
 }
 
-void ParseIntensity(YamlFields& y, const YAML::Node& n, IntensityConfig& c) {
+void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
+  // `n` by value: the non-const operator[] gives an undefined node for an
+  // absent key, where the const one gives an invalid node that throws.
   static const std::vector<std::string> kSources = {"uk", "electricitymaps", "mock", "trace", "static"};
   if (!y.Map(n, "intensity", {"chain", "zones", "poll", "forecast_poll", "horizon", "max_age",
                               "retention", "http", "uk", "electricitymaps", "mock", "trace", "static"}))

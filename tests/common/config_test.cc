@@ -35,6 +35,58 @@ TEST(Config, ShippedConfigIsValidAndMatchesDefaults) {
   EXPECT_EQ(c->read_timeout, d.read_timeout);
   EXPECT_EQ(c->clock.mode, d.clock.mode);
   EXPECT_EQ(c->log_level, d.log_level);
+  const IntensityConfig& i = c->intensity;
+  EXPECT_EQ(i.chain, d.intensity.chain);
+  EXPECT_EQ(i.poll, d.intensity.poll);
+  EXPECT_EQ(i.forecast_poll, d.intensity.forecast_poll);
+  EXPECT_EQ(i.horizon, d.intensity.horizon);
+  EXPECT_EQ(i.max_age, d.intensity.max_age);
+  EXPECT_EQ(i.retention, d.intensity.retention);
+  EXPECT_EQ(i.http.request_timeout, d.intensity.http.request_timeout);
+  EXPECT_EQ(i.http.max_body_bytes, d.intensity.http.max_body_bytes);
+  EXPECT_EQ(i.http.retries, d.intensity.http.retries);
+  EXPECT_EQ(i.uk.base_url, d.intensity.uk.base_url);
+  EXPECT_EQ(i.electricitymaps.base_url, d.intensity.electricitymaps.base_url);
+  EXPECT_EQ(i.electricitymaps.token_env, d.intensity.electricitymaps.token_env);
+  EXPECT_EQ(i.mock.mean, d.intensity.mock.mean);
+  EXPECT_EQ(i.mock.amplitude, d.intensity.mock.amplitude);
+  EXPECT_EQ(i.mock.weekend_delta, d.intensity.mock.weekend_delta);
+  EXPECT_EQ(i.mock.noise, d.intensity.mock.noise);
+  EXPECT_EQ(i.mock.forecast_error, d.intensity.mock.forecast_error);
+  EXPECT_EQ(i.mock.step, d.intensity.mock.step);
+  EXPECT_EQ(i.trace.loop, d.intensity.trace.loop);
+  EXPECT_FALSE(i.static_value);
+}
+
+TEST(Config, IntensityErrorsNameTheFieldAndWhatIsAccepted) {
+  auto chain = ParseConfig("intensity:\n  chain: [uk, wind]\n", "c.yaml");
+  ASSERT_FALSE(chain.ok());
+  EXPECT_NE(chain.status().message().find("c.yaml:2:15"), std::string::npos) << chain.status().message();
+  EXPECT_NE(chain.status().message().find(
+                "'wind' is not accepted; expected one of: uk, electricitymaps, mock, trace, static"),
+            std::string::npos)
+      << chain.status().message();
+  auto trace = ParseConfig("intensity: {chain: [trace]}\n", "c.yaml");
+  ASSERT_FALSE(trace.ok());
+  EXPECT_NE(trace.status().message().find("intensity.trace.path"), std::string::npos);
+  EXPECT_FALSE(ParseConfig("intensity: {chain: [static]}\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("intensity: {chain: []}\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("intensity: {uk: {base_url: 'ftp://x'}}\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("intensity: {uk: {region_id: 3, postcode: OX1}}\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("intensity: {uk: {region_id: 18}}\n", "c").ok());
+  EXPECT_FALSE(ParseConfig("intensity: {mock: {mean: 50, amplitude: 60}}\n", "c").ok());
+  auto off = ParseConfig("intensity: {mock: {utc_offset: '+25:00'}}\n", "c");
+  ASSERT_FALSE(off.ok());
+  EXPECT_NE(off.status().message().find("expected an offset such as"), std::string::npos);
+  auto ok = ParseConfig(
+      "scheduler: {default_zone: DE}\nintensity:\n  chain: [electricitymaps, static]\n  static: 380\n"
+      "  mock: {utc_offset: '+01:00'}\n  http: {retries: 0}\n",
+      "c");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->IntensityZones(), std::vector<std::string>{"DE"});
+  EXPECT_DOUBLE_EQ(*ok->intensity.static_value, 380);
+  EXPECT_EQ(ok->intensity.mock.utc_offset_minutes, 60);
+  EXPECT_EQ(ok->intensity.http.retries, 0);
 }
 
 TEST(Config, ErrorsNameFileLineAndSuggest) {
