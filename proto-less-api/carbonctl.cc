@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "proto-less-api/api.h"
 #include "proto-less-api/client.h"
+#include "proto-less-api/intensity_chart.h"
 
 namespace {
 
@@ -147,6 +148,14 @@ int main(int argc, char** argv) {
 
   auto* health = app.add_subcommand("health", "show carbond's health");
 
+  std::string zone;
+  std::string window_text = "3h";
+  auto* intensity = app.add_subcommand(
+      "intensity", "show the grid's carbon intensity now, its source and age, and the next 48 h");
+  intensity->add_option("--zone", zone, "grid zone (default: the daemon's first zone)");
+  intensity->add_option("--window", window_text, "length of the cleanest window to mark")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -247,6 +256,32 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+  }
+  if (*intensity) {
+    auto window = carbon::ParseDuration(window_text);
+    if (!window.ok()) {
+      std::cerr << "carbonctl: --window: " << window.status().message() << "\n";
+      return kUsage;
+    }
+    auto cur = client.Intensity(zone);
+    if (!cur.ok() && cur.status().message().rfind("cannot connect", 0) == 0) return Fail(cur.status(), socket);
+    if (!cur.ok() && cur.status().code() != StatusCode::kUnavailable) return Fail(cur.status(), socket);
+    auto fc = client.IntensityForecast(zone);
+    if (as_json) {
+      json out;
+      out["current"] = cur.ok() ? *cur : json(nullptr);
+      if (!cur.ok()) out["current_error"] = cur.status().message();
+      out["forecast"] = fc.ok() ? *fc : json(nullptr);
+      if (!fc.ok()) out["forecast_error"] = fc.status().message();
+      out["cleanest_window"] = fc.ok() ? carbon::api::CleanestWindowJson(*fc, *window) : json(nullptr);
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << carbon::api::RenderIntensity(cur.ok() ? &*cur : nullptr,
+                                                cur.ok() ? "" : cur.status().message(),
+                                                fc.ok() ? &*fc : nullptr,
+                                                fc.ok() ? "" : fc.status().message(), *window);
+    }
+    return cur.ok() ? kOk : kRefused;
   }
   if (*health) {
     auto h = client.Health();

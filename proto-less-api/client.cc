@@ -4,6 +4,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 
 #include "proto-less-api/api.h"
@@ -150,5 +152,30 @@ StatusOr<JobRecord> Client::Cancel(int64_t id) {
 }
 
 StatusOr<json> Client::Health() { return ParseOk(Do("GET", "/v1/health")); }
+
+namespace {
+std::string ZoneQuery(const std::string& zone) {
+  if (zone.empty()) return "";
+  std::string q = "?zone=";
+  for (unsigned char c : zone) {
+    if (std::isalnum(c) || c == '-' || c == '_') {
+      q += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      q += buf;
+    }
+  }
+  return q;
+}
+}  // namespace
+
+StatusOr<json> Client::Intensity(const std::string& zone) {
+  return ParseOk(Do("GET", "/v1/intensity" + ZoneQuery(zone)));
+}
+
+StatusOr<json> Client::IntensityForecast(const std::string& zone) {
+  return ParseOk(Do("GET", "/v1/intensity/forecast" + ZoneQuery(zone)));
+}
 
 }  // namespace carbon::api

@@ -43,6 +43,9 @@ class Client {
   StatusOr<JobDetail> Get(int64_t id);
   StatusOr<JobRecord> Cancel(int64_t id);
   StatusOr<nlohmann::json> Health();
+  // GET /v1/intensity, /v1/intensity/forecast (zone empty: the daemon's first zone).
+  StatusOr<nlohmann::json> Intensity(const std::string& zone);
+  StatusOr<nlohmann::json> IntensityForecast(const std::string& zone);
 
   const std::string& socket_path() const { return socket_path_; }
 

@@ -4,7 +4,10 @@
 
 #include "common/time_util.h"
 #include "daemon/api_router.h"
+#include "daemon/intensity/local_sources.h"
+#include "daemon/sqlite/sqlite_intensity_store.h"
 #include "daemon/sqlite/sqlite_job_store.h"
+#include "proto-less-api/intensity_chart.h"
 #include "tests/support/fakes.h"
 
 namespace carbon {
@@ -173,6 +176,76 @@ TEST_F(RouterTest, UnknownRoutesAndMethods) {
   EXPECT_EQ(Do("GET", "/v1/jobs/1/cancel").status, 405);
   EXPECT_EQ(Do("GET", "/v1/jobs/abc").status, 404);
   EXPECT_EQ(Do("GET", "/v1/jobs/99999999999999999999999").status, 404);
+}
+
+TEST_F(RouterTest, IntensityRoutesAnswerFromTheServiceAndTheStore) {
+  EXPECT_EQ(Do("GET", "/v1/intensity").status, 503);  // not configured
+  SqliteIntensityStore istore(store_->db());
+  std::vector<std::unique_ptr<IntensitySource>> chain;
+  chain.push_back(std::make_unique<MockSource>(MockIntensityParams{}));
+  IntensityService svc(std::move(chain), istore, clock_, {});
+  router_->set_intensity(&svc, &istore, &clock_);
+  auto none = Do("GET", "/v1/intensity");
+  EXPECT_EQ(none.status, 503);
+  EXPECT_NE(none.body.find("no intensity reading yet for zone GB"), std::string::npos);
+
+  svc.PollForecast();
+  svc.PollCurrent();
+  clock_.Advance(std::chrono::minutes(3));
+  auto cur = Do("GET", "/v1/intensity");
+  ASSERT_EQ(cur.status, 200) << cur.body;
+  json c = json::parse(cur.body);
+  EXPECT_EQ(c["zone"], "GB");
+  EXPECT_EQ(c["source"], "mock");
+  EXPECT_EQ(c["fallback"], false);
+  EXPECT_EQ(c["time"], "2026-11-26T12:00:00.000Z");
+  EXPECT_DOUBLE_EQ(c["age_s"].get<double>(), 180.0);
+  EXPECT_EQ(c["period_s"], 1800);
+
+  auto fc = Do("GET", "/v1/intensity/forecast?zone=GB");
+  ASSERT_EQ(fc.status, 200) << fc.body;
+  json f = json::parse(fc.body);
+  EXPECT_EQ(f["source"], "mock");
+  EXPECT_EQ(f["issued_at"], "2026-11-26T12:00:00.000Z");
+  EXPECT_EQ(f["points"].size(), 96u);  // 48 h of half-hours from 12:00
+
+  auto hist = Do("GET", "/v1/intensity/history?from=2026-11-26T00:00:00Z&to=2026-11-27T00:00:00Z");
+  ASSERT_EQ(hist.status, 200) << hist.body;
+  json h = json::parse(hist.body);
+  ASSERT_EQ(h["readings"].size(), 1u);
+  EXPECT_EQ(h["readings"][0]["source"], "mock");
+  EXPECT_TRUE(h["readings"][0]["fallback"].is_null());
+
+  auto bad = Do("GET", "/v1/intensity/history?from=yesterday");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "from");
+  EXPECT_EQ(Do("GET", "/v1/intensity/history?from=2026-11-27T00:00:00Z&to=2026-11-26T00:00:00Z").status, 400);
+  auto zone = Do("GET", "/v1/intensity?zone=DE");
+  EXPECT_EQ(zone.status, 404);
+  EXPECT_NE(zone.body.find("polled zones: GB"), std::string::npos);
+  EXPECT_EQ(Do("POST", "/v1/intensity").status, 405);
+
+  json health = json::parse(Do("GET", "/v1/health").body);
+  EXPECT_EQ(health["intensity"]["chain"], json::array({"mock"}));
+  EXPECT_EQ(health["intensity"]["zones"]["GB"]["source"], "mock");
+  EXPECT_EQ(health["intensity"]["zones"]["GB"]["forecast_source"], "mock");
+
+  // The CLI's view of the same bodies: 48 hourly columns, a 3 h window marked.
+  std::string text = api::RenderIntensity(&c, "", &f, "", std::chrono::hours(3));
+  EXPECT_NE(text.find("zone GB: "), std::string::npos) << text;
+  EXPECT_NE(text.find("from mock, fetched 3 min ago"), std::string::npos) << text;
+  EXPECT_NE(text.find("next 48 h, one column per hour"), std::string::npos) << text;
+  EXPECT_NE(text.find("^^^"), std::string::npos) << text;
+  EXPECT_EQ(text.find("^^^^"), std::string::npos) << text;
+  json w = api::CleanestWindowJson(f, std::chrono::hours(3));
+  ASSERT_FALSE(w.is_null());
+  // The mock's trough is at 03:00: the cleanest 3 h starts in the small hours.
+  auto start = ParseTime(w["start"].get<std::string>());
+  int hour = static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(start->time_since_epoch()).count() % 24);
+  EXPECT_GE(hour, 0);
+  EXPECT_LE(hour, 4);
+  std::string down = api::RenderIntensity(nullptr, "no reading yet", nullptr, "no forecast", std::chrono::hours(3));
+  EXPECT_NE(down.find("current intensity: not available (no reading yet)"), std::string::npos);
 }
 
 }  // namespace
