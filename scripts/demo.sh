@@ -2,7 +2,8 @@
 # The README's main command: installs the Debian packages, builds carbond,
 # starts it on a fresh state directory (embedded defaults: SQLite, the local
 # socket), submits the two example Fashion-MNIST jobs with carbonctl, follows
-# them from queued to succeeded, and shows the history as sqlite3 sees it.
+# them from queued to succeeded, and shows the history as sqlite3 sees it,
+# with the grid intensity carbond polled meanwhile (the embedded mock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,6 +31,9 @@ for _ in $(seq 100); do
 done
 $ctl health
 
+echo "== grid carbon intensity (the embedded mock: trough 03:00, peak 18:00)"
+$ctl intensity
+
 echo "== submitting the example jobs"
 baseline=$($ctl submit configs/jobs/fashion-mnist-baseline.yaml)
 aware=$($ctl submit configs/jobs/fashion-mnist-carbon-aware.yaml)
@@ -48,7 +52,8 @@ echo "== the history, as sqlite3 shows it ($demo/state/carbond.db)"
 sqlite3 -header -column "$demo/state/carbond.db" \
   "SELECT id, name, state, attempts, wait_s, run_s FROM job_summary;" \
   "SELECT job_id, at, from_state, to_state FROM job_history;" \
-  "SELECT job_id, name, epoch, train_loss, test_accuracy, samples_per_s, peak_memory_mb FROM epoch_summary;"
+  "SELECT job_id, name, epoch, train_loss, test_accuracy, samples_per_s, peak_memory_mb FROM epoch_summary;" \
+  "SELECT * FROM intensity_latest;"
 
 echo "== stopping carbond (SIGTERM drains)"
 kill -TERM $carbond_pid
