@@ -140,6 +140,9 @@ int RunDaemon(Config config, const std::string& config_path) {
                     });
   // Group commit: submissions that arrive together share one durable commit.
   scheduler.set_flush_hook([&] { asio::post(io, [&] { scheduler.FlushSubmits(); }); });
+  // Signals are caught from before the socket is listening: a SIGHUP or
+  // SIGTERM sent as soon as the socket answers is queued, never fatal.
+  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   if (Status st = server.Listen(); !st.ok()) {
     spdlog::critical("{}", st.message());
     return 1;
@@ -226,7 +229,6 @@ int RunDaemon(Config config, const std::string& config_path) {
     });
   };
 
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
