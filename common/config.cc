@@ -96,7 +96,7 @@ void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
     Set(c.mock.step, y.DurationField(mock, p, "step"));
     if (auto off = y.String(mock, p, "utc_offset")) {
       if (auto m = ParseUtcOffset(*off))
-        c.mock.utc_offset_minutes = *m;
+        c.mock.utc_offset_minutes = *m, c.mock_utc_offset_set = true;
       else
         y.ErrorAt(mock, "utc_offset", p + ".utc_offset",
                   "'" + *off + "' is not accepted; expected an offset such as \"+01:00\", \"-05:00\" or \"Z\"");

@@ -67,6 +67,7 @@ struct IntensityConfig {
   UkSourceConfig uk;
   ElectricityMapsConfig electricitymaps;
   MockIntensityParams mock;
+  bool mock_utc_offset_set = false;  // else each zone's standard offset (StandardUtcOffsetMinutes)
   TraceSourceConfig trace;
   std::optional<double> static_value;  // gCO2/kWh of the `static` source
 };

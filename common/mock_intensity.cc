@@ -40,6 +40,29 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 
 }  // namespace
 
+int StandardUtcOffsetMinutes(const std::string& zone) {
+  struct Entry {
+    const char* prefix;
+    int minutes;
+  };
+  // Longest prefixes first.
+  static const Entry kTable[] = {
+      {"US-CAL", -480}, {"US-NW", -480},  {"US-SW", -420},  {"US-TEX", -360}, {"US-MIDW", -360},
+      {"US-CENT", -360}, {"US-MIDA", -300}, {"US-NE", -300}, {"US-NY", -300},  {"US-SE", -300},
+      {"US-FLA", -300}, {"US-CAR", -300},  {"CA-ON", -300},  {"CA-QC", -300},  {"CA-BC", -480},
+      {"CA-AB", -420},  {"AU-NSW", 600},   {"AU-VIC", 600},  {"AU-QLD", 600},  {"AU-SA", 570},
+      {"AU-WA", 480},   {"GB", 0},         {"IE", 0},        {"PT", 0},        {"IS", 0},
+      {"DE", 60},       {"FR", 60},        {"NL", 60},       {"BE", 60},       {"LU", 60},
+      {"ES", 60},       {"IT", 60},        {"AT", 60},       {"CH", 60},       {"DK", 60},
+      {"NO", 60},       {"SE", 60},        {"PL", 60},       {"CZ", 60},       {"FI", 120},
+      {"GR", 120},      {"RO", 120},       {"BG", 120},      {"IN", 330},      {"JP", 540},
+      {"KR", 540},      {"SG", 480},       {"ZA", 120},      {"BR-S", -180},   {"CL", -240},
+  };
+  for (const Entry& e : kTable)
+    if (zone.rfind(e.prefix, 0) == 0) return e.minutes;
+  return 0;
+}
+
 double MockIntensityModel::DailyShape(double h) {
   // Rising from the 03:00 trough to the 18:00 peak (15 h), falling back over 9 h.
   // Half cosine (smooth shoulders), half triangle (a distinct peak and trough,

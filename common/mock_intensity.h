@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/intensity.h"
 
@@ -26,6 +27,11 @@ struct MockIntensityParams {
   uint64_t seed = 1;
   Duration step = std::chrono::minutes(30);
 };
+
+// The standard-time UTC offset of a grid zone, in minutes, for the zones whose
+// traces ship with the project and their neighbours (GB 0, DE +60, US-CAL-CISO
+// -480, AU-NSW +600, ...); 0 for a zone not in the table.
+int StandardUtcOffsetMinutes(const std::string& zone);
 
 class MockIntensityModel {
  public:

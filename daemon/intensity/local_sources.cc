@@ -9,14 +9,19 @@
 
 namespace carbon {
 
-void MockSource::Current(const std::string&, Timestamp now, Callback done) {
-  done(IntensitySeries{model_.At(now)});
+MockIntensityModel MockSource::Model(const std::string& zone) const {
+  MockIntensityParams p = params_;
+  if (offset_from_zone_) p.utc_offset_minutes = StandardUtcOffsetMinutes(zone);
+  return MockIntensityModel(p);
 }
-void MockSource::Forecast(const std::string&, Timestamp now, Duration horizon, Callback done) {
-  done(model_.Forecast(now, horizon));
+void MockSource::Current(const std::string& zone, Timestamp now, Callback done) {
+  done(IntensitySeries{Model(zone).At(now)});
 }
-void MockSource::History(const std::string&, Timestamp from, Timestamp to, Callback done) {
-  done(model_.Range(from, to));
+void MockSource::Forecast(const std::string& zone, Timestamp now, Duration horizon, Callback done) {
+  done(Model(zone).Forecast(now, horizon));
+}
+void MockSource::History(const std::string& zone, Timestamp from, Timestamp to, Callback done) {
+  done(Model(zone).Range(from, to));
 }
 
 IntensitySeries StaticSource::Steps(Timestamp from, Timestamp to) const {

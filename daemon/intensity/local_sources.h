@@ -13,16 +13,21 @@
 
 namespace carbon {
 
+// With `offset_from_zone`, each zone's model runs on that zone's standard
+// local time (StandardUtcOffsetMinutes), so the 03:00 trough is local.
 class MockSource final : public IntensitySource {
  public:
-  explicit MockSource(MockIntensityParams params) : model_(params) {}
+  explicit MockSource(MockIntensityParams params, bool offset_from_zone = false)
+      : params_(params), offset_from_zone_(offset_from_zone) {}
   std::string name() const override { return "mock"; }
   void Current(const std::string& zone, Timestamp now, Callback done) override;
   void Forecast(const std::string& zone, Timestamp now, Duration horizon, Callback done) override;
   void History(const std::string& zone, Timestamp from, Timestamp to, Callback done) override;
 
  private:
-  MockIntensityModel model_;
+  MockIntensityModel Model(const std::string& zone) const;
+  MockIntensityParams params_;
+  bool offset_from_zone_;
 };
 
 class StaticSource final : public IntensitySource {

@@ -33,7 +33,7 @@ StatusOr<std::vector<std::unique_ptr<IntensitySource>>> MakeIntensitySources(
         spdlog::info("intensity: electricitymaps token from {}", em->token_origin());
       chain.push_back(std::move(em));
     } else if (name == "mock") {
-      chain.push_back(std::make_unique<MockSource>(config.mock));
+      chain.push_back(std::make_unique<MockSource>(config.mock, !config.mock_utc_offset_set));
     } else if (name == "trace") {
       ASSIGN_OR_RETURN(auto trace, TraceSource::Load(config.trace));
       spdlog::info("intensity: trace {} holds {} points", config.trace.path, trace->series().size());

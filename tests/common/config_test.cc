@@ -86,6 +86,8 @@ TEST(Config, IntensityErrorsNameTheFieldAndWhatIsAccepted) {
   EXPECT_EQ(ok->IntensityZones(), std::vector<std::string>{"DE"});
   EXPECT_DOUBLE_EQ(*ok->intensity.static_value, 380);
   EXPECT_EQ(ok->intensity.mock.utc_offset_minutes, 60);
+  EXPECT_TRUE(ok->intensity.mock_utc_offset_set);
+  EXPECT_FALSE(ParseConfig("", "c")->intensity.mock_utc_offset_set);
   EXPECT_EQ(ok->intensity.http.retries, 0);
 }
 

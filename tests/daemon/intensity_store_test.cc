@@ -2,6 +2,7 @@
 // the service over them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "common/time_util.h"
@@ -138,6 +139,24 @@ TEST(TraceSource, ReplaysRecordedValuesAtRecordedTimesAndLoops) {
     moved += std::abs(a[i].gco2_per_kwh - rec[i].gco2_per_kwh) > 1e-9;
   }
   EXPECT_GT(moved, 40);
+}
+
+TEST(MockSource, EachZoneHasItsTroughAtThreeLocalTime) {
+  MockIntensityParams p;
+  p.noise = 0;
+  p.weekend_delta = 0;
+  MockSource m(p, /*offset_from_zone=*/true);
+  for (auto [zone, trough_utc] : {std::pair<const char*, const char*>{"GB", "2026-01-14T03:00:00Z"},
+                                  {"DE", "2026-01-14T02:00:00Z"},
+                                  {"US-CAL-CISO", "2026-01-14T11:00:00Z"},
+                                  {"AU-NSW", "2026-01-13T17:00:00Z"}}) {
+    auto day = Sync([&](auto cb) { m.History(zone, T("2026-01-13T12:00:00Z"), T("2026-01-14T12:00:00Z"), cb); });
+    auto lowest = std::min_element(day.begin(), day.end(), [](const IntensityPoint& a, const IntensityPoint& b) {
+      return a.gco2_per_kwh < b.gco2_per_kwh;
+    });
+    EXPECT_EQ(FormatTime(lowest->time), FormatTime(T(trough_utc))) << zone;
+  }
+  EXPECT_EQ(StandardUtcOffsetMinutes("ZZ"), 0);
 }
 
 TEST(TraceSource, WithoutLoopOutsideTheRecordingIsAnError) {
