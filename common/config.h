@@ -85,6 +85,9 @@ struct Config {
   Duration cancel_grace = std::chrono::seconds(30);
   Duration tick = std::chrono::seconds(1);
   std::string default_zone = "GB";
+  Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait
+  Duration default_expected_duration = std::chrono::hours(1);   // neither spec nor history
+  double duration_margin = 1.2;                                  // on learned and default durations
 
   int64_t max_header_bytes = 8 * 1024;
   int64_t max_body_bytes = 1024 * 1024;

@@ -77,4 +77,77 @@ std::optional<Window> CleanestWindow(const IntensitySeries& series, Duration len
   return best;
 }
 
+namespace {
+
+double Seconds(Timestamp::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The interpolated curve's value at t (i: the first sample after t).
+double ValueAt(const IntensitySeries& s, Timestamp t, size_t i) {
+  if (i == 0) return s.front().gco2_per_kwh;
+  if (i >= s.size()) return s.back().gco2_per_kwh;
+  const IntensityPoint& a = s[i - 1];
+  const IntensityPoint& b = s[i];
+  double f = Seconds(t - a.time) / Seconds(b.time - a.time);
+  return a.gco2_per_kwh + f * (b.gco2_per_kwh - a.gco2_per_kwh);
+}
+
+}  // namespace
+
+double MeanInterpolated(const IntensitySeries& s, Timestamp from, Timestamp to) {
+  if (s.empty() || to <= from) return s.empty() ? 0 : ValueAt(s, from, 0);
+  auto first_after = [&](Timestamp t) {
+    return static_cast<size_t>(std::upper_bound(s.begin(), s.end(), t,
+                                                [](Timestamp v, const IntensityPoint& p) { return v < p.time; }) -
+                               s.begin());
+  };
+  size_t i = first_after(from);
+  Timestamp t = from;
+  double v = ValueAt(s, from, i);
+  double area = 0;
+  while (i < s.size() && s[i].time < to) {
+    area += 0.5 * (v + s[i].gco2_per_kwh) * Seconds(s[i].time - t);
+    t = s[i].time;
+    v = s[i].gco2_per_kwh;
+    ++i;
+  }
+  double v_end = ValueAt(s, to, i);
+  area += 0.5 * (v + v_end) * Seconds(to - t);
+  return area / Seconds(to - from);
+}
+
+std::optional<Window> BestStart(const IntensitySeries& s, Timestamp earliest, Timestamp latest,
+                                Duration duration) {
+  if (s.empty() || latest < earliest) return std::nullopt;
+  std::optional<Window> best;
+  auto consider = [&](Timestamp start) {
+    double m = MeanInterpolated(s, start, start + duration);
+    if (!best || m < best->mean_gco2_per_kwh - 1e-9) best = Window{start, start + duration, m};
+  };
+  consider(earliest);
+  for (const IntensityPoint& p : s)
+    if (p.time > earliest && p.time < latest) consider(p.time);
+  if (latest > earliest) consider(latest);
+  return best;
+}
+
+bool ExtendDaily(IntensitySeries& s, Timestamp until) {
+  if (s.empty() || s.back().end() >= until) return false;
+  const auto day = std::chrono::hours(24);
+  bool daily = s.back().end() - s.front().time >= day;
+  while (s.back().end() < until) {
+    IntensityPoint next = s.back();
+    next.time = s.back().end();
+    next.estimated = true;
+    if (daily) {
+      if (auto p = PointAt(s, next.time - day)) {
+        next.gco2_per_kwh = p->gco2_per_kwh;
+        next.period = p->period;
+      }
+    }
+    if (next.period <= Duration::zero()) next.period = std::chrono::minutes(30);
+    s.push_back(next);
+  }
+  return true;
+}
+
 }  // namespace carbon

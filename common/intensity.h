@@ -51,4 +51,22 @@ struct Window {
 std::optional<Window> CleanestWindow(const IntensitySeries& series, Duration length,
                                      WindowMethod method = WindowMethod::kIntervals);
 
+// Forecast integration as the forecast policy does it: the points are samples
+// at their times, joined by straight lines (CATS's trapezoid rule, see
+// CleanestWindow), held flat before the first and after the last sample.
+// The time-weighted mean of that curve over [from, to).
+double MeanInterpolated(const IntensitySeries& series, Timestamp from, Timestamp to);
+
+// The start in [earliest, latest] that minimises MeanInterpolated over
+// [start, start + duration). Candidates: `earliest`, every sample time
+// between, and `latest`; the earliest of equal means wins. Empty when the
+// series is empty or latest < earliest.
+std::optional<Window> BestStart(const IntensitySeries& series, Timestamp earliest, Timestamp latest,
+                                Duration duration);
+
+// Extends a sorted series to cover `until` by repeating the values of 24 h
+// earlier (the grid's daily cycle), or the last value when the series is
+// shorter than a day. Returns whether anything was added.
+bool ExtendDaily(IntensitySeries& series, Timestamp until);
+
 }  // namespace carbon

@@ -148,6 +148,23 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file)
   return spec;
 }
 
+std::string JobSignature(const JobSpec& s) {
+  auto list = [](const std::vector<int64_t>& v) {
+    std::string out;
+    for (int64_t x : v) out += (out.empty() ? "" : "x") + std::to_string(x);
+    return out;
+  };
+  std::string sig = s.model.arch;
+  if (s.model.arch == "mlp") sig += "[" + list(s.model.hidden) + "]";
+  if (s.model.arch == "cnn") sig += "[" + list(s.model.channels) + "]";
+  if (s.model.arch == "resnet") sig += "[" + std::to_string(s.model.blocks) + "," + std::to_string(s.model.width) + "]";
+  sig += " " + s.data.format + ":" + s.data.path + ":" + std::to_string(s.data.train_limit) + "/" +
+         std::to_string(s.data.test_limit);
+  sig += " e" + std::to_string(s.train.epochs) + " b" + std::to_string(s.train.batch_size) + "/" +
+         std::to_string(s.train.accumulation_steps) + " " + s.train.precision + " " + s.train.device;
+  return sig;
+}
+
 StatusOr<JobSpec> LoadJobSpecFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return InvalidArgument("cannot open job file '" + path + "'");

@@ -59,7 +59,7 @@ struct CheckpointSpec {
 };
 
 struct CarbonSpec {
-  std::string policy = "immediate";  // immediate | threshold | forecast
+  std::string policy = "forecast";  // immediate | threshold | forecast
   std::string zone;                  // empty: the daemon's default zone
   std::optional<double> threshold_gco2_per_kwh;
   std::optional<Duration> max_wait;
@@ -77,6 +77,10 @@ struct JobSpec {
   CheckpointSpec checkpoint;
   CarbonSpec carbon;
 };
+
+// What makes two jobs take about as long: model, data, epochs, batch and
+// device. Jobs with the same signature share learned durations.
+std::string JobSignature(const JobSpec& spec);
 
 // `file` names the source in error messages ("job.yaml", "request body").
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file);

@@ -1,25 +1,122 @@
 #include "common/policy.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "common/time_util.h"
 
 namespace carbon {
+namespace {
 
-ReleaseDecision ImmediatePolicy::Decide(const PolicyInput& in) const {
-  ReleaseDecision d;
-  const auto& nb = in.spec.carbon.not_before;
-  if (nb && in.now < *nb) {
-    d.release = false;
-    d.planned_start = *nb;
-    d.reason = "waiting for not_before " + FormatTime(*nb);
-    return d;
-  }
-  d.release = true;
-  d.planned_start = in.now;
-  d.reason = "released: policy immediate";
-  return d;
+std::string G(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
 }
 
-PolicyRegistry::PolicyRegistry() { Register("immediate", std::make_unique<ImmediatePolicy>()); }
+// Not released before not_before: the decision to wait for it, if it applies.
+std::optional<ReleaseDecision> NotBefore(const PolicyInput& in) {
+  const auto& nb = in.spec.carbon.not_before;
+  if (nb && in.now < *nb) return ReleaseDecision{false, *nb, "waiting for not_before " + FormatTime(*nb)};
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string ShortTime(Timestamp t, Timestamp now) {
+  std::string a = FormatTime(t), b = FormatTime(now);
+  if (a.substr(0, 10) == b.substr(0, 10)) return a.substr(11, 5);
+  return a.substr(0, 10) + " " + a.substr(11, 5);
+}
+
+ExpectedDuration ExpectedDurationOf(const PolicyInput& in) {
+  if (in.spec.carbon.expected_duration) return {*in.spec.carbon.expected_duration, "job spec"};
+  auto margin = [&](Duration d) {
+    return Duration(static_cast<int64_t>(std::llround(static_cast<double>(d.count()) * in.defaults.duration_margin)));
+  };
+  if (in.learned_duration)
+    return {margin(*in.learned_duration),
+            "learned from " + std::to_string(in.learned_from) + " finished job" + (in.learned_from == 1 ? "" : "s") +
+                ", +" + G((in.defaults.duration_margin - 1) * 100) + "%"};
+  return {margin(in.defaults.expected_duration),
+          "default, +" + G((in.defaults.duration_margin - 1) * 100) + "%"};
+}
+
+Timestamp LatestStart(const PolicyInput& in, Duration duration) {
+  Timestamp deadline = in.spec.carbon.deadline
+                           ? *in.spec.carbon.deadline
+                           : in.submitted + in.spec.carbon.max_wait.value_or(in.defaults.max_wait) + duration;
+  return deadline - duration;
+}
+
+ReleaseDecision ImmediatePolicy::Decide(const PolicyInput& in) const {
+  if (auto wait = NotBefore(in)) return *wait;
+  return {true, in.now, "released: policy immediate"};
+}
+
+ReleaseDecision ThresholdPolicy::Decide(const PolicyInput& in) const {
+  if (auto wait = NotBefore(in)) return *wait;
+  const double threshold = in.spec.carbon.threshold_gco2_per_kwh.value_or(0);
+  const Duration max_wait = in.spec.carbon.max_wait.value_or(in.defaults.max_wait);
+  Timestamp give_up = in.submitted + max_wait;
+  if (in.spec.carbon.deadline) {
+    ExpectedDuration d = ExpectedDurationOf(in);
+    give_up = std::min(give_up, *in.spec.carbon.deadline - d.duration);
+  }
+  const GridView* g = in.grid;
+  if (g && g->current_gco2_per_kwh && *g->current_gco2_per_kwh <= threshold)
+    return {true, in.now,
+            "released: intensity " + G(*g->current_gco2_per_kwh) + " g/kWh (" + g->current_source +
+                ") is at or under the threshold " + G(threshold)};
+  if (in.now >= give_up)
+    return {true, in.now,
+            "released: waited " + FormatDuration(std::chrono::duration_cast<Duration>(in.now - in.submitted)) +
+                " (max_wait/deadline reached) with intensity " +
+                (g && g->current_gco2_per_kwh ? G(*g->current_gco2_per_kwh) + " g/kWh" : "unknown") +
+                " over the threshold " + G(threshold)};
+  std::string now_text = g && g->current_gco2_per_kwh
+                             ? G(*g->current_gco2_per_kwh) + " g/kWh now (" + g->current_source + ")"
+                             : "no current intensity" + (g && !g->why_no_data.empty() ? " (" + g->why_no_data + ")" : "");
+  return {false, give_up,
+          "waiting for intensity at or under " + G(threshold) + " g/kWh: " + now_text + "; starts by " +
+              ShortTime(give_up, in.now) + " UTC at the latest"};
+}
+
+ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
+  if (auto wait = NotBefore(in)) return *wait;
+  ExpectedDuration d = ExpectedDurationOf(in);
+  Timestamp earliest = in.now;
+  Timestamp latest = LatestStart(in, d.duration);
+  if (latest <= in.now)
+    return {true, in.now,
+            "released: the deadline leaves no later start (expected duration " + FormatDuration(d.duration) +
+                ", " + d.source + ")"};
+  const GridView* g = in.grid;
+  if (!g || g->forecast.empty())
+    return {true, in.now,
+            "released: no forecast for zone " + (g ? g->zone : std::string("?")) +
+                (g && !g->why_no_data.empty() ? " (" + g->why_no_data + ")" : "") + "; not waiting blind"};
+  IntensitySeries series = g->forecast;
+  bool extended = ExtendDaily(series, latest + d.duration);
+  auto best = BestStart(series, earliest, latest, d.duration);
+  double now_mean = MeanInterpolated(series, in.now, in.now + d.duration);
+  std::string tail = "expected duration " + FormatDuration(d.duration) + " (" + d.source + "); forecast from " +
+                     g->forecast_source + (extended ? ", extended past its horizon by the daily cycle" : "");
+  if (!best || best->start <= in.now)
+    return {true, in.now,
+            "released: now is the cleanest start in the window (mean " + G(now_mean) + " g/kWh over " +
+                FormatDuration(d.duration) + "); " + tail};
+  return {false, best->start,
+          "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, in.now) +
+              " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail};
+}
+
+PolicyRegistry::PolicyRegistry() {
+  Register("immediate", std::make_unique<ImmediatePolicy>());
+  Register("threshold", std::make_unique<ThresholdPolicy>());
+  Register("forecast", std::make_unique<ForecastPolicy>());
+}
 
 void PolicyRegistry::Register(const std::string& name, std::unique_ptr<ReleasePolicy> policy) {
   policies_[name] = std::move(policy);
@@ -29,8 +126,7 @@ ReleaseDecision PolicyRegistry::Decide(const PolicyInput& in) const {
   auto it = policies_.find(in.spec.carbon.policy);
   if (it != policies_.end()) return it->second->Decide(in);
   ReleaseDecision d = policies_.at("immediate")->Decide(in);
-  d.reason += " (policy '" + in.spec.carbon.policy +
-              "' is not available in this version of carbond; ran as immediate)";
+  d.reason += " (policy '" + in.spec.carbon.policy + "' is not available in this version of carbond; ran as immediate)";
   return d;
 }
 

@@ -1,11 +1,15 @@
-// Release policies: pure functions of a job, its submission time and "now"
-// that say whether a job may start and, if not, why and until when.
-// The daemon and (later) the simulator run the very same code.
+// Release policies: pure functions of a job, its submission time, "now" and
+// what is known about the grid, that say whether a job may start and, if not,
+// why and until when. The daemon and the simulator run the very same code.
 //
-// This version implements `immediate` (which still honours carbon.not_before).
-// `threshold` and `forecast` are parsed and validated by the job spec; until
-// their policies are registered the registry runs them as immediate and says
-// so in the job's reason.
+//   immediate  release at once (after carbon.not_before).
+//   threshold  release when the current intensity is at or under
+//              carbon.threshold_gco2_per_kwh, or when max_wait has passed.
+//   forecast   release at the start that minimises the mean forecast
+//              intensity over the job's expected duration, within
+//              [max(now, not_before), deadline - duration]; the deadline
+//              defaults to submission + max_wait + duration. Re-planned on
+//              every tick with the newest forecast.
 #pragma once
 
 #include <map>
@@ -14,6 +18,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/intensity.h"
 #include "common/job_spec.h"
 
 namespace carbon {
@@ -24,11 +29,44 @@ struct ReleaseDecision {
   std::string reason;                      // for people: why (not) now
 };
 
+// What the scheduler knows about the job's zone.
+struct GridView {
+  std::string zone;
+  std::optional<double> current_gco2_per_kwh;
+  std::string current_source;
+  IntensitySeries forecast;  // sorted; empty when there is none
+  std::string forecast_source;
+  std::string why_no_data;   // when current or forecast is missing
+};
+
+struct PolicyDefaults {
+  Duration max_wait = std::chrono::hours(24);
+  Duration expected_duration = std::chrono::hours(1);  // when neither the spec nor history says
+  double duration_margin = 1.2;  // applied to learned and default durations
+};
+
 struct PolicyInput {
   const JobSpec& spec;
   Timestamp submitted;
   Timestamp now;
+  const GridView* grid = nullptr;
+  // The median run time of finished jobs like this one (same model, data,
+  // epochs and device), with how many there were.
+  std::optional<Duration> learned_duration = std::nullopt;
+  int64_t learned_from = 0;
+  PolicyDefaults defaults = {};
 };
+
+// The duration a policy plans with, and where it came from.
+struct ExpectedDuration {
+  Duration duration;
+  std::string source;  // "job spec", "learned from 3 finished jobs", "default"
+};
+ExpectedDuration ExpectedDurationOf(const PolicyInput& in);
+
+// The latest time the job may start: deadline - duration, where the deadline
+// defaults to submission + max_wait + duration.
+Timestamp LatestStart(const PolicyInput& in, Duration duration);
 
 class ReleasePolicy {
  public:
@@ -41,10 +79,20 @@ class ImmediatePolicy final : public ReleasePolicy {
   ReleaseDecision Decide(const PolicyInput& in) const override;
 };
 
+class ThresholdPolicy final : public ReleasePolicy {
+ public:
+  ReleaseDecision Decide(const PolicyInput& in) const override;
+};
+
+class ForecastPolicy final : public ReleasePolicy {
+ public:
+  ReleaseDecision Decide(const PolicyInput& in) const override;
+};
+
 // Maps carbon.policy names to policies. Not thread-safe for Register after use.
 class PolicyRegistry {
  public:
-  PolicyRegistry();  // registers "immediate"
+  PolicyRegistry();  // registers immediate, threshold and forecast
   void Register(const std::string& name, std::unique_ptr<ReleasePolicy> policy);
   // Decides with the job's policy; an unregistered name falls back to
   // immediate and the reason says so.
@@ -53,5 +101,8 @@ class PolicyRegistry {
  private:
   std::map<std::string, std::unique_ptr<ReleasePolicy>> policies_;
 };
+
+// "02:30" (UTC) for reasons; with the date when it is not the day of `now`.
+std::string ShortTime(Timestamp t, Timestamp now);
 
 }  // namespace carbon

@@ -18,6 +18,7 @@
 #include "daemon/api_router.h"
 #include "daemon/http_client.h"
 #include "daemon/http_server.h"
+#include "daemon/intensity/intensity_grid.h"
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity/make_sources.h"
 #include "daemon/notifier.h"
@@ -46,6 +47,18 @@ HttpServerOptions ServerOptions(const Config& c) {
   o.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   o.read_timeout = c.read_timeout;
   o.max_connections = static_cast<size_t>(c.max_connections);
+  return o;
+}
+
+SchedulerOptions SchedulerOptionsFrom(const Config& c) {
+  SchedulerOptions o;
+  o.max_concurrent_jobs = c.max_concurrent_jobs;
+  o.max_attempts = c.max_attempts;
+  o.runs_dir = c.RunsDir();
+  o.default_zone = c.default_zone;
+  o.policy_defaults.max_wait = c.default_max_wait;
+  o.policy_defaults.expected_duration = c.default_expected_duration;
+  o.policy_defaults.duration_margin = c.duration_margin;
   return o;
 }
 
@@ -111,7 +124,7 @@ int RunDaemon(Config config, const std::string& config_path) {
   ProcessExecutorOptions eo{*worker, config.cancel_grace};
   ProcessExecutor executor(io, eo);
   PolicyRegistry policies;
-  SchedulerOptions so{config.max_concurrent_jobs, config.max_attempts, config.RunsDir()};
+  SchedulerOptions so = SchedulerOptionsFrom(config);
   Scheduler scheduler(**store, executor, policies, *clock, so);
   executor.SetListener(&scheduler);
   if (Status st = scheduler.Recover(); !st.ok()) {
@@ -131,6 +144,9 @@ int RunDaemon(Config config, const std::string& config_path) {
   IntensityService intensity(std::move(*sources), intensity_store, *clock,
                              {config.IntensityZones(), config.intensity.horizon,
                               config.intensity.max_age, config.intensity.retention});
+
+  IntensityGrid grid(intensity, intensity_store, *clock);
+  scheduler.set_grid(&grid);
 
   ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
   router.set_intensity(&intensity, &intensity_store, clock.get());
@@ -264,7 +280,11 @@ int RunDaemon(Config config, const std::string& config_path) {
                 fresh->intensity.zones != config.intensity.zones)
               spdlog::warn("SIGHUP: intensity chain and zone changes take effect on restart");
             spdlog::set_level(LevelOf(config.log_level));
-            scheduler.set_options({config.max_concurrent_jobs, config.max_attempts, config.RunsDir()});
+            config.default_zone = fresh->default_zone;
+            config.default_max_wait = fresh->default_max_wait;
+            config.default_expected_duration = fresh->default_expected_duration;
+            config.duration_margin = fresh->duration_margin;
+            scheduler.set_options(SchedulerOptionsFrom(config));
             executor.set_options({*w, config.cancel_grace});
             server.set_limits(ServerOptions(config));
             spdlog::info("SIGHUP: configuration reloaded from {}", config_path);

@@ -143,8 +143,11 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   void Handshake() {
+    // SNI carries host names only, never an IP literal (RFC 6066). This is
     // SSL_set_tlsext_host_name without its macro's C-style cast.
-    if (!::SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+    boost::system::error_code not_ip;
+    asio::ip::make_address(url_.host, not_ip);
+    if (not_ip && !::SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                     const_cast<char*>(url_.host.c_str())))
       return Fail("TLS SNI", boost::system::error_code(static_cast<int>(::ERR_get_error()),
                                                        asio::error::get_ssl_category()));

@@ -26,6 +26,7 @@ struct NewJob {
   std::optional<Timestamp> not_before;
   std::optional<Timestamp> deadline;
   std::string reason;
+  std::string signature;  // JobSignature of the spec
 };
 
 // A compare-and-set of a job's state, with the fields that change with it.
@@ -60,9 +61,20 @@ struct JobFilter {
   int64_t after_id = 0;  // ids greater than this (paging)
 };
 
+// How long finished jobs with one signature ran (succeeded ones, newest 20).
+struct RunTimes {
+  std::optional<Duration> median;
+  int64_t count = 0;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
+  // Run times of succeeded jobs with this signature.
+  virtual StatusOr<RunTimes> TypicalRunTime(const std::string& signature) {
+    (void)signature;
+    return RunTimes{};
+  }
   // Inserts a job in state queued with its submission event and, when `plan`
   // is given (queued -> waiting), applies it in the same transaction: one
   // durable commit per submission. Returns the new id.

@@ -40,8 +40,10 @@ void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& fil
   nj.not_before = spec->carbon.not_before;
   nj.deadline = spec->carbon.deadline;
   nj.reason = "submitted by uid " + std::to_string(owner_uid);
+  nj.signature = JobSignature(*spec);
   // Planned at once, in the same commit; a tick releases it.
-  ReleaseDecision d = policies_.Decide({*spec, nj.submitted, nj.submitted});
+  TickCache cache;
+  ReleaseDecision d = Decide(*spec, nj.submitted, nj.submitted, cache);
   Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
   plan.planned_start = d.planned_start;
   pending_.push_back({std::move(nj), std::move(plan), std::move(spec).value(), std::move(done)});
@@ -142,6 +144,36 @@ const JobSpec* Scheduler::SpecOf(const JobRecord& job, Status* error) {
   return &specs_.emplace(job.id, std::move(spec).value()).first->second;
 }
 
+ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now,
+                                  TickCache& cache) {
+  PolicyInput in{spec, submitted, now};
+  in.defaults = options_.policy_defaults;
+  if (spec.carbon.policy == "immediate") return policies_.Decide(in);
+  const std::string zone = spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone;
+  auto g = cache.grids.find(zone);
+  if (g == cache.grids.end()) {
+    GridView v;
+    v.zone = zone;
+    if (grid_)
+      v = grid_->View(zone);
+    else
+      v.why_no_data = "carbond has no intensity source";
+    g = cache.grids.emplace(zone, std::move(v)).first;
+  }
+  in.grid = &g->second;
+  if (!spec.carbon.expected_duration) {
+    const std::string sig = JobSignature(spec);
+    auto r = cache.run_times.find(sig);
+    if (r == cache.run_times.end()) {
+      auto times = store_.TypicalRunTime(sig);
+      r = cache.run_times.emplace(sig, times.ok() ? *times : RunTimes{}).first;
+    }
+    in.learned_duration = r->second.median;
+    in.learned_from = r->second.count;
+  }
+  return policies_.Decide(in);
+}
+
 void Scheduler::Tick() {
   if (draining_) return;
   JobFilter queued;
@@ -153,6 +185,7 @@ void Scheduler::Tick() {
     return;
   }
   // Plan every queued job; one commit for all of them.
+  TickCache cache;
   std::vector<std::pair<int64_t, Transition>> plans;
   for (JobRecord& job : *qs) {
     Status error;
@@ -165,7 +198,7 @@ void Scheduler::Tick() {
       plans.emplace_back(job.id, t);
       continue;
     }
-    ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
+    ReleaseDecision d = Decide(*spec, job.submitted, now, cache);
     Transition t{JobState::kQueued, JobState::kWaiting, d.reason, now};
     t.planned_start = d.planned_start;
     plans.emplace_back(job.id, t);
@@ -194,7 +227,7 @@ void Scheduler::Tick() {
     const JobSpec* spec = SpecOf(job, &error);
     if (!spec) continue;  // cannot happen: it validated when planned
     Timestamp now = clock_.Now();
-    ReleaseDecision d = policies_.Decide({*spec, job.submitted, now});
+    ReleaseDecision d = Decide(*spec, job.submitted, now, cache);
     if (!d.release) {
       if (d.reason != job.reason) reasons.push_back({job.id, job.state, d.reason, d.planned_start});
       continue;

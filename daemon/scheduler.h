@@ -16,14 +16,20 @@
 #include "common/job_spec.h"
 #include "common/policy.h"
 #include "daemon/executor.h"
+#include "daemon/grid_provider.h"
 #include "daemon/job_store.h"
 
 namespace carbon {
 
 struct SchedulerOptions {
+  SchedulerOptions() = default;
+  SchedulerOptions(int64_t jobs, int64_t attempts, std::string runs)
+      : max_concurrent_jobs(jobs), max_attempts(attempts), runs_dir(std::move(runs)) {}
   int64_t max_concurrent_jobs = 1;
   int64_t max_attempts = 3;
   std::string runs_dir;  // each job runs in <runs_dir>/<id>
+  std::string default_zone = "GB";  // for jobs that name none
+  PolicyDefaults policy_defaults;
 };
 
 class Scheduler final : public ExecutorListener {
@@ -68,6 +74,8 @@ class Scheduler final : public ExecutorListener {
   bool draining() const { return draining_; }
 
   void set_options(const SchedulerOptions& o) { options_ = o; }
+  // Where policies learn about the grid; without one they see no grid data.
+  void set_grid(GridProvider* grid) { grid_ = grid; }
   const SchedulerOptions& options() const { return options_; }
 
   // ExecutorListener
@@ -81,6 +89,13 @@ class Scheduler final : public ExecutorListener {
   // The parsed spec of a job, parsed once and cached while the job is not
   // final; null (and the error in *error) when the stored text does not parse.
   const JobSpec* SpecOf(const JobRecord& job, Status* error);
+  // The policy's decision, with the grid of the job's zone and the learned
+  // duration; `cache` holds the views and run times of one tick.
+  struct TickCache {
+    std::unordered_map<std::string, GridView> grids;
+    std::unordered_map<std::string, RunTimes> run_times;
+  };
+  ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache);
   void Notify(int64_t id);
 
   JobStore& store_;
@@ -88,6 +103,7 @@ class Scheduler final : public ExecutorListener {
   const PolicyRegistry& policies_;
   const Clock& clock_;
   SchedulerOptions options_;
+  GridProvider* grid_ = nullptr;
   bool draining_ = false;
   std::unordered_map<int64_t, JobSpec> specs_;
   struct PendingSubmit {

@@ -1,5 +1,7 @@
 #include "daemon/sqlite/sqlite_job_store.h"
 
+#include <algorithm>
+
 #include "common/time_util.h"
 #include "daemon/sqlite/migrate.h"
 
@@ -88,7 +90,7 @@ StatusOr<std::vector<int64_t>> SqliteJobStore::InsertAll(
 StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const Transition* plan) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, not_before, "
-      "deadline) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)"));
+      "deadline, signature) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(st.Bind(1, job.name)
                       .Bind(2, job.spec_text)
                       .Bind(3, job.policy)
@@ -97,6 +99,7 @@ StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const T
                       .Bind(6, FormatTime(job.submitted))
                       .Bind(7, OptTime(job.not_before))
                       .Bind(8, OptTime(job.deadline))
+                      .Bind(9, job.signature)
                       .Run());
   int64_t id = db_->LastInsertRowId();
   RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));
@@ -294,6 +297,27 @@ StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountByState() {
 Status SqliteJobStore::Ping() {
   ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1"));
   return st.Run();
+}
+
+StatusOr<RunTimes> SqliteJobStore::TypicalRunTime(const std::string& signature) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT (julianday(finished_at) - julianday(started_at)) * 86400.0 FROM jobs "
+      "WHERE signature = ? AND state = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL "
+      "ORDER BY id DESC LIMIT 20"));
+  st.Bind(1, signature);
+  std::vector<double> secs;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    secs.push_back(st.ColumnDouble(0));
+  }
+  RunTimes r;
+  r.count = static_cast<int64_t>(secs.size());
+  if (!secs.empty()) {
+    std::sort(secs.begin(), secs.end());
+    r.median = Duration(static_cast<int64_t>(secs[secs.size() / 2] * 1000.0));
+  }
+  return r;
 }
 
 }  // namespace carbon

@@ -32,6 +32,7 @@ class SqliteJobStore final : public JobStore {
   StatusOr<std::vector<EpochRecord>> Epochs(int64_t id) override;
   StatusOr<std::map<JobState, int64_t>> CountByState() override;
   Status Ping() override;
+  StatusOr<RunTimes> TypicalRunTime(const std::string& signature) override;
 
   sql::Database& db() { return *db_; }
 

@@ -37,7 +37,7 @@ TEST(JobSpec, MinimalSpecGetsDocumentedDefaults) {
   EXPECT_EQ(r->train.accumulation_steps, 1);
   EXPECT_EQ(r->train.precision, "auto");
   EXPECT_EQ(r->train.device, "auto");
-  EXPECT_EQ(r->carbon.policy, "immediate");
+  EXPECT_EQ(r->carbon.policy, "forecast");
   EXPECT_FALSE(r->carbon.deadline.has_value());
 }
 

@@ -86,7 +86,7 @@ TEST_F(HttpTest, GetsOverHttpAndHttpsWithTheTestCa) {
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_EQ(reqs[1].target, "/intensity?zone=GB");
   EXPECT_EQ(reqs[1].headers["auth-token"], "s3cret");
-  EXPECT_EQ(reqs[1].headers["host"], "localhost");
+  EXPECT_EQ(reqs[1].headers["host"], "127.0.0.1");
 }
 
 TEST_F(HttpTest, ACertificateNotSignedByATrustedCaFailsAtOnce) {
@@ -285,7 +285,7 @@ TEST_F(FallbackTest, EveryUpstreamFailureEndsInTheNextSource) {
     EXPECT_EQ(z->source, "mock");
     EXPECT_TRUE(z->fallback);
     EXPECT_TRUE(Has(z->reason, "uk: ")) << z->reason;
-    EXPECT_TRUE(Has(z->reason, "https://localhost:")) << z->reason;
+    EXPECT_TRUE(Has(z->reason, "https://127.0.0.1:")) << z->reason;
     EXPECT_TRUE(Has(z->reason, c.expect)) << z->reason;
     ASSERT_TRUE(z->current);
     ASSERT_TRUE(z->current->fallback);

@@ -134,11 +134,128 @@ TEST_F(SchedulerTest, NotBeforeHoldsTheJobUntilItsTime) {
   EXPECT_EQ(FormatTime(*Job(id).started), "2026-11-26T15:00:00.000Z");
 }
 
-TEST_F(SchedulerTest, UnimplementedPolicyRunsAsImmediateAndSaysSo) {
-  int64_t id = Submit("name: a\ncarbon: {policy: forecast}\n");
+// A grid the test sets by hand.
+class FakeGrid final : public GridProvider {
+ public:
+  GridView View(const std::string& zone) override {
+    GridView v = view;
+    v.zone = zone;
+    ++calls;
+    return v;
+  }
+  GridView view;
+  int calls = 0;
+};
+
+IntensitySeries HalfHours(Timestamp from, const std::vector<double>& values) {
+  IntensitySeries s;
+  for (double v : values) {
+    s.push_back(IntensityPoint{from, std::chrono::minutes(30), v, true});
+    from += std::chrono::minutes(30);
+  }
+  return s;
+}
+
+TEST_F(SchedulerTest, ForecastPolicyWaitsForTheCleanestWindowThenReleases) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 400;
+  grid.view.current_source = "mock";
+  grid.view.forecast_source = "mock";
+  // 12:00..24:00: 400 for 3 h, then 100 for 2 h, then 400.
+  std::vector<double> v(24, 400);
+  for (int i = 6; i < 10; ++i) v[static_cast<size_t>(i)] = 100;
+  grid.view.forecast = HalfHours(clock_.Now(), v);
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ncarbon: {policy: forecast, max_wait: 8h, expected_duration: 1h}\n");
   sched_->Tick();
-  EXPECT_EQ(Job(id).state, JobState::kRunning);
-  EXPECT_NE(Job(id).reason.find("policy 'forecast' is not available"), std::string::npos);
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kWaiting);
+  EXPECT_NE(j.reason.find("waiting for forecast window 15:00-16:00 UTC, mean 100 g/kWh vs 400 if started now"),
+            std::string::npos)
+      << j.reason;
+  EXPECT_NE(j.reason.find("expected duration 1h (job spec)"), std::string::npos) << j.reason;
+  EXPECT_EQ(FormatTime(*j.planned_start), "2026-11-26T15:00:00.000Z");
+  clock_.Advance(std::chrono::hours(2));
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kWaiting);
+  clock_.Advance(std::chrono::hours(1));
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning) << Job(id).reason;
+  EXPECT_NE(Job(id).reason.find("released: now is the cleanest start"), std::string::npos) << Job(id).reason;
+}
+
+TEST_F(SchedulerTest, ForecastPolicyReleasesAtTheLatestStartAndWithoutAForecast) {
+  FakeGrid grid;
+  grid.view.forecast_source = "mock";
+  std::vector<double> v(48, 400);
+  for (int i = 40; i < 48; ++i) v[static_cast<size_t>(i)] = 50;  // clean only after the deadline
+  grid.view.forecast = HalfHours(clock_.Now(), v);
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ncarbon: {policy: forecast, max_wait: 2h, expected_duration: 1h}\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning) << Job(id).reason;  // flat 400 until the latest start: now
+  exec_.Exit(id, 0);
+  sched_->Tick();
+  grid.view.forecast.clear();
+  grid.view.why_no_data = "uk: HTTP 500";
+  int64_t blind = Submit("name: b\ncarbon: {policy: forecast}\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(blind).state, JobState::kRunning);
+  EXPECT_NE(Job(blind).reason.find("no forecast for zone GB (uk: HTTP 500)"), std::string::npos) << Job(blind).reason;
+}
+
+TEST_F(SchedulerTest, ThresholdPolicyWaitsUntilUnderOrMaxWait) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 350;
+  grid.view.current_source = "uk";
+  sched_->set_grid(&grid);
+  int64_t a = Submit("name: a\ncarbon: {policy: threshold, threshold_gco2_per_kwh: 300, max_wait: 2h}\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(a).state, JobState::kWaiting);
+  EXPECT_NE(Job(a).reason.find("waiting for intensity at or under 300 g/kWh: 350 g/kWh now (uk)"), std::string::npos)
+      << Job(a).reason;
+  grid.view.current_gco2_per_kwh = 280;
+  clock_.Advance(std::chrono::minutes(10));
+  sched_->Tick();
+  EXPECT_EQ(Job(a).state, JobState::kRunning);
+  EXPECT_NE(Job(a).reason.find("intensity 280 g/kWh (uk) is at or under the threshold 300"), std::string::npos);
+  exec_.Exit(a, 0);
+  grid.view.current_gco2_per_kwh = 500;
+  int64_t b = Submit("name: b\ncarbon: {policy: threshold, threshold_gco2_per_kwh: 300, max_wait: 2h}\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(b).state, JobState::kWaiting);
+  clock_.Advance(std::chrono::hours(2));
+  sched_->Tick();
+  EXPECT_EQ(Job(b).state, JobState::kRunning);
+  EXPECT_NE(Job(b).reason.find("max_wait/deadline reached"), std::string::npos) << Job(b).reason;
+}
+
+TEST_F(SchedulerTest, ExpectedDurationIsLearnedFromFinishedJobsLikeThisOne) {
+  FakeGrid grid;
+  grid.view.forecast_source = "mock";
+  grid.view.forecast = HalfHours(clock_.Now(), std::vector<double>(96, 200));
+  sched_->set_grid(&grid);
+  const std::string spec = "name: a\ntrain: {epochs: 3}\ncarbon: {policy: forecast, max_wait: 1h}\n";
+  for (int i = 0; i < 2; ++i) {
+    int64_t id = Submit(spec);
+    sched_->Tick();
+    ASSERT_EQ(Job(id).state, JobState::kRunning) << Job(id).reason;
+    EXPECT_NE(Job(id).reason.find(i == 0 ? "(default, +20%)" : "(learned from 1 finished job, +20%)"),
+              std::string::npos)
+        << Job(id).reason;
+    clock_.Advance(std::chrono::minutes(50));
+    exec_.Exit(id, 0);
+  }
+  int64_t third = Submit(spec);
+  sched_->Tick();
+  // Two runs of 50 min: planned as 60 min (50 min + 20%).
+  EXPECT_NE(Job(third).reason.find("expected duration 1h (learned from 2 finished jobs, +20%)"), std::string::npos)
+      << Job(third).reason;
+  // Another model does not share the history.
+  int64_t other = Submit("name: b\ntrain: {epochs: 4}\ncarbon: {policy: forecast, max_wait: 1h}\n");
+  exec_.Exit(third, 0);
+  sched_->Tick();
+  EXPECT_NE(Job(other).reason.find("(default, +20%)"), std::string::npos) << Job(other).reason;
 }
 
 TEST_F(SchedulerTest, OnlyOwnerOrRootMayCancel) {

@@ -20,7 +20,11 @@ using nlohmann::json;
 
 std::string WriteJob(const TempDir& dir, const std::string& name, const std::string& extra = "") {
   std::string path = dir / (name + ".yaml");
-  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\n" << extra;
+  // Released at once unless the test says otherwise (the default policy,
+  // forecast, would wait for the mock's cleanest window).
+  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\n"
+                      << (extra.find("carbon:") == std::string::npos ? "carbon: {policy: immediate}\n" : "")
+                      << extra;
   return path;
 }
 

@@ -24,7 +24,7 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
   DaemonProcess d(dir, CARBON_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
   std::string job = dir / "tiny.yaml";
-  std::ofstream(job) << "name: tiny-mlp\nmodel: {arch: mlp, hidden: [64]}\n"
+  std::ofstream(job) << "name: tiny-mlp\ncarbon: {policy: immediate}\nmodel: {arch: mlp, hidden: [64]}\n"
                      << "data: {path: " << kData << ", train_limit: 2000, test_limit: 500}\n"
                      << "train: {epochs: 2, batch_size: 32, accumulation_steps: 4, lr: 0.002, "
                         "threads: 1}\n";
@@ -60,7 +60,7 @@ TEST(RealWorker, BadDataPathFailsWithoutRetryAndSaysWhy) {
   DaemonProcess d(dir, CARBON_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
   std::string job = dir / "nodata.yaml";
-  std::ofstream(job) << "name: nodata\ndata: {path: " << (dir / "nothing") << "}\n";
+  std::ofstream(job) << "name: nodata\ncarbon: {policy: immediate}\ndata: {path: " << (dir / "nothing") << "}\n";
   ASSERT_EQ(d.Ctl({"submit", job}).exit_code, 0);
   EXPECT_EQ(d.Ctl({"wait", "1", "--timeout", "60"}).exit_code, 1);
   json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);

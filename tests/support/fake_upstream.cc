@@ -161,7 +161,9 @@ std::string FakeUpstream::http_url() const {
   return "http://127.0.0.1:" + std::to_string(impl_->plain.local_endpoint().port());
 }
 std::string FakeUpstream::https_url() const {
-  return "https://localhost:" + std::to_string(impl_->secure.local_endpoint().port());
+  // An IP literal: a fresh chroot may have no /etc/hosts entry for localhost.
+  // The certificate names 127.0.0.1 too, and the client checks it.
+  return "https://127.0.0.1:" + std::to_string(impl_->secure.local_endpoint().port());
 }
 std::vector<UpstreamRequest> FakeUpstream::requests() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -1,7 +1,7 @@
 // FakeUpstream: an in-process HTTP and HTTPS server on loopback that replays
 // recorded API bodies and misbehaves on demand (namespace carbon::fakes).
 // It runs its own io_context on a background thread. The HTTPS side uses a
-// self-signed certificate for "localhost" made at construction (ca_file()).
+// self-signed certificate for "localhost" and 127.0.0.1 made at construction (ca_file()).
 #pragma once
 
 #include <atomic>
@@ -39,7 +39,7 @@ class FakeUpstream {
 
   void set_handler(Handler h);
   std::string http_url() const;   // "http://127.0.0.1:<port>"
-  std::string https_url() const;  // "https://localhost:<port>"
+  std::string https_url() const;  // "https://127.0.0.1:<port>" (certificate SAN IP)
   const std::string& ca_file() const { return cert_path_; }
   std::vector<UpstreamRequest> requests() const;
   size_t request_count() const;

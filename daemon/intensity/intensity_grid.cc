@@ -1,0 +1,31 @@
+#include "daemon/intensity/intensity_grid.h"
+
+namespace carbon {
+
+GridView IntensityGrid::View(const std::string& zone) {
+  GridView v;
+  v.zone = zone;
+  const ZoneIntensity* z = service_.Zone(zone);
+  if (!z) {
+    v.why_no_data = "zone " + zone + " is not polled; add it to intensity.zones";
+    return v;
+  }
+  if (z->current) {
+    v.current_gco2_per_kwh = z->current->point.gco2_per_kwh;
+    v.current_source = z->current->source;
+  } else {
+    v.why_no_data = z->reason.empty() ? "no reading yet" : z->reason;
+  }
+  Timestamp now = clock_.Now();
+  auto fc = store_.LatestForecast(zone, now);
+  if (fc.ok() && *fc) {
+    for (const IntensityPoint& p : (*fc)->points)
+      if (p.end() > now) v.forecast.push_back(p);
+    v.forecast_source = (*fc)->source;
+  }
+  if (v.forecast.empty() && v.why_no_data.empty())
+    v.why_no_data = z->forecast_reason.empty() ? "no forecast stored" : z->forecast_reason;
+  return v;
+}
+
+}  // namespace carbon
