@@ -108,7 +108,7 @@ ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
             "released: now is the cleanest start in the window (mean " + G(now_mean) + " g/kWh over " +
                 FormatDuration(d.duration) + "); " + tail};
   return {false, best->start,
-          "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, in.now) +
+          "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, best->start) +
               " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail};
 }
 

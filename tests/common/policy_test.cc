@@ -42,7 +42,7 @@ TEST(ForecastPolicy, ReproducesCatsPublishedExample) {
   ReleaseDecision d = ForecastPolicy().Decide(in);
   EXPECT_FALSE(d.release);
   EXPECT_EQ(FormatTime(*d.planned_start), "2023-05-05T12:00:00.000Z");
-  EXPECT_NE(d.reason.find("waiting for forecast window 2023-05-05 12:00-2023-05-05 15:00 UTC, mean 7 g/kWh"),
+  EXPECT_NE(d.reason.find("waiting for forecast window 2023-05-05 12:00-15:00 UTC, mean 7 g/kWh"),
             std::string::npos)
       << d.reason;
 }
