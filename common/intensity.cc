@@ -1,6 +1,7 @@
 #include "common/intensity.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace carbon {
 
@@ -115,17 +116,58 @@ double MeanInterpolated(const IntensitySeries& s, Timestamp from, Timestamp to) 
   return area / Seconds(to - from);
 }
 
+double MeanIntervals(const IntensitySeries& s, Timestamp from, Timestamp to) {
+  if (s.empty()) return 0;
+  if (to <= from) return PointAt(s, from) ? PointAt(s, from)->gco2_per_kwh : s.front().gco2_per_kwh;
+  // The first point that ends after `from`.
+  size_t i = static_cast<size_t>(std::upper_bound(s.begin(), s.end(), from,
+                                                  [](Timestamp v, const IntensityPoint& p) { return v < p.time; }) -
+                                 s.begin());
+  if (i > 0) --i;
+  double area = 0;
+  Timestamp t = from;
+  while (t < to) {
+    // Point i holds from its time to the next point's (gaps hold; before the
+    // first point, the first one's value).
+    double v = s[i].gco2_per_kwh;
+    Timestamp seg_end = i + 1 < s.size() ? std::min(to, s[i + 1].time) : to;
+    if (seg_end <= t) {
+      ++i;
+      continue;
+    }
+    area += v * Seconds(seg_end - t);
+    t = seg_end;
+    if (i + 1 < s.size() && t >= s[i + 1].time) ++i;
+  }
+  return area / Seconds(to - from);
+}
+
+IntensitySeries SliceSorted(const IntensitySeries& s, Timestamp from, Timestamp to) {
+  auto lo = std::upper_bound(s.begin(), s.end(), from, [](Timestamp v, const IntensityPoint& p) { return v < p.time; });
+  if (lo != s.begin() && std::prev(lo)->end() > from) --lo;
+  auto hi = std::lower_bound(lo, s.end(), to, [](const IntensityPoint& p, Timestamp v) { return p.time < v; });
+  return IntensitySeries(lo, hi);
+}
+
 std::optional<Window> BestStart(const IntensitySeries& s, Timestamp earliest, Timestamp latest,
-                                Duration duration) {
+                                Duration duration, WindowMethod method) {
   if (s.empty() || latest < earliest) return std::nullopt;
   std::optional<Window> best;
   auto consider = [&](Timestamp start) {
-    double m = MeanInterpolated(s, start, start + duration);
-    if (!best || m < best->mean_gco2_per_kwh - 1e-9) best = Window{start, start + duration, m};
+    double m = method == WindowMethod::kTrapezoid ? MeanInterpolated(s, start, start + duration)
+                                                  : MeanIntervals(s, start, start + duration);
+    if (!best || m < best->mean_gco2_per_kwh - 1e-9 ||
+        (std::abs(m - best->mean_gco2_per_kwh) <= 1e-9 && start < best->start))
+      best = Window{start, start + duration, m};
   };
   consider(earliest);
-  for (const IntensityPoint& p : s)
+  for (const IntensityPoint& p : s) {
     if (p.time > earliest && p.time < latest) consider(p.time);
+    if (method == WindowMethod::kIntervals) {
+      Timestamp aligned_end = p.time - duration;  // the window ends where a point starts
+      if (aligned_end > earliest && aligned_end < latest) consider(aligned_end);
+    }
+  }
   if (latest > earliest) consider(latest);
   return best;
 }

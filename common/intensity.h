@@ -51,18 +51,27 @@ struct Window {
 std::optional<Window> CleanestWindow(const IntensitySeries& series, Duration length,
                                      WindowMethod method = WindowMethod::kIntervals);
 
-// Forecast integration as the forecast policy does it: the points are samples
-// at their times, joined by straight lines (CATS's trapezoid rule, see
-// CleanestWindow), held flat before the first and after the last sample.
-// The time-weighted mean of that curve over [from, to).
+// CATS's integration: the points are samples at their times, joined by
+// straight lines (the trapezoid rule), held flat before the first and after
+// the last sample. The time-weighted mean of that curve over [from, to).
 double MeanInterpolated(const IntensitySeries& series, Timestamp from, Timestamp to);
 
-// The start in [earliest, latest] that minimises MeanInterpolated over
-// [start, start + duration). Candidates: `earliest`, every sample time
-// between, and `latest`; the earliest of equal means wins. Empty when the
-// series is empty or latest < earliest.
+// carbond's integration: each point is the mean over its own interval
+// [time, end()) (what the UK API and Electricity Maps publish), a step
+// function; a gap holds the previous value, and times before the first or
+// after the last point take the nearest one. The time-weighted mean over [from, to).
+double MeanIntervals(const IntensitySeries& series, Timestamp from, Timestamp to);
+
+// The start in [earliest, latest] that minimises the mean over
+// [start, start + duration) (kIntervals: MeanIntervals, kTrapezoid:
+// MeanInterpolated). Candidates: `earliest`, every point time between (and
+// every point time minus the duration), and `latest`; the earliest of equal
+// means wins. Empty when the series is empty or latest < earliest.
 std::optional<Window> BestStart(const IntensitySeries& series, Timestamp earliest, Timestamp latest,
-                                Duration duration);
+                                Duration duration, WindowMethod method = WindowMethod::kIntervals);
+
+// The points of a sorted series that overlap [from, to), by binary search.
+IntensitySeries SliceSorted(const IntensitySeries& series, Timestamp from, Timestamp to);
 
 // Extends a sorted series to cover `until` by repeating the values of 24 h
 // earlier (the grid's daily cycle), or the last value when the series is

@@ -100,7 +100,7 @@ ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
   IntensitySeries series = g->forecast;
   bool extended = ExtendDaily(series, latest + d.duration);
   auto best = BestStart(series, earliest, latest, d.duration);
-  double now_mean = MeanInterpolated(series, in.now, in.now + d.duration);
+  double now_mean = MeanIntervals(series, in.now, in.now + d.duration);
   std::string tail = "expected duration " + FormatDuration(d.duration) + " (" + d.source + "); forecast from " +
                      g->forecast_source + (extended ? ", extended past its horizon by the daily cycle" : "");
   if (!best || best->start <= in.now)

@@ -6,7 +6,8 @@
 //   threshold  release when the current intensity is at or under
 //              carbon.threshold_gco2_per_kwh, or when max_wait has passed.
 //   forecast   release at the start that minimises the mean forecast
-//              intensity over the job's expected duration, within
+//              intensity over the job's expected duration (each forecast
+//              point the mean of its interval, see MeanIntervals), within
 //              [max(now, not_before), deadline - duration]; the deadline
 //              defaults to submission + max_wait + duration. Re-planned on
 //              every tick with the newest forecast.

@@ -27,10 +27,17 @@ TEST(ForecastPolicy, ReproducesCatsPublishedExample) {
   // forecast starts 2023-05-05T12:00Z, mean 7.333 g/kWh (trapezoid rule over
   // the points [10, 8, 7, 7, 5, 8, 8]).
   IntensitySeries s = Cats();
-  auto best = BestStart(s, s.front().time, s.back().time - std::chrono::minutes(180), std::chrono::minutes(180));
+  auto best = BestStart(s, s.front().time, s.back().time - std::chrono::minutes(180), std::chrono::minutes(180),
+                        WindowMethod::kTrapezoid);
   ASSERT_TRUE(best);
   EXPECT_EQ(FormatTime(best->start), "2023-05-05T12:00:00.000Z");
   EXPECT_NEAR(best->mean_gco2_per_kwh, 44.0 / 6.0, 1e-9);
+  // carbond's policy reads each point as its half-hour's mean (a step
+  // function, as the API publishes them): 12:30-15:30 [8,7,7,5,8,8] has the
+  // lower mean, 43/6 = 7.17 g/kWh, half an hour later than CATS's start.
+  auto ours = BestStart(s, s.front().time, s.back().time - std::chrono::minutes(180), std::chrono::minutes(180));
+  EXPECT_EQ(FormatTime(ours->start), "2023-05-05T12:30:00.000Z");
+  EXPECT_NEAR(ours->mean_gco2_per_kwh, 43.0 / 6.0, 1e-9);
   // Through the policy, with the whole forecast as the window.
   GridView g;
   g.zone = "GB";
@@ -41,8 +48,8 @@ TEST(ForecastPolicy, ReproducesCatsPublishedExample) {
   in.grid = &g;
   ReleaseDecision d = ForecastPolicy().Decide(in);
   EXPECT_FALSE(d.release);
-  EXPECT_EQ(FormatTime(*d.planned_start), "2023-05-05T12:00:00.000Z");
-  EXPECT_NE(d.reason.find("waiting for forecast window 2023-05-05 12:00-15:00 UTC, mean 7 g/kWh"),
+  EXPECT_EQ(FormatTime(*d.planned_start), "2023-05-05T12:30:00.000Z");
+  EXPECT_NE(d.reason.find("waiting for forecast window 2023-05-05 12:30-15:30 UTC, mean 7 g/kWh"),
             std::string::npos)
       << d.reason;
 }
@@ -53,6 +60,10 @@ TEST(ForecastPolicy, InterpolatesBetweenSamplesAndHoldsTheEnds) {
   EXPECT_DOUBLE_EQ(MeanInterpolated(s, T("2026-01-01T00:00:00Z"), T("2026-01-01T01:00:00Z")), 200);
   EXPECT_DOUBLE_EQ(MeanInterpolated(s, T("2026-01-01T00:30:00Z"), T("2026-01-01T01:00:00Z")), 250);
   EXPECT_DOUBLE_EQ(MeanInterpolated(s, T("2026-01-01T01:00:00Z"), T("2026-01-01T03:00:00Z")), 300);
+  // As interval means: 100 for the first hour, 300 for the second.
+  EXPECT_DOUBLE_EQ(MeanIntervals(s, T("2026-01-01T00:30:00Z"), T("2026-01-01T01:30:00Z")), 200);
+  EXPECT_DOUBLE_EQ(MeanIntervals(s, T("2026-01-01T00:00:00Z"), T("2026-01-01T02:00:00Z")), 200);
+  EXPECT_DOUBLE_EQ(MeanIntervals(s, T("2025-12-31T23:00:00Z"), T("2026-01-01T00:00:00Z")), 100);  // held
 }
 
 TEST(ForecastPolicy, AHorizonShorterThanTheWindowIsExtendedByTheDailyCycle) {
