@@ -10,7 +10,9 @@
 #include <set>
 #include <thread>
 
+#include "common/intensity_formats.h"
 #include "common/job_spec.h"
+#include "common/simulator.h"
 #include "common/time_util.h"
 #include "proto-less-api/api.h"
 #include "proto-less-api/client.h"
@@ -107,6 +109,80 @@ void PrintJob(const carbon::api::JobDetail& d) {
   }
 }
 
+int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::string& forecast,
+             const std::string& duration, const std::string& max_wait, const std::string& time_col,
+             const std::string& value_col, bool per_job, bool as_json) {
+  auto usage = [](const Status& st) {
+    std::cerr << "carbonctl simulate: " << st.message() << "\n";
+    return kUsage;
+  };
+  if (Status st = carbon::ParseForecastMode(forecast, o); !st.ok()) return usage(st);
+  auto d = carbon::ParseDuration(duration);
+  if (!d.ok()) return usage(Status(StatusCode::kInvalidArgument, "--duration: " + d.status().message()));
+  auto w = carbon::ParseDuration(max_wait, /*allow_zero=*/true);
+  if (!w.ok()) return usage(Status(StatusCode::kInvalidArgument, "--max-wait: " + w.status().message()));
+  o.duration = *d;
+  o.max_wait = *w;
+  std::ifstream in(trace_path, std::ios::binary);
+  if (!in) return usage(Status(StatusCode::kInvalidArgument, "cannot open trace '" + trace_path + "'"));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto trace = carbon::ParseIntensityCsv(ss.str(), trace_path, {time_col, value_col});
+  if (!trace.ok()) return usage(trace.status());
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = carbon::Simulate(*trace, o);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!r.ok()) return usage(r.status());
+  const carbon::SimSummary& s = r->summary;
+  if (as_json) {
+    json j = {{"trace", trace_path},
+              {"points", trace->size()},
+              {"policy", o.policy},
+              {"forecast", o.forecast == "noise" ? "noise:" + std::to_string(o.noise_sigma) : o.forecast},
+              {"threshold", o.threshold},
+              {"jobs", s.jobs},
+              {"duration", carbon::FormatDuration(o.duration)},
+              {"max_wait", carbon::FormatDuration(o.max_wait)},
+              {"immediate_mean_gco2_per_kwh", s.immediate_mean_g},
+              {"policy_mean_gco2_per_kwh", s.policy_mean_g},
+              {"oracle_mean_gco2_per_kwh", s.oracle_mean_g},
+              {"saving_pct", s.saving_pct},
+              {"oracle_saving_pct", s.oracle_saving_pct},
+              {"share_of_oracle", s.share_of_oracle},
+              {"mean_delay_h", s.mean_delay_h},
+              {"max_delay_h", s.max_delay_h},
+              {"seconds", secs}};
+    if (per_job) {
+      json jobs = json::array();
+      for (const auto& job : r->jobs)
+        jobs.push_back({{"arrival", carbon::FormatTime(job.arrival)},
+                        {"start", carbon::FormatTime(job.start)},
+                        {"oracle_start", carbon::FormatTime(job.oracle_start)},
+                        {"immediate_gco2_per_kwh", job.immediate_g},
+                        {"policy_gco2_per_kwh", job.policy_g},
+                        {"oracle_gco2_per_kwh", job.oracle_g}});
+      j["per_job"] = jobs;
+    }
+    std::cout << j.dump(2) << "\n";
+    return kOk;
+  }
+  std::printf("trace %s: %zu points, %s .. %s\n", trace_path.c_str(), trace->size(),
+              carbon::FormatTime(trace->front().time).c_str(), carbon::FormatTime(trace->back().end()).c_str());
+  std::printf("policy %s", o.policy.c_str());
+  if (o.policy == "threshold") std::printf(" (%.0f g/kWh)", o.threshold);
+  if (o.policy == "forecast")
+    std::printf(" (forecast %s)", o.forecast == "noise" ? ("noise " + std::to_string(o.noise_sigma * 100).substr(0, 4) + "%").c_str()
+                                                        : o.forecast.c_str());
+  std::printf(", %lld jobs of %s, max wait %s\n", static_cast<long long>(s.jobs),
+              carbon::FormatDuration(o.duration).c_str(), carbon::FormatDuration(o.max_wait).c_str());
+  std::printf("mean intensity during the jobs: immediate %.1f, %s %.1f, oracle %.1f gCO2/kWh\n", s.immediate_mean_g,
+              o.policy.c_str(), s.policy_mean_g, s.oracle_mean_g);
+  std::printf("saving vs immediate: %.1f%% (oracle %.1f%%), %.1f%% of the oracle's saving\n", s.saving_pct,
+              s.oracle_saving_pct, 100 * s.share_of_oracle);
+  std::printf("delay: mean %.1f h, max %.1f h; simulated in %.2f s\n", s.mean_delay_h, s.max_delay_h, secs);
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,6 +224,26 @@ int main(int argc, char** argv) {
 
   auto* health = app.add_subcommand("health", "show carbond's health");
 
+  carbon::SimOptions sim;
+  std::string sim_trace, sim_forecast = "perfect", sim_duration = "4h", sim_max_wait = "24h";
+  std::string sim_time_col, sim_value_col;
+  bool sim_per_job = false;
+  auto* simulate = app.add_subcommand(
+      "simulate", "replay a recorded intensity trace through a release policy (no daemon needed)");
+  simulate->add_option("--trace", sim_trace, "CSV trace (Electricity Maps yearly, Let's Wait Awhile, NESO, CATS)")
+      ->required();
+  simulate->add_option("--policy", sim.policy, "immediate | threshold | forecast")->capture_default_str();
+  simulate->add_option("--jobs", sim.jobs, "jobs arriving evenly over the trace")->capture_default_str();
+  simulate->add_option("--duration", sim_duration, "each job's run time")->capture_default_str();
+  simulate->add_option("--max-wait", sim_max_wait, "how long a job may wait")->capture_default_str();
+  simulate->add_option("--threshold", sim.threshold, "threshold policy: gCO2/kWh")->capture_default_str();
+  simulate->add_option("--forecast", sim_forecast, "perfect | noise:SIGMA (e.g. noise:10%) | own")
+      ->capture_default_str();
+  simulate->add_option("--seed", sim.seed, "seed of arrivals and forecast noise")->capture_default_str();
+  simulate->add_option("--time-column", sim_time_col, "CSV time column (default: by the header)");
+  simulate->add_option("--value-column", sim_value_col, "CSV value column (default: by the header)");
+  simulate->add_flag("--per-job", sim_per_job, "with -o json: every job, not only the summary");
+
   std::string zone;
   std::string window_text = "3h";
   auto* intensity = app.add_subcommand(
@@ -163,8 +259,10 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kUsage;
   }
 
-  carbon::api::Client client(socket);
   const bool as_json = output == "json";
+  if (*simulate) return Simulate(sim, sim_trace, sim_forecast, sim_duration, sim_max_wait, sim_time_col,
+                                 sim_value_col, sim_per_job, as_json);
+  carbon::api::Client client(socket);
 
   if (*submit) {
     std::ifstream in(file, std::ios::binary);

@@ -1,0 +1,148 @@
+#include "common/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "common/forecaster.h"
+#include "common/mock_intensity.h"
+#include "common/policy.h"
+#include "common/time_util.h"
+
+namespace carbon {
+
+Status ParseForecastMode(const std::string& text, SimOptions& o) {
+  if (text == "perfect" || text == "own") {
+    o.forecast = text;
+    return Status();
+  }
+  if (text.rfind("noise:", 0) == 0) {
+    std::string v = text.substr(6);
+    bool pct = !v.empty() && v.back() == '%';
+    if (pct) v.pop_back();
+    char* end = nullptr;
+    double sigma = std::strtod(v.c_str(), &end);
+    if (!v.empty() && *end == '\0' && sigma >= 0 && sigma <= (pct ? 100 : 1)) {
+      o.forecast = "noise";
+      o.noise_sigma = pct ? sigma / 100 : sigma;
+      return Status();
+    }
+  }
+  return InvalidArgument("--forecast '" + text + "' is not accepted; expected perfect, own, or noise:SIGMA "
+                         "(relative, e.g. noise:0.1 or noise:10%)",
+                         "forecast");
+}
+
+namespace {
+
+// The forecast a policy sees at `now`.
+IntensitySeries ForecastAt(const IntensitySeries& trace, Timestamp now, const SimOptions& o) {
+  if (o.forecast == "own") {
+    IntensitySeries history = SliceSorted(trace, now - std::chrono::hours(24 * 35), now);
+    Duration step = trace.size() > 1 ? std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time)
+                                     : Duration(std::chrono::hours(1));
+    ForecasterOptions fo;
+    fo.step = step;
+    return ForecastFromHistory(history, now, o.horizon, fo);
+  }
+  IntensitySeries f = SliceSorted(trace, now, now + o.horizon);
+  if (o.forecast == "noise") {
+    const int64_t issued = std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count();
+    for (IntensityPoint& p : f) {
+      uint64_t key = HashMix(o.seed) ^ HashMix(static_cast<uint64_t>(issued)) ^
+                     static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(p.time.time_since_epoch()).count());
+      p.gco2_per_kwh = std::max(0.0, p.gco2_per_kwh * (1 + o.noise_sigma * SeededGaussian(key)));
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) {
+  if (trace.size() < 2) return InvalidArgument("the trace holds fewer than two points");
+  if (o.jobs < 1) return InvalidArgument("jobs must be at least 1", "jobs");
+  if (o.policy != "immediate" && o.policy != "threshold" && o.policy != "forecast")
+    return InvalidArgument("--policy '" + o.policy + "' is not accepted; expected immediate, threshold or forecast",
+                           "policy");
+  const Duration step = std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time);
+  // Arrivals start after 35 days whatever the policy, so every policy and
+  // forecast mode sees the same jobs (the own forecaster needs the history).
+  Timestamp first = trace.front().time + std::chrono::hours(24 * 35);
+  Timestamp last = trace.back().end() - o.max_wait - o.duration;
+  if (last <= first)
+    return InvalidArgument("the trace (" + FormatTime(trace.front().time) + " .. " + FormatTime(trace.back().end()) +
+                           ") is too short: jobs arrive after 35 days of history and need max_wait + duration");
+  JobSpec spec;
+  spec.name = "sim";
+  spec.carbon.policy = o.policy;
+  spec.carbon.threshold_gco2_per_kwh = o.threshold;
+  spec.carbon.max_wait = o.max_wait;
+  spec.carbon.expected_duration = o.duration;
+  PolicyRegistry registry;
+  SimResult result;
+  result.jobs.reserve(static_cast<size_t>(o.jobs));
+  const double span = std::chrono::duration<double>(last - first).count();
+  for (int64_t i = 0; i < o.jobs; ++i) {
+    // Evenly spread, with a seeded offset inside each slot.
+    double u = (static_cast<double>(i) + static_cast<double>(HashMix(o.seed * 7919 + static_cast<uint64_t>(i)) % 1000) / 1000.0) /
+               static_cast<double>(o.jobs);
+    Timestamp arrival = first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span));
+    arrival = std::chrono::floor<std::chrono::minutes>(arrival);
+    SimJob job;
+    job.arrival = arrival;
+    Timestamp latest = arrival + o.max_wait;
+    // Re-plan at every trace step (a new forecast) or at the planned start.
+    Timestamp now = arrival;
+    while (true) {
+      GridView g;
+      g.zone = "sim";
+      if (auto p = PointAt(trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
+      g.current_source = "trace";
+      if (o.policy == "forecast") {
+        g.forecast = ForecastAt(trace, now, o);
+        g.forecast_source = o.forecast;
+      }
+      PolicyInput in{spec, arrival, now};
+      in.grid = &g;
+      ReleaseDecision d = registry.Decide(in);
+      if (d.release || now >= latest) break;
+      Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
+      while (next <= now) next += step;
+      if (d.planned_start && *d.planned_start > now) next = std::min(next, *d.planned_start);
+      now = std::min(next, latest);
+    }
+    job.start = now;
+    job.immediate_g = MeanIntervals(trace, arrival, arrival + o.duration);
+    job.policy_g = MeanIntervals(trace, job.start, job.start + o.duration);
+    auto oracle = BestStart(SliceSorted(trace, arrival, latest + o.duration), arrival, latest, o.duration);
+    job.oracle_start = oracle ? oracle->start : arrival;
+    job.oracle_g = oracle ? oracle->mean_gco2_per_kwh : job.immediate_g;
+    result.jobs.push_back(job);
+  }
+  SimSummary& s = result.summary;
+  s.jobs = o.jobs;
+  double delay = 0;
+  for (const SimJob& j : result.jobs) {
+    s.immediate_mean_g += j.immediate_g;
+    s.policy_mean_g += j.policy_g;
+    s.oracle_mean_g += j.oracle_g;
+    double h = std::chrono::duration<double>(j.start - j.arrival).count() / 3600.0;
+    delay += h;
+    s.max_delay_h = std::max(s.max_delay_h, h);
+  }
+  const double n = static_cast<double>(o.jobs);
+  s.immediate_mean_g /= n;
+  s.policy_mean_g /= n;
+  s.oracle_mean_g /= n;
+  s.mean_delay_h = delay / n;
+  if (s.immediate_mean_g > 0) {
+    s.saving_pct = 100 * (s.immediate_mean_g - s.policy_mean_g) / s.immediate_mean_g;
+    s.oracle_saving_pct = 100 * (s.immediate_mean_g - s.oracle_mean_g) / s.immediate_mean_g;
+  }
+  double oracle_saving = s.immediate_mean_g - s.oracle_mean_g;
+  s.share_of_oracle = oracle_saving > 0 ? (s.immediate_mean_g - s.policy_mean_g) / oracle_saving : 1.0;
+  return result;
+}
+
+}  // namespace carbon
