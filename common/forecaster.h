@@ -9,7 +9,7 @@
 //  - a level correction: the mean of the last 24 h minus the profile's mean
 //    over those hours (a windy week sits below its profile);
 //  - persistence: the latest value's deviation from the (corrected) profile,
-//    decaying with exp(-L / 6 h).
+//    decaying with exp(-L / 24 h) (wind-driven deviations last for days).
 #pragma once
 
 #include "common/intensity.h"
@@ -18,7 +18,7 @@ namespace carbon {
 
 struct ForecasterOptions {
   Duration step = std::chrono::hours(1);
-  Duration persistence_decay = std::chrono::hours(6);
+  Duration persistence_decay = std::chrono::hours(24);
   int weeks = 4;
   int days = 7;
 };

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/forecaster.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -156,27 +157,15 @@ bool IntensityService::UseStoredForecast(const std::string& zone,
 }
 
 std::optional<IntensitySeries> IntensityService::OwnForecast(const std::string& zone, Timestamp now) {
-  // Seasonal-naive: the value at the same time of the previous day(s).
-  const auto day = std::chrono::hours(24);
-  auto readings = store_.Readings(zone, now - day - std::chrono::hours(1), now);
+  // carbond's forecaster (common/forecaster.h) over the last 35 days of readings.
+  auto readings = store_.Readings(zone, now - std::chrono::hours(24 * 35), now + Duration(1));
   if (!readings.ok() || readings->empty()) return std::nullopt;
   IntensitySeries past;
   for (const auto& r : *readings) past.push_back(r.point);
   Normalize(past);
-  IntensitySeries out;
-  const Duration step = past.front().period;
-  const int64_t step_s = std::max<int64_t>(60, std::chrono::duration_cast<std::chrono::seconds>(step).count());
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  Timestamp t{std::chrono::seconds(now_s - ((now_s % step_s) + step_s) % step_s)};
-  for (; t < now + options_.horizon; t += step) {
-    // The same time on the latest past day that has a reading.
-    std::optional<IntensityPoint> v;
-    for (int k = 1; k <= 3 && !v; ++k) {
-      Timestamp back = t - day * k;
-      if (back <= now) v = PointAt(past, back);
-    }
-    if (v) out.push_back(IntensityPoint{t, step, v->gco2_per_kwh, true});
-  }
+  ForecasterOptions o;
+  o.step = past.back().period;
+  IntensitySeries out = ForecastFromHistory(past, now, options_.horizon, o);
   if (out.empty()) return std::nullopt;
   return out;
 }
@@ -209,7 +198,7 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
       if (auto own = self.OwnForecast(self.zones_[zone].view.zone, now)) {
         result = std::move(*own);
         source = "history";
-        note = "using carbond's own forecast from stored history (the previous day's values)";
+        note = "using carbond's own forecast from stored history (seasonal profile, level and persistence)";
       }
     } else if (!result.ok()) {
       reasons.push_back(name + ": " + result.status().message());

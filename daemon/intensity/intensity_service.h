@@ -6,7 +6,7 @@
 // now, then the next source in the chain; every stored reading says which
 // source gave it and, for a fallback, why. A source whose plan has no
 // forecast access (PERMISSION_DENIED / NOT_FOUND) is replaced by carbond's own
-// forecast from stored history (the same hours of the previous day).
+// forecast from stored history (common/forecaster.h).
 //
 // Event-loop thread only. Polls are asynchronous; a zone whose poll is still
 // in flight (a hanging upstream) is skipped, so nothing waits on the network.
@@ -79,7 +79,7 @@ class IntensityService {
   void TryForecast(const std::string& zone, size_t index, std::vector<std::string> reasons);
   // The stored forecast covering now, used as a fallback reading.
   bool UseStoredForecast(const std::string& zone, const std::vector<std::string>& reasons);
-  // carbond's own forecast: yesterday's readings at the same times.
+  // carbond's own forecast from the stored readings (common/forecaster.h).
   std::optional<IntensitySeries> OwnForecast(const std::string& zone, Timestamp now);
   void Accept(const std::string& zone, const std::string& source, const IntensityPoint& p,
               const std::vector<std::string>& reasons, bool fallback, const std::string& note);

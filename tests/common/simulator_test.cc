@@ -1,0 +1,118 @@
+#include "common/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include "common/forecaster.h"
+#include "common/mock_intensity.h"
+#include "common/time_util.h"
+
+namespace carbon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// 80 days of the mock grid, hourly (a realistic daily cycle with noise).
+IntensitySeries MockTrace() {
+  MockIntensityParams p;
+  p.step = 1h;
+  p.noise = 25;
+  MockIntensityModel m(p);
+  Timestamp start = *ParseTime("2025-01-01T00:00:00Z");
+  return m.Range(start, start + std::chrono::hours(24 * 80));
+}
+
+SimResult Sim(const IntensitySeries& trace, const std::string& policy, const std::string& forecast = "perfect") {
+  SimOptions o;
+  o.policy = policy;
+  o.jobs = 200;
+  EXPECT_TRUE(ParseForecastMode(forecast, o).ok());
+  auto r = Simulate(trace, o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return *r;
+}
+
+TEST(Simulator, PerfectForecastReachesTheOracleAndImmediateSavesNothing) {
+  IntensitySeries trace = MockTrace();
+  SimResult imm = Sim(trace, "immediate");
+  EXPECT_DOUBLE_EQ(imm.summary.saving_pct, 0);
+  EXPECT_DOUBLE_EQ(imm.summary.mean_delay_h, 0);
+  SimResult perfect = Sim(trace, "forecast");
+  EXPECT_GE(perfect.summary.share_of_oracle, 0.99);
+  EXPECT_GT(perfect.summary.oracle_saving_pct, 10);  // the mock's cycle leaves room to save
+  for (const SimJob& j : perfect.jobs) {
+    EXPECT_GE(j.start, j.arrival);
+    EXPECT_LE(j.start, j.arrival + 24h);
+    EXPECT_LE(j.oracle_g, j.policy_g + 1e-9);  // nobody beats the oracle
+  }
+  // Same jobs for every policy.
+  ASSERT_EQ(imm.jobs.size(), perfect.jobs.size());
+  EXPECT_EQ(imm.jobs[17].arrival, perfect.jobs[17].arrival);
+  EXPECT_DOUBLE_EQ(imm.summary.immediate_mean_g, perfect.summary.immediate_mean_g);
+}
+
+TEST(Simulator, NoisyAndOwnForecastsSaveLessThanPerfectButSomething) {
+  IntensitySeries trace = MockTrace();
+  SimResult perfect = Sim(trace, "forecast");
+  SimResult noisy = Sim(trace, "forecast", "noise:10%");
+  SimResult own = Sim(trace, "forecast", "own");
+  EXPECT_LE(noisy.summary.saving_pct, perfect.summary.saving_pct + 1e-9);
+  EXPECT_GT(noisy.summary.share_of_oracle, 0.8);
+  EXPECT_GT(own.summary.share_of_oracle, 0.7);
+  // Deterministic: the same options give the same result.
+  SimResult again = Sim(trace, "forecast", "noise:10%");
+  EXPECT_DOUBLE_EQ(again.summary.policy_mean_g, noisy.summary.policy_mean_g);
+}
+
+TEST(Simulator, ThresholdWaitsAtMostMaxWait) {
+  IntensitySeries trace = MockTrace();
+  SimOptions o;
+  o.policy = "threshold";
+  o.threshold = 160;
+  o.jobs = 100;
+  auto r = Simulate(trace, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_LE(r->summary.max_delay_h, 24.0);
+  EXPECT_GT(r->summary.mean_delay_h, 0);
+  EXPECT_GT(r->summary.saving_pct, 0);
+}
+
+TEST(Simulator, BadOptionsSayWhatIsAccepted) {
+  SimOptions o;
+  EXPECT_NE(ParseForecastMode("noise:lots", o).message().find("expected perfect, own, or noise:SIGMA"),
+            std::string::npos);
+  EXPECT_TRUE(ParseForecastMode("noise:0.2", o).ok());
+  EXPECT_DOUBLE_EQ(o.noise_sigma, 0.2);
+  o.policy = "greedy";
+  EXPECT_NE(Simulate(MockTrace(), o).status().message().find("expected immediate, threshold or forecast"),
+            std::string::npos);
+  o.policy = "forecast";
+  IntensitySeries full = MockTrace();
+  IntensitySeries shortt(full.begin(), full.begin() + 24 * 10);
+  EXPECT_NE(Simulate(shortt, o).status().message().find("too short"), std::string::npos);
+}
+
+TEST(Forecaster, BeatsSeasonalNaiveOnTheMockAndFollowsTheCycle) {
+  IntensitySeries trace = MockTrace();
+  double own = 0, naive = 0;
+  int n = 0;
+  for (Timestamp now = trace.front().time + std::chrono::hours(24 * 35); now < trace.back().time - 48h; now += 6h) {
+    IntensitySeries history = SliceSorted(trace, now - std::chrono::hours(24 * 35), now);
+    auto f = ForecastFromHistory(history, now, 48h);
+    auto s = SeasonalNaiveForecast(history, now, 48h);
+    ASSERT_EQ(f.size(), 48u);
+    for (const auto& p : f) {
+      auto a = PointAt(trace, p.time);
+      auto b = PointAt(s, p.time);
+      if (!a || !b) continue;
+      own += std::abs(p.gco2_per_kwh - a->gco2_per_kwh);
+      naive += std::abs(b->gco2_per_kwh - a->gco2_per_kwh);
+      ++n;
+    }
+  }
+  ASSERT_GT(n, 1000);
+  EXPECT_LT(own, naive);
+  EXPECT_TRUE(ForecastFromHistory({}, trace.front().time, 48h).empty());
+}
+
+}  // namespace
+}  // namespace carbon
