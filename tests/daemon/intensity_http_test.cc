@@ -406,10 +406,16 @@ TEST_F(FallbackTest, ElectricityMapsTokenAndNoForecastPlanUsesOwnForecast) {
   auto fc = store_->LatestForecast("DE", clock_.Now());
   ASSERT_TRUE(fc.ok() && *fc);
   ASSERT_FALSE((*fc)->points.empty());
-  // 2024-03-02T00:00 is forecast as 2024-03-01T00:00's stored value (301).
+  // 2024-03-02T00:00: the stored day says 301 (its 00:00 reading); the latest
+  // reading (428 at 23:00, 128 over that day's 300) pulls it up by a
+  // persistence that decays over a day.
   auto p = PointAt((*fc)->points, T("2024-03-02T00:10:00Z"));
   ASSERT_TRUE(p);
-  EXPECT_DOUBLE_EQ(p->gco2_per_kwh, 301);
+  EXPECT_GT(p->gco2_per_kwh, 301 + 100);
+  EXPECT_LT(p->gco2_per_kwh, 429 + 1);
+  auto later = PointAt((*fc)->points, T("2024-03-02T22:10:00Z"));
+  ASSERT_TRUE(later);
+  EXPECT_LT(later->gco2_per_kwh - 322, p->gco2_per_kwh - 301);  // the pull fades
 
   // Without a token the source fails over and says how to give one.
   ElectricityMapsConfig none;
