@@ -169,6 +169,8 @@ api::Response ApiRouter::Get(int64_t id) {
   json ep = json::array();
   for (const auto& e : *epochs) ep.push_back(api::EpochToJson(e));
   out["epochs"] = ep;
+  auto savings = store_.Savings(id);
+  out["savings"] = savings.ok() && *savings ? api::SavingsToJson(**savings) : json(nullptr);
   return JsonResponse(200, out);
 }
 

@@ -13,6 +13,11 @@ class GridProvider {
  public:
   virtual ~GridProvider() = default;
   virtual GridView View(const std::string& zone) = 0;
+  // Intensity recorded for the zone over [from, to), sorted (for savings).
+  virtual IntensitySeries Recorded(const std::string& zone, Timestamp from, Timestamp to) {
+    (void)zone, (void)from, (void)to;
+    return {};
+  }
 };
 
 }  // namespace carbon

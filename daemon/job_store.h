@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/job_record.h"
+#include "common/savings.h"
 #include "common/status.h"
 
 namespace carbon {
@@ -74,6 +75,15 @@ class JobStore {
   virtual StatusOr<RunTimes> TypicalRunTime(const std::string& signature) {
     (void)signature;
     return RunTimes{};
+  }
+  // A finished job's counterfactual savings (one row per job, replaced).
+  virtual Status RecordSavings(const JobSavings& s) {
+    (void)s;
+    return Status();
+  }
+  virtual StatusOr<std::optional<JobSavings>> Savings(int64_t id) {
+    (void)id;
+    return std::optional<JobSavings>();
   }
   // Inserts a job in state queued with its submission event and, when `plan`
   // is given (queued -> waiting), applies it in the same transaction: one

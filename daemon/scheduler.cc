@@ -394,7 +394,30 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     return;
   }
   spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
+  if (t.to == JobState::kSucceeded && job->started) RecordSavings(*job, t.at);
   Notify(job_id);
+}
+
+void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
+  if (!grid_) return;
+  Status error;
+  const JobSpec* spec = SpecOf(job, &error);
+  if (!spec) return;
+  const std::string zone = spec->carbon.zone.empty() ? options_.default_zone : spec->carbon.zone;
+  IntensitySeries rec = grid_->Recorded(zone, job.submitted, finished);
+  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, std::nullopt);
+  if (!s.ok()) {
+    spdlog::info("job {}: no savings figure: {}", job.id, s.status().message());
+    return;
+  }
+  s->job_id = job.id;
+  s->zone = zone;
+  s->computed_at = clock_.Now();
+  if (Status st = store_.RecordSavings(*s); !st.ok())
+    spdlog::warn("job {}: cannot store savings: {}", job.id, st.ToString());
+  else
+    spdlog::info("job {}: ran at {:.0f} g/kWh vs {:.0f} had it started at submission ({:.1f}% saved)", job.id,
+                 s->run_mean_gco2_per_kwh, s->counterfactual_mean_gco2_per_kwh, s->saving_pct);
 }
 
 }  // namespace carbon

@@ -97,6 +97,8 @@ class Scheduler final : public ExecutorListener {
   };
   ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache);
   void Notify(int64_t id);
+  // Stores what a succeeded job saved against starting at submission.
+  void RecordSavings(const JobRecord& job, Timestamp finished);
 
   JobStore& store_;
   Executor& executor_;

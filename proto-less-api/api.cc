@@ -246,4 +246,17 @@ StatusOr<IntensityPoint> IntensityPointFromJson(const json& j) {
   }
 }
 
+json SavingsToJson(const JobSavings& s) {
+  json j = {{"zone", s.zone},
+            {"computed_at", FormatTime(s.computed_at)},
+            {"run_s", std::chrono::duration<double>(s.run_time).count()},
+            {"run_mean_gco2_per_kwh", s.run_mean_gco2_per_kwh},
+            {"counterfactual_mean_gco2_per_kwh", s.counterfactual_mean_gco2_per_kwh},
+            {"saving_pct", s.saving_pct},
+            {"energy_kwh", s.energy_kwh ? json(*s.energy_kwh) : json(nullptr)},
+            {"saving_kg", s.saving_kg ? json(*s.saving_kg) : json(nullptr)},
+            {"note", s.note}};
+  return j;
+}
+
 }  // namespace carbon::api

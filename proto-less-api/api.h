@@ -13,6 +13,7 @@
 
 #include "common/intensity.h"
 #include "common/job_record.h"
+#include "common/savings.h"
 #include "common/status.h"
 
 namespace carbon::api {
@@ -59,6 +60,7 @@ StatusOr<EpochRecord> EpochFromJson(const nlohmann::json& j);
 StatusOr<JobEvent> EventFromJson(const nlohmann::json& j);
 // {"time", "period_s", "gco2_per_kwh", "estimated"}
 nlohmann::json IntensityPointToJson(const IntensityPoint& p);
+nlohmann::json SavingsToJson(const JobSavings& s);
 StatusOr<IntensityPoint> IntensityPointFromJson(const nlohmann::json& j);
 
 }  // namespace carbon::api

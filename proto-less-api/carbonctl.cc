@@ -94,6 +94,20 @@ void PrintJob(const carbon::api::JobDetail& d) {
             << "  exit status:   " << (j.exit_status ? std::to_string(*j.exit_status) : "-") << "\n"
             << "  run dir:       " << (j.run_dir.empty() ? "-" : j.run_dir) << "\n";
   if (!j.progress.empty()) std::cout << "  progress:      " << j.progress << "\n";
+  if (d.savings.is_object()) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "  carbon:        ran at %.0f gCO2/kWh (zone %s) vs %.0f had it started at submission: "
+                  "%.1f%% less CO2",
+                  d.savings.value("run_mean_gco2_per_kwh", 0.0), d.savings.value("zone", "?").c_str(),
+                  d.savings.value("counterfactual_mean_gco2_per_kwh", 0.0), d.savings.value("saving_pct", 0.0));
+    std::cout << line;
+    if (d.savings["saving_kg"].is_number())
+      std::cout << " (" << d.savings["saving_kg"].get<double>() << " kg)";
+    std::cout << "\n";
+    if (!d.savings.value("note", std::string()).empty())
+      std::cout << "                 (" << d.savings.value("note", std::string()) << ")\n";
+  }
   if (!j.error.empty()) std::cout << "  error:\n    " << j.error << "\n";
   if (!d.epochs.empty()) {
     std::cout << "  epochs (memory: " << d.epochs.back().memory_method << "):\n    " << kEpochHeader
@@ -308,6 +322,7 @@ int main(int argc, char** argv) {
       json ep = json::array();
       for (const auto& e : r->epochs) ep.push_back(carbon::api::EpochToJson(e));
       j["epochs"] = ep;
+      j["savings"] = r->savings;
       std::cout << j.dump(2) << "\n";
     } else {
       PrintJob(*r);

@@ -143,6 +143,7 @@ StatusOr<JobDetail> Client::Get(int64_t id) {
       d.epochs.push_back(std::move(ep));
     }
   }
+  if (j.contains("savings")) d.savings = j["savings"];
   return d;
 }
 

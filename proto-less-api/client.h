@@ -26,6 +26,7 @@ struct JobDetail {
   JobRecord job;
   std::vector<JobEvent> events;
   std::vector<EpochRecord> epochs;
+  nlohmann::json savings;  // null until the job succeeded with recorded intensity
 };
 
 class Client {

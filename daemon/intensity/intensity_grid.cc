@@ -28,4 +28,14 @@ GridView IntensityGrid::View(const std::string& zone) {
   return v;
 }
 
+IntensitySeries IntensityGrid::Recorded(const std::string& zone, Timestamp from, Timestamp to) {
+  // Readings start at their interval's start: look back one interval.
+  auto rs = store_.Readings(zone, from - std::chrono::hours(2), to);
+  IntensitySeries out;
+  if (!rs.ok()) return out;
+  for (const auto& r : *rs) out.push_back(r.point);
+  Normalize(out);
+  return out;
+}
+
 }  // namespace carbon

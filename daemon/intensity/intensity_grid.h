@@ -13,6 +13,7 @@ class IntensityGrid final : public GridProvider {
   IntensityGrid(IntensityService& service, IntensityStore& store, const Clock& clock)
       : service_(service), store_(store), clock_(clock) {}
   GridView View(const std::string& zone) override;
+  IntensitySeries Recorded(const std::string& zone, Timestamp from, Timestamp to) override;
 
  private:
   IntensityService& service_;

@@ -320,4 +320,42 @@ StatusOr<RunTimes> SqliteJobStore::TypicalRunTime(const std::string& signature) 
   return r;
 }
 
+Status SqliteJobStore::RecordSavings(const JobSavings& s) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "INSERT OR REPLACE INTO job_savings (job_id, zone, computed_at, run_s, run_mean_gco2_per_kwh, "
+      "counterfactual_mean_gco2_per_kwh, saving_pct, energy_kwh, saving_kg, note) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, s.job_id)
+      .Bind(2, s.zone)
+      .Bind(3, FormatTime(s.computed_at))
+      .Bind(4, std::chrono::duration<double>(s.run_time).count())
+      .Bind(5, s.run_mean_gco2_per_kwh)
+      .Bind(6, s.counterfactual_mean_gco2_per_kwh)
+      .Bind(7, s.saving_pct);
+  if (s.energy_kwh) st.Bind(8, *s.energy_kwh); else st.BindNull(8);
+  if (s.saving_kg) st.Bind(9, *s.saving_kg); else st.BindNull(9);
+  return st.Bind(10, s.note).Run();
+}
+
+StatusOr<std::optional<JobSavings>> SqliteJobStore::Savings(int64_t id) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT zone, computed_at, run_s, run_mean_gco2_per_kwh, counterfactual_mean_gco2_per_kwh, saving_pct, "
+      "energy_kwh, saving_kg, note FROM job_savings WHERE job_id = ?"));
+  st.Bind(1, id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<JobSavings>();
+  JobSavings s;
+  s.job_id = id;
+  s.zone = st.ColumnText(0);
+  s.computed_at = ReadTime(st, 1).value_or(Timestamp{});
+  s.run_time = Duration(static_cast<int64_t>(st.ColumnDouble(2) * 1000));
+  s.run_mean_gco2_per_kwh = st.ColumnDouble(3);
+  s.counterfactual_mean_gco2_per_kwh = st.ColumnDouble(4);
+  s.saving_pct = st.ColumnDouble(5);
+  if (!st.ColumnIsNull(6)) s.energy_kwh = st.ColumnDouble(6);
+  if (!st.ColumnIsNull(7)) s.saving_kg = st.ColumnDouble(7);
+  s.note = st.ColumnText(8);
+  return std::optional<JobSavings>(s);
+}
+
 }  // namespace carbon

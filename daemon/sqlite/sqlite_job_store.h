@@ -33,6 +33,8 @@ class SqliteJobStore final : public JobStore {
   StatusOr<std::map<JobState, int64_t>> CountByState() override;
   Status Ping() override;
   StatusOr<RunTimes> TypicalRunTime(const std::string& signature) override;
+  Status RecordSavings(const JobSavings& s) override;
+  StatusOr<std::optional<JobSavings>> Savings(int64_t id) override;
 
   sql::Database& db() { return *db_; }
 

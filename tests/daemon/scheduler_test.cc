@@ -230,6 +230,55 @@ TEST_F(SchedulerTest, ThresholdPolicyWaitsUntilUnderOrMaxWait) {
   EXPECT_NE(Job(b).reason.find("max_wait/deadline reached"), std::string::npos) << Job(b).reason;
 }
 
+// A grid that also has recorded history.
+class RecordingGrid final : public GridProvider {
+ public:
+  GridView View(const std::string& zone) override {
+    GridView v = view;
+    v.zone = zone;
+    return v;
+  }
+  IntensitySeries Recorded(const std::string&, Timestamp from, Timestamp to) override {
+    return SliceSorted(recorded, from, to);
+  }
+  GridView view;
+  IntensitySeries recorded;
+};
+
+TEST_F(SchedulerTest, ASucceededJobStoresWhatWaitingSaved) {
+  RecordingGrid grid;
+  // 400 g/kWh for 3 h, then 100: the forecast (perfect) and the record agree.
+  std::vector<double> v(24, 400);
+  for (int i = 6; i < 24; ++i) v[static_cast<size_t>(i)] = 100;
+  grid.recorded = HalfHours(clock_.Now(), v);
+  grid.view.forecast = grid.recorded;
+  grid.view.forecast_source = "test";
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ncarbon: {policy: forecast, max_wait: 8h, expected_duration: 1h}\n");
+  sched_->Tick();
+  clock_.Advance(std::chrono::hours(3));
+  sched_->Tick();
+  ASSERT_EQ(Job(id).state, JobState::kRunning) << Job(id).reason;
+  clock_.Advance(std::chrono::hours(1));
+  exec_.Exit(id, 0);
+  auto s = store_->Savings(id);
+  ASSERT_TRUE(s.ok() && *s);
+  EXPECT_EQ((*s)->zone, "GB");
+  EXPECT_DOUBLE_EQ((*s)->run_mean_gco2_per_kwh, 100);
+  EXPECT_DOUBLE_EQ((*s)->counterfactual_mean_gco2_per_kwh, 400);  // 12:00-13:00 had it started at once
+  EXPECT_DOUBLE_EQ((*s)->saving_pct, 75);
+  EXPECT_FALSE((*s)->saving_kg);
+  EXPECT_NE((*s)->note.find("energy not measured yet"), std::string::npos);
+  // Without recorded intensity there is no figure, and nothing breaks.
+  grid.recorded.clear();
+  int64_t b = Submit("name: b\ncarbon: {policy: immediate}\n");
+  sched_->Tick();
+  clock_.Advance(std::chrono::minutes(5));
+  exec_.Exit(b, 0);
+  EXPECT_EQ(Job(b).state, JobState::kSucceeded);
+  EXPECT_FALSE(*store_->Savings(b));
+}
+
 TEST_F(SchedulerTest, ExpectedDurationIsLearnedFromFinishedJobsLikeThisOne) {
   FakeGrid grid;
   grid.view.forecast_source = "mock";
