@@ -17,11 +17,14 @@ socket: $demo/carbond.sock
 state_dir: $demo/state
 worker:
   path: $PWD/build/worker/carbon-worker
-# A virtual clock 600x faster than real time: the carbon-aware job waits for
-# the mock grid's cleanest window (hours away) in well under two minutes.
+# A virtual clock that starts at 00:30 UTC today and runs 120x faster than
+# real time: the carbon-aware job waits for the mock grid's night-time trough
+# (around 03:00, about 75 s of real time), while a few seconds of real
+# training stay a few virtual minutes.
 clock:
   mode: virtual
-  speed: 600
+  start: $(date -u +%Y-%m-%dT00:30:00Z)
+  speed: 120
 YAML
 export CARBOND_SOCKET=$demo/carbond.sock
 ctl=build/proto-less-api/carbonctl
