@@ -52,17 +52,16 @@ IntensitySeries ForecastFromHistory(const IntensitySeries& h, Timestamp now, Dur
     if (a && p) actual += *a, profile += *p, ++n;
   }
   const double level = n ? (actual - profile) / n : 0;
-  auto base = [&](Timestamp t) -> std::optional<double> {
-    auto p = Profile(h, t, now, o);
-    if (!p) return std::nullopt;
-    return *p + level;
-  };
-  const double last_dev = last.gco2_per_kwh - base(last.time).value_or(last.gco2_per_kwh);
+  // The latest value's deviation from the profile: the day's level (which
+  // fades slowly) and the rest (which fades fast).
+  const double last_dev = last.gco2_per_kwh - Profile(h, last.time, now, o).value_or(last.gco2_per_kwh);
+  const double level_s = std::chrono::duration<double>(o.level_decay).count();
   const double decay_s = std::chrono::duration<double>(o.persistence_decay).count();
   for (Timestamp t = Floor(now, o.step); t < now + horizon; t += o.step) {
     double lead = std::max(0.0, std::chrono::duration<double>(t - last.time).count());
-    auto b = base(t);
-    double v = b ? *b + last_dev * std::exp(-lead / decay_s) : last.gco2_per_kwh;
+    auto p = Profile(h, t, now, o);
+    double v = p ? *p + level * std::exp(-lead / level_s) + (last_dev - level) * std::exp(-lead / decay_s)
+                 : last.gco2_per_kwh;
     out.push_back(IntensityPoint{t, o.step, std::max(0.0, v), true});
   }
   return out;

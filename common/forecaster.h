@@ -6,10 +6,12 @@
 //  - a seasonal profile: the mean of the same hour of the week over the last
 //    4 weeks and of the same hour of the day over the last 7 days (half each
 //    when both exist);
-//  - a level correction: the mean of the last 24 h minus the profile's mean
-//    over those hours (a windy week sits below its profile);
-//  - persistence: the latest value's deviation from the (corrected) profile,
-//    decaying with exp(-L / 24 h) (wind-driven deviations last for days).
+//  - a level: the mean of the last 24 h minus the profile's mean over those
+//    hours (a windy day sits below its profile), fading with exp(-L / 12 h);
+//  - persistence: the rest of the latest value's deviation from the profile,
+//    fading with exp(-L / 6 h).
+// The two time constants were chosen on the 2023 traces of GB, DE-LU and
+// US-CAL-CISO (docs/benchmarks.md) and checked on 2022 and 2024.
 #pragma once
 
 #include "common/intensity.h"
@@ -18,7 +20,8 @@ namespace carbon {
 
 struct ForecasterOptions {
   Duration step = std::chrono::hours(1);
-  Duration persistence_decay = std::chrono::hours(24);
+  Duration level_decay = std::chrono::hours(12);
+  Duration persistence_decay = std::chrono::hours(6);
   int weeks = 4;
   int days = 7;
 };
