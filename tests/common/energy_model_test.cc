@@ -1,0 +1,59 @@
+// carbond's energy arithmetic against CodeCarbon 3.3's own outputs.
+#include "common/energy_model.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace carbon::energy {
+namespace {
+
+nlohmann::json Golden() {
+  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/codecarbon/golden.json");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return nlohmann::json::parse(ss.str());
+}
+
+TEST(EnergyModel, UnitsMatchCodeCarbonToTheLastDigit) {
+  auto u = Golden()["units"];
+  EXPECT_EQ(KwhFromMicrojoules(1e6), u["Energy.from_ujoules(1e6)_kWh"].get<double>());
+  EXPECT_EQ(KwhFromMicrojoules(3.6e12), u["Energy.from_ujoules(3.6e12)_kWh"].get<double>());
+  EXPECT_EQ(KwhFromMillijoules(3.6e9), u["Energy.from_millijoules(3.6e9)_kWh"].get<double>());
+  EXPECT_EQ(KwhFromPowerAndTime(300, 3600), u["Energy.from_power_and_time(300W,3600s)_kWh"].get<double>());
+  EXPECT_EQ(WattsFromEnergies(0.001, 0, 15), u["Power.from_energies_and_delay(0.001kWh,0,15s)_W"].get<double>());
+}
+
+TEST(EnergyModel, RamWattsForEveryListedSize) {
+  auto g = Golden();
+  int checked = 0;
+  for (auto& [gb, watts] : g["ram_W_x86"].items()) {
+    EXPECT_DOUBLE_EQ(RamPowerWatts(std::stod(gb), /*arm=*/false), watts.get<double>()) << gb << " GB x86";
+    ++checked;
+  }
+  for (auto& [gb, watts] : g["ram_W_arm"].items()) {
+    EXPECT_DOUBLE_EQ(RamPowerWatts(std::stod(gb), /*arm=*/true), watts.get<double>()) << gb << " GB arm";
+    ++checked;
+  }
+  EXPECT_GE(checked, 30);
+}
+
+TEST(EnergyModel, CpuLoadCurve) {
+  for (auto& [pct, watts] : Golden()["cpu_load_W_tdp100"].items())
+    EXPECT_DOUBLE_EQ(CpuPowerAtLoad(100, std::stod(pct) / 100.0), watts.get<double>()) << pct << "%";
+}
+
+TEST(EnergyModel, RaplWrapAround) {
+  auto w = Golden()["rapl_wrap"];
+  double kwh = RaplDeltaKwh(w["prev_uj"].get<uint64_t>(), w["new_uj"].get<uint64_t>(), w["max_uj"].get<uint64_t>());
+  EXPECT_EQ(kwh, w["delta_kWh"].get<double>());
+  EXPECT_EQ(WattsFromEnergies(kwh, 0, 15), w["power_W"].get<double>());
+  EXPECT_NEAR(kwh / kKwhPerJoule, w["expected_J"].get<double>(), 1e-9);
+  // Without a wrap: a plain difference.
+  EXPECT_DOUBLE_EQ(RaplDeltaKwh(1'000'000, 3'000'000, 1ULL << 40), KwhFromMicrojoules(2e6));
+}
+
+}  // namespace
+}  // namespace carbon::energy
