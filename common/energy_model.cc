@@ -1,7 +1,10 @@
 #include "common/energy_model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <regex>
+#include <sstream>
 
 namespace carbon::energy {
 
@@ -55,6 +58,96 @@ double RamPowerWatts(double gb, bool arm) {
   else
     p = per * 4 + per * 0.9 * 4 + per * 0.8 * 8 + per * 0.7 * (n - 16);
   return std::max(floor, p);
+}
+
+StatusOr<std::vector<CpuTdp>> ParseCpuPowerCsv(const std::string& text, const std::string& source) {
+  std::vector<CpuTdp> out;
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (n == 1) {
+      if (line != "Name,TDP")
+        return InvalidArgument(source + ":1: expected the header Name,TDP, found '" + line + "'");
+      continue;
+    }
+    if (line.empty()) continue;
+    size_t comma = line.rfind(',');
+    if (comma == std::string::npos)
+      return InvalidArgument(source + ":" + std::to_string(n) + ": expected Name,TDP");
+    char* end = nullptr;
+    std::string tdp = line.substr(comma + 1);
+    double w = std::strtod(tdp.c_str(), &end);
+    // The upstream table has a few rows like "27.29.5" (a range that lost
+    // its separator); they are skipped, as no CPU can be matched to them.
+    if (tdp.empty() || *end != '\0' || w <= 0) continue;
+    std::string name = line.substr(0, comma);
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
+    out.push_back({name, w});
+  }
+  if (out.empty()) return InvalidArgument(source + ": no row with a TDP in watts (expected Name,TDP rows)");
+  return out;
+}
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> Tokens(const std::string& s) {
+  std::istringstream in(Lower(s));
+  std::vector<std::string> out;
+  std::string t;
+  while (in >> t) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+std::string NormalizeCpuName(const std::string& raw) {
+  std::string s = raw;
+  static const std::regex kMarks(R"(\((R|TM|r|tm)\))");
+  static const std::regex kFreq(R"(\s*(CPU\s*)?@\s*[0-9.]+\s*[GM]Hz.*$)");
+  static const std::regex kCores(R"(\s+[0-9]+-Core\s+Processor.*$)");
+  static const std::regex kGen(R"(^[0-9]+(st|nd|rd|th)\s+Gen\s+)");
+  static const std::regex kWords(R"(\s+(CPU|Processor)\b)");
+  s = std::regex_replace(s, kMarks, "");
+  s = std::regex_replace(s, kFreq, "");
+  s = std::regex_replace(s, kCores, "");
+  s = std::regex_replace(s, kGen, "");
+  s = std::regex_replace(s, kWords, "");
+  std::string out;
+  // Collapse spaces, keep case.
+  std::istringstream in(s);
+  std::string t;
+  while (in >> t) out += (out.empty() ? "" : " ") + t;
+  return out;
+}
+
+std::optional<CpuTdp> MatchCpu(const std::string& raw, const std::vector<CpuTdp>& table) {
+  for (const auto& row : table)
+    if (row.name == raw) return row;
+  const std::string norm = NormalizeCpuName(raw);
+  if (norm.empty()) return std::nullopt;
+  const std::string lnorm = Lower(norm);
+  for (const auto& row : table)
+    if (Lower(row.name) == lnorm) return row;
+  // Every token of the model inside one row's name, and only one row.
+  const auto want = Tokens(norm);
+  std::optional<CpuTdp> found;
+  for (const auto& row : table) {
+    auto have = Tokens(row.name);
+    bool all = std::all_of(want.begin(), want.end(),
+                           [&](const std::string& w) { return std::find(have.begin(), have.end(), w) != have.end(); });
+    if (!all) continue;
+    if (found) return std::nullopt;  // ambiguous
+    found = row;
+  }
+  return found;
 }
 
 }  // namespace carbon::energy

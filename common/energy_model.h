@@ -5,6 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
 
 namespace carbon::energy {
 
@@ -29,5 +34,29 @@ double CpuPowerAtLoad(double tdp_watts, double load);
 // 4 / 8 / 16 DIMMs, at least 2 DIMMs' worth on x86 (10 W) and 3 W on ARM.
 int EstimateDimmCount(double total_gb);
 double RamPowerWatts(double total_gb, bool arm);
+
+// CodeCarbon's CPU TDP table (configs/codecarbon/cpu_power.csv: Name,TDP).
+// Rows whose TDP is not a number (the upstream table has a few, "27.29.5")
+// are skipped; a wrong header or no usable row is INVALID_ARGUMENT.
+struct CpuTdp {
+  std::string name;
+  double tdp_watts = 0;
+};
+StatusOr<std::vector<CpuTdp>> ParseCpuPowerCsv(const std::string& text, const std::string& source);
+
+// A CPU model string as /proc/cpuinfo gives it ("Intel(R) Xeon(R) Gold 6338
+// CPU @ 2.00GHz") without the marks, frequency and core-count suffixes that
+// the table's names lack ("Intel Xeon Gold 6338").
+std::string NormalizeCpuName(const std::string& raw);
+
+// The table row for a CPU model: an exact name, else the normalised name
+// (case-insensitive), else the one row whose name holds every token of the
+// normalised model. Empty when none or several match.
+std::optional<CpuTdp> MatchCpu(const std::string& raw, const std::vector<CpuTdp>& table);
+
+// CodeCarbon's fallbacks: a known model's TDP; an unknown model: 4 W per
+// thread; no model at all: 85 W.
+constexpr double kUnknownCpuWattsPerThread = 4.0;
+constexpr double kNoModelCpuWatts = 85.0;
 
 }  // namespace carbon::energy

@@ -41,7 +41,8 @@ TEST(EnergyModel, RamWattsForEveryListedSize) {
 }
 
 TEST(EnergyModel, CpuLoadCurve) {
-  for (auto& [pct, watts] : Golden()["cpu_load_W_tdp100"].items())
+  const auto g = Golden();
+  for (auto& [pct, watts] : g["cpu_load_W_tdp100"].items())
     EXPECT_DOUBLE_EQ(CpuPowerAtLoad(100, std::stod(pct) / 100.0), watts.get<double>()) << pct << "%";
 }
 
@@ -53,6 +54,36 @@ TEST(EnergyModel, RaplWrapAround) {
   EXPECT_NEAR(kwh / kKwhPerJoule, w["expected_J"].get<double>(), 1e-9);
   // Without a wrap: a plain difference.
   EXPECT_DOUBLE_EQ(RaplDeltaKwh(1'000'000, 3'000'000, 1ULL << 40), KwhFromMicrojoules(2e6));
+}
+
+TEST(EnergyModel, EveryTdpMatchListed) {
+  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/configs/codecarbon/cpu_power.csv");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  auto table = ParseCpuPowerCsv(ss.str(), "cpu_power.csv");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_GT(table->size(), 4000u);
+  int checked = 0;
+  const auto g = Golden();
+  for (auto& [raw, expect] : g["tdp_match"].items()) {
+    auto m = MatchCpu(raw, *table);
+    if (expect[0].is_null()) {
+      EXPECT_FALSE(m) << raw << " matched " << m->name;
+    } else {
+      ASSERT_TRUE(m) << raw << " (normalised: " << NormalizeCpuName(raw) << ")";
+      EXPECT_EQ(m->name, expect[0].get<std::string>()) << raw;
+      EXPECT_DOUBLE_EQ(m->tdp_watts, expect[1].get<double>()) << raw;
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+  auto bad = ParseCpuPowerCsv("Name,TDP\nFoo,hot\n", "t.csv");
+  EXPECT_NE(bad.status().message().find("t.csv: no row with a TDP in watts"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(ParseCpuPowerCsv("Model,Watts\nFoo,1\n", "t.csv").status().message().find("t.csv:1: expected the header"),
+            std::string::npos);
+  // Unknown: no match, so the caller uses CodeCarbon's threads x 4 W.
+  EXPECT_FALSE(MatchCpu("Totally Unknown CPU 9000", *table));
 }
 
 }  // namespace
