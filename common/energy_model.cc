@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <regex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace carbon::energy {
@@ -148,6 +149,50 @@ std::optional<CpuTdp> MatchCpu(const std::string& raw, const std::vector<CpuTdp>
     found = row;
   }
   return found;
+}
+
+StatusOr<CountryIntensities> CountryIntensities::Parse(const std::string& mix_text,
+                                                      const std::string& per_source_text) {
+  using nlohmann::json;
+  CountryIntensities c;
+  json mix, factors;
+  try {
+    mix = json::parse(mix_text);
+    factors = json::parse(per_source_text);
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("CodeCarbon energy-mix data is not valid JSON: ") + e.what());
+  }
+  if (!mix.is_object() || !factors.is_object())
+    return InvalidArgument("CodeCarbon energy-mix data: expected JSON objects");
+  c.world_average_g_ = factors.value("world_average", 475.0);
+  // Generation columns and the factor each one takes.
+  static const std::pair<const char*, const char*> kSources[] = {
+      {"coal_TWh", "coal"},   {"oil_TWh", "petroleum"},  {"gas_TWh", "natural_gas"},
+      {"hydroelectricity_TWh", "hydroelectricity"},      {"nuclear_TWh", "nuclear"},
+      {"solar_TWh", "solar"}, {"wind_TWh", "wind"}};
+  for (auto& [iso, row] : mix.items()) {
+    if (!row.is_object()) continue;
+    double g = row.value("carbon_intensity", 0.0);
+    if (g <= 0) {
+      double total = row.value("total_TWh", 0.0), sum = 0;
+      for (auto [col, factor] : kSources) sum += row.value(col, 0.0) * factors.value(factor, 0.0);
+      g = total > 0 ? sum / total : 0;
+    }
+    if (g > 0) c.g_per_kwh_[iso] = g;
+    if (row.contains("country_name") && row["country_name"].is_string()) c.names_[iso] = row["country_name"];
+  }
+  return c;
+}
+
+double CountryIntensities::KgPerKwh(const std::string& iso3) const {
+  auto it = g_per_kwh_.find(iso3);
+  return (it == g_per_kwh_.end() ? world_average_g_ : it->second) * 0.001;
+}
+
+std::optional<std::string> CountryIntensities::CountryName(const std::string& iso3) const {
+  auto it = names_.find(iso3);
+  if (it == names_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace carbon::energy

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,25 @@ std::string NormalizeCpuName(const std::string& raw);
 // (case-insensitive), else the one row whose name holds every token of the
 // normalised model. Empty when none or several match.
 std::optional<CpuTdp> MatchCpu(const std::string& raw, const std::vector<CpuTdp>& table);
+
+// Country carbon intensities as CodeCarbon computes them from
+// global_energy_mix.json and carbon_intensity_per_source.json: the country's
+// `carbon_intensity` (g/kWh), or, where that is 0, the mix's weighted mean of
+// the per-source factors; unknown countries get the world average (475).
+// Values in kg/kWh (g x 0.001, as CodeCarbon multiplies).
+class CountryIntensities {
+ public:
+  static StatusOr<CountryIntensities> Parse(const std::string& energy_mix_json,
+                                            const std::string& per_source_json);
+  double KgPerKwh(const std::string& iso3) const;
+  std::optional<std::string> CountryName(const std::string& iso3) const;
+  double world_average_kg() const { return world_average_g_ * 0.001; }
+
+ private:
+  std::map<std::string, double> g_per_kwh_;
+  std::map<std::string, std::string> names_;
+  double world_average_g_ = 475;
+};
 
 // CodeCarbon's fallbacks: a known model's TDP; an unknown model: 4 W per
 // thread; no model at all: 85 W.

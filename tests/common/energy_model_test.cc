@@ -86,5 +86,27 @@ TEST(EnergyModel, EveryTdpMatchListed) {
   EXPECT_FALSE(MatchCpu("Totally Unknown CPU 9000", *table));
 }
 
+std::string Read(const std::string& rel) {
+  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/" + rel);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(EnergyModel, KgPerKwhByCountry) {
+  auto c = CountryIntensities::Parse(Read("configs/codecarbon/global_energy_mix.json"),
+                                     Read("configs/codecarbon/carbon_intensity_per_source.json"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto g = Golden();
+  int checked = 0;
+  for (auto& [iso, kg] : g["kg_per_kWh_country"].items()) {
+    EXPECT_EQ(c->KgPerKwh(iso), kg.get<double>()) << iso;  // to the last digit
+    ++checked;
+  }
+  EXPECT_GE(checked, 20);
+  EXPECT_EQ(*c->CountryName("FRA"), "France");
+  EXPECT_FALSE(CountryIntensities::Parse("{", "{}").ok());
+}
+
 }  // namespace
 }  // namespace carbon::energy
