@@ -1,8 +1,11 @@
 // carbond's energy arithmetic against CodeCarbon 3.3's own outputs.
 #include "common/energy_model.h"
 
+#include "common/emissions_csv.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -106,6 +109,54 @@ TEST(EnergyModel, KgPerKwhByCountry) {
   EXPECT_GE(checked, 20);
   EXPECT_EQ(*c->CountryName("FRA"), "France");
   EXPECT_FALSE(CountryIntensities::Parse("{", "{}").ok());
+}
+
+TEST(EmissionsCsv, HeaderRowAndFloatsAsCodeCarbonWritesThem) {
+  const auto g = Golden();
+  const std::string golden = g["csv_two_appends"];
+  const std::string header = golden.substr(0, golden.find('\n'));
+  EXPECT_EQ(EmissionsCsvHeader(), header);
+  ASSERT_EQ(g["json_fields_order"].size(), kEmissionsColumns);
+  for (size_t i = 0; i < kEmissionsColumns; ++i) EXPECT_EQ(g["json_fields_order"][i], kEmissionsHeader[i]);
+  // CodeCarbon's first golden row, rebuilt field by field.
+  EmissionsRecord r;
+  r.timestamp = "2026-01-01T00:00:00";
+  r.project_name = "codecarbon";
+  r.run_id = "00000000-0000-0000-0000-000000000000";
+  r.experiment_id = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1";
+  r.duration = 100.0;
+  r.emissions = 0.001;
+  r.emissions_rate = 1e-05;
+  r.cpu_power = 42.5;
+  r.gpu_power = 300.0;
+  r.ram_power = 38.0;
+  r.cpu_energy = 0.0011805555555555556;
+  r.gpu_energy = 0.008333333333333333;
+  r.ram_energy = 0.0010555555555555555;
+  r.energy_consumed = 0.010569444444444444;
+  r.country_name = "France";
+  r.country_iso_code = "FRA";
+  r.os = "Linux-6.8.0-x86_64-with-glibc2.39";
+  r.python_version = "3.11.7";
+  r.codecarbon_version = "3.3.0";
+  r.cpu_count = 32;
+  r.cpu_model = "AMD EPYC 7513 32-Core Processor";
+  r.gpu_count = 1;
+  r.gpu_model = "1 x NVIDIA H100 80GB HBM3";
+  r.ram_total_size = 125.7;
+  r.cpu_utilization_percent = 12.5;
+  r.gpu_utilization_percent = 97.0;
+  r.ram_utilization_percent = 20.0;
+  r.ram_used_gb = 25.1;
+  size_t a = golden.find('\n') + 1;
+  EXPECT_EQ(EmissionsCsvRow(r), golden.substr(a, golden.find('\n', a) - a));
+  // Always 38 fields, however empty.
+  std::string empty = EmissionsCsvRow(EmissionsRecord{});
+  EXPECT_EQ(std::count(empty.begin(), empty.end(), ','), 37);
+  EXPECT_EQ(PythonFloat(0.0001), "0.0001");
+  EXPECT_EQ(PythonFloat(1e16), "1e+16");
+  EXPECT_EQ(PythonFloat(123456789012345.6), "123456789012345.6");
+  EXPECT_EQ(PythonFloat(-2.5e-07), "-2.5e-07");
 }
 
 }  // namespace

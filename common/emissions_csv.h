@@ -1,0 +1,42 @@
+// CodeCarbon-compatible emissions output: the 38 columns of CodeCarbon 3's
+// emissions.csv in CodeCarbon's order, always all of them (empty where
+// carbond has nothing to say), numbers written as Python writes floats, so a
+// CodeCarbon reader (pandas, its dashboard) takes carbond's file as its own.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+
+namespace carbon {
+
+constexpr size_t kEmissionsColumns = 38;
+extern const std::array<const char*, kEmissionsColumns> kEmissionsHeader;
+
+// One row. Energies in kWh, powers in W, emissions in kg CO2eq, durations in s.
+struct EmissionsRecord {
+  std::string timestamp, project_name, run_id, experiment_id;
+  double duration = 0, emissions = 0, emissions_rate = 0;
+  double cpu_power = 0, gpu_power = 0, ram_power = 0;
+  double cpu_energy = 0, gpu_energy = 0, ram_energy = 0, energy_consumed = 0, water_consumed = 0;
+  std::string country_name, country_iso_code, region, cloud_provider, cloud_region, os, python_version,
+      codecarbon_version;
+  std::optional<int64_t> cpu_count;
+  std::string cpu_model;
+  std::optional<int64_t> gpu_count;
+  std::string gpu_model;
+  std::optional<double> longitude, latitude, ram_total_size;
+  std::string tracking_mode = "machine";
+  double cpu_utilization_percent = 0, gpu_utilization_percent = 0, ram_utilization_percent = 0, ram_used_gb = 0;
+  std::string on_cloud = "N";
+  double pue = 1.0, wue = 0.0;
+};
+
+std::string EmissionsCsvHeader();
+std::string EmissionsCsvRow(const EmissionsRecord& r);
+
+// A double as Python's repr() writes it: the shortest digits that read back
+// the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.
+std::string PythonFloat(double v);
+
+}  // namespace carbon
