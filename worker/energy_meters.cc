@@ -1,0 +1,256 @@
+#include "worker/energy_meters.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace carbon::energy {
+namespace {
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<uint64_t> ReadUint(const std::string& path) {
+  auto s = ReadFile(path);
+  if (!s) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s->c_str(), &end, 10);
+  if (end == s->c_str() || errno) return std::nullopt;
+  return static_cast<uint64_t>(v);
+}
+
+}  // namespace
+
+StatusOr<CpuTimes> ParseProcStat(const std::string& text) {
+  std::istringstream in(text);
+  std::string label;
+  in >> label;
+  if (label != "cpu") return InvalidArgument("/proc/stat: the first line is not the aggregate 'cpu' line");
+  uint64_t v[10] = {};
+  int n = 0;
+  for (; n < 10 && (in >> v[n]); ++n) {
+  }
+  if (n < 4) return InvalidArgument("/proc/stat: fewer than 4 counters on the 'cpu' line");
+  CpuTimes t;
+  for (int i = 0; i < n && i < 8; ++i) t.total += v[i];  // guest time is already in user
+  t.busy = t.total - v[3] - (n > 4 ? v[4] : 0);          // idle and iowait
+  return t;
+}
+
+double LoadBetween(const CpuTimes& a, const CpuTimes& b) {
+  if (b.total <= a.total) return 0;
+  double busy = static_cast<double>(b.busy - std::min(b.busy, a.busy));
+  return std::clamp(busy / static_cast<double>(b.total - a.total), 0.0, 1.0);
+}
+
+CpuInfo ParseCpuInfo(const std::string& text) {
+  CpuInfo c;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    if (key == "processor") ++c.threads;
+    if (key == "model name" && c.model.empty()) c.model = value;
+  }
+  return c;
+}
+
+std::optional<double> ParseMemTotalGb(const std::string& meminfo) {
+  auto p = meminfo.find("MemTotal:");
+  if (p == std::string::npos) return std::nullopt;
+  double kb = std::strtod(meminfo.c_str() + p + 9, nullptr);
+  if (kb <= 0) return std::nullopt;
+  return kb * 1024 / 1e9;
+}
+
+StatusOr<std::unique_ptr<RaplReader>> RaplReader::Open(const std::string& root) {
+  auto r = std::unique_ptr<RaplReader>(new RaplReader());
+  DIR* d = ::opendir(root.c_str());
+  if (!d) return NotFound("no RAPL: " + root + " does not exist (not an Intel/AMD RAPL machine, or a VM)");
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    // Top-level package zones only ("intel-rapl:0"), not sub-zones ("intel-rapl:0:1").
+    if (n.rfind("intel-rapl:", 0) == 0 && n.find(':', 11) == std::string::npos) names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string dir = root + "/" + n;
+    auto name = ReadFile(dir + "/name");
+    if (!name || name->rfind("package", 0) != 0) continue;
+    Domain dom;
+    dom.energy_path = dir + "/energy_uj";
+    auto now = ReadUint(dom.energy_path);
+    if (!now)
+      return PermissionDenied("cannot read " + dom.energy_path + " (" + std::strerror(errno) +
+                              "); since Linux 5.10 RAPL counters are root-only: run the worker with read access "
+                              "(e.g. a udev rule or `chmod a+r` on energy_uj) or accept the TDP model");
+    dom.last_uj = *now;
+    dom.max_range_uj = ReadUint(dir + "/max_energy_range_uj").value_or(0);
+    r->domains_.push_back(dom);
+  }
+  if (r->domains_.empty()) return NotFound("no RAPL package domain under " + root);
+  return r;
+}
+
+StatusOr<double> RaplReader::DeltaKwh() {
+  double kwh = 0;
+  for (Domain& d : domains_) {
+    auto now = ReadUint(d.energy_path);
+    if (!now) return Unavailable("cannot read " + d.energy_path);
+    kwh += RaplDeltaKwh(d.last_uj, *now, d.max_range_uj);
+    d.last_uj = *now;
+  }
+  return kwh;
+}
+
+std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library) {
+  void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    if (why) *why = std::string("no NVML (") + library + " not found): GPU energy is 0, method unavailable";
+    return nullptr;
+  }
+  auto sym = [&](const char* name) { return ::dlsym(lib, name); };
+  using InitFn = int (*)();
+  using CountFn = int (*)(unsigned int*);
+  using HandleFn = int (*)(unsigned int, void**);
+  auto init = reinterpret_cast<InitFn>(sym("nvmlInit_v2"));
+  auto count = reinterpret_cast<CountFn>(sym("nvmlDeviceGetCount_v2"));
+  auto handle = reinterpret_cast<HandleFn>(sym("nvmlDeviceGetHandleByIndex_v2"));
+  std::unique_ptr<NvmlMeter> m(new NvmlMeter());
+  m->lib_ = lib;
+  m->energy_ = reinterpret_cast<int (*)(void*, unsigned long long*)>(sym("nvmlDeviceGetTotalEnergyConsumption"));
+  m->power_ = reinterpret_cast<int (*)(void*, unsigned int*)>(sym("nvmlDeviceGetPowerUsage"));
+  m->shutdown_ = reinterpret_cast<int (*)()>(sym("nvmlShutdown"));
+  unsigned int n = 0;
+  if (!init || !count || !handle || init() != 0 || count(&n) != 0 || n == 0) {
+    if (why) *why = "NVML present but no usable GPU: GPU energy is 0, method unavailable";
+    return nullptr;
+  }
+  for (unsigned int i = 0; i < n; ++i) {
+    void* h = nullptr;
+    if (handle(i, &h) == 0) m->handles_.push_back(h);
+  }
+  m->last_mj_.assign(m->handles_.size(), 0);
+  for (size_t i = 0; i < m->handles_.size(); ++i)
+    if (!m->energy_ || m->energy_(m->handles_[i], &m->last_mj_[i]) != 0) m->counter_ok_ = false;
+  return m;
+}
+
+NvmlMeter::~NvmlMeter() {
+  if (shutdown_) shutdown_();
+  if (lib_) ::dlclose(lib_);
+}
+
+StatusOr<double> NvmlMeter::DeltaKwh(double seconds, std::string* method) {
+  double kwh = 0;
+  for (size_t i = 0; i < handles_.size(); ++i) {
+    if (counter_ok_) {
+      unsigned long long mj = 0;
+      if (energy_(handles_[i], &mj) != 0) return Unavailable("nvmlDeviceGetTotalEnergyConsumption failed");
+      kwh += KwhFromMillijoules(static_cast<double>(mj - last_mj_[i]));
+      last_mj_[i] = mj;
+    } else {
+      unsigned int mw = 0;
+      if (!power_ || power_(handles_[i], &mw) != 0) return Unavailable("nvmlDeviceGetPowerUsage failed");
+      kwh += KwhFromPowerAndTime(mw / 1000.0, seconds);
+    }
+  }
+  if (method) *method = counter_ok_ ? "nvml" : "nvml-power";
+  return kwh;
+}
+
+EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
+  auto rapl = RaplReader::Open(o_.powercap_root);
+  if (rapl.ok()) rapl_ = std::move(*rapl);
+  else notes_.push_back(rapl.status().message() + "; CPU energy from CodeCarbon's TDP model");
+  cpu_ = ParseCpuInfo(ReadFile(o_.proc_root + "/cpuinfo").value_or(""));
+  if (!rapl_) {
+    std::optional<CpuTdp> match;
+    if (!o_.cpu_power_csv.empty()) {
+      auto text = ReadFile(o_.cpu_power_csv);
+      auto table = text ? ParseCpuPowerCsv(*text, o_.cpu_power_csv)
+                        : StatusOr<std::vector<CpuTdp>>(NotFound("cannot read " + o_.cpu_power_csv));
+      if (table.ok()) match = MatchCpu(cpu_.model, *table);
+      else notes_.push_back(table.status().message());
+    }
+    if (match) {
+      tdp_w_ = match->tdp_watts;
+    } else if (!cpu_.model.empty() && cpu_.threads > 0) {
+      tdp_w_ = kUnknownCpuWattsPerThread * cpu_.threads;
+      notes_.push_back("CPU model '" + cpu_.model + "' is not in CodeCarbon's table: " +
+                       std::to_string(cpu_.threads) + " threads x 4 W");
+    } else {
+      tdp_w_ = kNoModelCpuWatts;
+      notes_.push_back("no CPU model: CodeCarbon's 85 W");
+    }
+  }
+  if (auto gb = ParseMemTotalGb(ReadFile(o_.proc_root + "/meminfo").value_or(""))) {
+#if defined(__aarch64__) || defined(__arm__)
+    ram_w_ = RamPowerWatts(*gb, true);
+#else
+    ram_w_ = RamPowerWatts(*gb, false);
+#endif
+  }
+  if (o_.try_nvml) {
+    std::string why;
+    nvml_ = NvmlMeter::Open(&why);
+    if (!nvml_) notes_.push_back(why);
+  }
+  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = *t;
+}
+
+EnergyTracker::~EnergyTracker() = default;
+
+EnergySample EnergyTracker::Sample(double seconds) {
+  EnergySample s;
+  s.seconds = seconds;
+  if (rapl_) {
+    auto kwh = rapl_->DeltaKwh();
+    s.cpu_kwh = kwh.ok() ? *kwh : 0;
+    s.cpu_method = "rapl";
+  } else {
+    double load = 0;
+    if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
+      if (last_times_) load = LoadBetween(*last_times_, *t);
+      last_times_ = *t;
+    }
+    s.cpu_kwh = KwhFromPowerAndTime(CpuPowerAtLoad(tdp_w_, load), seconds);
+    s.cpu_method = "tdp-model";
+  }
+  if (nvml_) {
+    auto kwh = nvml_->DeltaKwh(seconds, &s.gpu_method);
+    s.gpu_kwh = kwh.ok() ? *kwh : 0;
+  } else {
+    s.gpu_method = "unavailable";
+  }
+  s.ram_kwh = KwhFromPowerAndTime(ram_w_, seconds);
+  s.cpu_kwh *= o_.pue;
+  s.gpu_kwh *= o_.pue;
+  s.ram_kwh *= o_.pue;
+  if (seconds > 0) {
+    s.cpu_w = WattsFromEnergies(s.cpu_kwh, 0, seconds);
+    s.gpu_w = WattsFromEnergies(s.gpu_kwh, 0, seconds);
+    s.ram_w = WattsFromEnergies(s.ram_kwh, 0, seconds);
+  }
+  return s;
+}
+
+}  // namespace carbon::energy
