@@ -62,6 +62,15 @@ struct EpochRecord {
   double lr = 0;
   int64_t peak_memory_bytes = 0;
   std::string memory_method;
+  // Energy over the epoch (the worker's meters) and its emissions (carbond:
+  // the energy times the grid intensity recorded during the epoch).
+  double cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0, energy_kwh = 0;
+  double cpu_w = 0, gpu_w = 0, ram_w = 0;
+  std::string cpu_method, gpu_method, ram_method;
+  std::optional<double> gco2_per_kwh;
+  std::optional<double> kg_co2;
+  std::string intensity_source;
+  std::string zone;
 };
 
 struct JobEvent {

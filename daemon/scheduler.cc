@@ -334,6 +334,7 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
     e->at = clock_.Now();
     auto job = store_.Get(job_id);
     e->attempt = job.ok() ? job->attempts : 0;
+    if (job.ok()) AttachEmissions(*job, *e);
     if (e->epoch > 0) {
       Status st = store_.RecordEpoch(*e);
       if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e->epoch, st.ToString());
@@ -398,6 +399,31 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   Notify(job_id);
 }
 
+void Scheduler::AttachEmissions(const JobRecord& job, EpochRecord& e) {
+  Status error;
+  const JobSpec* spec = SpecOf(job, &error);
+  e.zone = spec && !spec->carbon.zone.empty() ? spec->carbon.zone : options_.default_zone;
+  if (!grid_ || e.energy_kwh <= 0) return;
+  // The epoch ran over [now - wall_s, now]: its mean recorded intensity.
+  Timestamp end = e.at;
+  Timestamp begin = end - std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(e.wall_s));
+  IntensitySeries rec = grid_->Recorded(e.zone, begin, end + Duration(1));
+  std::optional<double> g;
+  if (!SliceSorted(rec, begin, end + Duration(1)).empty()) {
+    g = MeanIntervals(rec, begin, end > begin ? end : begin + Duration(1));
+    e.intensity_source = "recorded";
+  } else {
+    GridView v = grid_->View(e.zone);
+    if (v.current_gco2_per_kwh) {
+      g = *v.current_gco2_per_kwh;
+      e.intensity_source = v.current_source;
+    }
+  }
+  if (!g) return;
+  e.gco2_per_kwh = *g;
+  e.kg_co2 = e.energy_kwh * *g * 0.001;  // kWh x g/kWh = g; x 0.001 = kg
+}
+
 void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
   if (!grid_) return;
   Status error;
@@ -405,7 +431,13 @@ void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
   if (!spec) return;
   const std::string zone = spec->carbon.zone.empty() ? options_.default_zone : spec->carbon.zone;
   IntensitySeries rec = grid_->Recorded(zone, job.submitted, finished);
-  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, std::nullopt);
+  std::optional<double> energy;
+  if (auto epochs = store_.Epochs(job.id); epochs.ok()) {
+    double sum = 0;
+    for (const auto& ep : *epochs) sum += ep.energy_kwh;
+    if (sum > 0) energy = sum;
+  }
+  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, energy);
   if (!s.ok()) {
     spdlog::info("job {}: no savings figure: {}", job.id, s.status().message());
     return;

@@ -99,6 +99,8 @@ class Scheduler final : public ExecutorListener {
   void Notify(int64_t id);
   // Stores what a succeeded job saved against starting at submission.
   void RecordSavings(const JobRecord& job, Timestamp finished);
+  // Fills an epoch's zone, mean grid intensity and kg CO2 from its energy.
+  void AttachEmissions(const JobRecord& job, EpochRecord& e);
 
   JobStore& store_;
   Executor& executor_;

@@ -187,7 +187,22 @@ json EpochToJson(const EpochRecord& e) {
           {"wall_s", e.wall_s},
           {"lr", e.lr},
           {"peak_memory_bytes", e.peak_memory_bytes},
-          {"memory_method", e.memory_method}};
+          {"memory_method", e.memory_method},
+          {"energy",
+           {{"cpu_kwh", e.cpu_kwh},
+            {"gpu_kwh", e.gpu_kwh},
+            {"ram_kwh", e.ram_kwh},
+            {"energy_kwh", e.energy_kwh},
+            {"cpu_w", e.cpu_w},
+            {"gpu_w", e.gpu_w},
+            {"ram_w", e.ram_w},
+            {"cpu_method", e.cpu_method},
+            {"gpu_method", e.gpu_method},
+            {"ram_method", e.ram_method}}},
+          {"gco2_per_kwh", e.gco2_per_kwh ? json(*e.gco2_per_kwh) : json(nullptr)},
+          {"kg_co2", e.kg_co2 ? json(*e.kg_co2) : json(nullptr)},
+          {"intensity_source", e.intensity_source},
+          {"zone", e.zone}};
 }
 
 StatusOr<EpochRecord> EpochFromJson(const json& j) {
@@ -205,6 +220,23 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
     e.lr = j.value("lr", 0.0);
     e.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
     e.memory_method = j.value("memory_method", "");
+    // The worker and the API both nest the energy figures under "energy".
+    if (auto en = j.find("energy"); en != j.end() && en->is_object()) {
+      e.cpu_kwh = en->value("cpu_kwh", 0.0);
+      e.gpu_kwh = en->value("gpu_kwh", 0.0);
+      e.ram_kwh = en->value("ram_kwh", 0.0);
+      e.energy_kwh = en->value("energy_kwh", e.cpu_kwh + e.gpu_kwh + e.ram_kwh);
+      e.cpu_w = en->value("cpu_w", 0.0);
+      e.gpu_w = en->value("gpu_w", 0.0);
+      e.ram_w = en->value("ram_w", 0.0);
+      e.cpu_method = en->value("cpu_method", "");
+      e.gpu_method = en->value("gpu_method", "");
+      e.ram_method = en->value("ram_method", "");
+    }
+    if (j.contains("gco2_per_kwh") && j["gco2_per_kwh"].is_number()) e.gco2_per_kwh = j["gco2_per_kwh"].get<double>();
+    if (j.contains("kg_co2") && j["kg_co2"].is_number()) e.kg_co2 = j["kg_co2"].get<double>();
+    e.intensity_source = j.value("intensity_source", "");
+    e.zone = j.value("zone", "");
     return e;
   } catch (const json::exception& ex) {
     return InvalidArgument(std::string("malformed epoch in response: ") + ex.what());

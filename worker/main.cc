@@ -18,6 +18,18 @@ std::atomic<bool> g_stop{false};
 extern "C" void OnTerm(int) { g_stop.store(true); }
 }  // namespace
 
+// The TDP table installed beside the binary, or the source tree's next to a build.
+std::string DefaultCpuPowerCsv() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  auto dir = exe.parent_path();
+  for (auto candidate : {dir / "../share/carbond/codecarbon/cpu_power.csv", dir / "../../configs/codecarbon/cpu_power.csv",
+                         dir / "../configs/codecarbon/cpu_power.csv"})
+    if (std::filesystem::exists(candidate, ec)) return candidate.lexically_normal().string();
+  return "";
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"carbon-worker: trains one carbond job"};
   std::string job_file, run_dir;
@@ -28,6 +40,10 @@ int main(int argc, char** argv) {
   app.add_option("--job-id", job_id, "carbond's job id (for logs)");
   app.add_option("--attempt", attempt, "attempt number (for logs)");
   app.add_option("--event-fd", event_fd, "fd for JSON-line events (default: stdout)");
+  std::string cpu_power_csv;
+  app.add_option("--cpu-power-csv", cpu_power_csv,
+                 "CodeCarbon's CPU TDP table (default: <prefix>/share/carbond/codecarbon/cpu_power.csv, "
+                 "or configs/codecarbon/ of the source tree beside a build)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -54,6 +70,7 @@ int main(int argc, char** argv) {
   try {
     carbon::worker::TrainOptions options;
     options.progress_bar = event_fd < 0 && ::isatty(2);
+    options.cpu_power_csv = cpu_power_csv.empty() ? DefaultCpuPowerCsv() : cpu_power_csv;
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "carbon-worker: training failed: %s\n", e.what());

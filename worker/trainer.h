@@ -24,6 +24,7 @@ constexpr int kExitInterrupted = 75;  // stopped on request after a checkpoint; 
 
 struct TrainOptions {
   bool progress_bar = false;  // draw a progress bar on stderr (standalone, on a terminal)
+  std::string cpu_power_csv;  // CodeCarbon's TDP table for the CPU model (empty: threads x 4 W)
 };
 
 // Returns one of the exit codes above. `stop` is set from the SIGTERM handler:

@@ -235,9 +235,11 @@ StatusOr<std::vector<JobEvent>> SqliteJobStore::Events(int64_t id) {
 Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT OR REPLACE INTO epochs (job_id, epoch, attempt, at, train_loss, test_loss, "
-      "test_accuracy, samples, samples_per_s, wall_s, lr, peak_memory_bytes, memory_method) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-  return st.Bind(1, e.job_id)
+      "test_accuracy, samples, samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, "
+      "cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, "
+      "gco2_per_kwh, kg_co2, intensity_source, zone) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  st.Bind(1, e.job_id)
       .Bind(2, e.epoch)
       .Bind(3, e.attempt)
       .Bind(4, FormatTime(e.at))
@@ -250,14 +252,27 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       .Bind(11, e.lr)
       .Bind(12, e.peak_memory_bytes)
       .Bind(13, e.memory_method)
-      .Run();
+      .Bind(14, e.cpu_kwh)
+      .Bind(15, e.gpu_kwh)
+      .Bind(16, e.ram_kwh)
+      .Bind(17, e.energy_kwh)
+      .Bind(18, e.cpu_w)
+      .Bind(19, e.gpu_w)
+      .Bind(20, e.ram_w)
+      .Bind(21, e.cpu_method)
+      .Bind(22, e.gpu_method)
+      .Bind(23, e.ram_method);
+  if (e.gco2_per_kwh) st.Bind(24, *e.gco2_per_kwh); else st.BindNull(24);
+  if (e.kg_co2) st.Bind(25, *e.kg_co2); else st.BindNull(25);
+  return st.Bind(26, e.intensity_source).Bind(27, e.zone).Run();
 }
 
 StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT job_id, epoch, attempt, at, train_loss, test_loss, test_accuracy, samples, "
-      "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method FROM epochs "
-      "WHERE job_id = ? ORDER BY epoch"));
+      "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, "
+      "cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, gco2_per_kwh, kg_co2, intensity_source, zone "
+      "FROM epochs WHERE job_id = ? ORDER BY epoch"));
   st.Bind(1, id);
   std::vector<EpochRecord> out;
   for (;;) {
@@ -277,6 +292,20 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
     e.lr = st.ColumnDouble(10);
     e.peak_memory_bytes = st.ColumnInt(11);
     e.memory_method = st.ColumnText(12);
+    e.cpu_kwh = st.ColumnDouble(13);
+    e.gpu_kwh = st.ColumnDouble(14);
+    e.ram_kwh = st.ColumnDouble(15);
+    e.energy_kwh = st.ColumnDouble(16);
+    e.cpu_w = st.ColumnDouble(17);
+    e.gpu_w = st.ColumnDouble(18);
+    e.ram_w = st.ColumnDouble(19);
+    e.cpu_method = st.ColumnText(20);
+    e.gpu_method = st.ColumnText(21);
+    e.ram_method = st.ColumnText(22);
+    if (!st.ColumnIsNull(23)) e.gco2_per_kwh = st.ColumnDouble(23);
+    if (!st.ColumnIsNull(24)) e.kg_co2 = st.ColumnDouble(24);
+    e.intensity_source = st.ColumnText(25);
+    e.zone = st.ColumnText(26);
     out.push_back(std::move(e));
   }
   return out;

@@ -44,6 +44,24 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
   EXPECT_GT(j["epochs"][1]["peak_memory_bytes"].get<int64_t>(), 0);
   EXPECT_DOUBLE_EQ(j["epochs"][1]["test_accuracy"].get<double>(),
                    j["progress"]["test_accuracy"].get<double>());
+  // Energy per epoch, CodeCarbon's methodology, and its emissions at the
+  // intensity carbond recorded (the embedded mock) during the epoch.
+  for (const auto& ep : j["epochs"]) {
+    const auto& en = ep["energy"];
+    EXPECT_GT(en["energy_kwh"].get<double>(), 0) << ep.dump();
+    EXPECT_GT(en["cpu_kwh"].get<double>(), 0) << ep.dump();
+    EXPECT_GT(en["ram_kwh"].get<double>(), 0) << ep.dump();
+    EXPECT_TRUE(en["cpu_method"] == "rapl" || en["cpu_method"] == "tdp-model") << ep.dump();
+    EXPECT_EQ(en["ram_method"], "ram-model");
+    EXPECT_EQ(en["gpu_method"], "unavailable");  // a CPU run
+    EXPECT_DOUBLE_EQ(en["energy_kwh"].get<double>(),
+                     en["cpu_kwh"].get<double>() + en["gpu_kwh"].get<double>() + en["ram_kwh"].get<double>());
+    ASSERT_TRUE(ep["gco2_per_kwh"].is_number()) << ep.dump();
+    EXPECT_GT(ep["gco2_per_kwh"].get<double>(), 0);
+    EXPECT_NEAR(ep["kg_co2"].get<double>(),
+                en["energy_kwh"].get<double>() * ep["gco2_per_kwh"].get<double>() / 1000, 1e-15);
+    EXPECT_EQ(ep["zone"], "GB");
+  }
   auto status = d.Ctl({"status", "1"});
   EXPECT_NE(status.out.find("epochs (memory: peak-rss"), std::string::npos) << status.out;
   std::string run = j["run_dir"];
