@@ -65,15 +65,18 @@ void PrintTable(const std::vector<JobRecord>& jobs) {
 }
 
 std::string EpochLine(const carbon::EpochRecord& e) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %10.1f",
+  char buf[300];
+  char co2[32] = "-";
+  if (e.kg_co2) std::snprintf(co2, sizeof co2, "%.4f", *e.kg_co2 * 1000);
+  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %10.1f %9.4f %8.1f %7s",
                 static_cast<long long>(e.epoch), static_cast<long long>(e.attempt), e.train_loss,
                 e.test_loss, 100.0 * e.test_accuracy, e.samples_per_s, e.wall_s,
-                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0));
+                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0), e.energy_kwh * 1000,
+                e.cpu_w + e.gpu_w + e.ram_w, co2);
   return buf;
 }
 constexpr const char* kEpochHeader =
-    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB";
+    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB ENERGY_WH  POWER_W   G_CO2";
 
 void PrintJob(const carbon::api::JobDetail& d) {
   const JobRecord& j = d.job;
@@ -110,7 +113,10 @@ void PrintJob(const carbon::api::JobDetail& d) {
   }
   if (!j.error.empty()) std::cout << "  error:\n    " << j.error << "\n";
   if (!d.epochs.empty()) {
-    std::cout << "  epochs (memory: " << d.epochs.back().memory_method << "):\n    " << kEpochHeader
+    const auto& last = d.epochs.back();
+    std::cout << "  epochs (memory: " << last.memory_method << "; energy: cpu " << last.cpu_method << ", gpu "
+              << last.gpu_method << ", ram " << last.ram_method << "; CO2 at zone " << last.zone << " intensity, "
+              << (last.intensity_source.empty() ? "none" : last.intensity_source) << "):\n    " << kEpochHeader
               << "\n";
     for (const auto& e : d.epochs) std::cout << "    " << EpochLine(e) << "\n";
   }
