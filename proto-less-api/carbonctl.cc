@@ -3,6 +3,7 @@
 // 3 daemon unreachable.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -105,8 +106,15 @@ void PrintJob(const carbon::api::JobDetail& d) {
                   d.savings.value("run_mean_gco2_per_kwh", 0.0), d.savings.value("zone", "?").c_str(),
                   d.savings.value("counterfactual_mean_gco2_per_kwh", 0.0), d.savings.value("saving_pct", 0.0));
     std::cout << line;
-    if (d.savings["saving_kg"].is_number())
-      std::cout << " (" << d.savings["saving_kg"].get<double>() << " kg)";
+    if (d.savings["saving_kg"].is_number()) {
+      char kg[64];
+      double v = d.savings["saving_kg"].get<double>();
+      if (std::abs(v) >= 0.1)
+        std::snprintf(kg, sizeof kg, " (%.3f kg CO2 saved)", v);
+      else
+        std::snprintf(kg, sizeof kg, " (%.4g g CO2 saved)", v * 1000);
+      std::cout << kg;
+    }
     std::cout << "\n";
     if (!d.savings.value("note", std::string()).empty())
       std::cout << "                 (" << d.savings.value("note", std::string()) << ")\n";
