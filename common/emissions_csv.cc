@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace carbon {
 
@@ -84,6 +85,52 @@ std::string EmissionsCsvRow(const EmissionsRecord& r) {
   std::string line;
   for (size_t i = 0; i < kEmissionsColumns; ++i) line += (i ? "," : "") + cells[i];
   return line;
+}
+
+std::string EmissionsJson(const EmissionsRecord& r) {
+  using J = nlohmann::ordered_json;
+  auto od = [](const std::optional<double>& v) { return v ? J(*v) : J(nullptr); };
+  auto oi = [](const std::optional<int64_t>& v) { return v ? J(*v) : J(nullptr); };
+  J o;
+  o["timestamp"] = r.timestamp;
+  o["project_name"] = r.project_name;
+  o["run_id"] = r.run_id;
+  o["experiment_id"] = r.experiment_id;
+  o["duration"] = r.duration;
+  o["emissions"] = r.emissions;
+  o["emissions_rate"] = r.emissions_rate;
+  o["cpu_power"] = r.cpu_power;
+  o["gpu_power"] = r.gpu_power;
+  o["ram_power"] = r.ram_power;
+  o["cpu_energy"] = r.cpu_energy;
+  o["gpu_energy"] = r.gpu_energy;
+  o["ram_energy"] = r.ram_energy;
+  o["energy_consumed"] = r.energy_consumed;
+  o["water_consumed"] = r.water_consumed;
+  o["country_name"] = r.country_name;
+  o["country_iso_code"] = r.country_iso_code;
+  o["region"] = r.region;
+  o["cloud_provider"] = r.cloud_provider;
+  o["cloud_region"] = r.cloud_region;
+  o["os"] = r.os;
+  o["python_version"] = r.python_version;
+  o["codecarbon_version"] = r.codecarbon_version;
+  o["cpu_count"] = oi(r.cpu_count);
+  o["cpu_model"] = r.cpu_model;
+  o["gpu_count"] = oi(r.gpu_count);
+  o["gpu_model"] = r.gpu_model;
+  o["longitude"] = od(r.longitude);
+  o["latitude"] = od(r.latitude);
+  o["ram_total_size"] = od(r.ram_total_size);
+  o["tracking_mode"] = r.tracking_mode;
+  o["cpu_utilization_percent"] = r.cpu_utilization_percent;
+  o["gpu_utilization_percent"] = r.gpu_utilization_percent;
+  o["ram_utilization_percent"] = r.ram_utilization_percent;
+  o["ram_used_gb"] = r.ram_used_gb;
+  o["on_cloud"] = r.on_cloud;
+  o["pue"] = r.pue;
+  o["wue"] = r.wue;
+  return o.dump();
 }
 
 }  // namespace carbon

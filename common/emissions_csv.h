@@ -34,6 +34,9 @@ struct EmissionsRecord {
 
 std::string EmissionsCsvHeader();
 std::string EmissionsCsvRow(const EmissionsRecord& r);
+// The same row as a JSON object with CodeCarbon's keys in CodeCarbon's order
+// (numbers as numbers, absent optional values as null).
+std::string EmissionsJson(const EmissionsRecord& r);
 
 // A double as Python's repr() writes it: the shortest digits that read back
 // the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.

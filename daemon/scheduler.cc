@@ -1,5 +1,7 @@
 #include "daemon/scheduler.h"
 
+#include "daemon/emissions_files.h"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -338,6 +340,7 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
     if (e->epoch > 0) {
       Status st = store_.RecordEpoch(*e);
       if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e->epoch, st.ToString());
+      if (job.ok()) WriteEmissions(*job, /*with_total=*/false);
     }
     spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
                  j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
@@ -396,7 +399,20 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   }
   spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
   if (t.to == JobState::kSucceeded && job->started) RecordSavings(*job, t.at);
+  if (t.to == JobState::kSucceeded) {
+    JobRecord done = *job;
+    done.finished = t.at;
+    WriteEmissions(done, /*with_total=*/true);
+  }
   Notify(job_id);
+}
+
+void Scheduler::WriteEmissions(const JobRecord& job, bool with_total) {
+  auto epochs = store_.Epochs(job.id);
+  if (!epochs.ok() || epochs->empty()) return;
+  const std::string dir = job.run_dir.empty() ? options_.runs_dir + "/" + std::to_string(job.id) : job.run_dir;
+  if (Status st = WriteEmissionsFiles(dir, job, *epochs, with_total); !st.ok())
+    spdlog::warn("job {}: {}", job.id, st.message());
 }
 
 void Scheduler::AttachEmissions(const JobRecord& job, EpochRecord& e) {

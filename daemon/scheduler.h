@@ -101,6 +101,8 @@ class Scheduler final : public ExecutorListener {
   void RecordSavings(const JobRecord& job, Timestamp finished);
   // Fills an epoch's zone, mean grid intensity and kg CO2 from its energy.
   void AttachEmissions(const JobRecord& job, EpochRecord& e);
+  // Rewrites <run_dir>/emissions.csv and .json from the stored epochs.
+  void WriteEmissions(const JobRecord& job, bool with_total);
 
   JobStore& store_;
   Executor& executor_;

@@ -153,6 +153,12 @@ TEST(EmissionsCsv, HeaderRowAndFloatsAsCodeCarbonWritesThem) {
   // Always 38 fields, however empty.
   std::string empty = EmissionsCsvRow(EmissionsRecord{});
   EXPECT_EQ(std::count(empty.begin(), empty.end(), ','), 37);
+  auto js = nlohmann::ordered_json::parse(EmissionsJson(r));
+  size_t i = 0;
+  for (auto it = js.begin(); it != js.end(); ++it, ++i) EXPECT_EQ(it.key(), g["json_fields_order"][i]) << i;
+  EXPECT_EQ(i, kEmissionsColumns);
+  EXPECT_EQ(js["cpu_count"], 32);
+  EXPECT_TRUE(js["longitude"].is_null());
   EXPECT_EQ(PythonFloat(0.0001), "0.0001");
   EXPECT_EQ(PythonFloat(1e16), "1e+16");
   EXPECT_EQ(PythonFloat(123456789012345.6), "123456789012345.6");

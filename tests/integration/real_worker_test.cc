@@ -2,6 +2,8 @@
 // Debian's Fashion-MNIST, end to end through the socket.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -61,6 +63,24 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
     EXPECT_NEAR(ep["kg_co2"].get<double>(),
                 en["energy_kwh"].get<double>() * ep["gco2_per_kwh"].get<double>() / 1000, 1e-15);
     EXPECT_EQ(ep["zone"], "GB");
+  }
+  // CodeCarbon-compatible files in the run directory: a row per epoch, then the total.
+  {
+    std::ifstream csv(j["run_dir"].get<std::string>() + "/emissions.csv");
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(csv, l);) lines.push_back(l);
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(lines[0].rfind("timestamp,project_name,run_id,experiment_id,duration,emissions,", 0), 0u);
+    EXPECT_EQ(std::count(lines[1].begin(), lines[1].end(), ','), 37);
+    EXPECT_NE(lines[3].find("tiny-mlp (total)"), std::string::npos) << lines[3];
+    std::ifstream js(j["run_dir"].get<std::string>() + "/emissions.json");
+    auto rows = nlohmann::ordered_json::parse(js);  // ordered: the file keeps CodeCarbon's key order
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_NEAR(rows[2]["emissions"].get<double>(),
+                rows[0]["emissions"].get<double>() + rows[1]["emissions"].get<double>(), 1e-15);
+    EXPECT_NEAR(rows[2]["emissions"].get<double>(),
+                j["epochs"][0]["kg_co2"].get<double>() + j["epochs"][1]["kg_co2"].get<double>(), 1e-15);
+    EXPECT_EQ(rows[0].begin().key(), "timestamp");
   }
   auto status = d.Ctl({"status", "1"});
   EXPECT_NE(status.out.find("epochs (memory: peak-rss"), std::string::npos) << status.out;
