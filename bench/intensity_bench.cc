@@ -29,22 +29,15 @@
 #include <vector>
 
 #include "common/intensity_formats.h"
+#include "bench/bench_util.h"
 #include "proto-less-api/client.h"
 
 namespace {
 
 using Steady = std::chrono::steady_clock;
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  if (v.empty()) return 0;
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using carbon::bench::Median;
+using carbon::bench::Percentile;
 
 std::string ArgS(int argc, char** argv, const char* name, const std::string& def) {
   for (int i = 1; i + 1 < argc; ++i)

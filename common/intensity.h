@@ -31,16 +31,13 @@ void Normalize(IntensitySeries& series);
 // The point covering `t` in a sorted series, if any.
 std::optional<IntensityPoint> PointAt(const IntensitySeries& series, Timestamp t);
 
-// The points that overlap [from, to) of a sorted series.
-IntensitySeries Slice(const IntensitySeries& series, Timestamp from, Timestamp to);
-
-// The lowest-mean window of `length` inside a sorted series, with that mean.
-// Windows start at a point's time; the first (earliest) of equal windows wins.
+// The lowest-mean window of `length` inside a sorted series, with that mean:
+// BestStart over the whole series (see there for the candidates and ties).
 // kIntervals: each point is the mean over [time, end()) (the UK API's and
-//   Electricity Maps' meaning); windows over a gap are skipped.
+//   Electricity Maps' meaning), MeanIntervals; a gap holds the previous value.
 // kTrapezoid: points are samples at their times, integrated with the
-//   trapezoid rule from `start` to `start + length` (the method of CATS,
-//   github.com/GreenScheduler/cats); the window must end on a sample.
+//   trapezoid rule (the method of CATS, github.com/GreenScheduler/cats),
+//   MeanInterpolated; the window must end by the last sample.
 // Empty when no window of that length fits.
 enum class WindowMethod { kIntervals, kTrapezoid };
 struct Window {

@@ -50,21 +50,6 @@ StatusOr<Url> ParseUrl(const std::string& url) {
   return u;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 struct HttpClient::Impl {
   explicit Impl(const HttpClientOptions& o) : tls(ssl::context::tls_client) {
     tls.set_verify_mode(ssl::verify_peer);

@@ -82,7 +82,5 @@ struct Url {
 };
 StatusOr<Url> ParseUrl(const std::string& url);
 
-// Percent-encodes a path segment or query value.
-std::string UrlEncode(const std::string& s);
 
 }  // namespace carbon

@@ -51,6 +51,9 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 Target ParseTarget(const std::string& target);
+// Percent-encodes a query value or path segment (RFC 3986 unreserved
+// characters stay; '/' too when keep_slash). ParseTarget decodes it.
+std::string PercentEncode(const std::string& s, bool keep_slash = false);
 
 nlohmann::json JobToJson(const JobRecord& job, bool with_spec);
 StatusOr<JobRecord> JobFromJson(const nlohmann::json& j);

@@ -4,8 +4,6 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
-#include <cstdio>
 #include <cstdlib>
 
 #include "proto-less-api/api.h"
@@ -91,24 +89,10 @@ StatusOr<json> ParseOk(const StatusOr<HttpResult>& r) {
   return j;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 }  // namespace
 
 StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::string& filename) {
-  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs?filename=" + UrlEncode(filename),
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs?filename=" + PercentEncode(filename, /*keep_slash=*/true),
                                       spec_text, "application/yaml")));
   return JobFromJson(j);
 }
@@ -116,7 +100,7 @@ StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::stri
 StatusOr<std::vector<JobRecord>> Client::List(const std::optional<std::string>& state,
                                               int64_t limit) {
   std::string target = "/v1/jobs?limit=" + std::to_string(limit);
-  if (state) target += "&state=" + UrlEncode(*state);
+  if (state) target += "&state=" + PercentEncode(*state);
   ASSIGN_OR_RETURN(json j, ParseOk(Do("GET", target)));
   std::vector<JobRecord> out;
   if (!j.contains("jobs") || !j["jobs"].is_array()) return Internal("response has no 'jobs' list");
@@ -155,20 +139,7 @@ StatusOr<JobRecord> Client::Cancel(int64_t id) {
 StatusOr<json> Client::Health() { return ParseOk(Do("GET", "/v1/health")); }
 
 namespace {
-std::string ZoneQuery(const std::string& zone) {
-  if (zone.empty()) return "";
-  std::string q = "?zone=";
-  for (unsigned char c : zone) {
-    if (std::isalnum(c) || c == '-' || c == '_') {
-      q += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      q += buf;
-    }
-  }
-  return q;
-}
+std::string ZoneQuery(const std::string& zone) { return zone.empty() ? "" : "?zone=" + PercentEncode(zone); }
 }  // namespace
 
 StatusOr<json> Client::Intensity(const std::string& zone) {

@@ -6,6 +6,7 @@
 
 #include "common/intensity_formats.h"
 #include "common/time_util.h"
+#include "proto-less-api/api.h"
 
 namespace carbon {
 namespace {
@@ -29,7 +30,7 @@ std::string BaseUrl(std::string url) {
 
 std::string UkSource::RegionSuffix() const {
   if (config_.region_id) return "/regionid/" + std::to_string(*config_.region_id);
-  if (!config_.postcode.empty()) return "/postcode/" + UrlEncode(config_.postcode);
+  if (!config_.postcode.empty()) return "/postcode/" + api::PercentEncode(config_.postcode);
   return "";
 }
 
@@ -105,7 +106,7 @@ void ElectricityMapsSource::Fetch(const std::string& zone, const std::string& en
     return;
   }
   const std::string z = config_.zone.empty() ? zone : config_.zone;
-  std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + UrlEncode(z);
+  std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + api::PercentEncode(z);
   http_.Get(url, {{"auth-token", token_}}, [url, done = std::move(done)](StatusOr<HttpResponse> r) {
     if (!r.ok()) return done(r.status());
     done(ParseElectricityMaps(r->body, url));

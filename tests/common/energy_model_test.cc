@@ -2,6 +2,7 @@
 #include "common/energy_model.h"
 
 #include "common/emissions_csv.h"
+#include "tests/support/files.h"
 
 #include <gtest/gtest.h>
 
@@ -14,10 +15,7 @@ namespace carbon::energy {
 namespace {
 
 nlohmann::json Golden() {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/codecarbon/golden.json");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return nlohmann::json::parse(ss.str());
+  return nlohmann::json::parse(fakes::ReadSourceFile("tests/fixtures/codecarbon/golden.json"));
 }
 
 TEST(EnergyModel, UnitsMatchCodeCarbonToTheLastDigit) {
@@ -60,10 +58,7 @@ TEST(EnergyModel, RaplWrapAround) {
 }
 
 TEST(EnergyModel, EveryTdpMatchListed) {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/configs/codecarbon/cpu_power.csv");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto table = ParseCpuPowerCsv(ss.str(), "cpu_power.csv");
+  auto table = ParseCpuPowerCsv(fakes::ReadSourceFile("configs/codecarbon/cpu_power.csv"), "cpu_power.csv");
   ASSERT_TRUE(table.ok()) << table.status().ToString();
   EXPECT_GT(table->size(), 4000u);
   int checked = 0;
@@ -89,16 +84,9 @@ TEST(EnergyModel, EveryTdpMatchListed) {
   EXPECT_FALSE(MatchCpu("Totally Unknown CPU 9000", *table));
 }
 
-std::string Read(const std::string& rel) {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/" + rel);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(EnergyModel, KgPerKwhByCountry) {
-  auto c = CountryIntensities::Parse(Read("configs/codecarbon/global_energy_mix.json"),
-                                     Read("configs/codecarbon/carbon_intensity_per_source.json"));
+  auto c = CountryIntensities::Parse(fakes::ReadSourceFile("configs/codecarbon/global_energy_mix.json"),
+                                     fakes::ReadSourceFile("configs/codecarbon/carbon_intensity_per_source.json"));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const auto g = Golden();
   int checked = 0;

@@ -8,17 +8,12 @@
 #include "common/intensity_formats.h"
 #include "common/mock_intensity.h"
 #include "common/time_util.h"
+#include "tests/support/files.h"
 
 namespace carbon {
 namespace {
 
-std::string Fixture(const std::string& rel) {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/" + rel, std::ios::binary);
-  EXPECT_TRUE(in) << rel;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& rel) { return fakes::ReadSourceFile("tests/fixtures/" + rel); }
 
 Timestamp T(const char* s) { return *ParseTime(s); }
 

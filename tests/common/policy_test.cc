@@ -7,6 +7,7 @@
 
 #include "common/intensity_formats.h"
 #include "common/time_util.h"
+#include "tests/support/files.h"
 
 namespace carbon {
 namespace {
@@ -14,10 +15,7 @@ namespace {
 Timestamp T(const char* s) { return *ParseTime(s); }
 
 IntensitySeries Cats() {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/traces/cats_carbon_intensity_24h.csv");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return *ParseIntensityCsv(ss.str(), "cats.csv");
+  return *ParseIntensityCsv(fakes::ReadSourceFile("tests/fixtures/traces/cats_carbon_intensity_24h.csv"), "cats.csv");
 }
 
 JobSpec Spec(const std::string& yaml) { return *ParseJobSpec(yaml, "job.yaml"); }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/time_util.h"
+#include "tests/support/files.h"
 #include "daemon/http_client.h"
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity/local_sources.h"
@@ -24,13 +25,7 @@ using fakes::UpstreamRequest;
 using Kind = UpstreamReply::Kind;
 using namespace std::chrono_literals;
 
-std::string Fixture(const std::string& rel) {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/" + rel, std::ios::binary);
-  EXPECT_TRUE(in) << rel;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string Fixture(const std::string& rel) { return fakes::ReadSourceFile("tests/fixtures/" + rel); }
 
 Timestamp T(const char* s) { return *ParseTime(s); }
 

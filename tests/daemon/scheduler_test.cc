@@ -134,17 +134,19 @@ TEST_F(SchedulerTest, NotBeforeHoldsTheJobUntilItsTime) {
   EXPECT_EQ(FormatTime(*Job(id).started), "2026-11-26T15:00:00.000Z");
 }
 
-// A grid the test sets by hand.
+// A grid the test sets by hand, with recorded history for savings.
 class FakeGrid final : public GridProvider {
  public:
   GridView View(const std::string& zone) override {
     GridView v = view;
     v.zone = zone;
-    ++calls;
     return v;
   }
+  IntensitySeries Recorded(const std::string&, Timestamp from, Timestamp to) override {
+    return SliceSorted(recorded, from, to);
+  }
   GridView view;
-  int calls = 0;
+  IntensitySeries recorded;
 };
 
 IntensitySeries HalfHours(Timestamp from, const std::vector<double>& values) {
@@ -230,23 +232,9 @@ TEST_F(SchedulerTest, ThresholdPolicyWaitsUntilUnderOrMaxWait) {
   EXPECT_NE(Job(b).reason.find("max_wait/deadline reached"), std::string::npos) << Job(b).reason;
 }
 
-// A grid that also has recorded history.
-class RecordingGrid final : public GridProvider {
- public:
-  GridView View(const std::string& zone) override {
-    GridView v = view;
-    v.zone = zone;
-    return v;
-  }
-  IntensitySeries Recorded(const std::string&, Timestamp from, Timestamp to) override {
-    return SliceSorted(recorded, from, to);
-  }
-  GridView view;
-  IntensitySeries recorded;
-};
 
 TEST_F(SchedulerTest, ASucceededJobStoresWhatWaitingSaved) {
-  RecordingGrid grid;
+  FakeGrid grid;
   // 400 g/kWh for 3 h, then 100: the forecast (perfect) and the record agree.
   std::vector<double> v(24, 400);
   for (int i = 6; i < 24; ++i) v[static_cast<size_t>(i)] = 100;
