@@ -137,7 +137,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   if (!y.ok()) return y.ToStatus();
   if (!root.IsDefined() || root.IsNull()) return c;
   if (!y.Map(root, "", {"socket", "state_dir", "database", "runs_dir", "worker", "scheduler",
-                        "api", "intensity", "clock", "log"}))
+                        "api", "intensity", "energy", "clock", "log"}))
     return y.ToStatus();
 
   YAML::Node sock = root["socket"];
@@ -189,6 +189,12 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   }
 
   ParseIntensity(y, root["intensity"], c.intensity);
+
+  YAML::Node energy = root["energy"];
+  if (y.Map(energy, "energy", {"pue", "measure_power_secs"})) {
+    Set(c.energy.pue, y.Double(energy, "energy", "pue", 1.0, 10.0));
+    Set(c.energy.measure_power_secs, y.Double(energy, "energy", "measure_power_secs", 0.0, 3600.0));
+  }
 
   YAML::Node clock = root["clock"];
   if (y.Map(clock, "clock", {"mode", "start", "speed"})) {

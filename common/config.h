@@ -72,6 +72,12 @@ struct IntensityConfig {
   std::optional<double> static_value;  // gCO2/kWh of the `static` source
 };
 
+// Energy measurement in the worker (CodeCarbon's tracker settings).
+struct EnergyConfig {
+  double pue = 1.0;                 // every energy figure is multiplied by it
+  double measure_power_secs = 15;   // samples within an epoch (0: only at epoch ends)
+};
+
 struct Config {
   std::string socket_path = "/run/carbond/carbond.sock";
   uint32_t socket_mode = 0660;
@@ -95,6 +101,7 @@ struct Config {
   int64_t max_connections = 256;
 
   IntensityConfig intensity;
+  EnergyConfig energy;
   ClockConfig clock;
   std::string log_level = "info";  // trace | debug | info | warn | error
 

@@ -7,6 +7,9 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "common/job_record.h"
 
 namespace carbon {
 
@@ -37,6 +40,15 @@ std::string EmissionsCsvRow(const EmissionsRecord& r);
 // The same row as a JSON object with CodeCarbon's keys in CodeCarbon's order
 // (numbers as numbers, absent optional values as null).
 std::string EmissionsJson(const EmissionsRecord& r);
+
+// A job's rows: one per stored epoch and, with `with_total`, a last row whose
+// project_name ends in " (total)" with the sums (energies, emissions,
+// duration) and the mean powers over the run.
+std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vector<EpochRecord>& epochs,
+                                           bool with_total);
+// The whole emissions.csv (header and rows) and emissions.json (an array).
+std::string RenderEmissionsCsv(const std::vector<EmissionsRecord>& rows);
+std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows);
 
 // A double as Python's repr() writes it: the shortest digits that read back
 // the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.

@@ -10,13 +10,13 @@ const char* JobStateName(JobState s) {
     case JobState::kSucceeded: return "succeeded";
     case JobState::kFailed: return "failed";
     case JobState::kCancelled: return "cancelled";
+    case JobState::kStoppedBudget: return "stopped_budget";
   }
   return "unknown";
 }
 
 bool ParseJobState(const std::string& name, JobState* out) {
-  for (JobState s : {JobState::kQueued, JobState::kWaiting, JobState::kRunning,
-                     JobState::kSucceeded, JobState::kFailed, JobState::kCancelled}) {
+  for (JobState s : kAllJobStates) {
     if (name == JobStateName(s)) {
       *out = s;
       return true;

@@ -5,7 +5,9 @@
 //   queued    accepted and durable, not yet planned
 //   waiting   planned by its release policy; waits for its window or a free slot
 //   running   a worker process trains it
-//   succeeded | failed | cancelled   final
+//   succeeded | failed | cancelled | stopped_budget   final (stopped_budget:
+//             carbond stopped it after a checkpoint because its predicted
+//             emissions exceeded carbon.budget_kg)
 #pragma once
 
 #include <cstdint>
@@ -16,13 +18,17 @@
 
 namespace carbon {
 
-enum class JobState { kQueued, kWaiting, kRunning, kSucceeded, kFailed, kCancelled };
+enum class JobState { kQueued, kWaiting, kRunning, kSucceeded, kFailed, kCancelled, kStoppedBudget };
+inline constexpr JobState kAllJobStates[] = {JobState::kQueued,    JobState::kWaiting, JobState::kRunning,
+                                             JobState::kSucceeded, JobState::kFailed,  JobState::kCancelled,
+                                             JobState::kStoppedBudget};
 
 const char* JobStateName(JobState s);
 // Accepts the names above; false when unknown.
 bool ParseJobState(const std::string& name, JobState* out);
 inline bool IsFinal(JobState s) {
-  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled ||
+         s == JobState::kStoppedBudget;
 }
 
 struct JobRecord {

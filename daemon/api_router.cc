@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/emissions_csv.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -83,6 +84,10 @@ api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
   if (ParseJobPath(t.path, &id, &rest)) {
     if (rest.empty() || rest == "/") {
       if (r.method == "GET") return Get(id);
+      return MethodNotAllowed(r.method, t.path, "GET");
+    }
+    if (rest == "/emissions") {
+      if (r.method == "GET") return Emissions(id, t);
       return MethodNotAllowed(r.method, t.path, "GET");
     }
     if (rest == "/cancel") {
@@ -174,6 +179,29 @@ api::Response ApiRouter::Get(int64_t id) {
   return JsonResponse(200, out);
 }
 
+api::Response ApiRouter::Emissions(int64_t id, const api::Target& t) {
+  std::string format = "json";
+  if (auto f = t.query.find("format"); f != t.query.end()) format = f->second;
+  if (format != "json" && format != "csv")
+    return api::ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                     "format '" + format + "' is not known; use json or csv", "format"));
+  auto job = store_.Get(id);
+  if (!job.ok()) return api::ErrorResponse(job.status());
+  auto epochs = store_.Epochs(id);
+  if (!epochs.ok()) return api::ErrorResponse(epochs.status());
+  // The total row once the run is over (as in the run directory's files).
+  const bool total = job->state == JobState::kSucceeded || job->state == JobState::kStoppedBudget;
+  const auto rows = EmissionsRows(*job, *epochs, total);
+  api::Response out;
+  if (format == "csv") {
+    out.content_type = "text/csv; charset=utf-8";
+    out.body = RenderEmissionsCsv(rows);
+  } else {
+    out.body = RenderEmissionsJson(rows);
+  }
+  return out;
+}
+
 api::Response ApiRouter::Cancel(int64_t id, uint32_t uid) {
   auto job = scheduler_.Cancel(id, uid);
   if (!job.ok()) return api::ErrorResponse(job.status());
@@ -189,9 +217,7 @@ api::Response ApiRouter::Health() {
   h["database"] = {{"path", info_.database_path}, {"ok", db.ok()}};
   if (!db.ok()) h["database"]["error"] = db.message();
   json queue = json::object();
-  for (JobState s : {JobState::kQueued, JobState::kWaiting, JobState::kRunning,
-                     JobState::kSucceeded, JobState::kFailed, JobState::kCancelled})
-    queue[JobStateName(s)] = 0;
+  for (JobState s : kAllJobStates) queue[JobStateName(s)] = 0;
   auto counts = store_.CountByState();
   if (counts.ok())
     for (auto& [s, n] : *counts) queue[JobStateName(s)] = n;

@@ -62,6 +62,15 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
   return o;
 }
 
+ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& worker) {
+  ProcessExecutorOptions o;
+  o.worker_path = worker;
+  o.cancel_grace = c.cancel_grace;
+  o.worker_flags = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
+                    fmt::format("{}", c.energy.measure_power_secs)};
+  return o;
+}
+
 std::unique_ptr<Clock> MakeClock(const Config& c) {
   if (c.clock.mode == "virtual") {
     SystemClock real;
@@ -121,8 +130,7 @@ int RunDaemon(Config config, const std::string& config_path) {
   std::unique_ptr<Clock> clock = MakeClock(config);
 
   asio::io_context io(1);
-  ProcessExecutorOptions eo{*worker, config.cancel_grace};
-  ProcessExecutor executor(io, eo);
+  ProcessExecutor executor(io, ExecutorOptionsFrom(config, *worker));
   PolicyRegistry policies;
   SchedulerOptions so = SchedulerOptionsFrom(config);
   Scheduler scheduler(**store, executor, policies, *clock, so);
@@ -285,7 +293,8 @@ int RunDaemon(Config config, const std::string& config_path) {
             config.default_expected_duration = fresh->default_expected_duration;
             config.duration_margin = fresh->duration_margin;
             scheduler.set_options(SchedulerOptionsFrom(config));
-            executor.set_options({*w, config.cancel_grace});
+            config.energy = fresh->energy;
+            executor.set_options(ExecutorOptionsFrom(config, *w));
             server.set_limits(ServerOptions(config));
             spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
           }

@@ -111,7 +111,9 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   // async-signal-safe calls until exec.
   std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
                                    run_dir, "--job-id", std::to_string(job.id), "--attempt",
-                                   std::to_string(job.attempts), "--event-fd", "3"};
+                                   std::to_string(job.attempts), "--event-fd", "3",
+                                   "--grid-file", run_dir + "/grid.json"};
+  args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

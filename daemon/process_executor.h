@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "daemon/executor.h"
@@ -23,6 +24,8 @@ struct ProcessExecutorOptions {
   std::string worker_path;  // absolute path to the worker binary
   Duration cancel_grace = std::chrono::seconds(30);
   size_t stderr_tail_bytes = 2048;
+  // Passed to every worker after the job's own flags (energy settings).
+  std::vector<std::string> worker_flags;
 };
 
 class ProcessExecutor final : public Executor {

@@ -146,12 +146,7 @@ const JobSpec* Scheduler::SpecOf(const JobRecord& job, Status* error) {
   return &specs_.emplace(job.id, std::move(spec).value()).first->second;
 }
 
-ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now,
-                                  TickCache& cache) {
-  PolicyInput in{spec, submitted, now};
-  in.defaults = options_.policy_defaults;
-  if (spec.carbon.policy == "immediate") return policies_.Decide(in);
-  const std::string zone = spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone;
+const GridView& Scheduler::GridOf(const std::string& zone, TickCache& cache) {
   auto g = cache.grids.find(zone);
   if (g == cache.grids.end()) {
     GridView v;
@@ -162,7 +157,15 @@ ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Time
       v.why_no_data = "carbond has no intensity source";
     g = cache.grids.emplace(zone, std::move(v)).first;
   }
-  in.grid = &g->second;
+  return g->second;
+}
+
+ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now,
+                                  TickCache& cache) {
+  PolicyInput in{spec, submitted, now};
+  in.defaults = options_.policy_defaults;
+  if (spec.carbon.policy == "immediate") return policies_.Decide(in);
+  in.grid = &GridOf(spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone, cache);
   if (!spec.carbon.expected_duration) {
     const std::string sig = JobSignature(spec);
     auto r = cache.run_times.find(sig);
@@ -241,6 +244,17 @@ void Scheduler::Tick() {
       if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
       continue;
     }
+    if (auto p = spec->carbon.budget_kg ? PredictBudget(job, *spec) : std::nullopt;
+        p && p->remaining_epochs > 0 && OverBudget(*p, *spec->carbon.budget_kg)) {
+      Transition b{JobState::kWaiting, JobState::kStoppedBudget,
+                   DescribeBudget(*p, *spec->carbon.budget_kg) + "; not resumed", now};
+      b.finished = now;
+      if (Status st = store_.Apply(job.id, b); st.ok()) {
+        spdlog::warn("job {}: {}", job.id, b.reason);
+        Notify(job.id);
+      }
+      continue;
+    }
     std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
     Transition t{JobState::kWaiting, JobState::kRunning,
                  d.reason + "; attempt " + std::to_string(job.attempts + 1), now};
@@ -253,6 +267,9 @@ void Scheduler::Tick() {
       continue;
     }
     job.attempts += 1;
+    Feed& feed = feeds_[job.id];
+    feed = Feed{spec->carbon.zone.empty() ? options_.default_zone : spec->carbon.zone, run_dir, std::nullopt, ""};
+    FeedGrid(feed, cache);
     Status started = executor_.Start(job, run_dir);
     if (!started.ok()) {
       Transition f{JobState::kRunning, JobState::kFailed,
@@ -260,6 +277,7 @@ void Scheduler::Tick() {
       f.finished = f.at;
       f.error = started.message();
       (void)store_.Apply(job.id, f);
+      feeds_.erase(job.id);
       spdlog::error("job {}: worker did not start: {}", job.id, started.message());
     } else {
       spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
@@ -268,6 +286,52 @@ void Scheduler::Tick() {
   }
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
+  for (auto& [id, feed] : feeds_) FeedGrid(feed, cache);
+}
+
+void Scheduler::FeedGrid(Feed& feed, TickCache& cache) {
+  if (!grid_) return;
+  const GridView& v = GridOf(feed.zone, cache);
+  if (!v.current_gco2_per_kwh) return;
+  if (feed.gco2_per_kwh == v.current_gco2_per_kwh && feed.source == v.current_source) return;
+  if (Status st = WriteGridFile(feed.run_dir, feed.zone, *v.current_gco2_per_kwh, v.current_source, clock_.Now());
+      !st.ok()) {
+    spdlog::warn("cannot give the worker the grid intensity: {}", st.message());
+    return;
+  }
+  feed.gco2_per_kwh = v.current_gco2_per_kwh;
+  feed.source = v.current_source;
+}
+
+std::optional<BudgetPrediction> Scheduler::PredictBudget(const JobRecord& job, const JobSpec& spec) {
+  if (!spec.carbon.budget_kg) return std::nullopt;
+  auto epochs = store_.Epochs(job.id);
+  if (!epochs.ok() || epochs->empty()) return std::nullopt;
+  TickCache cache;
+  const GridView& v = GridOf(spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone, cache);
+  auto p = PredictRunEmissions(*epochs, spec.train.epochs, v.forecast, v.current_gco2_per_kwh, clock_.Now());
+  if (!p.ok()) {
+    spdlog::info("job {}: no carbon budget prediction yet: {}", job.id, p.status().message());
+    return std::nullopt;
+  }
+  return *p;
+}
+
+void Scheduler::CheckBudget(const JobRecord& job) {
+  Status error;
+  const JobSpec* spec = SpecOf(job, &error);
+  if (!spec || !spec->carbon.budget_kg || budget_stops_.count(job.id) || job.cancel_requested) return;
+  auto p = PredictBudget(job, *spec);
+  if (!p) return;
+  const std::string what = DescribeBudget(*p, *spec->carbon.budget_kg);
+  if (p->remaining_epochs == 0 || !OverBudget(*p, *spec->carbon.budget_kg)) {
+    spdlog::info("job {}: within its {}", job.id, what);
+    return;
+  }
+  budget_stops_[job.id] = what;
+  spdlog::warn("job {}: {}; stopping it after a checkpoint", job.id, what);
+  if (Status st = executor_.Stop(job.id, StopMode::kDrain); !st.ok())
+    spdlog::warn("job {}: cannot stop its worker: {}", job.id, st.message());
 }
 
 Status Scheduler::Recover() {
@@ -341,6 +405,7 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
       Status st = store_.RecordEpoch(*e);
       if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e->epoch, st.ToString());
       if (job.ok()) WriteEmissions(*job, /*with_total=*/false);
+      if (job.ok() && st.ok()) CheckBudget(*job);
     }
     spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
                  j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
@@ -361,10 +426,21 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
                  JobStateName(job->state));
     return;
   }
+  feeds_.erase(job_id);
+  std::optional<std::string> budget_stop;
+  if (auto b = budget_stops_.find(job_id); b != budget_stops_.end()) {
+    budget_stop = b->second;
+    budget_stops_.erase(b);
+  }
   Transition t{JobState::kRunning, JobState::kFailed, "", clock_.Now()};
   t.exit_status = info.exit_status;
   const std::string n = std::to_string(job->attempts);
-  if (job->cancel_requested) {
+  if (budget_stop && !info.succeeded && !job->cancel_requested) {
+    t.to = JobState::kStoppedBudget;
+    t.reason = *budget_stop + "; stopped on attempt " + n + " (" + info.description + ")" +
+               (info.interrupted ? " after a checkpoint" : "");
+    t.finished = t.at;
+  } else if (job->cancel_requested) {
     t.to = JobState::kCancelled;
     t.reason = "cancelled on request; worker " + info.description;
     t.finished = t.at;
@@ -399,7 +475,7 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   }
   spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
   if (t.to == JobState::kSucceeded && job->started) RecordSavings(*job, t.at);
-  if (t.to == JobState::kSucceeded) {
+  if (t.to == JobState::kSucceeded || t.to == JobState::kStoppedBudget) {
     JobRecord done = *job;
     done.finished = t.at;
     WriteEmissions(done, /*with_total=*/true);
@@ -419,6 +495,9 @@ void Scheduler::AttachEmissions(const JobRecord& job, EpochRecord& e) {
   Status error;
   const JobSpec* spec = SpecOf(job, &error);
   e.zone = spec && !spec->carbon.zone.empty() ? spec->carbon.zone : options_.default_zone;
+  // The worker charged each sampling interval at the reading carbond gave it
+  // (grid.json); only an epoch it could not charge gets the recorded mean.
+  if (e.kg_co2) return;
   if (!grid_ || e.energy_kwh <= 0) return;
   // The epoch ran over [now - wall_s, now]: its mean recorded intensity.
   Timestamp end = e.at;

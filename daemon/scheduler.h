@@ -1,5 +1,5 @@
 // Scheduler: the core of carbond. It owns the job state machine
-//   queued -> waiting -> running -> succeeded | failed | cancelled
+//   queued -> waiting -> running -> succeeded | failed | cancelled | stopped_budget
 // (plus running -> queued when a run is interrupted and will resume), decides
 // releases through the policy registry, and starts jobs on the executor.
 //
@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/budget.h"
 #include "common/clock.h"
 #include "common/job_spec.h"
 #include "common/policy.h"
@@ -96,6 +97,8 @@ class Scheduler final : public ExecutorListener {
     std::unordered_map<std::string, RunTimes> run_times;
   };
   ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache);
+  // The grid of a zone, read once per tick.
+  const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);
   // Stores what a succeeded job saved against starting at submission.
   void RecordSavings(const JobRecord& job, Timestamp finished);
@@ -103,6 +106,20 @@ class Scheduler final : public ExecutorListener {
   void AttachEmissions(const JobRecord& job, EpochRecord& e);
   // Rewrites <run_dir>/emissions.csv and .json from the stored epochs.
   void WriteEmissions(const JobRecord& job, bool with_total);
+  // The run's predicted emissions against carbon.budget_kg; empty without a
+  // budget, or before an epoch was measured.
+  std::optional<BudgetPrediction> PredictBudget(const JobRecord& job, const JobSpec& spec);
+  // After an epoch: stops the worker (checkpoint, then stopped_budget) when
+  // the prediction exceeds the budget.
+  void CheckBudget(const JobRecord& job);
+  // The live intensity of a running job's zone, written to its run
+  // directory's grid.json whenever it changes (the worker charges at it).
+  struct Feed {
+    std::string zone, run_dir;
+    std::optional<double> gco2_per_kwh;
+    std::string source;
+  };
+  void FeedGrid(Feed& feed, TickCache& cache);
 
   JobStore& store_;
   Executor& executor_;
@@ -112,6 +129,8 @@ class Scheduler final : public ExecutorListener {
   GridProvider* grid_ = nullptr;
   bool draining_ = false;
   std::unordered_map<int64_t, JobSpec> specs_;
+  std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
+  std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
   struct PendingSubmit {
     NewJob job;
     Transition plan;

@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
   std::string socket = carbon::api::DefaultSocketPath();
   std::string output = "table";
   app.add_option("--socket", socket, "carbond's socket (env CARBOND_SOCKET)")->capture_default_str();
-  app.add_option("-o,--output", output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  app.add_option("-o,--output", output, "table or json (emissions: csv or json)")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
 
   std::string file;
@@ -236,6 +236,10 @@ int main(int argc, char** argv) {
   int64_t id = 0;
   auto* status = app.add_subcommand("status", "show one job with its history");
   status->add_option("ID", id, "job id")->required();
+
+  auto* emissions = app.add_subcommand(
+      "emissions", "a job's energy and CO2 per epoch as CodeCarbon's emissions.csv (-o csv, default) or JSON");
+  emissions->add_option("ID", id, "job id")->required();
 
   auto* cancel = app.add_subcommand("cancel", "cancel a queued, waiting or running job");
   cancel->add_option("ID", id, "job id")->required();
@@ -288,6 +292,10 @@ int main(int argc, char** argv) {
   }
 
   const bool as_json = output == "json";
+  if (output == "csv" && !*emissions) {
+    std::cerr << "carbonctl: -o csv applies to 'emissions' only; use -o table or -o json\n";
+    return kUsage;
+  }
   if (*simulate) return Simulate(sim, sim_trace, sim_forecast, sim_duration, sim_max_wait, sim_time_col,
                                  sim_value_col, sim_per_job, as_json);
   carbon::api::Client client(socket);
@@ -323,6 +331,12 @@ int main(int argc, char** argv) {
     } else {
       PrintTable(*jobs);
     }
+    return kOk;
+  }
+  if (*emissions) {
+    auto body = client.Emissions(id, as_json ? "json" : "csv");
+    if (!body.ok()) return Fail(body.status(), socket);
+    std::cout << *body;
     return kOk;
   }
   if (*status) {

@@ -91,6 +91,12 @@ StatusOr<json> ParseOk(const StatusOr<HttpResult>& r) {
 
 }  // namespace
 
+StatusOr<std::string> Client::Emissions(int64_t id, const std::string& format) {
+  ASSIGN_OR_RETURN(HttpResult r, Do("GET", "/v1/jobs/" + std::to_string(id) + "/emissions?format=" + PercentEncode(format)));
+  if (r.status < 200 || r.status >= 300) return StatusFromResponse(r.status, r.body);
+  return r.body;
+}
+
 StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::string& filename) {
   ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs?filename=" + PercentEncode(filename, /*keep_slash=*/true),
                                       spec_text, "application/yaml")));

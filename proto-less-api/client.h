@@ -42,6 +42,8 @@ class Client {
   StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename);
   StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
   StatusOr<JobDetail> Get(int64_t id);
+  // GET /v1/jobs/{id}/emissions: CodeCarbon's emissions.csv or its JSON, as sent.
+  StatusOr<std::string> Emissions(int64_t id, const std::string& format);
   StatusOr<JobRecord> Cancel(int64_t id);
   StatusOr<nlohmann::json> Health();
   // GET /v1/intensity, /v1/intensity/forecast (zone empty: the daemon's first zone).

@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace carbon::energy {
@@ -251,6 +253,134 @@ EnergySample EnergyTracker::Sample(double seconds) {
     s.ram_w = WattsFromEnergies(s.ram_kwh, 0, seconds);
   }
   return s;
+}
+
+StatusOr<GridReading> ParseGridFile(const std::string& text, const std::string& file) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return InvalidArgument(file + ": not a JSON object; expected {\"zone\", \"gco2_per_kwh\", \"source\"}");
+  auto g = j.find("gco2_per_kwh");
+  if (g == j.end() || !g->is_number() || g->get<double>() < 0)
+    return InvalidArgument(file + ": 'gco2_per_kwh' must be a number >= 0");
+  GridReading r;
+  r.gco2_per_kwh = g->get<double>();
+  if (auto s = j.find("source"); s != j.end() && s->is_string()) r.source = s->get<std::string>();
+  if (auto z = j.find("zone"); z != j.end() && z->is_string()) r.zone = z->get<std::string>();
+  return r;
+}
+
+GridFeed::GridFeed(std::string file, std::optional<GridReading> fallback)
+    : file_(std::move(file)), fallback_(std::move(fallback)) {}
+
+std::optional<GridReading> GridFeed::Current() {
+  if (file_.empty()) return fallback_;
+  struct stat st {};
+  if (::stat(file_.c_str(), &st) != 0) return last_ ? last_ : fallback_;
+  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (mtime != mtime_ns_) {
+    auto text = ReadFile(file_);
+    auto r = text ? ParseGridFile(*text, file_) : StatusOr<GridReading>(NotFound("cannot read " + file_));
+    if (r.ok()) {
+      last_ = *r;
+      mtime_ns_ = mtime;
+    }
+  }
+  return last_ ? last_ : fallback_;
+}
+
+SampledTracker::SampledTracker(EnergyTracker& tracker, GridFeed& grid, double period_s)
+    : tracker_(tracker), grid_(grid), period_s_(period_s), last_(std::chrono::steady_clock::now()) {
+  if (period_s_ > 0) {
+    thread_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      const auto period = std::chrono::duration<double>(period_s_);
+      while (!cv_.wait_for(lock, period, [this] { return stop_; })) SampleLocked();
+    });
+  }
+}
+
+SampledTracker::~SampledTracker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SampledTracker::SampleLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  const double secs = std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+  const EnergySample s = tracker_.Sample(secs);
+  EnergySample& a = acc_.energy;
+  a.seconds += s.seconds;
+  a.cpu_kwh += s.cpu_kwh;
+  a.gpu_kwh += s.gpu_kwh;
+  a.ram_kwh += s.ram_kwh;
+  a.cpu_method = s.cpu_method;
+  a.gpu_method = s.gpu_method;
+  a.ram_method = s.ram_method;
+  ++acc_.samples;
+  const double kwh = s.total_kwh();
+  if (auto g = grid_.Current()) {
+    acc_.kg_co2 = acc_.kg_co2.value_or(0) + kwh * g->gco2_per_kwh * 0.001;  // kWh x g/kWh = g; x 0.001 = kg
+    attributed_kwh_ += kwh;
+    if (!g->source.empty() && ("+" + acc_.intensity_source + "+").find("+" + g->source + "+") == std::string::npos)
+      acc_.intensity_source += (acc_.intensity_source.empty() ? "" : "+") + g->source;
+    acc_.zone = g->zone;
+  } else {
+    unattributed_kwh_ += kwh;
+  }
+}
+
+EpochEnergy SampledTracker::TakeEpoch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  SampleLocked();
+  EpochEnergy out = std::move(acc_);
+  EnergySample& e = out.energy;
+  if (e.seconds > 0) {
+    e.cpu_w = WattsFromEnergies(e.cpu_kwh, 0, e.seconds);
+    e.gpu_w = WattsFromEnergies(e.gpu_kwh, 0, e.seconds);
+    e.ram_w = WattsFromEnergies(e.ram_kwh, 0, e.seconds);
+  }
+  if (unattributed_kwh_ > 0) out.kg_co2.reset();
+  if (out.kg_co2 && attributed_kwh_ > 0) out.gco2_per_kwh = *out.kg_co2 * 1000.0 / attributed_kwh_;
+  acc_ = EpochEnergy{};
+  attributed_kwh_ = unattributed_kwh_ = 0;
+  return out;
+}
+
+RunMeter::RunMeter(MeterOptions options, bool cuda) : o_(std::move(options)) {
+  if (!o_.enabled) return;
+  o_.tracker.try_nvml = cuda;
+  tracker_ = std::make_unique<EnergyTracker>(o_.tracker);
+  feed_ = std::make_unique<GridFeed>(o_.grid_file, o_.fallback);
+  sampler_ = std::make_unique<SampledTracker>(*tracker_, *feed_, o_.measure_power_secs);
+}
+
+RunMeter::~RunMeter() = default;
+
+std::vector<std::string> RunMeter::notes() const {
+  if (!tracker_) return {"energy tracking is off"};
+  return tracker_->notes();
+}
+
+void RunMeter::AddEpochFields(nlohmann::json& ev) {
+  if (!sampler_) return;
+  const EpochEnergy en = sampler_->TakeEpoch();
+  const EnergySample& s = en.energy;
+  ev["energy"] = {{"cpu_kwh", s.cpu_kwh},       {"gpu_kwh", s.gpu_kwh},         {"ram_kwh", s.ram_kwh},
+                  {"energy_kwh", s.total_kwh()}, {"cpu_w", s.cpu_w},             {"gpu_w", s.gpu_w},
+                  {"ram_w", s.ram_w},            {"cpu_method", s.cpu_method},   {"gpu_method", s.gpu_method},
+                  {"ram_method", s.ram_method},  {"samples", en.samples},        {"pue", o_.tracker.pue},
+                  {"measure_power_secs", o_.measure_power_secs}};
+  if (en.kg_co2) {
+    ev["kg_co2"] = *en.kg_co2;
+    ev["gco2_per_kwh"] = en.gco2_per_kwh;
+    ev["intensity_source"] = en.intensity_source;
+    if (!en.zone.empty()) ev["zone"] = en.zone;
+  }
 }
 
 }  // namespace carbon::energy

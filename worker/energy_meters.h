@@ -10,8 +10,13 @@
 // Not thread-safe.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -118,6 +123,97 @@ class EnergyTracker {
   double ram_w_ = 0;
   std::optional<CpuTimes> last_times_;
   std::vector<std::string> notes_;
+};
+
+// The grid intensity the worker charges its energy at.
+struct GridReading {
+  double gco2_per_kwh = 0;
+  std::string source;  // "mock", "uk", ..., "codecarbon:GBR", "codecarbon:world"
+  std::string zone;
+};
+// carbond's grid file for a run: {"zone": "GB", "gco2_per_kwh": 212.5,
+// "source": "uk", "at": "..."}; `file` names it in errors.
+StatusOr<GridReading> ParseGridFile(const std::string& text, const std::string& file);
+
+// Where the worker learns the intensity: carbond rewrites <run_dir>/grid.json
+// (temp file + rename) whenever the job's zone's reading changes; the feed
+// re-reads it when its modification time changes. `fallback` (a fixed value
+// or CodeCarbon's country figure) serves while there is no readable file;
+// without one, energy in such intervals is not attributed (carbond then
+// charges the epoch at its recorded intensity). Not thread-safe.
+class GridFeed {
+ public:
+  GridFeed(std::string file, std::optional<GridReading> fallback);
+  std::optional<GridReading> Current();
+
+ private:
+  std::string file_;
+  std::optional<GridReading> fallback_, last_;
+  int64_t mtime_ns_ = -1;
+};
+
+// An epoch's energy and emissions: the sum over sampling intervals of each
+// interval's energy times the intensity read at its end.
+struct EpochEnergy {
+  EnergySample energy;           // summed energies; powers are the means over the epoch
+  std::optional<double> kg_co2;  // absent when some interval had no intensity
+  double gco2_per_kwh = 0;       // energy-weighted mean of the intensities charged
+  std::string intensity_source;  // the sources charged, '+'-joined in first-use order
+  std::string zone;
+  int samples = 0;               // sampling intervals in the epoch
+};
+
+// Samples the tracker every `period_s` seconds on its own thread (CodeCarbon's
+// measure_power_secs; 0: only at epoch boundaries) and at every TakeEpoch.
+class SampledTracker {
+ public:
+  SampledTracker(EnergyTracker& tracker, GridFeed& grid, double period_s);
+  ~SampledTracker();
+  SampledTracker(const SampledTracker&) = delete;
+  SampledTracker& operator=(const SampledTracker&) = delete;
+  // Everything since the previous TakeEpoch (or construction).
+  EpochEnergy TakeEpoch();
+
+ private:
+  void SampleLocked();
+  EnergyTracker& tracker_;
+  GridFeed& grid_;
+  const double period_s_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::chrono::steady_clock::time_point last_;
+  EpochEnergy acc_;
+  double unattributed_kwh_ = 0;
+  double attributed_kwh_ = 0;
+  std::thread thread_;
+};
+
+// What the trainer uses: the tracker, the intensity feed and the sampler of
+// one run, from the worker's flags.
+struct MeterOptions {
+  bool enabled = true;  // false: no energy fields at all (overhead benchmark)
+  TrackerOptions tracker;
+  double measure_power_secs = 15;
+  std::string grid_file;                 // carbond's <run_dir>/grid.json
+  std::optional<GridReading> fallback;   // fixed or country intensity
+};
+
+class RunMeter {
+ public:
+  RunMeter(MeterOptions options, bool cuda);
+  ~RunMeter();
+  // Why a component fell back (RAPL unreadable, no GPU, unknown CPU).
+  std::vector<std::string> notes() const;
+  // Adds the epoch's "energy" object and its "kg_co2", "gco2_per_kwh",
+  // "intensity_source" and "zone" (when attributed) to the epoch event.
+  void AddEpochFields(nlohmann::json& event);
+
+ private:
+  MeterOptions o_;
+  std::unique_ptr<EnergyTracker> tracker_;
+  std::unique_ptr<GridFeed> feed_;
+  std::unique_ptr<SampledTracker> sampler_;
 };
 
 }  // namespace carbon::energy

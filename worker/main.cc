@@ -8,7 +8,11 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
+#include "common/energy_model.h"
 #include "common/job_spec.h"
 #include "worker/event_channel.h"
 #include "worker/trainer.h"
@@ -18,16 +22,58 @@ std::atomic<bool> g_stop{false};
 extern "C" void OnTerm(int) { g_stop.store(true); }
 }  // namespace
 
-// The TDP table installed beside the binary, or the source tree's next to a build.
-std::string DefaultCpuPowerCsv() {
+// One of CodeCarbon's tables: installed beside the binary, or the source
+// tree's next to a build.
+std::string DefaultCodecarbonFile(const std::string& name) {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "";
   auto dir = exe.parent_path();
-  for (auto candidate : {dir / "../share/carbond/codecarbon/cpu_power.csv", dir / "../../configs/codecarbon/cpu_power.csv",
-                         dir / "../configs/codecarbon/cpu_power.csv"})
+  for (auto candidate : {dir / "../share/carbond/codecarbon" / name, dir / "../../configs/codecarbon" / name,
+                         dir / "../configs/codecarbon" / name})
     if (std::filesystem::exists(candidate, ec)) return candidate.lexically_normal().string();
   return "";
+}
+
+std::optional<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The intensity used while carbond has sent none (or always, standalone): a
+// fixed value, else CodeCarbon's figure for the country, else its world
+// average (475 g/kWh).
+carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<double> fixed,
+                                                                const std::string& country) {
+  carbon::energy::GridReading r;
+  if (fixed) {
+    r.gco2_per_kwh = *fixed;
+    r.source = "fixed";
+    return r;
+  }
+  const std::string mix = DefaultCodecarbonFile("global_energy_mix.json");
+  const std::string per_source = DefaultCodecarbonFile("carbon_intensity_per_source.json");
+  auto mix_text = ReadText(mix), per_source_text = ReadText(per_source);
+  if ((!mix_text || !per_source_text) && country.empty()) {
+    r.gco2_per_kwh = 475;  // CodeCarbon's world average, its own fallback
+    r.source = "codecarbon:world";
+    return r;
+  }
+  if (!mix_text || !per_source_text)
+    return carbon::NotFound("CodeCarbon's global_energy_mix.json and carbon_intensity_per_source.json are not "
+                            "installed beside carbon-worker (share/carbond/codecarbon); pass --gco2-per-kwh");
+  auto table = carbon::energy::CountryIntensities::Parse(*mix_text, *per_source_text);
+  if (!table.ok()) return table.status();
+  if (!country.empty() && !table->CountryName(country))
+    return carbon::InvalidArgument("--country '" + country + "' is not in CodeCarbon's global_energy_mix.json; "
+                                   "use an ISO 3166 alpha-3 code such as GBR, DEU, FRA, USA");
+  r.gco2_per_kwh = (country.empty() ? table->world_average_kg() : table->KgPerKwh(country)) * 1000.0;
+  r.source = country.empty() ? "codecarbon:world" : "codecarbon:" + country;
+  r.zone = country;
+  return r;
 }
 
 int main(int argc, char** argv) {
@@ -40,10 +86,25 @@ int main(int argc, char** argv) {
   app.add_option("--job-id", job_id, "carbond's job id (for logs)");
   app.add_option("--attempt", attempt, "attempt number (for logs)");
   app.add_option("--event-fd", event_fd, "fd for JSON-line events (default: stdout)");
-  std::string cpu_power_csv;
+  std::string cpu_power_csv, grid_file, country;
+  std::optional<double> gco2_per_kwh;
+  double pue = 1.0, measure_power_secs = 15;
+  bool no_energy = false;
   app.add_option("--cpu-power-csv", cpu_power_csv,
                  "CodeCarbon's CPU TDP table (default: <prefix>/share/carbond/codecarbon/cpu_power.csv, "
                  "or configs/codecarbon/ of the source tree beside a build)");
+  app.add_option("--pue", pue, "power usage effectiveness: every energy figure is multiplied by it")
+      ->check(CLI::Range(1.0, 10.0));
+  app.add_option("--measure-power-secs", measure_power_secs,
+                 "seconds between energy samples within an epoch (0: only at epoch ends)")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--grid-file", grid_file, "carbond's live intensity for this run (rewritten when it changes)");
+  app.add_option("--gco2-per-kwh", gco2_per_kwh, "a fixed grid intensity (standalone runs)")
+      ->check(CLI::Range(0.0, 5000.0));
+  app.add_option("--country", country,
+                 "ISO 3166 alpha-3 code: CodeCarbon's intensity for the country (standalone runs; "
+                 "default: CodeCarbon's world average, 475 g/kWh)");
+  app.add_flag("--no-energy-tracking", no_energy, "measure no energy (the overhead benchmark's baseline)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -70,7 +131,22 @@ int main(int argc, char** argv) {
   try {
     carbon::worker::TrainOptions options;
     options.progress_bar = event_fd < 0 && ::isatty(2);
-    options.cpu_power_csv = cpu_power_csv.empty() ? DefaultCpuPowerCsv() : cpu_power_csv;
+    options.meter.enabled = !no_energy;
+    options.meter.tracker.cpu_power_csv = cpu_power_csv.empty() ? DefaultCodecarbonFile("cpu_power.csv") : cpu_power_csv;
+    options.meter.tracker.pue = pue;
+    options.meter.measure_power_secs = measure_power_secs;
+    options.meter.grid_file = grid_file;
+    // Under carbond the grid file is the source; a fixed value or country
+    // given with it covers the time before carbond's first reading.
+    if (!no_energy && (grid_file.empty() || gco2_per_kwh || !country.empty())) {
+      auto fallback = FallbackIntensity(gco2_per_kwh, country);
+      if (!fallback.ok()) {
+        std::fprintf(stderr, "carbon-worker: %s\n", fallback.status().message().c_str());
+        events.Send("failed", {{"message", fallback.status().message()}, {"retryable", false}});
+        return carbon::worker::kExitRejected;
+      }
+      options.meter.fallback = *fallback;
+    }
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "carbon-worker: training failed: %s\n", e.what());

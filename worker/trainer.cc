@@ -231,12 +231,9 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   const auto params = model->parameters();
   model->train();
   EvalResult eval;
-  // Energy per epoch, CodeCarbon's methodology (worker/energy_meters.h).
-  energy::TrackerOptions eo;
-  eo.cpu_power_csv = options.cpu_power_csv;
-  eo.try_nvml = device.is_cuda();
-  energy::EnergyTracker tracker(eo);
-  for (const auto& note : tracker.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
+  // Energy and CO2 per epoch, CodeCarbon's methodology (worker/energy_meters.h).
+  energy::RunMeter meter(options.meter, device.is_cuda());
+  for (const auto& note : meter.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
   for (int64_t epoch = state.epoch; epoch < t.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = LearningRate(t, epoch);
@@ -300,11 +297,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
                {"memory_method", peak.method},
                {"skipped_steps", scaler.skipped_steps()},
                {"loss_scale", scaler.scale()}};
-    const energy::EnergySample en = tracker.Sample(wall);
-    ev["energy"] = {{"cpu_kwh", en.cpu_kwh},       {"gpu_kwh", en.gpu_kwh},       {"ram_kwh", en.ram_kwh},
-                    {"energy_kwh", en.total_kwh()}, {"cpu_w", en.cpu_w},           {"gpu_w", en.gpu_w},
-                    {"ram_w", en.ram_w},           {"cpu_method", en.cpu_method}, {"gpu_method", en.gpu_method},
-                    {"ram_method", en.ram_method}};
+    meter.AddEpochFields(ev);
     metrics << ev.dump() << "\n" << std::flush;
     events.Send("epoch", ev);
     std::fprintf(stderr,

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/job_spec.h"
+#include "worker/energy_meters.h"
 #include "worker/event_channel.h"
 #include "worker/precision.h"
 
@@ -24,7 +25,7 @@ constexpr int kExitInterrupted = 75;  // stopped on request after a checkpoint; 
 
 struct TrainOptions {
   bool progress_bar = false;  // draw a progress bar on stderr (standalone, on a terminal)
-  std::string cpu_power_csv;  // CodeCarbon's TDP table for the CPU model (empty: threads x 4 W)
+  energy::MeterOptions meter;  // energy and emissions per epoch (worker/energy_meters.h)
 };
 
 // Returns one of the exit codes above. `stop` is set from the SIGTERM handler:

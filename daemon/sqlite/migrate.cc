@@ -23,6 +23,18 @@ StatusOr<int> Migrate(Database& db, const std::vector<Migration>& migrations) {
   }
   for (const Migration& m : migrations) {
     if (m.version <= version) continue;
+    // A migration that rebuilds a table (SQLite's 12-step procedure) runs with
+    // foreign keys off, so dropping the old table cascades nowhere, and with
+    // legacy_alter_table on, so views naming the table survive the rename.
+    const bool rebuilds = m.sql.find("-- carbond: rebuilds tables") != std::string::npos;
+    struct Pragmas {
+      Database& db;
+      bool on;
+      ~Pragmas() {
+        if (on) (void)db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON;");
+      }
+    } restore{db, rebuilds};
+    if (rebuilds) RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;"));
     Transaction tx(db);
     RETURN_IF_ERROR(tx.Begin());
     // Another process may have migrated while we waited for the lock.
@@ -34,6 +46,13 @@ StatusOr<int> Migrate(Database& db, const std::vector<Migration>& migrations) {
     Status st = db.Exec(m.sql);
     if (!st.ok())
       return Status(st.code(), "migration " + m.name + " failed: " + st.message());
+    if (rebuilds) {
+      ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA foreign_key_check"));
+      ASSIGN_OR_RETURN(bool broken, check.Step());
+      if (broken)
+        return Internal("migration " + m.name + " would leave rows whose foreign key points nowhere (table " +
+                        check.ColumnText(0) + "); nothing was changed");
+    }
     RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(m.version)));
     RETURN_IF_ERROR(tx.Commit());
     version = m.version;
