@@ -276,13 +276,17 @@ std::optional<GridReading> GridFeed::Current() {
   if (file_.empty()) return fallback_;
   struct stat st {};
   if (::stat(file_.c_str(), &st) != 0) return last_ ? last_ : fallback_;
-  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  if (mtime != mtime_ns_) {
+  // carbond replaces the file (rename), so a new inode means new contents
+  // even within the file system's timestamp granularity.
+  const FileStamp stamp{static_cast<int64_t>(st.st_ino),
+                        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+                        static_cast<int64_t>(st.st_size)};
+  if (stamp != stamp_) {
     auto text = ReadFile(file_);
     auto r = text ? ParseGridFile(*text, file_) : StatusOr<GridReading>(NotFound("cannot read " + file_));
     if (r.ok()) {
       last_ = *r;
-      mtime_ns_ = mtime;
+      stamp_ = stamp;
     }
   }
   return last_ ? last_ : fallback_;

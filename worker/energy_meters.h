@@ -137,7 +137,7 @@ StatusOr<GridReading> ParseGridFile(const std::string& text, const std::string& 
 
 // Where the worker learns the intensity: carbond rewrites <run_dir>/grid.json
 // (temp file + rename) whenever the job's zone's reading changes; the feed
-// re-reads it when its modification time changes. `fallback` (a fixed value
+// re-reads it when its inode, modification time or size changes. `fallback` (a fixed value
 // or CodeCarbon's country figure) serves while there is no readable file;
 // without one, energy in such intervals is not attributed (carbond then
 // charges the epoch at its recorded intensity). Not thread-safe.
@@ -149,7 +149,10 @@ class GridFeed {
  private:
   std::string file_;
   std::optional<GridReading> fallback_, last_;
-  int64_t mtime_ns_ = -1;
+  struct FileStamp {
+    int64_t inode = -1, mtime_ns = -1, size = -1;
+    bool operator!=(const FileStamp& o) const { return inode != o.inode || mtime_ns != o.mtime_ns || size != o.size; }
+  } stamp_;
 };
 
 // An epoch's energy and emissions: the sum over sampling intervals of each

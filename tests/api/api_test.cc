@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/time_util.h"
 #include "daemon/api_router.h"
 #include "daemon/intensity/local_sources.h"
@@ -147,6 +149,31 @@ TEST_F(RouterTest, GetShowsSpecAndHistory) {
   ASSERT_EQ(j["events"].size(), 3u);
   EXPECT_EQ(j["events"][2]["to"], "running");
   EXPECT_EQ(Do("GET", "/v1/jobs/99").status, 404);
+}
+
+TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonWithTheTotalOnceDone) {
+  Do("POST", "/v1/jobs", "name: a\ntrain: {epochs: 2}\n");
+  sched_->Tick();
+  for (int e : {1, 2})
+    exec_.Event(1, json{{"event", "epoch"}, {"epoch", e},          {"epochs", 2},
+                        {"wall_s", 30},     {"kg_co2", 0.001 * e}, {"energy", {{"energy_kwh", 0.01}}}}
+                       .dump());
+  auto csv = Do("GET", "/v1/jobs/1/emissions?format=csv");
+  ASSERT_EQ(csv.status, 200) << csv.body;
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 3);  // header + 2 epochs, no total yet
+  EXPECT_EQ(csv.body.rfind("timestamp,project_name,run_id,", 0), 0u);
+  exec_.Exit(1, 0);
+  json rows = json::parse(Do("GET", "/v1/jobs/1/emissions").body);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2]["project_name"], "a (total)");
+  EXPECT_NEAR(rows[2]["emissions"].get<double>(), 0.003, 1e-15);
+  EXPECT_NEAR(rows[2]["energy_consumed"].get<double>(), 0.02, 1e-15);
+  auto bad = Do("GET", "/v1/jobs/1/emissions?format=xml");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["field"], "format");
+  EXPECT_EQ(Do("GET", "/v1/jobs/9/emissions").status, 404);
+  EXPECT_EQ(Do("POST", "/v1/jobs/1/emissions").status, 405);
 }
 
 TEST_F(RouterTest, CancelChecksOwnership) {

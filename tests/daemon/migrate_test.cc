@@ -101,5 +101,54 @@ TEST(Migrate, ConnectionsUseWalAndForeignKeys) {
   EXPECT_EQ(busy->ColumnInt(0), 5000);
 }
 
+TEST(Migrate, V7RebuildsJobsKeepingEveryRowIdAndForeignKey) {
+  TempDir dir;
+  const auto& all = EmbeddedMigrations();
+  std::vector<Migration> v6(all.begin(), all.begin() + 6);
+  ASSERT_EQ(v6.back().version, 6);
+  auto db = sql::Database::Open(dir / "v6.db");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(sql::Migrate(**db, v6).ok());
+  // Three jobs, the newest deleted: AUTOINCREMENT must not hand out id 3 again.
+  ASSERT_TRUE((*db)->Exec(R"(
+    INSERT INTO jobs (name, spec, policy, owner_uid, state, submitted_at, signature)
+      VALUES ('a', 'name: a', 'immediate', 1000, 'succeeded', '2026-11-26T00:00:00.000Z', 'sig'),
+             ('b', 'name: b', 'forecast', 1000, 'waiting', '2026-11-26T00:01:00.000Z', ''),
+             ('c', 'name: c', 'forecast', 1000, 'queued', '2026-11-26T00:02:00.000Z', '');
+    INSERT INTO job_events (job_id, at, from_state, to_state, reason)
+      VALUES (1, '2026-11-26T00:00:00.000Z', NULL, 'queued', 'submitted'),
+             (2, '2026-11-26T00:01:00.000Z', NULL, 'queued', 'submitted');
+    INSERT INTO epochs (job_id, epoch, attempt, at, train_loss, test_loss, test_accuracy, samples,
+                        samples_per_s, wall_s, lr, peak_memory_bytes, memory_method)
+      VALUES (1, 1, 1, '2026-11-26T00:00:30.000Z', 0.5, 0.4, 0.8, 100, 10, 10, 0.01, 1, 'peak-rss');
+    DELETE FROM jobs WHERE id = 3;)")
+                  .ok());
+  auto v = sql::Migrate(**db, all);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  auto count = [&](const std::string& q) {
+    auto st = (*db)->Prepare(q);
+    EXPECT_TRUE(st.ok()) << q;
+    EXPECT_TRUE(*st->Step()) << q;
+    return st->ColumnInt(0);
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM jobs"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_events"), 2);  // no cascade while rebuilding
+  EXPECT_EQ(count("SELECT COUNT(*) FROM epochs"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_history"), 2);  // views survive the rename
+  EXPECT_EQ(count("SELECT COUNT(*) FROM epoch_emissions"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM jobs WHERE signature = 'sig'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('jobs_state', 'jobs_signature')"), 2);
+  EXPECT_EQ(count("PRAGMA foreign_keys"), 1);  // back on
+  ASSERT_TRUE((*db)->Exec("INSERT INTO jobs (name, spec, policy, owner_uid, state, submitted_at) "
+                          "VALUES ('d', 'name: d', 'immediate', 0, 'stopped_budget', '2026-11-26T00:03:00.000Z')")
+                  .ok());
+  EXPECT_EQ(count("SELECT MAX(id) FROM jobs"), 4);
+  EXPECT_FALSE((*db)->Exec("UPDATE jobs SET state = 'bogus' WHERE id = 1").ok());
+  // Foreign keys still cascade from the new table.
+  ASSERT_TRUE((*db)->Exec("DELETE FROM jobs WHERE id = 1").ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_events"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM epochs"), 0);
+}
+
 }  // namespace
 }  // namespace carbon

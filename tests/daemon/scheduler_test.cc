@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/time_util.h"
 #include "daemon/sqlite/sqlite_job_store.h"
 #include "tests/support/fakes.h"
+#include "tests/support/files.h"
 
 namespace carbon {
 namespace {
@@ -450,6 +453,98 @@ TEST_F(SchedulerTest, MalformedWorkerEventsAreIgnored) {
   exec_.Event(id, "not json");
   exec_.Event(id, R"({"no_event": 1})");
   EXPECT_EQ(Job(id).progress, "");
+}
+
+TEST_F(SchedulerTest, TheWorkerGetsTheLiveIntensityInItsRunDirectory) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 200;
+  grid.view.current_source = "mock";
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ncarbon: {policy: immediate, zone: DE}\n");
+  sched_->Tick();
+  ASSERT_EQ(Job(id).state, JobState::kRunning);
+  const std::string file = exec_.run_dirs[id] + "/grid.json";
+  auto first = nlohmann::json::parse(fakes::ReadAll(file));
+  EXPECT_EQ(first["zone"], "DE");
+  EXPECT_DOUBLE_EQ(first["gco2_per_kwh"].get<double>(), 200);
+  EXPECT_EQ(first["source"], "mock");
+  grid.view.current_gco2_per_kwh = 310;
+  grid.view.current_source = "uk";
+  sched_->Tick();
+  auto second = nlohmann::json::parse(fakes::ReadAll(file));
+  EXPECT_DOUBLE_EQ(second["gco2_per_kwh"].get<double>(), 310);
+  EXPECT_EQ(second["source"], "uk");
+  // The worker's own figure (each interval at the intensity it was given) is kept.
+  exec_.Event(id, R"({"event":"epoch","epoch":1,"epochs":1,"wall_s":10,"energy":{"energy_kwh":0.002},)"
+                  R"("kg_co2":0.0005,"gco2_per_kwh":250,"intensity_source":"mock+uk"})");
+  auto epochs = store_->Epochs(id);
+  ASSERT_EQ(epochs->size(), 1u);
+  EXPECT_DOUBLE_EQ(*(*epochs)[0].kg_co2, 0.0005);
+  EXPECT_DOUBLE_EQ(*(*epochs)[0].gco2_per_kwh, 250);
+  EXPECT_EQ((*epochs)[0].intensity_source, "mock+uk");
+  EXPECT_EQ((*epochs)[0].zone, "DE");
+}
+
+// An epoch event with the worker's energy and emissions.
+std::string EpochEvent(int epoch, double kwh, double kg) {
+  return nlohmann::json{{"event", "epoch"},     {"epoch", epoch},    {"epochs", 5},
+                        {"wall_s", 60},         {"train_loss", 0.5}, {"test_accuracy", 0.8},
+                        {"energy", {{"energy_kwh", kwh}}}, {"kg_co2", kg}, {"intensity_source", "mock"}}
+      .dump();
+}
+
+TEST_F(SchedulerTest, CarbonBudgetStopsTheRunWhenThePredictionExceedsIt) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 200;
+  grid.view.current_source = "mock";
+  grid.view.forecast = HalfHours(clock_.Now(), std::vector<double>(48, 200));
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ntrain: {epochs: 5}\ncarbon: {policy: immediate, budget_kg: 0.0025}\n");
+  sched_->Tick();
+  ASSERT_EQ(Job(id).state, JobState::kRunning);
+  // 0.0004 kg so far + 4 x 0.002 kWh x 200 g/kWh = 0.002 kg <= 0.0025: runs on.
+  exec_.Event(id, EpochEvent(1, 0.002, 0.0004));
+  EXPECT_TRUE(exec_.stops.empty());
+  // The grid turns dirty: 0.0012 + 3 x 0.002 x 400 / 1000 = 0.0036 kg > 0.0025.
+  grid.view.forecast = HalfHours(clock_.Now(), std::vector<double>(48, 400));
+  exec_.Event(id, EpochEvent(2, 0.002, 0.0008));
+  ASSERT_EQ(exec_.stops.size(), 1u);
+  EXPECT_EQ(exec_.stops[0].second, StopMode::kDrain);  // checkpoint, then exit
+  exec_.Event(id, EpochEvent(3, 0.002, 0.0008));     // no second stop
+  EXPECT_EQ(exec_.stops.size(), 1u);
+  exec_.Exit(id, 75, /*interrupted=*/true);
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kStoppedBudget);
+  EXPECT_TRUE(IsFinal(j.state));
+  EXPECT_TRUE(j.finished);
+  EXPECT_NE(j.reason.find("carbon budget 0.0025 kg: predicted 0.0036 kg = 0.0012 kg in 2 epochs + 3 more x "
+                          "0.002 kWh at 400 g/kWh (forecast)"),
+            std::string::npos)
+      << j.reason;
+  EXPECT_NE(j.reason.find("after a checkpoint"), std::string::npos) << j.reason;
+  // The run directory's emissions files end with the total row.
+  const std::string csv = fakes::ReadAll(exec_.run_dirs[id] + "/emissions.csv");
+  EXPECT_NE(csv.find("a (total)"), std::string::npos) << csv;
+}
+
+TEST_F(SchedulerTest, AnInterruptedJobOverItsBudgetIsNotResumed) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 100;
+  grid.view.current_source = "mock";
+  sched_->set_grid(&grid);
+  int64_t id = Submit("name: a\ntrain: {epochs: 5}\ncarbon: {policy: immediate, budget_kg: 0.003}\n");
+  sched_->Tick();
+  exec_.Event(id, EpochEvent(1, 0.002, 0.0002));  // 0.0002 + 4 x 0.002 x 100 / 1000 = 0.001: fine
+  EXPECT_TRUE(exec_.stops.empty());
+  exec_.Exit(id, 75, /*interrupted=*/true);        // carbond stopped, say
+  ASSERT_EQ(Job(id).state, JobState::kQueued);
+  grid.view.current_gco2_per_kwh = 500;            // no forecast: the current reading counts
+  sched_->Tick();
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.state, JobState::kStoppedBudget);
+  EXPECT_NE(j.reason.find("predicted 0.0042 kg"), std::string::npos) << j.reason;
+  EXPECT_NE(j.reason.find("(current reading); not resumed"), std::string::npos) << j.reason;
+  EXPECT_EQ(exec_.started.size(), 1u);
 }
 
 }  // namespace

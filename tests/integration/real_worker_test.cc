@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/support/daemon_process.h"
 
@@ -63,6 +64,8 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
     EXPECT_NEAR(ep["kg_co2"].get<double>(),
                 en["energy_kwh"].get<double>() * ep["gco2_per_kwh"].get<double>() / 1000, 1e-15);
     EXPECT_EQ(ep["zone"], "GB");
+    // The worker charged each sampling interval at the reading carbond gave it.
+    EXPECT_EQ(ep["intensity_source"], "mock") << ep.dump();
   }
   // CodeCarbon-compatible files in the run directory: a row per epoch, then the total.
   {
@@ -81,6 +84,14 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
     EXPECT_NEAR(rows[2]["emissions"].get<double>(),
                 j["epochs"][0]["kg_co2"].get<double>() + j["epochs"][1]["kg_co2"].get<double>(), 1e-15);
     EXPECT_EQ(rows[0].begin().key(), "timestamp");
+    // The same rows over the API.
+    std::ifstream again(j["run_dir"].get<std::string>() + "/emissions.csv");
+    std::stringstream file;
+    file << again.rdbuf();
+    auto exported = d.Ctl({"emissions", "1"});
+    ASSERT_EQ(exported.exit_code, 0) << exported.err;
+    EXPECT_EQ(exported.out, file.str());
+    EXPECT_EQ(json::parse(d.Ctl({"-o", "json", "emissions", "1"}).out).size(), 3u);
   }
   auto status = d.Ctl({"status", "1"});
   EXPECT_NE(status.out.find("epochs (memory: peak-rss"), std::string::npos) << status.out;
@@ -91,6 +102,33 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
   std::stringstream ss;
   ss << log.rdbuf();
   EXPECT_NE(ss.str().find("epoch 2/2"), std::string::npos) << ss.str();
+}
+
+TEST(RealWorker, CarbonBudgetStopsTheRunAfterACheckpoint) {
+  TempDir dir;
+  DaemonProcess d(dir, CARBON_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string job = dir / "budget.yaml";
+  // A budget no run of 4 epochs can meet (a microgram): stopped after epoch 1.
+  std::ofstream(job) << "name: over-budget\ncarbon: {policy: immediate, budget_kg: 1.0e-9}\n"
+                     << "model: {arch: mlp, hidden: [32]}\n"
+                     << "data: {path: " << kData << ", train_limit: 1000, test_limit: 200}\n"
+                     << "train: {epochs: 4, batch_size: 50, threads: 1}\n";
+  ASSERT_EQ(d.Ctl({"submit", job}).exit_code, 0);
+  EXPECT_EQ(d.Ctl({"wait", "1", "--timeout", "300"}).exit_code, 1);
+  json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  EXPECT_EQ(j["state"], "stopped_budget") << j.dump();
+  const std::string reason = j["reason"];
+  EXPECT_NE(reason.find("carbon budget 1e-09 kg: predicted"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("after a checkpoint"), std::string::npos) << reason;
+  ASSERT_GE(j["epochs"].size(), 1u);
+  EXPECT_LT(j["epochs"].size(), 4u);
+  bool checkpoint = false;
+  for (const auto& f : std::filesystem::directory_iterator(j["run_dir"].get<std::string>()))
+    checkpoint |= f.path().filename().string().rfind("checkpoint-", 0) == 0;
+  EXPECT_TRUE(checkpoint);
+  auto csv = d.Ctl({"emissions", "1"});
+  EXPECT_NE(csv.out.find("over-budget (total)"), std::string::npos) << csv.out;
 }
 
 TEST(RealWorker, BadDataPathFailsWithoutRetryAndSaysWhy) {

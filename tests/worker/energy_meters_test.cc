@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/support/fakes.h"
 
@@ -91,6 +92,94 @@ TEST(Nvml, AbsentLibraryIsUnavailableNotAnError) {
   auto m = NvmlMeter::Open(&why, "libnvidia-ml-does-not-exist.so.1");
   EXPECT_FALSE(m);
   EXPECT_NE(why.find("GPU energy is 0, method unavailable"), std::string::npos) << why;
+}
+
+// carbond's way of writing the grid file: a new file renamed over the old.
+void WriteGrid(const std::string& path, const std::string& json) {
+  Write(path + ".tmp", json);
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+TEST(GridFeed, FallbackUntilCarbondWritesThenEachNewReadingAndBadFilesKeepTheLast) {
+  fakes::TempDir dir;
+  const std::string file = dir / "grid.json";
+  GridFeed feed(file, GridReading{475, "codecarbon:world", ""});
+  EXPECT_EQ(feed.Current()->source, "codecarbon:world");
+  WriteGrid(file, R"({"zone":"GB","gco2_per_kwh":212.5,"source":"uk","at":"2026-11-26T12:00:00.000Z"})");
+  auto r = feed.Current();
+  EXPECT_DOUBLE_EQ(r->gco2_per_kwh, 212.5);
+  EXPECT_EQ(r->source, "uk");
+  EXPECT_EQ(r->zone, "GB");
+  WriteGrid(file, R"({"zone":"GB","gco2_per_kwh":99,"source":"uk"})");
+  EXPECT_DOUBLE_EQ(feed.Current()->gco2_per_kwh, 99);
+  WriteGrid(file, "{not json");
+  EXPECT_DOUBLE_EQ(feed.Current()->gco2_per_kwh, 99);
+  EXPECT_NE(ParseGridFile("{\"gco2_per_kwh\": -1}", "g.json").status().message().find("g.json: 'gco2_per_kwh'"),
+            std::string::npos);
+  // Without a fallback, no reading until the file exists.
+  GridFeed none(dir / "absent.json", std::nullopt);
+  EXPECT_FALSE(none.Current());
+}
+
+// A tracker on fake /proc files with no load: only the TDP model's idle 10%
+// and the RAM model, so power is constant and known.
+struct IdleMachine {
+  fakes::TempDir dir;
+  TrackerOptions o;
+  IdleMachine() {
+    Write(dir / "proc/cpuinfo", "processor\t: 0\nmodel name\t: Mystery 9000\n");  // 4 W TDP
+    Write(dir / "proc/meminfo", "MemTotal:       15625000 kB\n");                 // 10 W
+    Write(dir / "proc/stat", "cpu  0 0 0 1000 0 0 0 0 0 0\n");
+    o.powercap_root = dir / "no-powercap";
+    o.proc_root = dir / "proc";
+    o.try_nvml = false;
+  }
+};
+
+TEST(SampledTracker, EachIntervalIsChargedAtTheIntensityOfItsTime) {
+  IdleMachine m;
+  EnergyTracker tracker(m.o);
+  const std::string file = m.dir / "grid.json";
+  WriteGrid(file, R"({"zone":"GB","gco2_per_kwh":100,"source":"mock"})");
+  GridFeed feed(file, std::nullopt);
+  // Sampling every 20 ms on the tracker's thread; the intensity changes midway.
+  SampledTracker sampler(tracker, feed, 0.02);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  WriteGrid(file, R"({"zone":"GB","gco2_per_kwh":300,"source":"uk"})");
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EpochEnergy e = sampler.TakeEpoch();
+  EXPECT_GE(e.samples, 3);
+  const double watts = 4 * 0.1 + 10;
+  EXPECT_NEAR(e.energy.total_kwh(), KwhFromPowerAndTime(watts, e.energy.seconds), 1e-15);
+  EXPECT_NEAR(e.energy.cpu_w, 0.4, 1e-9);
+  EXPECT_NEAR(e.energy.ram_w, 10, 1e-9);
+  ASSERT_TRUE(e.kg_co2);
+  // Both intensities were charged, each for part of the epoch.
+  EXPECT_GT(e.gco2_per_kwh, 100);
+  EXPECT_LT(e.gco2_per_kwh, 300);
+  EXPECT_NEAR(*e.kg_co2, e.energy.total_kwh() * e.gco2_per_kwh * 0.001, 1e-18);
+  EXPECT_EQ(e.intensity_source, "mock+uk");
+  EXPECT_EQ(e.zone, "GB");
+  // The next epoch starts from zero, at the newest intensity.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EpochEnergy next = sampler.TakeEpoch();
+  EXPECT_DOUBLE_EQ(next.gco2_per_kwh, 300);
+  EXPECT_EQ(next.intensity_source, "uk");
+  EXPECT_LT(next.energy.seconds, e.energy.seconds);
+}
+
+TEST(SampledTracker, PueMultipliesEveryFigureAndNoIntensityMeansNoEmissions) {
+  IdleMachine m;
+  m.o.pue = 1.5;
+  EnergyTracker tracker(m.o);
+  GridFeed feed("", std::nullopt);
+  SampledTracker sampler(tracker, feed, 0);  // epoch boundaries only
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EpochEnergy e = sampler.TakeEpoch();
+  EXPECT_EQ(e.samples, 1);
+  EXPECT_NEAR(e.energy.total_kwh(), KwhFromPowerAndTime(1.5 * 10.4, e.energy.seconds), 1e-15);
+  EXPECT_FALSE(e.kg_co2);
+  EXPECT_EQ(e.intensity_source, "");
 }
 
 }  // namespace
