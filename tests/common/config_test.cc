@@ -91,6 +91,20 @@ TEST(Config, IntensityErrorsNameTheFieldAndWhatIsAccepted) {
   EXPECT_EQ(ok->intensity.http.retries, 0);
 }
 
+TEST(Config, EnergySettingsAndTheirLimits) {
+  auto ok = ParseConfig("energy: {pue: 1.4, measure_power_secs: 5}\n", "c.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_DOUBLE_EQ(ok->energy.pue, 1.4);
+  EXPECT_DOUBLE_EQ(ok->energy.measure_power_secs, 5);
+  EXPECT_DOUBLE_EQ(ParseConfig("", "c")->energy.pue, 1.0);
+  EXPECT_DOUBLE_EQ(ParseConfig("", "c")->energy.measure_power_secs, 15);
+  auto low = ParseConfig("energy:\n  pue: 0.5\n", "c.yaml");
+  ASSERT_FALSE(low.ok());
+  EXPECT_NE(low.status().message().find("energy.pue"), std::string::npos) << low.status().message();
+  EXPECT_NE(low.status().message().find("c.yaml:2:8"), std::string::npos) << low.status().message();
+  EXPECT_FALSE(ParseConfig("energy: {measure_power_sec: 5}\n", "c.yaml").ok());
+}
+
 TEST(Config, ErrorsNameFileLineAndSuggest) {
   auto c = ParseConfig("worker:\n  max_concurent_jobs: 2\n", "carbond.yaml");
   ASSERT_FALSE(c.ok());
