@@ -184,10 +184,12 @@ StatusOr<CountryIntensities> CountryIntensities::Parse(const std::string& mix_te
   return c;
 }
 
-double CountryIntensities::KgPerKwh(const std::string& iso3) const {
+double CountryIntensities::GramsPerKwh(const std::string& iso3) const {
   auto it = g_per_kwh_.find(iso3);
-  return (it == g_per_kwh_.end() ? world_average_g_ : it->second) * 0.001;
+  return it == g_per_kwh_.end() ? world_average_g_ : it->second;
 }
+
+double CountryIntensities::KgPerKwh(const std::string& iso3) const { return GramsPerKwh(iso3) * 0.001; }
 
 std::optional<std::string> CountryIntensities::CountryName(const std::string& iso3) const {
   auto it = names_.find(iso3);

@@ -65,8 +65,10 @@ class CountryIntensities {
   static StatusOr<CountryIntensities> Parse(const std::string& energy_mix_json,
                                             const std::string& per_source_json);
   double KgPerKwh(const std::string& iso3) const;
+  double GramsPerKwh(const std::string& iso3) const;  // unknown: the world average
   std::optional<std::string> CountryName(const std::string& iso3) const;
   double world_average_kg() const { return world_average_g_ * 0.001; }
+  double world_average_g() const { return world_average_g_; }
 
  private:
   std::map<std::string, double> g_per_kwh_;

@@ -70,7 +70,7 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
   if (!country.empty() && !table->CountryName(country))
     return carbon::InvalidArgument("--country '" + country + "' is not in CodeCarbon's global_energy_mix.json; "
                                    "use an ISO 3166 alpha-3 code such as GBR, DEU, FRA, USA");
-  r.gco2_per_kwh = (country.empty() ? table->world_average_kg() : table->KgPerKwh(country)) * 1000.0;
+  r.gco2_per_kwh = country.empty() ? table->world_average_g() : table->GramsPerKwh(country);
   r.source = country.empty() ? "codecarbon:world" : "codecarbon:" + country;
   r.zone = country;
   return r;
