@@ -23,7 +23,16 @@ VirtualClock::VirtualClock(Timestamp start, double speed)
 Timestamp VirtualClock::Now() const {
   auto real_elapsed = std::chrono::steady_clock::now() - real_start_;
   auto virt = std::chrono::duration<double, std::nano>(real_elapsed) * speed_;
-  return start_ + std::chrono::duration_cast<Timestamp::duration>(virt);
+  std::lock_guard<std::mutex> lock(mu_);
+  return start_ + std::chrono::duration_cast<Timestamp::duration>(virt) + skipped_;
+}
+
+Duration VirtualClock::SkipTo(Timestamp t) {
+  const Timestamp now = Now();
+  if (t <= now) return Duration(0);
+  std::lock_guard<std::mutex> lock(mu_);
+  skipped_ += t - now;
+  return std::chrono::duration_cast<Duration>(t - now);
 }
 
 std::chrono::nanoseconds VirtualClock::RealDuration(Duration d) const {

@@ -42,18 +42,23 @@ class FakeClock final : public Clock {
 
 // Starts at `start` when constructed and runs `speed` times faster than real
 // time (speed 60: one real second is one virtual minute). For demos and the
-// simulator: waiting for 03:00 takes seconds.
+// simulator: waiting for 03:00 takes seconds. SkipTo jumps ahead (carbond's
+// clock.skip_idle: while every job waits, time jumps to the next release).
 class VirtualClock final : public Clock {
  public:
   VirtualClock(Timestamp start, double speed);
   Timestamp Now() const override;
   std::chrono::nanoseconds RealDuration(Duration d) const override;
   double speed() const { return speed_; }
+  // Moves the clock forward to `t`; never backwards. Returns how far it moved.
+  Duration SkipTo(Timestamp t);
 
  private:
   Timestamp start_;
   std::chrono::steady_clock::time_point real_start_;
   double speed_;
+  mutable std::mutex mu_;
+  Timestamp::duration skipped_{};
 };
 
 }  // namespace carbon

@@ -197,13 +197,14 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   }
 
   YAML::Node clock = root["clock"];
-  if (y.Map(clock, "clock", {"mode", "start", "speed"})) {
+  if (y.Map(clock, "clock", {"mode", "start", "speed", "skip_idle"})) {
     Set(c.clock.mode, y.Enum(clock, "clock", "mode", {"system", "virtual"}));
     c.clock.start = y.Time(clock, "clock", "start");
     Set(c.clock.speed, y.Double(clock, "clock", "speed", 0.0, 1e7, /*min_exclusive=*/true));
-    if (c.clock.mode == "system" && (c.clock.start || c.clock.speed != 1.0))
+    Set(c.clock.skip_idle, y.Bool(clock, "clock", "skip_idle"));
+    if (c.clock.mode == "system" && (c.clock.start || c.clock.speed != 1.0 || c.clock.skip_idle))
       y.Error(clock, "clock.mode",
-              "clock.start and clock.speed apply only to mode 'virtual'; set mode: virtual");
+              "clock.start, clock.speed and clock.skip_idle apply only to mode 'virtual'; set mode: virtual");
   }
 
   YAML::Node log = root["log"];

@@ -19,6 +19,7 @@ struct ClockConfig {
   std::string mode = "system";      // system | virtual
   std::optional<Timestamp> start;   // virtual: start time (default: now)
   double speed = 1.0;               // virtual: virtual seconds per real second
+  bool skip_idle = false;           // virtual: while no job runs, jump to the next planned release
 };
 
 // HTTP client settings shared by the network intensity sources.

@@ -51,6 +51,7 @@ struct JobRecord {
   std::string progress;       // last progress event of the worker (JSON), may be empty
   bool cancel_requested = false;
   std::string run_dir;
+  std::optional<int64_t> baseline_id;  // submitted with --with-baseline: its twin
 };
 
 // One finished epoch as the worker reported it.

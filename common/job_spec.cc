@@ -173,4 +173,22 @@ StatusOr<JobSpec> LoadJobSpecFile(const std::string& path) {
   return ParseJobSpec(ss.str(), path);
 }
 
+StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::string& file) {
+  ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(spec_text, file));
+  YAML::Node root = YAML::Load(spec_text);  // parsed above, so it loads
+  root["name"] = spec.name + "-baseline";
+  YAML::Node carbon(YAML::NodeType::Map);
+  carbon["policy"] = "immediate";
+  if (!spec.carbon.zone.empty()) carbon["zone"] = spec.carbon.zone;
+  root["carbon"] = carbon;
+  if (!root["train"] || !root["train"].IsMap()) root["train"] = YAML::Node(YAML::NodeType::Map);
+  root["train"]["accumulation_steps"] = 1;
+  root["train"]["precision"] = "fp32";
+  YAML::Emitter out;
+  out << root;
+  std::string text = std::string(out.c_str()) + "\n";
+  RETURN_IF_ERROR(ParseJobSpec(text, file + " (baseline twin)").status());
+  return text;
+}
+
 }  // namespace carbon

@@ -82,6 +82,13 @@ struct JobSpec {
 // device. Jobs with the same signature share learned durations.
 std::string JobSignature(const JobSpec& spec);
 
+// The baseline twin of a job, run as one would without carbond: the same
+// model, data, seed, epochs, batch and checkpoints, named "<name>-baseline",
+// policy immediate in the same zone (no waiting limits, threshold or budget),
+// accumulation_steps 1 and fp32. The spec text (YAML); the job's own errors
+// when it does not validate.
+StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::string& file);
+
 // `file` names the source in error messages ("job.yaml", "request body").
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file);
 

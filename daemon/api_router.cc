@@ -2,7 +2,9 @@
 
 #include <cctype>
 
+#include "common/compare.h"
 #include "common/emissions_csv.h"
+#include "common/job_spec.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -75,6 +77,10 @@ api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
     if (t.path == "/v1/intensity/forecast") return IntensityForecast(t);
     return IntensityHistory(t);
   }
+  if (t.path == "/v1/compare") {
+    if (r.method == "GET") return Compare(t);
+    return MethodNotAllowed(r.method, t.path, "GET");
+  }
   if (t.path == "/v1/health") {
     if (r.method == "GET") return Health();
     return MethodNotAllowed(r.method, t.path, "GET");
@@ -120,10 +126,23 @@ void ApiRouter::Submit(const api::Request& r, const api::Target& t, Reply reply)
   std::string file = "request body";
   if (auto it = t.query.find("filename"); it != t.query.end() && !it->second.empty())
     file = it->second.substr(0, 200);
-  scheduler_.SubmitAsync(r.body, file, r.peer_uid, [reply](StatusOr<JobRecord> job) {
+  bool with_baseline = false;
+  if (auto it = t.query.find("with_baseline"); it != t.query.end()) {
+    if (it->second == "1" || it->second == "true") {
+      with_baseline = true;
+    } else if (it->second != "0" && it->second != "false") {
+      reply(api::ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                      "with_baseline '" + it->second + "' is not known; use true or false",
+                                      "with_baseline")));
+      return;
+    }
+  }
+  auto answer = [reply](StatusOr<JobRecord> job) {
     if (!job.ok()) reply(api::ErrorResponse(job.status()));
     else reply(JsonResponse(201, api::JobToJson(*job, false)));
-  });
+  };
+  if (with_baseline) scheduler_.SubmitWithBaselineAsync(r.body, file, r.peer_uid, std::move(answer));
+  else scheduler_.SubmitAsync(r.body, file, r.peer_uid, std::move(answer));
 }
 
 api::Response ApiRouter::List(const api::Target& t) {
@@ -133,7 +152,7 @@ api::Response ApiRouter::List(const api::Target& t) {
     if (!ParseJobState(it->second, &s))
       return api::ErrorResponse(InvalidArgument(
           "unknown state '" + it->second +
-              "'; expected queued, waiting, running, succeeded, failed or cancelled",
+              "'; expected queued, waiting, running, succeeded, failed, cancelled or stopped_budget",
           "state"));
     f.state = s;
   }
@@ -200,6 +219,63 @@ api::Response ApiRouter::Emissions(int64_t id, const api::Target& t) {
     out.body = RenderEmissionsJson(rows);
   }
   return out;
+}
+
+StatusOr<RunSummary> ApiRouter::Summary(const JobRecord& job) {
+  ASSIGN_OR_RETURN(std::vector<EpochRecord> epochs, store_.Epochs(job.id));
+  // The reading recorded for the job's zone at its submission.
+  std::optional<double> at_submit;
+  if (intensity_store_ && intensity_) {
+    std::string zone;
+    if (auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id)); spec.ok()) zone = spec->carbon.zone;
+    if (zone.empty()) zone = intensity_->zones().front();
+    auto rs = intensity_store_->Readings(zone, job.submitted - std::chrono::hours(2), job.submitted + Duration(1));
+    if (rs.ok())
+      for (const StoredReading& r : *rs)
+        if (r.point.Covers(job.submitted)) at_submit = r.point.gco2_per_kwh;
+  }
+  return SummarizeRun(job, epochs, at_submit);
+}
+
+api::Response ApiRouter::Compare(const api::Target& t) {
+  auto id_param = [&](const char* key) -> StatusOr<std::optional<int64_t>> {
+    auto it = t.query.find(key);
+    if (it == t.query.end() || it->second.empty()) return std::optional<int64_t>();
+    char* end = nullptr;
+    long long v = std::strtoll(it->second.c_str(), &end, 10);
+    if (*end != '\0' || v <= 0)
+      return Status(StatusCode::kInvalidArgument, std::string(key) + " '" + it->second + "' is not a job id", key);
+    return std::optional<int64_t>(v);
+  };
+  auto cand_id = id_param("candidate");
+  if (!cand_id.ok()) return api::ErrorResponse(cand_id.status());
+  auto base_id = id_param("baseline");
+  if (!base_id.ok()) return api::ErrorResponse(base_id.status());
+  if (!*cand_id)
+    return api::ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                     "give candidate=ID (and baseline=ID unless the candidate was submitted "
+                                     "with its baseline twin)",
+                                     "candidate"));
+  auto cand = store_.Get(**cand_id);
+  if (!cand.ok()) return api::ErrorResponse(cand.status());
+  std::optional<int64_t> b = *base_id ? *base_id : cand->baseline_id;
+  if (!b)
+    return api::ErrorResponse(Status(StatusCode::kInvalidArgument,
+                                     "job " + std::to_string(cand->id) +
+                                         " has no baseline twin (submit with --with-baseline); give baseline=ID",
+                                     "baseline"));
+  auto base = store_.Get(*b);
+  if (!base.ok()) return api::ErrorResponse(base.status());
+  auto bs = Summary(*base);
+  if (!bs.ok()) return api::ErrorResponse(bs.status());
+  auto cs = Summary(*cand);
+  if (!cs.ok()) return api::ErrorResponse(cs.status());
+  json out = {{"baseline", api::RunSummaryToJson(*bs)},
+              {"candidate", api::RunSummaryToJson(*cs)},
+              {"rows", api::CompareRowsToJson(CompareRuns(*bs, *cs))}};
+  auto savings = store_.Savings(cand->id);
+  out["candidate_savings"] = savings.ok() && *savings ? api::SavingsToJson(**savings) : json(nullptr);
+  return JsonResponse(200, out);
 }
 
 api::Response ApiRouter::Cancel(int64_t id, uint32_t uid) {

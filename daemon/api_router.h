@@ -44,6 +44,9 @@ class ApiRouter {
   api::Response List(const api::Target& t);
   api::Response Get(int64_t id);
   api::Response Cancel(int64_t id, uint32_t uid);
+  // GET /v1/compare?candidate=ID[&baseline=ID] (common/compare.h).
+  api::Response Compare(const api::Target& t);
+  StatusOr<RunSummary> Summary(const JobRecord& job);
   // GET /v1/jobs/{id}/emissions?format=json|csv: CodeCarbon's rows.
   api::Response Emissions(int64_t id, const api::Target& t);
   api::Response Health();

@@ -174,11 +174,27 @@ int RunDaemon(Config config, const std::string& config_path) {
 
   // The scheduler's heartbeat.
   asio::steady_timer tick(io);
+  // clock.skip_idle: while no worker runs and jobs wait for a planned
+  // start, the virtual clock jumps there; intensity is polled at the new time
+  // before the next tick releases them.
+  auto* virtual_clock = config.clock.skip_idle ? dynamic_cast<VirtualClock*>(clock.get()) : nullptr;
+  std::function<void()> skip_idle = [&] {
+    if (!virtual_clock || executor.RunningCount() > 0 || scheduler.draining()) return;
+    auto next = scheduler.NextPlannedStart();
+    if (!next) return;
+    Duration skipped = virtual_clock->SkipTo(*next);
+    if (skipped <= Duration(0)) return;
+    spdlog::info("clock.skip_idle: no job runs; skipped {} to the next planned start, {}", FormatDuration(skipped),
+                 FormatTime(*next));
+    intensity.PollForecast();
+    intensity.PollCurrent();
+  };
   std::function<void()> schedule_tick = [&] {
     tick.expires_after(config.tick);
     tick.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       scheduler.Tick();
+      skip_idle();
       schedule_tick();
     });
   };

@@ -28,6 +28,9 @@ struct NewJob {
   std::optional<Timestamp> deadline;
   std::string reason;
   std::string signature;  // JobSignature of the spec
+  std::optional<int64_t> baseline_id;  // the baseline twin of this job
+  // InsertAll: the baseline is the job inserted just before this one.
+  bool baseline_is_previous = false;
 };
 
 // A compare-and-set of a job's state, with the fields that change with it.

@@ -33,29 +33,67 @@ void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& fil
     done(spec.status());
     return;
   }
+  Enqueue(std::move(spec).value(), spec_text, owner_uid, /*baseline_is_previous=*/false, std::move(done));
+  RequestFlush();
+}
+
+void Scheduler::SubmitWithBaselineAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
+                                        SubmitCallback done) {
+  if (draining_) {
+    done(Unavailable("carbond is shutting down and accepts no new jobs"));
+    return;
+  }
+  auto spec = ParseJobSpec(spec_text, file);
+  if (!spec.ok()) {
+    done(spec.status());
+    return;
+  }
+  auto twin_text = BaselineTwinSpec(spec_text, file);
+  if (!twin_text.ok()) {
+    done(twin_text.status());
+    return;
+  }
+  auto twin = ParseJobSpec(*twin_text, file + " (baseline twin)");
+  if (!twin.ok()) {
+    done(twin.status());
+    return;
+  }
+  // Adjacent in one batch, so one commit stores both and links them.
+  Enqueue(std::move(twin).value(), *twin_text, owner_uid, false, [](StatusOr<JobRecord>) {});
+  Enqueue(std::move(spec).value(), spec_text, owner_uid, /*baseline_is_previous=*/true, std::move(done));
+  RequestFlush();
+}
+
+void Scheduler::Enqueue(JobSpec spec, const std::string& spec_text, uint32_t owner_uid, bool baseline_is_previous,
+                        SubmitCallback done) {
   NewJob nj;
-  nj.name = spec->name;
+  nj.baseline_is_previous = baseline_is_previous;
+  nj.name = spec.name;
   nj.spec_text = spec_text;
-  nj.policy = spec->carbon.policy;
+  nj.policy = spec.carbon.policy;
   nj.owner_uid = owner_uid;
   nj.submitted = clock_.Now();
-  nj.not_before = spec->carbon.not_before;
-  nj.deadline = spec->carbon.deadline;
+  nj.not_before = spec.carbon.not_before;
+  nj.deadline = spec.carbon.deadline;
   nj.reason = "submitted by uid " + std::to_string(owner_uid);
-  nj.signature = JobSignature(*spec);
+  nj.signature = JobSignature(spec);
   // Planned at once, in the same commit; a tick releases it.
   TickCache cache;
-  ReleaseDecision d = Decide(*spec, nj.submitted, nj.submitted, cache);
+  ReleaseDecision d = Decide(spec, nj.submitted, nj.submitted, cache);
   Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
   plan.planned_start = d.planned_start;
-  pending_.push_back({std::move(nj), std::move(plan), std::move(spec).value(), std::move(done)});
-  if (pending_.size() == 1) {
-    if (flush_hook_) flush_hook_();
-    else FlushSubmits();
-  }
+  pending_.push_back({std::move(nj), std::move(plan), std::move(spec), std::move(done)});
+}
+
+void Scheduler::RequestFlush() {
+  if (flush_requested_) return;
+  flush_requested_ = true;
+  if (flush_hook_) flush_hook_();
+  else FlushSubmits();
 }
 
 void Scheduler::FlushSubmits() {
+  flush_requested_ = false;
   std::vector<PendingSubmit> batch;
   batch.swap(pending_);
   if (batch.empty()) return;
@@ -287,6 +325,19 @@ void Scheduler::Tick() {
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
   for (auto& [id, feed] : feeds_) FeedGrid(feed, cache);
+}
+
+std::optional<Timestamp> Scheduler::NextPlannedStart() {
+  JobFilter waiting;
+  waiting.state = JobState::kWaiting;
+  waiting.limit = 100000;
+  auto ws = store_.List(waiting);
+  if (!ws.ok()) return std::nullopt;
+  const Timestamp now = clock_.Now();
+  std::optional<Timestamp> next;
+  for (const JobRecord& j : *ws)
+    if (j.planned_start && *j.planned_start > now && (!next || *j.planned_start < *next)) next = j.planned_start;
+  return next;
 }
 
 void Scheduler::FeedGrid(Feed& feed, TickCache& cache) {

@@ -46,6 +46,10 @@ class Scheduler final : public ExecutorListener {
   // that commit. Without a flush hook (set_flush_hook) it flushes at once.
   void SubmitAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
                    SubmitCallback done);
+  // Submits the job and, first, its baseline twin (BaselineTwinSpec) in the
+  // same commit, the job linked to the twin (baseline_id); `done` gets the job.
+  void SubmitWithBaselineAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
+                               SubmitCallback done);
   // Stores every pending submission in one transaction and answers them.
   void FlushSubmits();
   // Called when the first submission of a batch is pending; the daemon posts
@@ -62,6 +66,9 @@ class Scheduler final : public ExecutorListener {
 
   // Plans queued jobs and releases waiting ones; called by the daemon's timer.
   void Tick();
+  // The earliest planned start after now among waiting jobs (what a clock
+  // that skips idle time jumps to); empty when none waits for a time.
+  std::optional<Timestamp> NextPlannedStart();
 
   // At start-up: jobs recorded as running have no worker any more (it died
   // with the previous carbond). They go back to the queue with their attempt
@@ -90,6 +97,11 @@ class Scheduler final : public ExecutorListener {
   // The parsed spec of a job, parsed once and cached while the job is not
   // final; null (and the error in *error) when the stored text does not parse.
   const JobSpec* SpecOf(const JobRecord& job, Status* error);
+  // Adds a validated submission to the pending batch (planned at once).
+  void Enqueue(JobSpec spec, const std::string& spec_text, uint32_t owner_uid, bool baseline_is_previous,
+               SubmitCallback done);
+  // Flushes now, or through the flush hook, unless a flush is already due.
+  void RequestFlush();
   // The policy's decision, with the grid of the job's zone and the learned
   // duration; `cache` holds the views and run times of one tick.
   struct TickCache {
@@ -139,6 +151,7 @@ class Scheduler final : public ExecutorListener {
   };
   std::vector<PendingSubmit> pending_;
   std::function<void()> flush_hook_;
+  bool flush_requested_ = false;
 };
 
 }  // namespace carbon

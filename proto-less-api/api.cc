@@ -128,6 +128,7 @@ json JobToJson(const JobRecord& j, bool with_spec) {
       {"error", j.error},
       {"cancel_requested", j.cancel_requested},
       {"run_dir", j.run_dir},
+      {"baseline_id", j.baseline_id ? json(*j.baseline_id) : json(nullptr)},
   };
   auto progress = json::parse(j.progress, nullptr, false);
   out["progress"] = (j.progress.empty() || progress.is_discarded()) ? json(nullptr) : progress;
@@ -158,6 +159,8 @@ StatusOr<JobRecord> JobFromJson(const json& j) {
     r.error = j.value("error", "");
     r.cancel_requested = j.value("cancel_requested", false);
     r.run_dir = j.value("run_dir", "");
+    if (j.contains("baseline_id") && j["baseline_id"].is_number_integer())
+      r.baseline_id = j["baseline_id"].get<int64_t>();
     if (j.contains("progress") && !j["progress"].is_null()) r.progress = j["progress"].dump();
     r.spec_text = j.value("spec", "");
     return r;
@@ -289,6 +292,71 @@ json SavingsToJson(const JobSavings& s) {
             {"saving_kg", s.saving_kg ? json(*s.saving_kg) : json(nullptr)},
             {"note", s.note}};
   return j;
+}
+
+namespace {
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+template <typename T>
+std::optional<T> ReadOpt(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  return j[key].get<T>();
+}
+}  // namespace
+
+json RunSummaryToJson(const RunSummary& s) {
+  return {{"job_id", s.job_id},
+          {"name", s.name},
+          {"state", s.state},
+          {"policy", s.policy},
+          {"epochs", s.epochs},
+          {"kg_co2", Opt(s.kg_co2)},
+          {"energy_kwh", Opt(s.energy_kwh)},
+          {"peak_memory_bytes", Opt(s.peak_memory_bytes)},
+          {"memory_method", s.memory_method},
+          {"final_accuracy", Opt(s.final_accuracy)},
+          {"wall_s", Opt(s.wall_s)},
+          {"wait_s", Opt(s.wait_s)},
+          {"submit_gco2_per_kwh", Opt(s.submit_gco2_per_kwh)},
+          {"run_gco2_per_kwh", Opt(s.run_gco2_per_kwh)}};
+}
+
+StatusOr<RunSummary> RunSummaryFromJson(const json& j) {
+  try {
+    RunSummary s;
+    s.job_id = j.at("job_id").get<int64_t>();
+    s.name = j.value("name", "");
+    s.state = j.value("state", "");
+    s.policy = j.value("policy", "");
+    s.epochs = j.value("epochs", int64_t{0});
+    s.kg_co2 = ReadOpt<double>(j, "kg_co2");
+    s.energy_kwh = ReadOpt<double>(j, "energy_kwh");
+    s.peak_memory_bytes = ReadOpt<int64_t>(j, "peak_memory_bytes");
+    s.memory_method = j.value("memory_method", "");
+    s.final_accuracy = ReadOpt<double>(j, "final_accuracy");
+    s.wall_s = ReadOpt<double>(j, "wall_s");
+    s.wait_s = ReadOpt<double>(j, "wait_s");
+    s.submit_gco2_per_kwh = ReadOpt<double>(j, "submit_gco2_per_kwh");
+    s.run_gco2_per_kwh = ReadOpt<double>(j, "run_gco2_per_kwh");
+    return s;
+  } catch (const json::exception& e) {
+    return InvalidArgument(std::string("malformed run summary in response: ") + e.what());
+  }
+}
+
+json CompareRowsToJson(const std::vector<CompareRow>& rows) {
+  json out = json::array();
+  for (const CompareRow& r : rows)
+    out.push_back({{"key", r.key},
+                   {"label", r.label},
+                   {"unit", r.unit},
+                   {"baseline", Opt(r.baseline)},
+                   {"candidate", Opt(r.candidate)},
+                   {"difference", Opt(r.diff())},
+                   {"percent", Opt(r.pct())}});
+  return out;
 }
 
 std::string PercentEncode(const std::string& s, bool keep_slash) {

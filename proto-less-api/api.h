@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/compare.h"
 #include "common/intensity.h"
 #include "common/job_record.h"
 #include "common/savings.h"
@@ -65,5 +66,9 @@ StatusOr<JobEvent> EventFromJson(const nlohmann::json& j);
 nlohmann::json IntensityPointToJson(const IntensityPoint& p);
 nlohmann::json SavingsToJson(const JobSavings& s);
 StatusOr<IntensityPoint> IntensityPointFromJson(const nlohmann::json& j);
+// GET /v1/compare: {"baseline": summary, "candidate": summary, "rows": [...]}.
+nlohmann::json RunSummaryToJson(const RunSummary& s);
+StatusOr<RunSummary> RunSummaryFromJson(const nlohmann::json& j);
+nlohmann::json CompareRowsToJson(const std::vector<CompareRow>& rows);
 
 }  // namespace carbon::api

@@ -97,8 +97,10 @@ StatusOr<std::string> Client::Emissions(int64_t id, const std::string& format) {
   return r.body;
 }
 
-StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::string& filename) {
-  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST", "/v1/jobs?filename=" + PercentEncode(filename, /*keep_slash=*/true),
+StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::string& filename, bool with_baseline) {
+  ASSIGN_OR_RETURN(json j, ParseOk(Do("POST",
+                                      "/v1/jobs?filename=" + PercentEncode(filename, /*keep_slash=*/true) +
+                                          (with_baseline ? "&with_baseline=true" : ""),
                                       spec_text, "application/yaml")));
   return JobFromJson(j);
 }
@@ -143,6 +145,12 @@ StatusOr<JobRecord> Client::Cancel(int64_t id) {
 }
 
 StatusOr<json> Client::Health() { return ParseOk(Do("GET", "/v1/health")); }
+
+StatusOr<json> Client::Compare(int64_t candidate, std::optional<int64_t> baseline) {
+  std::string target = "/v1/compare?candidate=" + std::to_string(candidate);
+  if (baseline) target += "&baseline=" + std::to_string(*baseline);
+  return ParseOk(Do("GET", target));
+}
 
 namespace {
 std::string ZoneQuery(const std::string& zone) { return zone.empty() ? "" : "?zone=" + PercentEncode(zone); }

@@ -39,13 +39,16 @@ class Client {
                           const std::string& body = {},
                           const std::string& content_type = "application/json");
 
-  StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename);
+  // with_baseline: also its baseline twin, linked (the job is returned).
+  StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename, bool with_baseline = false);
   StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
   StatusOr<JobDetail> Get(int64_t id);
   // GET /v1/jobs/{id}/emissions: CodeCarbon's emissions.csv or its JSON, as sent.
   StatusOr<std::string> Emissions(int64_t id, const std::string& format);
   StatusOr<JobRecord> Cancel(int64_t id);
   StatusOr<nlohmann::json> Health();
+  // GET /v1/compare (baseline absent: the candidate's linked twin).
+  StatusOr<nlohmann::json> Compare(int64_t candidate, std::optional<int64_t> baseline);
   // GET /v1/intensity, /v1/intensity/forecast (zone empty: the daemon's first zone).
   StatusOr<nlohmann::json> Intensity(const std::string& zone);
   StatusOr<nlohmann::json> IntensityForecast(const std::string& zone);

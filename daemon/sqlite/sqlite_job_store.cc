@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kColumns =
     "id, name, spec, policy, owner_uid, state, reason, submitted_at, not_before, deadline, "
     "planned_start, started_at, finished_at, attempts, exit_status, error, progress, "
-    "cancel_requested, run_dir";
+    "cancel_requested, run_dir, baseline_id";
 
 std::optional<std::string> OptTime(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
@@ -47,6 +47,7 @@ JobRecord ReadJob(const sql::Statement& st) {
   j.progress = st.ColumnText(16);
   j.cancel_requested = st.ColumnInt(17) != 0;
   j.run_dir = st.ColumnText(18);
+  j.baseline_id = st.ColumnOptInt(19);
   return j;
 }
 
@@ -80,7 +81,10 @@ StatusOr<std::vector<int64_t>> SqliteJobStore::InsertAll(
   RETURN_IF_ERROR(tx.Begin());
   std::vector<int64_t> ids;
   for (const auto& [job, plan] : jobs) {
-    ASSIGN_OR_RETURN(int64_t id, InsertInTransaction(job, &plan));  // error: rolled back
+    if (job.baseline_is_previous && ids.empty()) return Internal("a baseline link with no job before it");
+    NewJob row = job;
+    if (job.baseline_is_previous) row.baseline_id = ids.back();
+    ASSIGN_OR_RETURN(int64_t id, InsertInTransaction(row, &plan));  // error: rolled back
     ids.push_back(id);
   }
   RETURN_IF_ERROR(tx.Commit());
@@ -90,7 +94,7 @@ StatusOr<std::vector<int64_t>> SqliteJobStore::InsertAll(
 StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const Transition* plan) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, not_before, "
-      "deadline, signature) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"));
+      "deadline, signature, baseline_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(st.Bind(1, job.name)
                       .Bind(2, job.spec_text)
                       .Bind(3, job.policy)
@@ -100,6 +104,7 @@ StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const T
                       .Bind(7, OptTime(job.not_before))
                       .Bind(8, OptTime(job.deadline))
                       .Bind(9, job.signature)
+                      .Bind(10, job.baseline_id)
                       .Run());
   int64_t id = db_->LastInsertRowId();
   RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));

@@ -176,6 +176,41 @@ TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonWithTheTotalOnceDone) {
   EXPECT_EQ(Do("POST", "/v1/jobs/1/emissions").status, 405);
 }
 
+TEST_F(RouterTest, WithBaselineAndCompareFromMeasuredEpochs) {
+  auto r = Do("POST", "/v1/jobs?with_baseline=true", "name: aware\ntrain: {epochs: 1}\n");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json cand = json::parse(r.body);
+  EXPECT_EQ(cand["id"], 2);
+  EXPECT_EQ(cand["baseline_id"], 1);
+  sched_->Tick();  // the twin (immediate) runs
+  exec_.Event(1, json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"test_accuracy", 0.7}, {"wall_s", 30},
+                      {"peak_memory_bytes", 300 << 20}, {"kg_co2", 0.004}, {"energy", {{"energy_kwh", 0.02}}}}
+                     .dump());
+  clock_.Advance(std::chrono::minutes(1));
+  exec_.Exit(1, 0);
+  auto c = Do("GET", "/v1/compare?candidate=2");
+  ASSERT_EQ(c.status, 200) << c.body;
+  json j = json::parse(c.body);
+  EXPECT_EQ(j["baseline"]["job_id"], 1);
+  EXPECT_EQ(j["baseline"]["state"], "succeeded");
+  EXPECT_DOUBLE_EQ(j["baseline"]["kg_co2"].get<double>(), 0.004);
+  EXPECT_DOUBLE_EQ(j["baseline"]["wall_s"].get<double>(), 60);
+  EXPECT_TRUE(j["candidate"]["kg_co2"].is_null());  // has not run yet
+  ASSERT_EQ(j["rows"].size(), 8u);
+  EXPECT_EQ(j["rows"][0]["key"], "kg_co2");
+  EXPECT_TRUE(j["rows"][0]["difference"].is_null());
+  // Explicit ids work for any two jobs; bad ones are named.
+  EXPECT_EQ(Do("GET", "/v1/compare?baseline=2&candidate=1").status, 200);
+  auto none = Do("GET", "/v1/compare?candidate=1");
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(json::parse(none.body)["error"]["field"], "baseline");
+  EXPECT_EQ(json::parse(Do("GET", "/v1/compare?candidate=x").body)["error"]["field"], "candidate");
+  EXPECT_EQ(Do("GET", "/v1/compare").status, 400);
+  EXPECT_EQ(Do("GET", "/v1/compare?candidate=9").status, 404);
+  EXPECT_EQ(json::parse(Do("POST", "/v1/jobs?with_baseline=maybe", "name: a\n").body)["error"]["field"],
+            "with_baseline");
+}
+
 TEST_F(RouterTest, CancelChecksOwnership) {
   Do("POST", "/v1/jobs", "name: a\n", 1000);
   EXPECT_EQ(Do("POST", "/v1/jobs/1/cancel", "", 2000).status, 403);

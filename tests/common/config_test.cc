@@ -105,6 +105,16 @@ TEST(Config, EnergySettingsAndTheirLimits) {
   EXPECT_FALSE(ParseConfig("energy: {measure_power_sec: 5}\n", "c.yaml").ok());
 }
 
+TEST(Config, SkipIdleNeedsTheVirtualClock) {
+  auto ok = ParseConfig("clock: {mode: virtual, start: 2026-11-26T17:00:00Z, skip_idle: true}\n", "c.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_TRUE(ok->clock.skip_idle);
+  auto bad = ParseConfig("clock: {skip_idle: true}\n", "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("clock.skip_idle apply only to mode 'virtual'"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(Config, ErrorsNameFileLineAndSuggest) {
   auto c = ParseConfig("worker:\n  max_concurent_jobs: 2\n", "carbond.yaml");
   ASSERT_FALSE(c.ok());

@@ -69,5 +69,16 @@ TEST(Clock, VirtualClockRunsFasterThanRealTime) {
   EXPECT_EQ(c.RealDuration(std::chrono::hours(1)), std::chrono::seconds(1));
 }
 
+TEST(Clock, VirtualClockSkipsAheadNeverBack) {
+  auto start = *ParseTime("2026-11-26T17:00:00Z");
+  VirtualClock c(start, 1.0);
+  auto target = *ParseTime("2026-11-27T03:00:00Z");
+  EXPECT_GT(c.SkipTo(target), std::chrono::hours(9));
+  EXPECT_GE(c.Now(), target);
+  EXPECT_LT(c.Now(), target + std::chrono::seconds(5));  // then real time again
+  EXPECT_EQ(c.SkipTo(start), Duration(0));
+  EXPECT_GE(c.Now(), target);
+}
+
 }  // namespace
 }  // namespace carbon

@@ -455,6 +455,30 @@ TEST_F(SchedulerTest, MalformedWorkerEventsAreIgnored) {
   EXPECT_EQ(Job(id).progress, "");
 }
 
+TEST_F(SchedulerTest, WithBaselineQueuesTheTwinFirstInOneCommitAndLinksIt) {
+  std::optional<StatusOr<JobRecord>> result;
+  sched_->SubmitWithBaselineAsync("name: aware\ntrain: {accumulation_steps: 4}\ncarbon: {policy: forecast}\n",
+                                  "aware.yaml", 1000, [&](StatusOr<JobRecord> r) { result = std::move(r); });
+  ASSERT_TRUE(result && result->ok()) << (result ? result->status().ToString() : "no answer");
+  const JobRecord& cand = **result;
+  EXPECT_EQ(cand.name, "aware");
+  ASSERT_TRUE(cand.baseline_id);
+  JobRecord twin = Job(*cand.baseline_id);
+  EXPECT_LT(twin.id, cand.id);
+  EXPECT_EQ(twin.name, "aware-baseline");
+  EXPECT_EQ(twin.policy, "immediate");
+  EXPECT_FALSE(twin.baseline_id);
+  EXPECT_EQ(twin.owner_uid, 1000u);
+  sched_->Tick();
+  EXPECT_EQ(Job(twin.id).state, JobState::kRunning);  // the baseline runs at once
+  // A spec that does not validate stores neither.
+  std::optional<StatusOr<JobRecord>> bad;
+  sched_->SubmitWithBaselineAsync("name: x\ntrain: {epochs: 0}\n", "x.yaml", 1000,
+                                  [&](StatusOr<JobRecord> r) { bad = std::move(r); });
+  ASSERT_TRUE(bad && !bad->ok());
+  EXPECT_EQ(store_->List(JobFilter{})->size(), 2u);
+}
+
 TEST_F(SchedulerTest, TheWorkerGetsTheLiveIntensityInItsRunDirectory) {
   FakeGrid grid;
   grid.view.current_gco2_per_kwh = 200;

@@ -285,8 +285,12 @@ TEST(Daemon, SigkillWithQueuedAndRunningJobsLosesNothing) {
   WaitFor(d, running, StateIs("running"));
   // Find the worker's pid from its attempts file, then kill carbond hard.
   std::string attempts_file = d.runs() + "/" + std::to_string(running) + "/attempts";
+  // "running" is stored before the worker starts: wait for it to write its pid.
   pid_t worker = 0;
-  std::ifstream(attempts_file) >> worker;
+  for (int i = 0; i < 250 && worker <= 0; ++i) {
+    std::ifstream(attempts_file) >> worker;
+    if (worker <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_GT(worker, 0);
   d.Kill(SIGKILL);
   // The worker does not outlive carbond (PR_SET_PDEATHSIG).
@@ -311,6 +315,21 @@ TEST(Daemon, SigkillWithQueuedAndRunningJobsLosesNothing) {
   std::string l;
   while (std::getline(in, l)) ++lines;
   EXPECT_EQ(lines, 2);
+}
+
+TEST(Daemon, SkipIdleJumpsTheVirtualClockToTheNextPlannedStart) {
+  TempDir dir;
+  // Real speed from 17:00 (the mock grid's evening peak): without skipping,
+  // the forecast policy would hold the job for about ten hours.
+  DaemonProcess d(dir, FAKE_WORKER_BIN,
+                  "clock: {mode: virtual, start: 2026-11-26T17:00:00Z, speed: 1, skip_idle: true}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  int64_t id = Submit(d, WriteJob(dir, "quick", "carbon: {policy: forecast, max_wait: 16h, expected_duration: 10m}\n"));
+  json j = WaitFor(d, id, StateIs("succeeded"));
+  const std::string planned = j["planned_start"], started = j["started_at"];
+  EXPECT_GT(started, "2026-11-26T23:00") << j.dump(2);  // the night, not the evening
+  EXPECT_EQ(started.substr(0, 16), planned.substr(0, 16)) << j.dump(2);
+  EXPECT_NE(d.Log().find("clock.skip_idle: no job runs; skipped"), std::string::npos) << d.Log();
 }
 
 TEST(Daemon, SigtermDrainsAndTheJobResumesAfterRestart) {
