@@ -45,7 +45,7 @@ std::optional<double> CompareRow::diff() const {
 }
 
 std::optional<double> CompareRow::pct() const {
-  if (!baseline || !candidate || *baseline == 0) return std::nullopt;
+  if (!relative || !baseline || !candidate || *baseline == 0) return std::nullopt;
   return 100.0 * (*candidate - *baseline) / std::fabs(*baseline);
 }
 
@@ -64,7 +64,7 @@ std::vector<CompareRow> CompareRuns(const RunSummary& b, const RunSummary& c) {
       {"peak_memory_mb", "Peak memory", "MB", mb(b.peak_memory_bytes), mb(c.peak_memory_bytes)},
       {"final_accuracy_pct", "Final accuracy", "%", pct(b.final_accuracy), pct(c.final_accuracy)},
       {"wall_s", "Wall time", "s", b.wall_s, c.wall_s},
-      {"wait_s", "Wait time", "s", b.wait_s, c.wait_s},
+      {"wait_s", "Wait time", "s", b.wait_s, c.wait_s, /*relative=*/false},
       {"submit_gco2_per_kwh", "Intensity at submission", "g/kWh", b.submit_gco2_per_kwh, c.submit_gco2_per_kwh},
       {"run_gco2_per_kwh", "Intensity during training", "g/kWh", b.run_gco2_per_kwh, c.run_gco2_per_kwh},
   };
@@ -97,7 +97,7 @@ std::string FormatComparison(const RunSummary& b, const RunSummary& c, const std
                 static_cast<long long>(c.job_id), c.name.c_str(), c.state.c_str(), c.policy.c_str(),
                 static_cast<long long>(c.epochs));
   out += line;
-  std::snprintf(line, sizeof line, "  %-26s %14s %14s %14s %9s\n", "", "baseline", "candidate", "difference",
+  std::snprintf(line, sizeof line, "  %-33s %13s %13s %13s %8s\n", "", "baseline", "candidate", "difference",
                 "change");
   out += line;
   for (const CompareRow& r : rows) {
@@ -109,7 +109,7 @@ std::string FormatComparison(const RunSummary& b, const RunSummary& c, const std
       std::snprintf(p, sizeof p, "%+.1f%%", *pct);
       change = p;
     }
-    std::snprintf(line, sizeof line, "  %-26s %14s %14s %14s %9s\n", label.c_str(), Num(r.baseline, r.unit).c_str(),
+    std::snprintf(line, sizeof line, "  %-33s %13s %13s %13s %8s\n", label.c_str(), Num(r.baseline, r.unit).c_str(),
                   Num(r.candidate, r.unit).c_str(), Num(r.diff(), r.unit, true).c_str(), change.c_str());
     out += line;
   }

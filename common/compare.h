@@ -38,8 +38,9 @@ struct CompareRow {
   std::string label;  // "CO2", "Energy", ...
   std::string unit;   // "kg", "kWh", "MB", "%", "s", "g/kWh"
   std::optional<double> baseline, candidate;
+  bool relative = true;  // false: a percentage means nothing (wait time: the baseline waits ~0 s)
   std::optional<double> diff() const;
-  std::optional<double> pct() const;  // absent when the baseline is 0 or either side is missing
+  std::optional<double> pct() const;  // absent when not relative, the baseline is 0 or a side is missing
 };
 
 std::vector<CompareRow> CompareRuns(const RunSummary& baseline, const RunSummary& candidate);

@@ -364,12 +364,19 @@ api::Response ApiRouter::Intensity(const api::Target& t) {
 api::Response ApiRouter::IntensityForecast(const api::Target& t) {
   auto zone = ZoneParam(t);
   if (!zone.ok()) return api::ErrorResponse(zone.status());
+  // ?at=TIME: the forecast that was newest then (what a job submitted then saw).
   Timestamp now = clock_->Now();
+  if (auto it = t.query.find("at"); it != t.query.end() && !it->second.empty()) {
+    auto at = ParseTime(it->second);
+    if (!at.ok())
+      return api::ErrorResponse(InvalidArgument("query parameter 'at': " + at.status().message(), "at"));
+    now = *at;
+  }
   auto fc = intensity_store_->LatestForecast(*zone, now);
   if (!fc.ok()) return api::ErrorResponse(fc.status());
   const ZoneIntensity* v = intensity_->Zone(*zone);
   if (!*fc)
-    return api::ErrorResponse(Unavailable("no forecast stored yet for zone " + *zone +
+    return api::ErrorResponse(Unavailable("no forecast stored for zone " + *zone + " issued by " + FormatTime(now) +
                                           (v->forecast_reason.empty() ? "" : ": " + v->forecast_reason)));
   json pts = json::array();
   for (const IntensityPoint& p : (*fc)->points)

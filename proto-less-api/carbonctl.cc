@@ -18,6 +18,7 @@
 #include "proto-less-api/api.h"
 #include "proto-less-api/client.h"
 #include "proto-less-api/intensity_chart.h"
+#include "proto-less-api/report.h"
 
 namespace {
 
@@ -219,6 +220,71 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
 
 }  // namespace
 
+
+// Gathers a report's data over the API: each job with its epochs, the
+// intensity recorded from its submission to its end, the forecast it was
+// planned on, and, for a pair, the comparison.
+carbon::StatusOr<carbon::report::Input> GatherReport(carbon::api::Client& client, std::vector<int64_t> ids) {
+  using carbon::StatusOr;
+  carbon::report::Input in;
+  std::optional<int64_t> baseline, candidate;
+  if (ids.size() == 2) {
+    baseline = ids[0];
+    candidate = ids[1];
+  }
+  std::string default_zone;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto d = client.Get(ids[i]);
+    if (!d.ok()) return d.status();
+    if (ids.size() == 1 && d->job.baseline_id) {  // the linked twin joins the report, first
+      baseline = *d->job.baseline_id;
+      candidate = ids[0];
+      ids.insert(ids.begin(), *d->job.baseline_id);
+      --i;
+      continue;
+    }
+    carbon::report::Run run;
+    run.detail = std::move(*d);
+    const carbon::JobRecord& j = run.detail.job;
+    if (auto spec = carbon::ParseJobSpec(j.spec_text, "job " + std::to_string(j.id)); spec.ok())
+      run.zone = spec->carbon.zone;
+    if (run.zone.empty()) {
+      if (default_zone.empty()) {
+        auto now = client.Intensity("");
+        if (now.ok()) default_zone = now->value("zone", "");
+      }
+      run.zone = default_zone;
+    }
+    const carbon::Timestamp end = j.finished.value_or(j.started.value_or(j.submitted)) + std::chrono::hours(1);
+    if (auto h = client.IntensityHistory(run.zone, j.submitted - std::chrono::hours(1), end); h.ok())
+      for (const auto& p : (*h)["readings"])
+        if (auto pt = carbon::api::IntensityPointFromJson(p); pt.ok()) run.readings.push_back(*pt);
+    if (auto f = client.IntensityForecast(run.zone, j.submitted); f.ok()) {
+      run.forecast_source = f->value("source", "");
+      for (const auto& p : (*f)["points"])
+        if (auto pt = carbon::api::IntensityPointFromJson(p); pt.ok()) run.forecast.push_back(*pt);
+      // Up to the end of the run (or a day), not the whole horizon.
+      const carbon::Timestamp until = std::max(end, j.submitted + std::chrono::hours(24));
+      run.forecast.erase(std::remove_if(run.forecast.begin(), run.forecast.end(),
+                                        [&](const carbon::IntensityPoint& p) { return p.time > until; }),
+                         run.forecast.end());
+    }
+    in.runs.push_back(std::move(run));
+  }
+  if (candidate) {
+    auto c = client.Compare(*candidate, baseline);
+    if (!c.ok()) return c.status();
+    auto b = carbon::api::RunSummaryFromJson((*c)["baseline"]);
+    auto k = carbon::api::RunSummaryFromJson((*c)["candidate"]);
+    if (!b.ok()) return b.status();
+    if (!k.ok()) return k.status();
+    in.comparison = std::make_pair(*b, *k);
+    in.candidate_savings = (*c)["candidate_savings"];
+  }
+  in.generated_at = std::chrono::system_clock::now();
+  return in;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"carbonctl: submit and inspect carbon-aware training jobs"};
   app.require_subcommand(1);
@@ -252,6 +318,15 @@ int main(int argc, char** argv) {
   int64_t id = 0;
   auto* status = app.add_subcommand("status", "show one job with its history");
   status->add_option("ID", id, "job id")->required();
+
+  std::vector<int64_t> report_ids;
+  std::string report_html, report_md;
+  auto* report = app.add_subcommand(
+      "report", "write a report (HTML with charts, or Markdown) on jobs: one (with its baseline twin, if any) or "
+                "BASELINE CANDIDATE");
+  report->add_option("IDS", report_ids, "job ids")->required()->expected(1, 8);
+  report->add_option("--html", report_html, "write one self-contained HTML page here");
+  report->add_option("--md", report_md, "write the tables as Markdown here");
 
   auto* emissions = app.add_subcommand(
       "emissions", "a job's energy and CO2 per epoch as CodeCarbon's emissions.csv (-o csv, default) or JSON");
@@ -349,6 +424,25 @@ int main(int argc, char** argv) {
       std::cout << json{{"jobs", arr}}.dump(2) << "\n";
     } else {
       PrintTable(*jobs);
+    }
+    return kOk;
+  }
+  if (*report) {
+    if (report_html.empty() && report_md.empty()) {
+      std::cerr << "carbonctl: report needs --html FILE and/or --md FILE\n";
+      return kUsage;
+    }
+    auto in = GatherReport(client, report_ids);
+    if (!in.ok()) return Fail(in.status(), socket);
+    for (auto [path, text] : {std::pair<std::string, std::string>{report_html, report_html.empty() ? "" : carbon::report::RenderHtml(*in)},
+                              {report_md, report_md.empty() ? "" : carbon::report::RenderMarkdown(*in)}}) {
+      if (path.empty()) continue;
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      if (!(out << text)) {
+        std::cerr << "carbonctl: cannot write " << path << "\n";
+        return kUsage;
+      }
+      std::cout << path << "\n";
     }
     return kOk;
   }

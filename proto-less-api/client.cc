@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <cstdlib>
 
+#include "common/time_util.h"
 #include "proto-less-api/api.h"
 
 namespace carbon::api {
@@ -160,8 +161,16 @@ StatusOr<json> Client::Intensity(const std::string& zone) {
   return ParseOk(Do("GET", "/v1/intensity" + ZoneQuery(zone)));
 }
 
-StatusOr<json> Client::IntensityForecast(const std::string& zone) {
-  return ParseOk(Do("GET", "/v1/intensity/forecast" + ZoneQuery(zone)));
+StatusOr<json> Client::IntensityForecast(const std::string& zone, std::optional<Timestamp> at) {
+  std::string q = ZoneQuery(zone);
+  if (at) q += (q.empty() ? "?at=" : "&at=") + PercentEncode(FormatTime(*at));
+  return ParseOk(Do("GET", "/v1/intensity/forecast" + q));
+}
+
+StatusOr<json> Client::IntensityHistory(const std::string& zone, Timestamp from, Timestamp to) {
+  std::string q = ZoneQuery(zone);
+  q += (q.empty() ? "?from=" : "&from=") + PercentEncode(FormatTime(from)) + "&to=" + PercentEncode(FormatTime(to));
+  return ParseOk(Do("GET", "/v1/intensity/history" + q));
 }
 
 }  // namespace carbon::api

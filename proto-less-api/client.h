@@ -51,7 +51,10 @@ class Client {
   StatusOr<nlohmann::json> Compare(int64_t candidate, std::optional<int64_t> baseline);
   // GET /v1/intensity, /v1/intensity/forecast (zone empty: the daemon's first zone).
   StatusOr<nlohmann::json> Intensity(const std::string& zone);
-  StatusOr<nlohmann::json> IntensityForecast(const std::string& zone);
+  // at: the forecast newest at that time (default: now).
+  StatusOr<nlohmann::json> IntensityForecast(const std::string& zone, std::optional<Timestamp> at = std::nullopt);
+  // GET /v1/intensity/history: the readings recorded in [from, to).
+  StatusOr<nlohmann::json> IntensityHistory(const std::string& zone, Timestamp from, Timestamp to);
 
   const std::string& socket_path() const { return socket_path_; }
 

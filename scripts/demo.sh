@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's main command: installs the Debian packages, builds carbond,
 # starts it on a fresh state directory (embedded defaults: SQLite, the local
-# socket), submits the two example Fashion-MNIST jobs with carbonctl, follows
-# them from queued to succeeded, and shows the history as sqlite3 sees it,
-# with the grid intensity carbond polled meanwhile (the embedded mock).
+# socket, the mock grid) with a virtual clock at 17:00, submits the
+# carbon-aware, memory-optimised Fashion-MNIST job with its baseline twin,
+# follows both, prints the comparison of what was measured, the CodeCarbon
+# emissions rows, and the history as sqlite3 sees it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,14 +18,16 @@ socket: $demo/carbond.sock
 state_dir: $demo/state
 worker:
   path: $PWD/build/worker/carbon-worker
-# A virtual clock that starts at 00:30 UTC today and runs 120x faster than
-# real time: the carbon-aware job waits for the mock grid's night-time trough
-# (around 03:00, about 75 s of real time), while a few seconds of real
-# training stay a few virtual minutes.
+# A virtual clock that starts at 17:00 UTC today, near the mock grid's evening
+# peak, and runs at real speed while a job trains; while every job waits it
+# skips ahead to the next planned start, so the carbon-aware job's wait for
+# the night-time trough costs seconds, and each epoch is charged the
+# intensity of its own time of day.
 clock:
   mode: virtual
-  start: $(date -u +%Y-%m-%dT00:30:00Z)
-  speed: 120
+  start: $(date -u +%Y-%m-%dT17:00:00Z)
+  speed: 1
+  skip_idle: true
 YAML
 export CARBOND_SOCKET=$demo/carbond.sock
 ctl=build/proto-less-api/carbonctl
@@ -42,10 +45,10 @@ $ctl health
 echo "== grid carbon intensity (the embedded mock: trough 03:00, peak 18:00)"
 $ctl intensity
 
-echo "== submitting the example jobs"
-baseline=$($ctl submit configs/jobs/fashion-mnist-baseline.yaml)
-aware=$($ctl submit configs/jobs/fashion-mnist-carbon-aware.yaml)
-echo "baseline job: $baseline, carbon-aware job: $aware"
+echo "== submitting the carbon-aware job with its baseline twin (immediate, accumulation 1, fp32)"
+aware=$($ctl submit --with-baseline configs/jobs/fashion-mnist-carbon-aware.yaml)
+baseline=$($ctl -o json status "$aware" | python3 -c 'import json,sys; print(json.load(sys.stdin)["baseline_id"])')
+echo "carbon-aware job: $aware, its baseline: $baseline"
 $ctl list
 
 echo "== following the jobs (carbonctl watch: state changes and epochs)"
@@ -56,11 +59,22 @@ echo "== results"
 $ctl list
 $ctl status "$aware"
 
+echo "== carbonctl compare $aware (measured: baseline job $baseline vs carbon-aware job $aware)"
+$ctl compare "$aware"
+
+echo "== carbonctl report $aware (HTML with charts, and the same tables as Markdown)"
+$ctl report "$aware" --html "$demo/report.html" --md "$demo/report.md"
+
+echo "== carbonctl emissions $aware (CodeCarbon's emissions.csv; also in $demo/state/runs/$aware/)"
+$ctl emissions "$aware" | cut -d, -f1-14
+
 echo "== the history, as sqlite3 shows it ($demo/state/carbond.db)"
 sqlite3 -header -column "$demo/state/carbond.db" \
   "SELECT id, name, state, attempts, wait_s, run_s FROM job_summary;" \
+  "SELECT * FROM job_pairs;" \
   "SELECT job_id, at, from_state, to_state FROM job_history;" \
   "SELECT job_id, name, epoch, train_loss, test_accuracy, samples_per_s, peak_memory_mb FROM epoch_summary;" \
+  "SELECT job_id, epoch, wall_s, energy_wh, cpu_w, ram_w, intensity_source, gco2_per_kwh, g_co2 FROM epoch_emissions;" \
   "SELECT * FROM intensity_latest;"
 
 echo "== stopping carbond (SIGTERM drains)"
