@@ -10,6 +10,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libopenblas0-openmp dataset-fashion-mnist
   zlib1g-dev libssl-dev ca-certificates openssl systemd curl procps
+  chromium  # renders carbonctl's HTML report in its test (headless screenshot)
 )
 
 missing=()

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -129,6 +130,74 @@ TEST(RealWorker, CarbonBudgetStopsTheRunAfterACheckpoint) {
   EXPECT_TRUE(checkpoint);
   auto csv = d.Ctl({"emissions", "1"});
   EXPECT_NE(csv.out.find("over-budget (total)"), std::string::npos) << csv.out;
+}
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t i = text.find(what); i != std::string::npos; i = text.find(what, i + 1)) ++n;
+  return n;
+}
+
+// The README's demo, reduced to tiny data: a 17:00 virtual clock that skips
+// idle time, the carbon-aware job with its baseline twin, the comparison and
+// the report, rendered by headless Chromium.
+TEST(RealWorker, DemoPipelineWithBaselineCompareAndReport) {
+  TempDir dir;
+  DaemonProcess d(dir, CARBON_WORKER_BIN,
+                  "clock: {mode: virtual, start: 2026-11-26T17:00:00Z, speed: 1, skip_idle: true}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::string job = dir / "aware.yaml";
+  std::ofstream(job) << "name: aware\nmodel: {arch: mlp, hidden: [32]}\n"
+                     << "data: {path: " << kData << ", train_limit: 1000, test_limit: 200}\n"
+                     << "train: {epochs: 2, batch_size: 64, accumulation_steps: 4, threads: 1}\n"
+                     << "carbon: {policy: forecast, zone: GB, max_wait: 12h, expected_duration: 10m}\n";
+  auto sub = d.Ctl({"submit", "--with-baseline", job});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  const std::string id = sub.out.substr(0, sub.out.find('\n'));
+  EXPECT_NE(sub.err.find("queued with its baseline twin"), std::string::npos) << sub.err;
+  ASSERT_EQ(d.Ctl({"wait", id, "--timeout", "300"}).exit_code, 0) << d.Log();
+  json c = json::parse(d.Ctl({"-o", "json", "compare", id}).out);
+  EXPECT_EQ(c["baseline"]["name"], "aware-baseline");
+  EXPECT_EQ(c["baseline"]["policy"], "immediate");
+  EXPECT_EQ(c["baseline"]["state"], "succeeded");
+  // The candidate waited for the night (skipped, not slept) and ran on a cleaner grid.
+  EXPECT_GT(c["candidate"]["wait_s"].get<double>(), 4 * 3600) << c.dump(2);
+  EXPECT_LT(c["candidate"]["run_gco2_per_kwh"].get<double>(), c["baseline"]["run_gco2_per_kwh"].get<double>());
+  EXPECT_LT(c["candidate"]["kg_co2"].get<double>(), c["baseline"]["kg_co2"].get<double>()) << c.dump(2);
+  EXPECT_GT(c["baseline"]["submit_gco2_per_kwh"].get<double>(), 0);
+  EXPECT_TRUE(c["candidate_savings"].is_object());
+  auto text = d.Ctl({"compare", id});
+  EXPECT_NE(text.out.find("CARBON SAVINGS vs BASELINE"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Intensity during training (g/kWh)"), std::string::npos) << text.out;
+
+  const std::string html = dir / "report.html", md = dir / "report.md";
+  auto rep = d.Ctl({"report", id, "--html", html, "--md", md});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  std::stringstream h, m;
+  h << std::ifstream(html).rdbuf();
+  m << std::ifstream(md).rdbuf();
+  const std::string page = h.str();
+  EXPECT_EQ(Count(page, "<svg class=\"chart\""), 7u);  // 2 intensity, energy, CO2, loss, accuracy, memory
+  EXPECT_EQ(Count(page, "aria-label=\"Grid intensity: job"), 2u);
+  for (const char* label : {"Energy per epoch", "CO2 per epoch", "Loss", "Test accuracy", "Peak memory",
+                            "Carbon savings vs baseline", "forecast at submission", "recorded (GB)"})
+    EXPECT_NE(page.find(label), std::string::npos) << label;
+  EXPECT_GE(Count(page, "<polyline class=\"series\""), 6u);
+  EXPECT_EQ(page.find("points=\"\""), std::string::npos);  // no empty series
+  EXPECT_GE(Count(page, "<rect class=\"bar\""), 10u);       // 2 runs x 2 epochs x 2 + 2 memory bars
+  EXPECT_EQ(page.find("http://"), page.find("http://www.w3.org/2000/svg"));  // nothing to fetch
+  EXPECT_NE(m.str().find("| CO2 (kg) |"), std::string::npos) << m.str();
+
+  // Rendered by a real browser: the screenshot of the page is far from blank.
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "install chromium (scripts/install-deps.sh does)";
+  const std::string png = dir / "report.png";
+  const std::string cmd = "HOME=" + dir.path() + " /usr/bin/chromium --headless --no-sandbox --disable-gpu " +
+                          "--disable-dev-shm-usage --hide-scrollbars --window-size=820,2600 --screenshot=" + png +
+                          " file://" + html + " >" + dir.path() + "/chromium.log 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream shot(png, std::ios::binary | std::ios::ate);
+  ASSERT_TRUE(shot.good());
+  EXPECT_GT(static_cast<int64_t>(shot.tellg()), 60000) << "a blank 820x2600 page is a few KB";
 }
 
 TEST(RealWorker, BadDataPathFailsWithoutRetryAndSaysWhy) {
