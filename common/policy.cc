@@ -107,6 +107,11 @@ ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
     return {true, in.now,
             "released: now is the cleanest start in the window (mean " + G(now_mean) + " g/kWh over " +
                 FormatDuration(d.duration) + "); " + tail};
+  if (in.planned_start && in.now >= *in.planned_start && now_mean <= best->mean_gco2_per_kwh * (1 + kKeepPlanMargin))
+    return {true, in.now,
+            "released at its planned start (mean " + G(now_mean) + " g/kWh over " + FormatDuration(d.duration) +
+                "; the newest forecast's best later window, " + ShortTime(best->start, in.now) + " UTC at " +
+                G(best->mean_gco2_per_kwh) + ", is within " + G(kKeepPlanMargin * 100) + "%); " + tail};
   return {false, best->start,
           "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, best->start) +
               " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail};

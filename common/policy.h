@@ -56,7 +56,13 @@ struct PolicyInput {
   std::optional<Duration> learned_duration = std::nullopt;
   int64_t learned_from = 0;
   PolicyDefaults defaults = {};
+  // The start planned at an earlier tick. Once it has come, the forecast
+  // policy keeps it unless the newest forecast's best later window is more
+  // than kKeepPlanMargin cleaner (re-planning on every new forecast would
+  // otherwise chase forecast noise towards the deadline).
+  std::optional<Timestamp> planned_start = std::nullopt;
 };
+constexpr double kKeepPlanMargin = 0.05;
 
 // The duration a policy plans with, and where it came from.
 struct ExpectedDuration {

@@ -198,9 +198,10 @@ const GridView& Scheduler::GridOf(const std::string& zone, TickCache& cache) {
   return g->second;
 }
 
-ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now,
-                                  TickCache& cache) {
+ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache,
+                                  std::optional<Timestamp> planned_start) {
   PolicyInput in{spec, submitted, now};
+  in.planned_start = planned_start;
   in.defaults = options_.policy_defaults;
   if (spec.carbon.policy == "immediate") return policies_.Decide(in);
   in.grid = &GridOf(spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone, cache);
@@ -270,7 +271,7 @@ void Scheduler::Tick() {
     const JobSpec* spec = SpecOf(job, &error);
     if (!spec) continue;  // cannot happen: it validated when planned
     Timestamp now = clock_.Now();
-    ReleaseDecision d = Decide(*spec, job.submitted, now, cache);
+    ReleaseDecision d = Decide(*spec, job.submitted, now, cache, job.planned_start);
     if (!d.release) {
       if (d.reason != job.reason) reasons.push_back({job.id, job.state, d.reason, d.planned_start});
       continue;

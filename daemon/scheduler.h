@@ -108,7 +108,8 @@ class Scheduler final : public ExecutorListener {
     std::unordered_map<std::string, GridView> grids;
     std::unordered_map<std::string, RunTimes> run_times;
   };
-  ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache);
+  ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache,
+                         std::optional<Timestamp> planned_start = std::nullopt);
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);

