@@ -94,6 +94,7 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
     Timestamp latest = arrival + o.max_wait;
     // Re-plan at every trace step (a new forecast) or at the planned start.
     Timestamp now = arrival;
+    std::optional<Timestamp> planned;  // as the daemon stores it between ticks
     while (true) {
       GridView g;
       g.zone = "sim";
@@ -105,8 +106,10 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
       }
       PolicyInput in{spec, arrival, now};
       in.grid = &g;
+      in.planned_start = planned;
       ReleaseDecision d = registry.Decide(in);
       if (d.release || now >= latest) break;
+      planned = d.planned_start;
       Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
       while (next <= now) next += step;
       if (d.planned_start && *d.planned_start > now) next = std::min(next, *d.planned_start);
