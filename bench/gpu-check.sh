@@ -1,34 +1,83 @@
 #!/usr/bin/env bash
-# The CUDA checks of the energy issue, on a machine with an NVIDIA GPU:
-#  1. NVML's energy counter against integrated power over 60 s while a CUDA
-#     training job runs (bench/nvml_compare; the issue asks for agreement
-#     within 5 %);
-#  2. the per-epoch rows (energy per component, methods, CO2) of that run.
-# Build first against a CUDA LibTorch, e.g. PyTorch's:
-#   cmake -S . -B build-cuda -G Ninja \
+# The CUDA checks of the worker and energy issues, as one script for a machine
+# with an NVIDIA GPU (never run by the tests or CI):
+#  1. fp16 AMP against fp32: samples/s and peak CUDA memory (CNN, batch 256);
+#  2. peak CUDA memory added by training for accumulation k = 1, 2, 4, 8 at the
+#     same effective batch (256);
+#  3. NVML's energy counter against integrated power over 60 s while a CUDA
+#     job trains (build/bench/nvml_compare; the energy issue asks for
+#     agreement within 5 %), then that run's per-epoch energy rows.
+# Build first against the machine's CUDA LibTorch, e.g. PyTorch's, worker only:
+#   cmake -S . -B build-cuda -G Ninja -DCARBON_WORKER_ONLY=ON \
 #     -DTorch_DIR="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')/Torch"
 #   cmake --build build-cuda --target carbon-worker nvml_compare
-#   usage: bench/gpu-check.sh [build-cuda] [DATA_DIR]
+#   usage: bench/gpu-check.sh [build-cuda] [DATA_DIR with the Fashion-MNIST IDX files]
+# DEVICE=cpu LIMIT=2000 runs the same steps on a CPU for a dry run of the script.
 set -euo pipefail
 build=${1:-build-cuda}
 data=${2:-/usr/share/datasets/fashion-mnist}
+worker=$build/worker/carbon-worker
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
-cat > "$dir/job.yaml" <<YAML
-name: gpu-check
+nvidia-smi --query-gpu=name,memory.total,power.limit --format=csv || true
+job() {  # name precision k epochs
+  cat > "$dir/$1.yaml" <<YAML
+name: $1
 model: {arch: cnn, channels: [32, 64]}
-data: {path: $data}
-train: {epochs: 50, batch_size: 256, accumulation_steps: 2, precision: auto, device: auto, seed: 1}
+data: {path: $data, train_limit: ${LIMIT:-0}}
+train: {epochs: $4, batch_size: 256, accumulation_steps: $3, precision: $2, device: ${DEVICE:-cuda}, seed: 1}
 YAML
-nvidia-smi --query-gpu=name,power.draw,power.limit --format=csv || true
-"$build/worker/carbon-worker" --job "$dir/job.yaml" --run-dir "$dir/run" --measure-power-secs 5 \
-  --gco2-per-kwh 200 > "$dir/events" 2> "$dir/worker.log" &
+}
+epoch_rows() { grep '"event":"epoch"' "$1" || true; }
+
+echo "== 1. fp16 AMP vs fp32 (1 epoch each, 3 alternating runs)"
+job fp32 fp32 1 1
+job fp16 "$([[ ${DEVICE:-cuda} == cpu ]] && echo bf16 || echo fp16)" 1 1
+for r in 1 2 3; do
+  for p in fp32 fp16; do
+    rm -rf "$dir/run"
+    "$worker" --job "$dir/$p.yaml" --run-dir "$dir/run" 2>>"$dir/log" | epoch_rows /dev/stdin | sed "s/^/$p /" >>"$dir/prec"
+  done
+done
+echo "== 2. peak CUDA memory against k (effective batch 256)"
+for k in 1 2 4 8; do
+  job "k$k" fp32 "$k" 1
+  rm -rf "$dir/run"
+  "$worker" --job "$dir/k$k.yaml" --run-dir "$dir/run" 2>>"$dir/log" | epoch_rows /dev/stdin | sed "s/^/$k /" >>"$dir/mem"
+done
+python3 - "$dir/prec" "$dir/mem" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    p, js = line.split(" ", 1)
+    rows.setdefault(p, []).append(json.loads(js))
+for p in ("fp32", "fp16"):
+    es = rows.get(p, [])
+    if es:
+        print(f"{p}: {statistics.median(e['samples_per_s'] for e in es):.0f} samples/s, peak "
+              f"{statistics.median(e['peak_memory_bytes'] for e in es) / 2**20:.1f} MB ({es[0]['memory_method']}), "
+              f"accuracy {statistics.median(e['test_accuracy'] for e in es):.4f}, skipped steps {es[-1]['skipped_steps']}")
+if rows.get("fp32") and rows.get("fp16"):
+    print(f"fp16/fp32 speed: {statistics.median(e['samples_per_s'] for e in rows['fp16']) / statistics.median(e['samples_per_s'] for e in rows['fp32']):.2f}x")
+base = None
+for line in open(sys.argv[2]):
+    k, js = line.split(" ", 1)
+    e = json.loads(js)
+    base = base or e["memory_added_bytes"]
+    print(f"k={k}: added {e['memory_added_bytes'] / 2**20:.1f} MB ({e['memory_added_bytes'] / base:.2f} of k=1), "
+          f"peak {e['peak_memory_bytes'] / 2**20:.1f} MB, {e['samples_per_s']:.0f} samples/s")
+PY
+
+echo "== 3. NVML energy counter vs integrated power, 60 s of CUDA training"
+job energy auto 2 50
+"$worker" --job "$dir/energy.yaml" --run-dir "$dir/erun" --measure-power-secs 5 --gco2-per-kwh 200 \
+  > "$dir/events" 2>>"$dir/log" &
 sleep 10  # data loaded, CUDA warmed up
 "$build/bench/nvml_compare" 60 1 || echo "nvml_compare: no comparison (exit $?)"
 sleep 2
 kill %1 2>/dev/null || true
 wait || true
-grep -m3 -E "device|precision|energy" "$dir/worker.log" || true
+grep -m4 -E "device|precision|energy|blas" "$dir/log" || true
 python3 - "$dir/events" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"event":"epoch"' in l]
