@@ -56,11 +56,18 @@ api::Response ApiRouter::Handle(const api::Request& r) {
 
 void ApiRouter::Handle(const api::Request& r, Reply reply) {
   api::Target t = api::ParseTarget(r.target);
+  // Every answer is counted and timed by route (GET /metrics).
+  Reply timed = [this, reply = std::move(reply), path = t.path, method = r.method,
+                 start = std::chrono::steady_clock::now()](api::Response resp) {
+    api_metrics_.Observe(path, method, resp.status,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    reply(std::move(resp));
+  };
   if (t.path == "/v1/jobs" && r.method == "POST") {
-    Submit(r, t, std::move(reply));
+    Submit(r, t, std::move(timed));
     return;
   }
-  reply(Route(r, t));
+  timed(Route(r, t));
 }
 
 api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
@@ -76,6 +83,10 @@ api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
     if (t.path == "/v1/intensity") return Intensity(t);
     if (t.path == "/v1/intensity/forecast") return IntensityForecast(t);
     return IntensityHistory(t);
+  }
+  if (t.path == "/metrics") {
+    if (r.method == "GET") return Metrics();
+    return MethodNotAllowed(r.method, t.path, "GET");
   }
   if (t.path == "/v1/compare") {
     if (r.method == "GET") return Compare(t);
@@ -276,6 +287,63 @@ api::Response ApiRouter::Compare(const api::Target& t) {
   auto savings = store_.Savings(cand->id);
   out["candidate_savings"] = savings.ok() && *savings ? api::SavingsToJson(**savings) : json(nullptr);
   return JsonResponse(200, out);
+}
+
+api::Response ApiRouter::Metrics() {
+  metrics::Writer w;
+  w.Family("carbond_build_info", "gauge", "carbond's version (always 1).");
+  w.Sample("carbond_build_info", {{"version", info_.version}}, 1);
+  w.Family("carbond_uptime_seconds", "gauge", "Seconds since carbond started.");
+  w.Sample("carbond_uptime_seconds", {},
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  w.Family("carbond_jobs", "gauge", "Jobs in the queue and its history, by state.");
+  std::map<JobState, int64_t> counts;
+  if (auto c = store_.CountByState(); c.ok()) counts = *c;
+  for (JobState s : kAllJobStates)
+    w.Sample("carbond_jobs", {{"state", JobStateName(s)}}, static_cast<double>(counts[s]));
+  if (auto t = store_.TotalsForMetrics(); t.ok()) {
+    w.Family("carbond_job_wait_seconds", "summary", "Time from submission to start of jobs that started.");
+    w.Sample("carbond_job_wait_seconds_sum", {}, t->wait_seconds_sum);
+    w.Sample("carbond_job_wait_seconds_count", {}, static_cast<double>(t->started));
+    constexpr double kJoulesPerKwh = 3.6e6;
+    w.Family("carbond_energy_joules_total", "counter",
+             "Energy measured by the workers (CodeCarbon's methodology), by component.");
+    w.Sample("carbond_energy_joules_total", {{"component", "cpu"}}, t->cpu_kwh * kJoulesPerKwh);
+    w.Sample("carbond_energy_joules_total", {{"component", "gpu"}}, t->gpu_kwh * kJoulesPerKwh);
+    w.Sample("carbond_energy_joules_total", {{"component", "ram"}}, t->ram_kwh * kJoulesPerKwh);
+    w.Family("carbond_emissions_grams_total", "counter", "CO2-equivalent emitted by the measured energy.");
+    w.Sample("carbond_emissions_grams_total", {}, t->kg_co2 * 1000);
+    w.Family("carbond_emissions_saved_grams_total", "counter",
+             "CO2-equivalent saved by waiting, against starting each succeeded job at its submission.");
+    w.Sample("carbond_emissions_saved_grams_total", {}, t->saved_kg * 1000);
+  }
+  if (intensity_) {
+    const Timestamp now = clock_->Now();
+    w.Family("carbond_grid_intensity_gco2_per_kwh", "gauge", "The current grid carbon intensity, by zone and source.");
+    for (const std::string& zone : intensity_->zones())
+      if (const ZoneIntensity* z = intensity_->Zone(zone); z && z->current)
+        w.Sample("carbond_grid_intensity_gco2_per_kwh", {{"zone", zone}, {"source", z->current->source}},
+                 z->current->point.gco2_per_kwh);
+    w.Family("carbond_grid_forecast_gco2_per_kwh", "gauge",
+             "The newest forecast's intensity some hours ahead, by zone and source.");
+    for (const std::string& zone : intensity_->zones()) {
+      auto fc = intensity_store_->LatestForecast(zone, now);
+      if (!fc.ok() || !*fc) continue;
+      for (int h : {1, 3, 6, 12, 24, 48})
+        if (auto p = PointAt((*fc)->points, now + std::chrono::hours(h)))
+          w.Sample("carbond_grid_forecast_gco2_per_kwh",
+                   {{"zone", zone}, {"source", (*fc)->source}, {"hours_ahead", std::to_string(h)}}, p->gco2_per_kwh);
+    }
+    w.Family("carbond_intensity_fetch_errors_total", "counter", "Failed intensity fetches, by source and kind.");
+    for (const auto& [key, n] : intensity_->fetch_errors())
+      w.Sample("carbond_intensity_fetch_errors_total", {{"source", key.first}, {"kind", key.second}},
+               static_cast<double>(n));
+  }
+  api_metrics_.Write(w);
+  api::Response out;
+  out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  out.body = w.text();
+  return out;
 }
 
 api::Response ApiRouter::Cancel(int64_t id, uint32_t uid) {

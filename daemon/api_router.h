@@ -11,6 +11,7 @@
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity_store.h"
 #include "daemon/job_store.h"
+#include "daemon/metrics.h"
 #include "daemon/scheduler.h"
 #include "proto-less-api/api.h"
 
@@ -50,6 +51,8 @@ class ApiRouter {
   // GET /v1/jobs/{id}/emissions?format=json|csv: CodeCarbon's rows.
   api::Response Emissions(int64_t id, const api::Target& t);
   api::Response Health();
+  // GET /metrics: Prometheus text format (daemon/metrics.h).
+  api::Response Metrics();
   api::Response Intensity(const api::Target& t);
   api::Response IntensityForecast(const api::Target& t);
   api::Response IntensityHistory(const api::Target& t);
@@ -63,6 +66,7 @@ class ApiRouter {
   IntensityStore* intensity_store_ = nullptr;
   Clock* clock_ = nullptr;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  metrics::ApiMetrics api_metrics_;
 };
 
 }  // namespace carbon

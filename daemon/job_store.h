@@ -79,6 +79,15 @@ class JobStore {
     (void)signature;
     return RunTimes{};
   }
+  // Totals over all jobs for /metrics.
+  struct Totals {
+    double wait_seconds_sum = 0;  // submitted -> started, over jobs that started
+    int64_t started = 0;
+    double cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0;
+    double kg_co2 = 0;
+    double saved_kg = 0;  // counterfactual savings of succeeded jobs
+  };
+  virtual StatusOr<Totals> TotalsForMetrics() { return Totals{}; }
   // A finished job's counterfactual savings (one row per job, replaced).
   virtual Status RecordSavings(const JobSavings& s) {
     (void)s;

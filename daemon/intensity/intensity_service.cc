@@ -1,11 +1,21 @@
 #include "daemon/intensity/intensity_service.h"
 
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 #include "common/forecaster.h"
 #include "common/time_util.h"
 
 namespace carbon {
+namespace {
+std::string LowerCodeName(StatusCode code) {
+  std::string s = StatusCodeName(code);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
 
 std::string JoinReasons(const std::vector<std::string>& reasons) {
   std::string out;
@@ -116,6 +126,7 @@ void IntensityService::TryCurrent(const std::string& zone, size_t index,
     std::string failure;
     if (!result.ok()) {
       failure = name + ": " + result.status().message();
+      self.CountError(name, LowerCodeName(result.status().code()));
     } else {
       // The newest point that has started.
       const IntensityPoint* best = nullptr;
@@ -123,7 +134,9 @@ void IntensityService::TryCurrent(const std::string& zone, size_t index,
         if (p.time <= now && (!best || p.time > best->time)) best = &p;
       if (!best) {
         failure = name + ": no data for now";
+        self.CountError(name, "no_data");
       } else if (now - best->end() > self.options_.max_age) {
+        self.CountError(name, "stale");
         failure = name + ": stale (newest point " + FormatTime(best->time) + " is older than " +
                   FormatDuration(self.options_.max_age) + ")";
       } else {
@@ -195,6 +208,7 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
                          result.status().code() == StatusCode::kNotFound)) {
       // A plan without forecast access: carbond forecasts from history.
       reasons.push_back(name + " has no forecast access (" + result.status().message() + ")");
+      self.CountError(name, LowerCodeName(result.status().code()));
       if (auto own = self.OwnForecast(self.zones_[zone].view.zone, now)) {
         result = std::move(*own);
         source = "history";
@@ -202,6 +216,7 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
       }
     } else if (!result.ok()) {
       reasons.push_back(name + ": " + result.status().message());
+      self.CountError(name, LowerCodeName(result.status().code()));
     } else {
       // Keep only what lies ahead.
       IntensitySeries ahead;
@@ -209,6 +224,7 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
         if (p.end() > now) ahead.push_back(p);
       if (ahead.empty()) {
         reasons.push_back(name + ": the forecast holds no future points");
+        self.CountError(name, "empty_forecast");
         result = Unavailable("empty");
       } else {
         result = std::move(ahead);

@@ -65,6 +65,10 @@ class IntensityService {
   // nullptr for a zone that is not polled.
   const ZoneIntensity* Zone(const std::string& zone) const;
   bool in_flight(const std::string& zone) const;
+  // Failed fetches by (source, kind) since start, for /metrics: kind is the
+  // error's code in lower case ("unavailable", "deadline_exceeded", ...) or
+  // "stale", "no_data", "empty_forecast".
+  const std::map<std::pair<std::string, std::string>, uint64_t>& fetch_errors() const { return fetch_errors_; }
 
   // Called after every finished poll (tests, metrics).
   std::function<void(const ZoneIntensity&)> on_update;
@@ -89,6 +93,8 @@ class IntensityService {
   Clock& clock_;
   IntensityServiceOptions options_;
   std::map<std::string, State> zones_;
+  std::map<std::pair<std::string, std::string>, uint64_t> fetch_errors_;
+  void CountError(const std::string& source, const std::string& kind) { ++fetch_errors_[{source, kind}]; }
   // Callbacks of a network source may run after this is destroyed: they hold
   // a weak reference.
   std::shared_ptr<IntensityService*> alive_;

@@ -328,6 +328,31 @@ StatusOr<std::map<JobState, int64_t>> SqliteJobStore::CountByState() {
   return out;
 }
 
+StatusOr<JobStore::Totals> SqliteJobStore::TotalsForMetrics() {
+  Totals t;
+  ASSIGN_OR_RETURN(auto w, db_->Prepare(
+      "SELECT COALESCE(SUM((julianday(started_at) - julianday(submitted_at)) * 86400.0), 0), COUNT(*) "
+      "FROM jobs WHERE started_at IS NOT NULL"));
+  ASSIGN_OR_RETURN(bool row, w.Step());
+  if (row) {
+    t.wait_seconds_sum = w.ColumnDouble(0);
+    t.started = w.ColumnInt(1);
+  }
+  ASSIGN_OR_RETURN(auto e, db_->Prepare("SELECT COALESCE(SUM(cpu_kwh), 0), COALESCE(SUM(gpu_kwh), 0), "
+                                        "COALESCE(SUM(ram_kwh), 0), COALESCE(SUM(kg_co2), 0) FROM epochs"));
+  ASSIGN_OR_RETURN(row, e.Step());
+  if (row) {
+    t.cpu_kwh = e.ColumnDouble(0);
+    t.gpu_kwh = e.ColumnDouble(1);
+    t.ram_kwh = e.ColumnDouble(2);
+    t.kg_co2 = e.ColumnDouble(3);
+  }
+  ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COALESCE(SUM(saving_kg), 0) FROM job_savings"));
+  ASSIGN_OR_RETURN(row, s.Step());
+  if (row) t.saved_kg = s.ColumnDouble(0);
+  return t;
+}
+
 Status SqliteJobStore::Ping() {
   ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1"));
   return st.Run();

@@ -31,6 +31,7 @@ class SqliteJobStore final : public JobStore {
   Status RecordEpoch(const EpochRecord& epoch) override;
   StatusOr<std::vector<EpochRecord>> Epochs(int64_t id) override;
   StatusOr<std::map<JobState, int64_t>> CountByState() override;
+  StatusOr<Totals> TotalsForMetrics() override;
   Status Ping() override;
   StatusOr<RunTimes> TypicalRunTime(const std::string& signature) override;
   Status RecordSavings(const JobSavings& s) override;

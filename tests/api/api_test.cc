@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/time_util.h"
 #include "daemon/api_router.h"
@@ -11,6 +12,7 @@
 #include "daemon/sqlite/sqlite_job_store.h"
 #include "proto-less-api/intensity_chart.h"
 #include "tests/support/fakes.h"
+#include "tests/support/prometheus_parser.h"
 
 namespace carbon {
 namespace {
@@ -209,6 +211,63 @@ TEST_F(RouterTest, WithBaselineAndCompareFromMeasuredEpochs) {
   EXPECT_EQ(Do("GET", "/v1/compare?candidate=9").status, 404);
   EXPECT_EQ(json::parse(Do("POST", "/v1/jobs?with_baseline=maybe", "name: a\n").body)["error"]["field"],
             "with_baseline");
+}
+
+TEST(Prometheus, TheTestParserIsStrict) {
+  using fakes::ParsePrometheus;
+  EXPECT_TRUE(ParsePrometheus("# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n").errors.empty());
+  for (const char* bad : {"a 1\n",                                                      // no TYPE
+                          "# HELP a A.\n# TYPE a counter\na 1\n",                       // counter without _total
+                          "# HELP a A.\n# TYPE a gauge\na{x=1} 1\n",                    // unquoted label
+                          "# HELP a A.\n# TYPE a gauge\na 1\na 2\n",                    // repeated series
+                          "# HELP a A.\n# TYPE a gauge\na one\n",                       // not a float
+                          "# HELP a A.\n# TYPE a gauge\na{x=\"\\t\"} 1\n",              // bad escape
+                          "# HELP a A.\n# TYPE a gauge\n# HELP b B.\n# TYPE b gauge\na 1\n",  // out of its family
+                          "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
+                          "h_sum 1\nh_count 1\n",  // not cumulative
+                          "# HELP a A.\n# TYPE a gauge\na 1"})                          // no final newline
+    EXPECT_FALSE(ParsePrometheus(bad).errors.empty()) << bad;
+}
+
+TEST_F(RouterTest, MetricsInThePrometheusTextFormat) {
+  Do("POST", "/v1/jobs", "name: a\ntrain: {epochs: 1}\n");
+  Do("POST", "/v1/jobs", "name: b\n");
+  Do("POST", "/v1/jobs", "not: [valid");  // a 400, counted
+  sched_->Tick();
+  exec_.Event(1, json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"wall_s", 10}, {"kg_co2", 0.002},
+                      {"energy", {{"cpu_kwh", 0.001}, {"gpu_kwh", 0.0}, {"ram_kwh", 0.0005}, {"energy_kwh", 0.0015}}}}
+                     .dump());
+  exec_.Exit(1, 0);
+  sched_->Tick();
+  Do("GET", "/v1/jobs/1");
+  Do("GET", "/v1/jobs/1/emissions?format=csv");
+  Do("GET", "/v1/nothing/here");
+  auto r = Do("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  auto p = fakes::ParsePrometheus(r.body);
+  for (const auto& e : p.errors) ADD_FAILURE() << e;
+  EXPECT_EQ(p.types["carbond_jobs"], "gauge");
+  EXPECT_EQ(p.Value("carbond_jobs", {{"state", "succeeded"}}), 1);
+  EXPECT_EQ(p.Value("carbond_jobs", {{"state", "running"}}), 1);  // b took the freed slot
+  EXPECT_EQ(p.Value("carbond_jobs", {{"state", "stopped_budget"}}), 0);
+  EXPECT_NEAR(p.Value("carbond_energy_joules_total", {{"component", "cpu"}}), 3600, 1e-9);  // 0.001 kWh
+  EXPECT_NEAR(p.Value("carbond_energy_joules_total", {{"component", "ram"}}), 1800, 1e-9);
+  EXPECT_NEAR(p.Value("carbond_emissions_grams_total"), 2, 1e-12);
+  EXPECT_EQ(p.Value("carbond_job_wait_seconds_count"), 2);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "/v1/jobs"}, {"method", "POST"}, {"code", "201"}}), 2);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "/v1/jobs"}, {"method", "POST"}, {"code", "400"}}), 1);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "/v1/jobs/{id}"}, {"method", "GET"}, {"code", "200"}}), 1);
+  EXPECT_EQ(p.Value("carbond_api_requests_total",
+                    {{"route", "/v1/jobs/{id}/emissions"}, {"method", "GET"}, {"code", "200"}}),
+            1);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "other"}, {"method", "GET"}, {"code", "404"}}), 1);
+  EXPECT_EQ(p.types["carbond_api_request_duration_seconds"], "histogram");
+  EXPECT_EQ(p.Value("carbond_api_request_duration_seconds_count", {{"route", "/v1/jobs"}}), 3);
+  EXPECT_EQ(p.Value("carbond_api_request_duration_seconds_bucket", {{"route", "/v1/jobs"}, {"le", "+Inf"}}), 3);
+  EXPECT_FALSE(std::isnan(
+      p.Value("carbond_api_request_duration_seconds_bucket", {{"route", "/v1/jobs"}, {"le", "0.0005"}})));
+  EXPECT_EQ(Do("POST", "/metrics").status, 405);
 }
 
 TEST_F(RouterTest, CancelChecksOwnership) {

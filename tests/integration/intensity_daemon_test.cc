@@ -10,6 +10,7 @@
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/fake_upstream.h"
+#include "tests/support/prometheus_parser.h"
 
 namespace carbon {
 namespace {
@@ -133,6 +134,19 @@ TEST(IntensityDaemon, ApiKeepsAnsweringWhileTheUpstreamHangsThenFallsBack) {
   auto text = d.Ctl({"intensity"});
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("fallback: uk: GET"), std::string::npos) << text.out;
+  // /metrics counts the failed fetches and shows the intensity in use.
+  auto m = c.Do("GET", "/metrics");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->status, 200);
+  auto p = fakes::ParsePrometheus(m->body);
+  for (const auto& e : p.errors) ADD_FAILURE() << e;
+  EXPECT_GE(p.Value("carbond_intensity_fetch_errors_total", {{"source", "uk"}, {"kind", "unavailable"}}), 1)
+      << m->body;
+  EXPECT_GT(p.Value("carbond_grid_intensity_gco2_per_kwh", {{"zone", "GB"}, {"source", "mock"}}), 0) << m->body;
+  EXPECT_GT(p.Value("carbond_grid_forecast_gco2_per_kwh", {{"zone", "GB"}, {"source", "mock"}, {"hours_ahead", "24"}}),
+            0)
+      << m->body;
+  EXPECT_GE(p.Value("carbond_api_requests_total", {{"route", "/v1/health"}, {"method", "GET"}, {"code", "200"}}), 10);
 }
 
 }  // namespace
