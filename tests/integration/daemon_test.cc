@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "daemon/sqlite/db.h"
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/files.h"
 
 namespace carbon {
 namespace {
@@ -142,6 +144,58 @@ TEST(Daemon, LimitsGive413And431) {
   EXPECT_EQ(longurl->status, 431);
   // The daemon still serves.
   EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
+}
+
+// Sends raw bytes over the socket and reads until carbond closes (or 5 s).
+std::string RawExchange(const std::string& socket_path, const std::string& bytes) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  size_t sent = 0;
+  while (sent < bytes.size()) {  // carbond may answer and close before reading it all
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(Daemon, MalformedRequestCorpusGetsItsStatusAndMessageAndChangesNothing) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "api: {max_body_bytes: 65536, read_timeout: 2s}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  std::istringstream expected(fakes::ReadSourceFile("tests/fixtures/bad/http/EXPECTED.tsv"));
+  int cases = 0;
+  for (std::string line; std::getline(expected, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream cols(line);
+    std::string file, status, message;
+    std::getline(cols, file, '\t');
+    std::getline(cols, status, '\t');
+    std::getline(cols, message, '\t');
+    const std::string reply = RawExchange(d.socket(), fakes::ReadSourceFile("tests/fixtures/bad/http/" + file));
+    EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 " + status) << file << ": " << reply.substr(0, 300);
+    EXPECT_NE(reply.find(message), std::string::npos) << file << ": " << reply.substr(0, 300);
+    ++cases;
+  }
+  EXPECT_GE(cases, 50);
+  // carbond is up, stored nothing, and every request was answered (none hung).
+  json list = json::parse(d.Ctl({"-o", "json", "list"}).out);
+  EXPECT_EQ(list["jobs"].size(), 0u);
+  EXPECT_EQ(d.Ctl({"health"}).exit_code, 0);
 }
 
 TEST(Daemon, IncompleteRequestIsDroppedAfterReadTimeoutWithoutBlockingOthers) {
