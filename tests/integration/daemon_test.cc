@@ -220,6 +220,32 @@ TEST(Daemon, IncompleteRequestIsDroppedAfterReadTimeoutWithoutBlockingOthers) {
   ::close(fd);
 }
 
+TEST(Daemon, PeerCredentialsDecideWhoMayCancel) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run clients as two other users";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0750);  // group 0 may reach the socket, as the carbond group would
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  const std::string job = WriteJob(dir, "slow-shared");
+  ::chmod(job.c_str(), 0644);
+  auto alice = d.CtlAs(1001, {"submit", job});
+  ASSERT_EQ(alice.exit_code, 0) << alice.err;
+  const std::string id = alice.out.substr(0, alice.out.find('\n'));
+  json j = json::parse(d.Ctl({"-o", "json", "status", id}).out);
+  EXPECT_EQ(j["owner_uid"], 1001);  // from SO_PEERCRED, not from anything the client says
+  auto bob = d.CtlAs(1002, {"cancel", id});
+  EXPECT_EQ(bob.exit_code, 1);
+  EXPECT_NE(bob.err.find("belongs to uid 1001; only its owner or root may cancel it"), std::string::npos) << bob.err;
+  EXPECT_NE(json::parse(d.Ctl({"-o", "json", "status", id}).out)["state"], "cancelled");
+  EXPECT_EQ(d.CtlAs(1001, {"cancel", id}).exit_code, 0);
+  auto other = d.CtlAs(1002, {"submit", job});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  const std::string id2 = other.out.substr(0, other.out.find('\n'));
+  EXPECT_EQ(d.Ctl({"cancel", id2}).exit_code, 0);  // root may
+  WaitFor(d, std::stoll(id), StateIs("cancelled"));
+  WaitFor(d, std::stoll(id2), StateIs("cancelled"));
+}
+
 TEST(Daemon, SocketIsMode0660) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN);

@@ -2,6 +2,8 @@
 // carbonctl against it, for the integration tests.
 #pragma once
 
+#include <grp.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -26,9 +28,11 @@ struct CmdResult {
   std::string err;
 };
 
-// Runs argv with its stdout and stderr captured (no shell).
+// Runs argv with its stdout and stderr captured (no shell); with `as_uid`
+// (root only), as that user with group 0 kept, like a member of the
+// socket's group.
 inline CmdResult RunCommand(const std::vector<std::string>& args,
-                            const std::vector<std::string>& env = {}) {
+                            const std::vector<std::string>& env = {}, int as_uid = -1) {
   TempDir tmp;
   std::string out = tmp / "out", err = tmp / "err";
   pid_t pid = ::fork();
@@ -37,6 +41,10 @@ inline CmdResult RunCommand(const std::vector<std::string>& args,
     int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(o, 1);
     ::dup2(e, 2);
+    if (as_uid >= 0) {
+      gid_t group = 0;
+      if (::setgroups(1, &group) != 0 || ::setgid(0) != 0 || ::setuid(static_cast<uid_t>(as_uid)) != 0) ::_exit(126);
+    }
     for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -135,6 +143,11 @@ class DaemonProcess {
   CmdResult Ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {CARBONCTL_BIN, "--socket", socket_});
     return RunCommand(args);
+  }
+  // carbonctl as another user (the test must run as root).
+  CmdResult CtlAs(int uid, std::vector<std::string> args) {
+    args.insert(args.begin(), {CARBONCTL_BIN, "--socket", socket_});
+    return RunCommand(args, {}, uid);
   }
 
   std::string Log() const {
