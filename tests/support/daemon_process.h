@@ -4,6 +4,8 @@
 
 #include <grp.h>
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -144,9 +146,17 @@ class DaemonProcess {
     args.insert(args.begin(), {CARBONCTL_BIN, "--socket", socket_});
     return RunCommand(args);
   }
-  // carbonctl as another user (the test must run as root).
+  // carbonctl as another user (the test must run as root). It runs a copy
+  // in the test's directory: the build tree may sit where other users
+  // cannot reach (/root).
   CmdResult CtlAs(int uid, std::vector<std::string> args) {
-    args.insert(args.begin(), {CARBONCTL_BIN, "--socket", socket_});
+    const std::string copy = dir_ + "/carbonctl";
+    std::error_code ec;
+    if (!std::filesystem::exists(copy, ec)) {
+      std::filesystem::copy_file(CARBONCTL_BIN, copy, ec);
+      ::chmod(copy.c_str(), 0755);
+    }
+    args.insert(args.begin(), {copy, "--socket", socket_});
     return RunCommand(args, {}, uid);
   }
 
