@@ -70,9 +70,7 @@ std::vector<CompareRow> CompareRuns(const RunSummary& b, const RunSummary& c) {
   };
 }
 
-namespace {
-
-std::string Num(std::optional<double> v, const std::string& unit, bool sign = false) {
+std::string FormatCompareValue(std::optional<double> v, const std::string& unit, bool sign) {
   if (!v) return "-";
   char buf[64];
   const double a = std::fabs(*v);
@@ -83,8 +81,6 @@ std::string Num(std::optional<double> v, const std::string& unit, bool sign = fa
   std::snprintf(buf, sizeof buf, fmt, *v);
   return buf;
 }
-
-}  // namespace
 
 std::string FormatComparison(const RunSummary& b, const RunSummary& c, const std::vector<CompareRow>& rows) {
   std::string out = "CARBON SAVINGS vs BASELINE\n";
@@ -109,8 +105,8 @@ std::string FormatComparison(const RunSummary& b, const RunSummary& c, const std
       std::snprintf(p, sizeof p, "%+.1f%%", *pct);
       change = p;
     }
-    std::snprintf(line, sizeof line, "  %-33s %13s %13s %13s %8s\n", label.c_str(), Num(r.baseline, r.unit).c_str(),
-                  Num(r.candidate, r.unit).c_str(), Num(r.diff(), r.unit, true).c_str(), change.c_str());
+    std::snprintf(line, sizeof line, "  %-33s %13s %13s %13s %8s\n", label.c_str(), FormatCompareValue(r.baseline, r.unit).c_str(),
+                  FormatCompareValue(r.candidate, r.unit).c_str(), FormatCompareValue(r.diff(), r.unit, true).c_str(), change.c_str());
     out += line;
   }
   return out;

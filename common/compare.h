@@ -45,6 +45,11 @@ struct CompareRow {
 
 std::vector<CompareRow> CompareRuns(const RunSummary& baseline, const RunSummary& candidate);
 
+// A compared figure as the tables print it ("-" when absent): kg and kWh to
+// 4 significant digits (scientific under 1e-3), s, g/kWh and MB to 0.1, %
+// to 0.01; `sign` adds "+" to positive values (differences).
+std::string FormatCompareValue(std::optional<double> v, const std::string& unit, bool sign = false);
+
 // The text block: "CARBON SAVINGS vs BASELINE", a row per figure with both
 // values, the difference and the percentage.
 std::string FormatComparison(const RunSummary& baseline, const RunSummary& candidate,

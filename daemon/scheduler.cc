@@ -22,13 +22,14 @@ void Scheduler::Notify(int64_t id) {
   if (on_change) on_change(*job);
 }
 
+StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::string& file) const {
+  if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
+  return ParseJobSpec(spec_text, file);
+}
+
 void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
                             uint32_t owner_uid, SubmitCallback done) {
-  if (draining_) {
-    done(Unavailable("carbond is shutting down and accepts no new jobs"));
-    return;
-  }
-  auto spec = ParseJobSpec(spec_text, file);
+  auto spec = Admit(spec_text, file);
   if (!spec.ok()) {
     done(spec.status());
     return;
@@ -39,11 +40,7 @@ void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& fil
 
 void Scheduler::SubmitWithBaselineAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
                                         SubmitCallback done) {
-  if (draining_) {
-    done(Unavailable("carbond is shutting down and accepts no new jobs"));
-    return;
-  }
-  auto spec = ParseJobSpec(spec_text, file);
+  auto spec = Admit(spec_text, file);
   if (!spec.ok()) {
     done(spec.status());
     return;

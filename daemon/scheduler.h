@@ -97,6 +97,8 @@ class Scheduler final : public ExecutorListener {
   // The parsed spec of a job, parsed once and cached while the job is not
   // final; null (and the error in *error) when the stored text does not parse.
   const JobSpec* SpecOf(const JobRecord& job, Status* error);
+  // The parsed spec, or why a submission is refused (draining, invalid).
+  StatusOr<JobSpec> Admit(const std::string& spec_text, const std::string& file) const;
   // Adds a validated submission to the pending batch (planned at once).
   void Enqueue(JobSpec spec, const std::string& spec_text, uint32_t owner_uid, bool baseline_is_previous,
                SubmitCallback done);

@@ -216,14 +216,6 @@ std::string IntensityChart(const Run& r) {
 
 std::string Td(const std::string& s) { return "<td>" + Esc(s) + "</td>"; }
 
-std::string Value(std::optional<double> v, const std::string& unit) {
-  if (!v) return "-";
-  const double a = std::fabs(*v);
-  if (unit == "%" ) return Fmt("%.2f", *v);
-  if (unit == "s" || unit == "g/kWh" || unit == "MB") return Fmt("%.1f", *v);
-  return Fmt(a > 0 && a < 1e-3 ? "%.3e" : "%.4g", *v);
-}
-
 struct Table {
   std::vector<std::string> head;
   std::vector<std::vector<std::string>> rows;
@@ -235,8 +227,8 @@ Table ComparisonTable(const RunSummary& b, const RunSummary& c) {
           {}};
   for (const CompareRow& row : CompareRuns(b, c)) {
     auto pct = row.pct();
-    t.rows.push_back({row.label + " (" + row.unit + ")", Value(row.baseline, row.unit), Value(row.candidate, row.unit),
-                      Value(row.diff(), row.unit), pct ? Fmt("%+.1f%%", *pct) : "-"});
+    t.rows.push_back({row.label + " (" + row.unit + ")", FormatCompareValue(row.baseline, row.unit), FormatCompareValue(row.candidate, row.unit),
+                      FormatCompareValue(row.diff(), row.unit), pct ? Fmt("%+.1f%%", *pct) : "-"});
   }
   return t;
 }

@@ -12,8 +12,6 @@
 #include <sstream>
 
 namespace carbon::energy {
-namespace {
-
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -21,6 +19,8 @@ std::optional<std::string> ReadFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 std::optional<uint64_t> ReadUint(const std::string& path) {
   auto s = ReadFile(path);

@@ -26,6 +26,9 @@
 
 namespace carbon::energy {
 
+// The whole file; empty when it cannot be read.
+std::optional<std::string> ReadFile(const std::string& path);
+
 struct CpuTimes {
   uint64_t busy = 0;
   uint64_t total = 0;

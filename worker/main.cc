@@ -8,12 +8,11 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "common/energy_model.h"
 #include "common/job_spec.h"
+#include "worker/energy_meters.h"
 #include "worker/event_channel.h"
 #include "worker/trainer.h"
 
@@ -35,14 +34,6 @@ std::string DefaultCodecarbonFile(const std::string& name) {
   return "";
 }
 
-std::optional<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The intensity used while carbond has sent none (or always, standalone): a
 // fixed value, else CodeCarbon's figure for the country, else its world
 // average (475 g/kWh).
@@ -56,7 +47,7 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
   }
   const std::string mix = DefaultCodecarbonFile("global_energy_mix.json");
   const std::string per_source = DefaultCodecarbonFile("carbon_intensity_per_source.json");
-  auto mix_text = ReadText(mix), per_source_text = ReadText(per_source);
+  auto mix_text = carbon::energy::ReadFile(mix), per_source_text = carbon::energy::ReadFile(per_source);
   if ((!mix_text || !per_source_text) && country.empty()) {
     r.gco2_per_kwh = 475;  // CodeCarbon's world average, its own fallback
     r.source = "codecarbon:world";
