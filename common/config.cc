@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -181,11 +183,17 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   }
 
   YAML::Node api = root["api"];
-  if (y.Map(api, "api", {"max_header_bytes", "max_body_bytes", "read_timeout", "max_connections"})) {
+  if (y.Map(api, "api", {"max_header_bytes", "max_body_bytes", "read_timeout", "max_connections", "tcp_listen"})) {
     Set(c.max_header_bytes, y.Int(api, "api", "max_header_bytes", 1024, 1 << 20));
     Set(c.max_body_bytes, y.Int(api, "api", "max_body_bytes", 1024, 64 << 20));
     Set(c.read_timeout, y.DurationField(api, "api", "read_timeout"));
     Set(c.max_connections, y.Int(api, "api", "max_connections", 1, 100'000));
+    if (auto listen = y.String(api, "api", "tcp_listen")) {
+      if (auto a = ParseListenAddress(*listen); !listen->empty() && !a.ok())
+        y.ErrorAt(api, "tcp_listen", "api.tcp_listen", a.status().message());
+      else
+        c.tcp_listen = *listen;
+    }
   }
 
   ParseIntensity(y, root["intensity"], c.intensity);
@@ -237,6 +245,22 @@ void ApplySystemdDirectories(Config& config) {
     std::string dir(st);
     config.state_dir = dir.substr(0, dir.find(':'));
   }
+}
+
+StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& text) {
+  const std::string accepted = "expected HOST:PORT with HOST an IP address, e.g. 127.0.0.1:8080 or [::1]:8080";
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("'" + text + "': " + accepted);
+  std::string host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned char buf[sizeof(in6_addr)];
+  if (::inet_pton(AF_INET, host.c_str(), buf) != 1 && ::inet_pton(AF_INET6, host.c_str(), buf) != 1)
+    return InvalidArgument("'" + text + "': '" + host + "' is not an IP address; " + accepted);
+  bool digits = !port.empty() && port.size() <= 5 &&
+                std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (!digits || std::stoi(port) > 65535)
+    return InvalidArgument("'" + text + "': port '" + port + "' is not a number in 0..65535; " + accepted);
+  return std::make_pair(host, std::stoi(port));
 }
 
 }  // namespace carbon

@@ -100,6 +100,9 @@ struct Config {
   int64_t max_body_bytes = 1024 * 1024;
   Duration read_timeout = std::chrono::seconds(10);
   int64_t max_connections = 256;
+  // api.tcp_listen: "127.0.0.1:8080" serves the dashboard, /metrics and the
+  // read-only GET routes over TCP; empty (default): unix socket only.
+  std::string tcp_listen;
 
   IntensityConfig intensity;
   EnergyConfig energy;
@@ -120,5 +123,9 @@ StatusOr<Config> LoadConfigFile(const std::string& path);
 // Applies systemd's $RUNTIME_DIRECTORY and $STATE_DIRECTORY where the config
 // left the defaults, so the unit need not repeat the paths.
 void ApplySystemdDirectories(Config& config);
+
+// "HOST:PORT" with HOST an IPv4 or IPv6 address ("[::1]:8080"), PORT 0..65535;
+// the error says what is accepted.
+StatusOr<std::pair<std::string, int>> ParseListenAddress(const std::string& text);
 
 }  // namespace carbon

@@ -114,7 +114,8 @@ ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
                 G(best->mean_gco2_per_kwh) + ", is within " + G(kKeepPlanMargin * 100) + "%); " + tail};
   return {false, best->start,
           "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, best->start) +
-              " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail};
+              " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail,
+          best->end};
 }
 
 PolicyRegistry::PolicyRegistry() {

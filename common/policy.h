@@ -25,9 +25,14 @@
 namespace carbon {
 
 struct ReleaseDecision {
+  ReleaseDecision() = default;
+  ReleaseDecision(bool r, std::optional<Timestamp> start, std::string why,
+                  std::optional<Timestamp> end = std::nullopt)
+      : release(r), planned_start(start), reason(std::move(why)), planned_end(end) {}
   bool release = false;
   std::optional<Timestamp> planned_start;  // when the policy expects to release it
   std::string reason;                      // for people: why (not) now
+  std::optional<Timestamp> planned_end;    // end of the planned window (forecast policy)
 };
 
 // What the scheduler knows about the job's zone.

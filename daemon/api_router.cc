@@ -1,11 +1,14 @@
 #include "daemon/api_router.h"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
 
 #include "common/compare.h"
 #include "common/emissions_csv.h"
 #include "common/job_spec.h"
 #include "common/time_util.h"
+#include "daemon/dashboard.h"
 
 namespace carbon {
 
@@ -63,6 +66,14 @@ void ApiRouter::Handle(const api::Request& r, Reply reply) {
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     reply(std::move(resp));
   };
+  // The TCP listener knows nobody: it serves what only reads.
+  if (r.via_tcp && r.method != "GET") {
+    api::Response resp = api::ErrorResponse(PermissionDenied(
+        "only GET is served on the TCP listener (api.tcp_listen); " + r.method + " " + t.path +
+        " changes state and is accepted on the unix socket only, where carbond knows who asks"));
+    timed(std::move(resp));
+    return;
+  }
   if (t.path == "/v1/jobs" && r.method == "POST") {
     Submit(r, t, std::move(timed));
     return;
@@ -94,6 +105,18 @@ api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
   }
   if (t.path == "/v1/health") {
     if (r.method == "GET") return Health();
+    return MethodNotAllowed(r.method, t.path, "GET");
+  }
+  if (t.path == "/v1/events") {
+    if (r.method == "GET") return Events(r, t);
+    return MethodNotAllowed(r.method, t.path, "GET");
+  }
+  if (t.path == "/v1/totals") {
+    if (r.method == "GET") return Totals(t);
+    return MethodNotAllowed(r.method, t.path, "GET");
+  }
+  if (t.path == "/" || t.path == "/index.html") {
+    if (r.method == "GET") return Dashboard();
     return MethodNotAllowed(r.method, t.path, "GET");
   }
   int64_t id;
@@ -148,9 +171,9 @@ void ApiRouter::Submit(const api::Request& r, const api::Target& t, Reply reply)
       return;
     }
   }
-  auto answer = [reply](StatusOr<JobRecord> job) {
+  auto answer = [this, reply](StatusOr<JobRecord> job) {
     if (!job.ok()) reply(api::ErrorResponse(job.status()));
-    else reply(JsonResponse(201, api::JobToJson(*job, false)));
+    else reply(JsonResponse(201, JobJson(*job, false)));
   };
   if (with_baseline) scheduler_.SubmitWithBaselineAsync(r.body, file, r.peer_uid, std::move(answer));
   else scheduler_.SubmitAsync(r.body, file, r.peer_uid, std::move(answer));
@@ -186,14 +209,14 @@ api::Response ApiRouter::List(const api::Target& t) {
   auto jobs = store_.List(f);
   if (!jobs.ok()) return api::ErrorResponse(jobs.status());
   json arr = json::array();
-  for (const auto& j : *jobs) arr.push_back(api::JobToJson(j, false));
+  for (const auto& j : *jobs) arr.push_back(JobJson(j, false));
   return JsonResponse(200, json{{"jobs", arr}});
 }
 
 api::Response ApiRouter::Get(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return api::ErrorResponse(job.status());
-  json out = api::JobToJson(*job, true);
+  json out = JobJson(*job, true);
   auto events = store_.Events(id);
   if (!events.ok()) return api::ErrorResponse(events.status());
   json ev = json::array();
@@ -349,7 +372,7 @@ api::Response ApiRouter::Metrics() {
 api::Response ApiRouter::Cancel(int64_t id, uint32_t uid) {
   auto job = scheduler_.Cancel(id, uid);
   if (!job.ok()) return api::ErrorResponse(job.status());
-  return JsonResponse(200, api::JobToJson(*job, false));
+  return JsonResponse(200, JobJson(*job, false));
 }
 
 api::Response ApiRouter::Health() {
@@ -367,6 +390,9 @@ api::Response ApiRouter::Health() {
     for (auto& [s, n] : *counts) queue[JobStateName(s)] = n;
   h["queue"] = queue;
   h["draining"] = scheduler_.draining();
+  h["now"] = FormatTime(Now());
+  h["last_event_id"] = events_ ? json(events_->last_id()) : json(nullptr);
+  h["tcp"] = tcp_endpoint_.empty() ? json(nullptr) : json(tcp_endpoint_);
   h["status"] = db.ok() && counts.ok() ? "ok" : "degraded";
   if (intensity_) {
     json in;
@@ -486,6 +512,109 @@ api::Response ApiRouter::IntensityHistory(const api::Target& t) {
     arr.push_back(p);
   }
   return JsonResponse(200, {{"zone", *zone}, {"from", FormatTime(from)}, {"to", FormatTime(to)}, {"readings", arr}});
+}
+
+json ApiRouter::JobJson(const JobRecord& job, bool with_spec) const {
+  json j = api::JobToJson(job, with_spec);
+  auto end = job.state == JobState::kWaiting ? scheduler_.PlannedEnd(job.id) : std::nullopt;
+  j["planned_end"] = end ? json(FormatTime(*end)) : json(nullptr);
+  return j;
+}
+
+Timestamp ApiRouter::Now() const {
+  if (clock_) return clock_->Now();
+  return SystemClock().Now();
+}
+
+api::Response ApiRouter::Events(const api::Request& r, const api::Target& t) {
+  if (!events_) return api::ErrorResponse(Unavailable("the event stream is not enabled in this carbond"));
+  auto param = [&](const char* k) {
+    auto it = t.query.find(k);
+    return it == t.query.end() ? std::string() : it->second;
+  };
+  auto filter = ParseEventFilter(param("job"), param("types"));
+  if (!filter.ok()) return api::ErrorResponse(filter.status());
+  // Resume after Last-Event-ID (EventSource's reconnect) or ?since=ID.
+  std::string since = !r.last_event_id.empty() ? r.last_event_id : param("since");
+  std::optional<uint64_t> last;
+  if (!since.empty()) {
+    bool digits = since.size() <= 19 &&
+                  std::all_of(since.begin(), since.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits)
+      return api::ErrorResponse(
+          InvalidArgument("Last-Event-ID / since '" + since + "' is not an event id (a non-negative integer)", "since"));
+    last = std::stoull(since);
+  }
+  api::Response resp;
+  resp.content_type = "text/event-stream";
+  // The first lines: the reconnect delay, and a hello with carbond's clock
+  // (virtual in demos) and the newest event id.
+  json hello = {{"now", FormatTime(Now())}, {"version", info_.version}, {"last_id", events_->last_id()}};
+  resp.body = "retry: 2000\nevent: hello\ndata: " + hello.dump() + "\n\n";
+  resp.stream = [hub = events_, f = std::move(*filter), last](std::shared_ptr<api::StreamSink> sink) {
+    hub->Subscribe(std::move(sink), f, last);
+  };
+  return resp;
+}
+
+api::Response ApiRouter::Totals(const api::Target& t) {
+  int64_t counts[2] = {14, 8};
+  const char* names[2] = {"days", "weeks"};
+  for (int i = 0; i < 2; ++i) {
+    auto it = t.query.find(names[i]);
+    if (it == t.query.end() || it->second.empty()) continue;
+    const std::string& v = it->second;
+    bool digits = v.size() <= 4 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+    int64_t n = digits ? std::stoll(v) : 0;
+    if (n < 1 || n > 366)
+      return api::ErrorResponse(InvalidArgument(
+          std::string("query parameter ") + names[i] + "='" + v + "' must be a whole number in 1..366", names[i]));
+    counts[i] = n;
+  }
+  using Days = std::chrono::duration<int64_t, std::ratio<86400>>;
+  const Timestamp now = Now();
+  const auto today = std::chrono::floor<Days>(now);
+  // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) % 7.
+  const int64_t today_n = today.time_since_epoch().count();
+  const auto this_monday = today - Days((today_n % 7 + 7 + 3) % 7);
+  const auto first_day = today - Days(counts[0] - 1);
+  const auto first_week = this_monday - Days(7 * (counts[1] - 1));
+  auto day_text = [](auto d) { return FormatTime(Timestamp(d)).substr(0, 10); };
+  auto rows = store_.DailyTotals(day_text(std::min(first_day, first_week)));
+  if (!rows.ok()) return api::ErrorResponse(rows.status());
+  auto row_json = [](const std::string& key, const std::string& label, const JobStore::DayTotals& d) {
+    return json{{key, label},         {"energy_kwh", d.energy_kwh}, {"kg_co2", d.kg_co2},
+                {"saved_kg", d.saved_kg}, {"epochs", d.epochs},         {"jobs_saved", d.jobs_saved}};
+  };
+  // Every day and week of the range, zeros where nothing happened.
+  std::map<std::string, JobStore::DayTotals> by_day, by_week;
+  for (const auto& d : *rows) by_day[d.day] = d;
+  json days = json::array(), weeks = json::array();
+  for (auto d = first_day; d <= today; d += Days(1)) {
+    auto it = by_day.find(day_text(d));
+    days.push_back(row_json("day", day_text(d), it == by_day.end() ? JobStore::DayTotals{} : it->second));
+  }
+  for (auto w = first_week; w <= this_monday; w += Days(7)) {
+    JobStore::DayTotals sum;
+    for (auto d = w; d < w + Days(7); d += Days(1)) {
+      auto it = by_day.find(day_text(d));
+      if (it == by_day.end()) continue;
+      sum.energy_kwh += it->second.energy_kwh;
+      sum.kg_co2 += it->second.kg_co2;
+      sum.saved_kg += it->second.saved_kg;
+      sum.epochs += it->second.epochs;
+      sum.jobs_saved += it->second.jobs_saved;
+    }
+    weeks.push_back(row_json("week_of", day_text(w), sum));
+  }
+  return JsonResponse(200, {{"now", FormatTime(now)}, {"days", days}, {"weeks", weeks}});
+}
+
+api::Response ApiRouter::Dashboard() {
+  api::Response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = kDashboardHtml;
+  return r;
 }
 
 }  // namespace carbon

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/event_hub.h"
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity_store.h"
 #include "daemon/job_store.h"
@@ -38,6 +39,12 @@ class ApiRouter {
     intensity_store_ = store;
     clock_ = clock;
   }
+  // A job as the API shows it: the record, and the end of its planned window.
+  nlohmann::json JobJson(const JobRecord& job, bool with_spec) const;
+  // Enables GET /v1/events; must outlive the router.
+  void set_events(EventHub* hub) { events_ = hub; }
+  // Shown by /v1/health: where the optional TCP listener is bound.
+  void set_tcp_endpoint(std::string endpoint) { tcp_endpoint_ = std::move(endpoint); }
 
  private:
   api::Response Route(const api::Request& r, const api::Target& t);
@@ -51,6 +58,13 @@ class ApiRouter {
   // GET /v1/jobs/{id}/emissions?format=json|csv: CodeCarbon's rows.
   api::Response Emissions(int64_t id, const api::Target& t);
   api::Response Health();
+  // GET /v1/events: Server-Sent Events (daemon/event_hub.h).
+  api::Response Events(const api::Request& r, const api::Target& t);
+  // GET /v1/totals?days=14&weeks=8: energy, CO2 and CO2 saved per day and week.
+  api::Response Totals(const api::Target& t);
+  // GET /: the live dashboard (daemon/dashboard/index.html).
+  api::Response Dashboard();
+  Timestamp Now() const;
   // GET /metrics: Prometheus text format (daemon/metrics.h).
   api::Response Metrics();
   api::Response Intensity(const api::Target& t);
@@ -65,6 +79,8 @@ class ApiRouter {
   IntensityService* intensity_ = nullptr;
   IntensityStore* intensity_store_ = nullptr;
   Clock* clock_ = nullptr;
+  EventHub* events_ = nullptr;
+  std::string tcp_endpoint_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   metrics::ApiMetrics api_metrics_;
 };

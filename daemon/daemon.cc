@@ -16,6 +16,7 @@
 #include "common/policy.h"
 #include "common/time_util.h"
 #include "daemon/api_router.h"
+#include "daemon/event_hub.h"
 #include "daemon/http_client.h"
 #include "daemon/http_server.h"
 #include "daemon/intensity/intensity_grid.h"
@@ -47,6 +48,7 @@ HttpServerOptions ServerOptions(const Config& c) {
   o.max_body_bytes = static_cast<size_t>(c.max_body_bytes);
   o.read_timeout = c.read_timeout;
   o.max_connections = static_cast<size_t>(c.max_connections);
+  o.tcp_listen = c.tcp_listen;
   return o;
 }
 
@@ -158,6 +160,65 @@ int RunDaemon(Config config, const std::string& config_path) {
 
   ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
   router.set_intensity(&intensity, &intensity_store, clock.get());
+  // The event stream (GET /v1/events): jobs, worker progress and epochs,
+  // intensity readings and forecasts as they come.
+  EventHub events;
+  router.set_events(&events);
+  scheduler.on_worker_event = [&](int64_t id, const std::string& ev, const nlohmann::json& line,
+                                  const EpochRecord* epoch) {
+    if (epoch) {
+      nlohmann::json e = api::EpochToJson(*epoch);
+      e["job_id"] = id;
+      e["epochs"] = line.value("epochs", nlohmann::json(nullptr));
+      events.Publish("epoch", e, id);
+    } else if (ev == "progress") {
+      nlohmann::json p = line;
+      p.erase("event");
+      p["job_id"] = id;
+      events.Publish("progress", p, id);
+    } else if (ev == "started") {
+      // The worker is up: how many epochs, from where (a resumed run), on what.
+      events.Publish("progress",
+                     {{"job_id", id},
+                      {"epoch", line.value("resumed_epoch", int64_t{0})},
+                      {"epochs", line.value("epochs", int64_t{0})},
+                      {"step", line.value("resumed_step", int64_t{0})},
+                      {"steps", 0},
+                      {"device", line.value("device", "")},
+                      {"precision", line.value("precision", "")}},
+                     id);
+    }
+  };
+  std::map<std::string, std::pair<std::string, std::string>> published;  // zone -> (reading, forecast) last sent
+  intensity.on_update = [&](const ZoneIntensity& z) {
+    auto& last = published[z.zone];
+    if (z.current) {
+      nlohmann::json r = api::IntensityPointToJson(z.current->point);
+      r["zone"] = z.zone;
+      r["source"] = z.current->source;
+      r["fallback"] = z.fallback;
+      r["reason"] = z.reason;
+      std::string key = r.dump();
+      if (key != last.first) {
+        last.first = key;
+        events.Publish("intensity", r);
+      }
+    }
+    if (z.forecast_issued_at) {
+      std::string key = FormatTime(*z.forecast_issued_at) + z.forecast_source;
+      auto fc = intensity_store.LatestForecast(z.zone, clock->Now());
+      if (key != last.second && fc.ok() && *fc) {
+        last.second = key;
+        nlohmann::json pts = nlohmann::json::array();
+        for (const IntensityPoint& p : (*fc)->points) pts.push_back(api::IntensityPointToJson(p));
+        events.Publish("forecast", {{"zone", z.zone},
+                                    {"source", (*fc)->source},
+                                    {"issued_at", FormatTime((*fc)->issued_at)},
+                                    {"reason", z.forecast_reason},
+                                    {"points", pts}});
+      }
+    }
+  };
   HttpServer server(io, ServerOptions(config),
                     [&router](const api::Request& r, HttpServer::Reply reply) {
                       router.Handle(r, std::move(reply));
@@ -171,6 +232,22 @@ int RunDaemon(Config config, const std::string& config_path) {
     spdlog::critical("{}", st.message());
     return 1;
   }
+  if (std::string tcp = server.tcp_endpoint(); !tcp.empty()) {
+    router.set_tcp_endpoint(tcp);
+    spdlog::info("dashboard and read-only API on http://{}/ (api.tcp_listen)", tcp);
+  }
+  // Event-stream clients get a comment every 15 s: idle proxies keep the
+  // connection, and a peer that went away is noticed and dropped.
+  asio::steady_timer heartbeat(io);
+  std::function<void()> schedule_heartbeat = [&] {
+    heartbeat.expires_after(std::chrono::seconds(15));
+    heartbeat.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      events.Heartbeat();
+      schedule_heartbeat();
+    });
+  };
+  schedule_heartbeat();
 
   // The scheduler's heartbeat.
   asio::steady_timer tick(io);
@@ -206,6 +283,7 @@ int RunDaemon(Config config, const std::string& config_path) {
   bool tick_posted = false;
   scheduler.on_change = [&](const JobRecord& job) {
     spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
+    events.Publish("job", router.JobJson(job, false), job.id);
     bool slot_free =
         static_cast<int64_t>(executor.RunningCount()) < scheduler.options().max_concurrent_jobs;
     bool may_release = (job.state == JobState::kQueued || job.state == JobState::kWaiting) && slot_free;
@@ -323,6 +401,7 @@ int RunDaemon(Config config, const std::string& config_path) {
                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
       notifier.Stopping();
       server.Stop();
+      heartbeat.cancel();
       scheduler.BeginDrain();
       tick.cancel();
       forecast_timer.cancel();

@@ -4,14 +4,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <cerrno>
+#include <cstdio>
+#include <deque>
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <type_traits>
 #include <spdlog/spdlog.h>
+
+#include "common/config.h"
 
 namespace carbon {
 
@@ -19,25 +27,40 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using local = asio::local::stream_protocol;
+using tcp = asio::ip::tcp;
 
-class HttpServer::Session : public std::enable_shared_from_this<Session> {
+class HttpServer::SessionBase {
  public:
-  Session(local::socket sock, const HttpServerOptions& opts, const Handler& handler)
+  virtual ~SessionBase() = default;
+  virtual void Close() = 0;
+};
+
+namespace {
+
+template <class Protocol>
+class Session : public HttpServer::SessionBase, public std::enable_shared_from_this<Session<Protocol>> {
+ public:
+  using Socket = typename Protocol::socket;
+  static constexpr bool kUnix = std::is_same_v<Protocol, local>;
+
+  Session(Socket sock, const HttpServerOptions& opts, const HttpServer::Handler& handler)
       : sock_(std::move(sock)), timer_(sock_.get_executor()), opts_(opts), handler_(handler) {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(sock_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-      uid_ = cred.uid;
-      pid_ = cred.pid;
-      have_cred_ = true;
+    if constexpr (kUnix) {
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(sock_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        uid_ = cred.uid;
+        pid_ = cred.pid;
+        have_cred_ = true;
+      }
     }
   }
 
   void Start() { Read(); }
-  void Close() {
+  void Close() override {
     boost::system::error_code ec;
     timer_.cancel();
-    sock_.shutdown(local::socket::shutdown_both, ec);
+    sock_.shutdown(Socket::shutdown_both, ec);
     sock_.close(ec);
   }
   void Reject(int status, const std::string& body) {
@@ -52,19 +75,52 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     Write(false);
   }
 
+  // A streamed response: one HTTP/1.1 chunk per write.
+  bool Push(const std::string& data) {
+    if (!sock_.is_open()) return false;
+    if (backlog_ + data.size() > opts_.max_stream_backlog) {
+      spdlog::warn("dropping an event-stream client that is {} bytes behind (more than {})", backlog_,
+                   opts_.max_stream_backlog);
+      Close();
+      return false;
+    }
+    if (data.empty()) return true;  // an empty chunk would end the stream
+    char size[20];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    Queue(std::string(size) + data + "\r\n");
+    return true;
+  }
+  bool is_open() const { return sock_.is_open(); }
+
  private:
+  class Sink : public api::StreamSink {
+   public:
+    explicit Sink(std::weak_ptr<Session> s) : s_(std::move(s)) {}
+    bool Write(std::string data) override {
+      auto s = s_.lock();
+      return s && s->Push(data);
+    }
+    bool open() const override {
+      auto s = s_.lock();
+      return s && s->is_open();
+    }
+
+   private:
+    std::weak_ptr<Session> s_;
+  };
+
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
     parser_->body_limit(opts_.max_body_bytes);
     timer_.expires_after(opts_.read_timeout);
-    std::weak_ptr<Session> weak = shared_from_this();
+    std::weak_ptr<Session> weak = this->shared_from_this();
     timer_.async_wait([weak](const boost::system::error_code& ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->Close();  // read timed out
     });
     http::async_read(sock_, buf_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -98,12 +154,14 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
     r.body = std::move(req.body());
     r.peer_uid = uid_;
     r.peer_pid = pid_;
+    r.via_tcp = !kUnix;
+    r.last_event_id = std::string(req["Last-Event-ID"]);
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
-    auto reply = [self = shared_from_this(), version, keep_alive](api::Response out) {
+    auto reply = [self = this->shared_from_this(), version, keep_alive](api::Response out) {
       self->Respond(version, keep_alive, std::move(out));
     };
-    if (!have_cred_) {
+    if (kUnix && !have_cred_) {
       reply(api::ErrorResponse(PermissionDenied("cannot identify the peer (SO_PEERCRED failed)")));
     } else {
       handler_(r, reply);
@@ -112,6 +170,10 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void Respond(unsigned version, bool keep_alive, api::Response out) {
     if (!sock_.is_open()) return;  // closed while the answer was pending
+    if (out.stream) {
+      StartStream(std::move(out));
+      return;
+    }
     res_.emplace();
     res_->version(version);
     res_->result(static_cast<http::status>(out.status));
@@ -125,7 +187,7 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
 
   void Write(bool keep_alive) {
     http::async_write(sock_, *res_,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                         if (ec || !keep_alive) {
                           self->Close();
                           return;
@@ -134,27 +196,85 @@ class HttpServer::Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  local::socket sock_;
+  void StartStream(api::Response out) {
+    streaming_ = true;
+    Queue("HTTP/1.1 " + std::to_string(out.status) + " OK\r\nContent-Type: " + out.content_type +
+          "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nServer: carbond\r\n"
+          "X-Accel-Buffering: no\r\n\r\n");
+    if (!out.body.empty()) Push(out.body);
+    // The client sends nothing more; a read that ends tells us it left.
+    WatchClose();
+    out.stream(std::make_shared<Sink>(this->shared_from_this()));
+  }
+
+  void WatchClose() {
+    sock_.async_read_some(asio::buffer(scratch_),
+                          [self = this->shared_from_this()](boost::system::error_code ec, size_t) {
+                            if (ec) {
+                              self->Close();
+                              return;
+                            }
+                            self->WatchClose();
+                          });
+  }
+
+  void Queue(std::string bytes) {
+    backlog_ += bytes.size();
+    out_.push_back(std::move(bytes));
+    if (!writing_) Pump();
+  }
+
+  void Pump() {
+    if (out_.empty() || !sock_.is_open()) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(out_.front()),
+                      [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+                        self->backlog_ -= std::min(self->backlog_, n);
+                        self->out_.pop_front();
+                        if (ec) {
+                          self->out_.clear();
+                          self->backlog_ = 0;
+                          self->writing_ = false;
+                          self->Close();
+                          return;
+                        }
+                        self->Pump();
+                      });
+  }
+
+  Socket sock_;
   asio::steady_timer timer_;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
   const HttpServerOptions& opts_;
-  const Handler& handler_;
+  const HttpServer::Handler& handler_;
   uint32_t uid_ = 0;
   int32_t pid_ = 0;
   bool have_cred_ = false;
+  // Streaming
+  bool streaming_ = false;
+  bool writing_ = false;
+  std::deque<std::string> out_;
+  size_t backlog_ = 0;
+  std::array<char, 512> scratch_{};
 };
 
+}  // namespace
+
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
-    : io_(io), options_(std::move(options)), handler_(std::move(handler)), acceptor_(io) {}
+    : io_(io), options_(std::move(options)), handler_(std::move(handler)), acceptor_(io), tcp_acceptor_(io) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::set_limits(const HttpServerOptions& o) {
-  std::string path = options_.socket_path;
+  std::string path = options_.socket_path, tcp_listen = options_.tcp_listen;
   options_ = o;
-  options_.socket_path = path;  // the socket itself does not move on reload
+  options_.socket_path = path;  // the sockets themselves do not move on reload
+  options_.tcp_listen = tcp_listen;
 }
 
 Status HttpServer::Listen() {
@@ -185,9 +305,42 @@ Status HttpServer::Listen() {
     return Unavailable("cannot chmod " + path + ": " + std::strerror(errno));
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Unavailable("cannot listen on " + path + ": " + ec.message());
+  if (Status st = ListenTcp(); !st.ok()) return st;
   listening_ = true;
-  Accept();
+  Accept<local>(acceptor_);
+  if (tcp_acceptor_.is_open()) Accept<tcp>(tcp_acceptor_);
   return Status();
+}
+
+Status HttpServer::ListenTcp() {
+  if (options_.tcp_listen.empty()) return Status();
+  const std::string& spec = options_.tcp_listen;
+  auto parsed = ParseListenAddress(spec);
+  if (!parsed.ok()) return InvalidArgument("api.tcp_listen " + parsed.status().message());
+  boost::system::error_code ec;
+  asio::ip::address addr = asio::ip::make_address(parsed->first, ec);
+  if (ec) return InvalidArgument("api.tcp_listen '" + spec + "': " + ec.message());
+  const long port = parsed->second;
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  tcp_acceptor_.open(ep.protocol(), ec);
+  if (!ec) tcp_acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) tcp_acceptor_.bind(ep, ec);
+  if (!ec) tcp_acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    tcp_acceptor_.close();
+    return Unavailable("cannot listen on " + spec + " (api.tcp_listen): " + ec.message());
+  }
+  return Status();
+}
+
+std::string HttpServer::tcp_endpoint() const {
+  if (!tcp_acceptor_.is_open()) return "";
+  boost::system::error_code ec;
+  tcp::endpoint ep = tcp_acceptor_.local_endpoint(ec);
+  if (ec) return "";
+  std::string host = ep.address().to_string();
+  if (ep.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(ep.port());
 }
 
 size_t HttpServer::connections() const {
@@ -197,12 +350,13 @@ size_t HttpServer::connections() const {
   return n;
 }
 
-void HttpServer::Accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, local::socket sock) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+template <class Protocol>
+void HttpServer::Accept(typename Protocol::acceptor& acceptor) {
+  acceptor.async_accept([this, &acceptor](boost::system::error_code ec, typename Protocol::socket sock) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
-      sessions_.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
-      auto s = std::make_shared<Session>(std::move(sock), options_, handler_);
+      sessions_.remove_if([](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
+      auto s = std::make_shared<Session<Protocol>>(std::move(sock), options_, handler_);
       if (sessions_.size() >= options_.max_connections) {
         s->Reject(503, api::ErrorBody(Unavailable(
                            "too many connections (api.max_connections = " +
@@ -212,9 +366,15 @@ void HttpServer::Accept() {
         s->Start();
       }
     } else {
-      spdlog::warn("accept failed: {}", ec.message());
+      // Out of descriptors (EMFILE) and the like: retry shortly rather than spin.
+      spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+      auto retry = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      retry->async_wait([this, &acceptor, retry](const boost::system::error_code&) {
+        if (acceptor.is_open()) Accept<Protocol>(acceptor);
+      });
+      return;
     }
-    Accept();
+    Accept<Protocol>(acceptor);
   });
 }
 
@@ -223,6 +383,7 @@ void HttpServer::Stop() {
   listening_ = false;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  tcp_acceptor_.close(ec);
   for (auto& w : sessions_)
     if (auto s = w.lock()) s->Close();
   sessions_.clear();

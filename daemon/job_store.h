@@ -88,6 +88,18 @@ class JobStore {
     double saved_kg = 0;  // counterfactual savings of succeeded jobs
   };
   virtual StatusOr<Totals> TotalsForMetrics() { return Totals{}; }
+  // Energy and CO2 of the epochs that ended on each UTC day, and the savings
+  // of the jobs whose savings were computed that day, from `from_day`
+  // ("YYYY-MM-DD") on, by day ascending; days with nothing are absent.
+  struct DayTotals {
+    std::string day;
+    double energy_kwh = 0, kg_co2 = 0, saved_kg = 0;
+    int64_t epochs = 0, jobs_saved = 0;
+  };
+  virtual StatusOr<std::vector<DayTotals>> DailyTotals(const std::string& from_day) {
+    (void)from_day;
+    return std::vector<DayTotals>();
+  }
   // A finished job's counterfactual savings (one row per job, replaced).
   virtual Status RecordSavings(const JobSavings& s) {
     (void)s;

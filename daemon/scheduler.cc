@@ -15,10 +15,17 @@ Scheduler::Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& 
     : store_(store), executor_(executor), policies_(policies), clock_(clock),
       options_(std::move(options)) {}
 
+std::optional<Timestamp> Scheduler::PlannedEnd(int64_t id) const {
+  auto it = planned_ends_.find(id);
+  if (it == planned_ends_.end()) return std::nullopt;
+  return it->second;
+}
+
 void Scheduler::Notify(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return;
   if (IsFinal(job->state)) specs_.erase(id);
+  if (job->state != JobState::kWaiting) planned_ends_.erase(id);
   if (on_change) on_change(*job);
 }
 
@@ -79,7 +86,7 @@ void Scheduler::Enqueue(JobSpec spec, const std::string& spec_text, uint32_t own
   ReleaseDecision d = Decide(spec, nj.submitted, nj.submitted, cache);
   Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
   plan.planned_start = d.planned_start;
-  pending_.push_back({std::move(nj), std::move(plan), std::move(spec), std::move(done)});
+  pending_.push_back({std::move(nj), std::move(plan), d.planned_end, std::move(spec), std::move(done)});
 }
 
 void Scheduler::RequestFlush() {
@@ -106,6 +113,7 @@ void Scheduler::FlushSubmits() {
   for (size_t i = 0; i < batch.size(); ++i) {
     int64_t id = (*ids)[i];
     specs_.emplace(id, std::move(batch[i].spec));
+    if (batch[i].planned_end) planned_ends_[id] = *batch[i].planned_end;
     spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, batch[i].job.name,
                  batch[i].job.owner_uid, batch[i].job.policy);
     auto job = store_.Get(id);
@@ -240,6 +248,7 @@ void Scheduler::Tick() {
       continue;
     }
     ReleaseDecision d = Decide(*spec, job.submitted, now, cache);
+    if (d.planned_end) planned_ends_[job.id] = *d.planned_end;
     Transition t{JobState::kQueued, JobState::kWaiting, d.reason, now};
     t.planned_start = d.planned_start;
     plans.emplace_back(job.id, t);
@@ -269,6 +278,8 @@ void Scheduler::Tick() {
     if (!spec) continue;  // cannot happen: it validated when planned
     Timestamp now = clock_.Now();
     ReleaseDecision d = Decide(*spec, job.submitted, now, cache, job.planned_start);
+    if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
+    else planned_ends_.erase(job.id);
     if (!d.release) {
       if (d.reason != job.reason) reasons.push_back({job.id, job.state, d.reason, d.planned_start});
       continue;
@@ -459,9 +470,14 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
     spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
                  j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
                  e->test_accuracy);
+    Status st = store_.SetProgress(job_id, line);
+    if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
+    if (on_worker_event) on_worker_event(job_id, ev, j, &*e);
+    return;
   }
   Status st = store_.SetProgress(job_id, line);
   if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
+  if (on_worker_event) on_worker_event(job_id, ev, j, nullptr);
 }
 
 void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {

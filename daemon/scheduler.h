@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 
@@ -69,6 +70,8 @@ class Scheduler final : public ExecutorListener {
   // The earliest planned start after now among waiting jobs (what a clock
   // that skips idle time jumps to); empty when none waits for a time.
   std::optional<Timestamp> NextPlannedStart();
+  // The end of a waiting job's planned window (forecast policy), as last decided.
+  std::optional<Timestamp> PlannedEnd(int64_t id) const;
 
   // At start-up: jobs recorded as running have no worker any more (it died
   // with the previous carbond). They go back to the queue with their attempt
@@ -90,8 +93,13 @@ class Scheduler final : public ExecutorListener {
   void OnWorkerEvent(int64_t job_id, const std::string& json_line) override;
   void OnWorkerExit(int64_t job_id, const ExitInfo& info) override;
 
-  // Called after every state change (for logs and, later, the event stream).
+  // Called after every state change (logs, the event stream).
   std::function<void(const JobRecord&)> on_change;
+  // Called for every worker event of a running job after it was handled (the
+  // event stream): "progress" and "epoch" lines, the epoch as stored.
+  std::function<void(int64_t job_id, const std::string& event, const nlohmann::json& line,
+                     const EpochRecord* epoch)>
+      on_worker_event;
 
  private:
   // The parsed spec of a job, parsed once and cached while the job is not
@@ -144,11 +152,13 @@ class Scheduler final : public ExecutorListener {
   GridProvider* grid_ = nullptr;
   bool draining_ = false;
   std::unordered_map<int64_t, JobSpec> specs_;
+  std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
   std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
   std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
   struct PendingSubmit {
     NewJob job;
     Transition plan;
+    std::optional<Timestamp> planned_end;
     JobSpec spec;
     SubmitCallback done;
   };

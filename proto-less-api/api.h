@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -27,14 +29,32 @@ struct Request {
   std::string target;  // path and query, "/v1/jobs?state=queued"
   std::string content_type;
   std::string body;
-  uint32_t peer_uid = 0;  // from SO_PEERCRED
+  uint32_t peer_uid = 0;  // from SO_PEERCRED (unix socket only)
   int32_t peer_pid = 0;
+  // Came through the optional TCP listener: the peer is unknown, so only
+  // read-only GET routes are served there.
+  bool via_tcp = false;
+  std::string last_event_id;  // the Last-Event-ID header (event stream reconnects)
+};
+
+// The open end of a streamed response (Server-Sent Events): what is written
+// goes to the client as it comes. Loop thread only.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Queues bytes for the client; false once the connection is gone or it fell
+  // too far behind (it is then closed).
+  virtual bool Write(std::string data) = 0;
+  virtual bool open() const = 0;
 };
 
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Set for a streamed response: the server sends the headers (chunked, no
+  // caching), then hands the open stream over; `body` is sent first.
+  std::function<void(std::shared_ptr<StreamSink>)> stream;
 };
 
 // The one place error codes become HTTP statuses.

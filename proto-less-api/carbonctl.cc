@@ -1,6 +1,8 @@
 // carbonctl: the command-line client of carbond.
 // Exit codes: 0 ok, 1 refused by the daemon, 2 usage or validation error,
 // 3 daemon unreachable.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -19,6 +21,7 @@
 #include "proto-less-api/client.h"
 #include "proto-less-api/intensity_chart.h"
 #include "proto-less-api/report.h"
+#include "proto-less-api/watch.h"
 
 namespace {
 
@@ -66,19 +69,8 @@ void PrintTable(const std::vector<JobRecord>& jobs) {
   }
 }
 
-std::string EpochLine(const carbon::EpochRecord& e) {
-  char buf[300];
-  char co2[32] = "-";
-  if (e.kg_co2) std::snprintf(co2, sizeof co2, "%.4f", *e.kg_co2 * 1000);
-  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %10.1f %9.4f %8.1f %7s",
-                static_cast<long long>(e.epoch), static_cast<long long>(e.attempt), e.train_loss,
-                e.test_loss, 100.0 * e.test_accuracy, e.samples_per_s, e.wall_s,
-                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0), e.energy_kwh * 1000,
-                e.cpu_w + e.gpu_w + e.ram_w, co2);
-  return buf;
-}
-constexpr const char* kEpochHeader =
-    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB ENERGY_WH  POWER_W   G_CO2";
+using carbon::api::EpochLine;
+using carbon::api::kEpochHeader;
 
 
 // "  carbon:  ran at 135 gCO2/kWh (zone GB) vs 168 had it started at
@@ -341,9 +333,16 @@ int main(int argc, char** argv) {
   wait->add_option("--timeout", timeout_s, "give up after this many seconds")->capture_default_str();
 
   auto* watch = app.add_subcommand(
-      "watch", "follow a job live: state changes and each epoch; exit 0 if it succeeded");
-  watch->add_option("ID", id, "job id")->required();
-  watch->add_option("--timeout", timeout_s, "give up after this many seconds")->capture_default_str();
+      "watch", "follow jobs live from carbond's event stream: state changes, each epoch, and on a terminal a "
+               "redrawn view (progress, loss, accuracy, energy and CO2 so far, grid intensity); with ID, until "
+               "that job ends (exit 0 if it succeeded)");
+  std::optional<int64_t> watch_id;
+  double watch_timeout = 0;
+  bool watch_live = false, watch_plain = false;
+  watch->add_option("ID", watch_id, "job id (default: every job)");
+  watch->add_option("--timeout", watch_timeout, "give up after this many seconds (0: never)")->capture_default_str();
+  watch->add_flag("--live", watch_live, "redraw a live view even when the output is not a terminal");
+  watch->add_flag("--plain", watch_plain, "print lines only, even on a terminal");
 
   auto* health = app.add_subcommand("health", "show carbond's health");
 
@@ -495,9 +494,14 @@ int main(int argc, char** argv) {
                 << (r->cancel_requested ? " (stopping its worker)" : "") << "\n";
     return kOk;
   }
-  const bool watching = static_cast<bool>(*watch);
-  if (*wait || watching) {
-    std::set<std::pair<int64_t, int64_t>> shown;  // (epoch, attempt) printed
+  if (*watch) {
+    carbon::api::WatchOptions wo;
+    wo.id = watch_id;
+    wo.timeout_s = watch_timeout;
+    wo.live = !watch_plain && (watch_live || ::isatty(STDOUT_FILENO));
+    return carbon::api::RunWatch(client, wo, std::cout, std::cerr);
+  }
+  if (*wait) {
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
     std::string last;
@@ -505,13 +509,6 @@ int main(int argc, char** argv) {
       auto r = client.Get(id);
       if (!r.ok()) return Fail(r.status(), socket);
       const JobRecord& j = r->job;
-      if (watching && !as_json) {
-        for (const auto& e : r->epochs) {
-          if (!shown.insert({e.epoch, e.attempt}).second) continue;
-          if (shown.size() == 1) std::cout << kEpochHeader << std::endl;
-          std::cout << EpochLine(e) << std::endl;
-        }
-      }
       std::string line = std::string(carbon::JobStateName(j.state)) + ": " + j.reason;
       if (line != last && !as_json) std::cout << "job " << id << " " << line << std::endl;
       last = line;

@@ -72,6 +72,95 @@ StatusOr<HttpResult> Client::DoOnce(const std::string& method, const std::string
   return HttpResult{static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
+Status Client::Follow(const std::string& target, const std::function<bool(const ServerEvent&)>& on_event,
+                      double idle_timeout_s) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket sock(io);
+  boost::system::error_code ec;
+  sock.connect(asio::local::stream_protocol::endpoint(socket_path_), ec);
+  if (ec) return Unavailable("cannot connect to carbond at " + socket_path_ + ": " + ec.message());
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "carbond");
+  req.set(http::field::user_agent, "carbonctl");
+  req.set(http::field::accept, "text/event-stream");
+  http::write(sock, req, ec);
+  if (ec) return Unavailable("carbond closed the connection: " + ec.message());
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  // Asynchronous reads, so that the idle timeout holds (a blocking read would
+  // wait for ever); every piece that arrives restarts it.
+  auto run_until = [&](const bool& done) {
+    io.restart();  // a context that ran out of work stays stopped until restarted
+    while (!done) {
+      size_t ran = idle_timeout_s > 0 ? io.run_one_for(std::chrono::milliseconds(static_cast<int64_t>(idle_timeout_s * 1000))) : io.run_one();
+      if (ran == 0 && !done) {
+        boost::system::error_code ignored;
+        sock.close(ignored);
+        io.restart();
+        io.run();
+        return false;
+      }
+    }
+    return true;
+  };
+  const std::string idle = "timed out: no event from carbond for " + std::to_string(idle_timeout_s) + " s";
+  bool header_done = false;
+  http::async_read_header(sock, buf, parser, [&](beast::error_code e, size_t) {
+    ec = e;
+    header_done = true;
+  });
+  if (!run_until(header_done)) return Unavailable(idle);
+  if (ec) return Unavailable("no response from carbond: " + ec.message());
+  if (parser.get().result_int() != 200) {
+    http::read(sock, buf, parser, ec);
+    return StatusFromResponse(static_cast<int>(parser.get().result_int()), parser.get().body());
+  }
+  // Server-Sent Events: "field: value" lines, an empty line ends an event.
+  std::string pending;
+  ServerEvent ev;
+  bool stop = false;
+  auto on_chunk = [&](std::uint64_t, beast::string_view body, beast::error_code& cec) -> std::size_t {
+    pending.append(body.data(), body.size());
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) {
+        if (!ev.data.empty() || !ev.type.empty()) {
+          if (ev.type.empty()) ev.type = "message";
+          if (!ev.data.empty() && ev.data.back() == '\n') ev.data.pop_back();
+          if (!on_event(ev)) {
+            stop = true;
+            cec = http::error::end_of_chunk;  // any error ends the read
+            return body.size();
+          }
+        }
+        ev = ServerEvent{ev.id, "", ""};
+        continue;
+      }
+      if (line[0] == ':') continue;  // a comment (keep-alive)
+      size_t colon = line.find(':');
+      std::string field = line.substr(0, colon), value = colon == std::string::npos ? "" : line.substr(colon + 1);
+      if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+      if (field == "data") ev.data += value + "\n";
+      else if (field == "event") ev.type = value;
+      else if (field == "id") ev.id = value;
+    }
+    return body.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  bool body_done = false;
+  http::async_read(sock, buf, parser, [&](beast::error_code e, size_t) {
+    ec = e;
+    body_done = true;
+  });
+  if (!run_until(body_done)) return stop ? Status() : Unavailable(idle);
+  if (stop) return Status();
+  return Unavailable("the event stream from carbond ended" + (ec ? ": " + ec.message() : std::string()));
+}
+
 StatusOr<HttpResult> Client::Do(const std::string& method, const std::string& target,
                                 const std::string& body, const std::string& content_type) {
   bool reused = conn_->connected;

@@ -4,6 +4,7 @@
 // daemon's error as a Status (code, message, field).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -27,6 +28,13 @@ struct JobDetail {
   std::vector<JobEvent> events;
   std::vector<EpochRecord> epochs;
   nlohmann::json savings;  // null until the job succeeded with recorded intensity
+};
+
+// One Server-Sent Event (GET /v1/events).
+struct ServerEvent {
+  std::string id;
+  std::string type;  // "message" when the server named none
+  std::string data;
 };
 
 class Client {
@@ -55,6 +63,14 @@ class Client {
   StatusOr<nlohmann::json> IntensityForecast(const std::string& zone, std::optional<Timestamp> at = std::nullopt);
   // GET /v1/intensity/history: the readings recorded in [from, to).
   StatusOr<nlohmann::json> IntensityHistory(const std::string& zone, Timestamp from, Timestamp to);
+
+  // Opens `target` as an event stream on a connection of its own and calls
+  // `on_event` for each event until it returns false (OK), the stream ends
+  // or breaks (UNAVAILABLE), or nothing, not even a keep-alive, arrives for
+  // `idle_timeout_s` (UNAVAILABLE, "timed out: ..."; 0: wait for ever). A refusal gives
+  // the daemon's error.
+  Status Follow(const std::string& target, const std::function<bool(const ServerEvent&)>& on_event,
+                double idle_timeout_s = 0);
 
   const std::string& socket_path() const { return socket_path_; }
 

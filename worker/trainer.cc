@@ -251,6 +251,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
     const int64_t memory_baseline = ResetPeakMemory(device);
     double loss_sum = 0;
     int64_t seen = 0;
+    auto last_progress = std::chrono::steady_clock::now();
     for (int64_t step = first_step; step < steps_per_epoch; ++step) {
       if (stop.load()) {
         if (options.progress_bar) std::fprintf(stderr, "\n");
@@ -270,6 +271,15 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
       if (finite) optimizer->step();  // an overflowed fp16 step is skipped
       scaler.Update(finite);
       seen += idx.size(0);
+      // Progress within the epoch for carbond's event stream, at most once a second.
+      if (auto now = std::chrono::steady_clock::now(); now - last_progress >= std::chrono::seconds(1)) {
+        last_progress = now;
+        events.Send("progress", {{"epoch", epoch + 1},
+                                 {"epochs", t.epochs},
+                                 {"step", step + 1},
+                                 {"steps", steps_per_epoch},
+                                 {"train_loss", loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))}});
+      }
       if (options.progress_bar && (step % 10 == 0 || step + 1 == steps_per_epoch))
         DrawProgress(epoch + 1, t.epochs, step + 1, steps_per_epoch,
                      loss_sum / static_cast<double>(std::max<int64_t>(seen, 1)));

@@ -353,6 +353,25 @@ StatusOr<JobStore::Totals> SqliteJobStore::TotalsForMetrics() {
   return t;
 }
 
+StatusOr<std::vector<JobStore::DayTotals>> SqliteJobStore::DailyTotals(const std::string& from_day) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "SELECT day, SUM(kwh), SUM(kg), SUM(saved), SUM(n_epochs), SUM(n_saved) FROM ("
+      " SELECT substr(at, 1, 10) AS day, COALESCE(energy_kwh, 0) AS kwh, COALESCE(kg_co2, 0) AS kg,"
+      "        0 AS saved, 1 AS n_epochs, 0 AS n_saved FROM epochs WHERE substr(at, 1, 10) >= ?1"
+      " UNION ALL"
+      " SELECT substr(computed_at, 1, 10), 0, 0, COALESCE(saving_kg, 0), 0, 1 FROM job_savings"
+      " WHERE substr(computed_at, 1, 10) >= ?1) GROUP BY day ORDER BY day"));
+  st.Bind(1, from_day);
+  std::vector<DayTotals> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnText(0), st.ColumnDouble(1), st.ColumnDouble(2), st.ColumnDouble(3), st.ColumnInt(4),
+                   st.ColumnInt(5)});
+  }
+  return out;
+}
+
 Status SqliteJobStore::Ping() {
   ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1"));
   return st.Run();

@@ -32,6 +32,7 @@ class SqliteJobStore final : public JobStore {
   StatusOr<std::vector<EpochRecord>> Epochs(int64_t id) override;
   StatusOr<std::map<JobState, int64_t>> CountByState() override;
   StatusOr<Totals> TotalsForMetrics() override;
+  StatusOr<std::vector<DayTotals>> DailyTotals(const std::string& from_day) override;
   Status Ping() override;
   StatusOr<RunTimes> TypicalRunTime(const std::string& signature) override;
   Status RecordSavings(const JobSavings& s) override;
