@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -102,9 +103,15 @@ int RunDaemon(Config config, const std::string& config_path) {
   // the jobs that the first is running. The lock lives as long as the process.
   const std::string lock_path = config.state_dir + "/carbond.lock";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  if (lock_fd < 0) {
+    // Read-only file system, permissions: say so, not "another carbond".
+    spdlog::critical("cannot open {} in state_dir {}: {}; carbond needs a writable state directory", lock_path,
+                     config.state_dir, std::strerror(errno));
+    return 1;
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     std::string holder;
-    if (lock_fd >= 0) {
+    {
       char buf[32] = {};
       ssize_t n = ::pread(lock_fd, buf, sizeof buf - 1, 0);
       if (n > 0) holder = std::string(buf, static_cast<size_t>(n));

@@ -39,7 +39,11 @@ Statement& Statement::BindNull(int i) {
 StatusOr<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
+  if (rc == SQLITE_DONE) {
+    // A write that committed on its own (outside BEGIN ... COMMIT): storage works.
+    if (!sqlite3_stmt_readonly(stmt_) && sqlite3_get_autocommit(db_->db_)) db_->ClearWriteFailure();
+    return false;
+  }
   return db_->LastError("step");
 }
 
@@ -103,7 +107,7 @@ Status Database::Exec(const std::string& sql) {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     Status st = LastError("exec");
-    return Status(st.ok() ? StatusCode::kInternal : st.code(), msg);
+    return st.ok() ? Internal(msg) : st;
   }
   return Status();
 }
@@ -126,16 +130,20 @@ std::string Database::ErrorMessage() const { return sqlite3_errmsg(db_); }
 Status Database::LastError(const std::string& what) const {
   int rc = sqlite3_extended_errcode(db_);
   std::string msg = "database " + path_ + ": " + what + ": " + sqlite3_errmsg(db_);
+  auto fault = [this](Status st) {
+    write_failure_ = st;
+    return st;
+  };
   switch (rc & 0xff) {
     case SQLITE_OK: return Status();
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Unavailable(msg + " (another process holds the database lock)");
-    case SQLITE_FULL: return ResourceExhausted(msg + " (disk full)");
+    case SQLITE_LOCKED: return fault(Unavailable(msg + " (another process holds the database lock)"));
+    case SQLITE_FULL: return fault(Unavailable(msg + " (disk full: free space on the state directory's file system)"));
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return DataLoss(msg);
-    case SQLITE_READONLY: return FailedPrecondition(msg + " (database is read-only)");
+    case SQLITE_NOTADB: return fault(DataLoss(msg));
+    case SQLITE_READONLY: return fault(FailedPrecondition(msg + " (database is read-only)"));
     case SQLITE_CANTOPEN:
-    case SQLITE_IOERR: return Unavailable(msg);
+    case SQLITE_IOERR: return fault(Unavailable(msg));
     case SQLITE_CONSTRAINT: return Status(StatusCode::kFailedPrecondition, msg);
     default: return Internal(msg);
   }
@@ -153,7 +161,10 @@ Status Transaction::Begin() {
 
 Status Transaction::Commit() {
   Status st = db_.Exec("COMMIT");
-  if (st.ok()) open_ = false;
+  if (st.ok()) {
+    open_ = false;
+    db_.ClearWriteFailure();  // a durable write: storage works again
+  }
   return st;
 }
 

@@ -82,9 +82,15 @@ class Database {
   int Changes() const;
   const std::string& path() const { return path_; }
   std::string ErrorMessage() const;
-  // Maps the connection's last error to a Status: BUSY/LOCKED -> UNAVAILABLE,
-  // FULL -> RESOURCE_EXHAUSTED, CORRUPT -> DATA_LOSS, READONLY -> FAILED_PRECONDITION.
+  // Maps the connection's last error to a Status: BUSY/LOCKED, FULL, IOERR
+  // -> UNAVAILABLE (with the cause), CORRUPT -> DATA_LOSS, READONLY ->
+  // FAILED_PRECONDITION. A storage fault is remembered (write_failure).
   Status LastError(const std::string& what) const;
+  // The storage fault of the last failed write (locked, disk full, read-only,
+  // I/O error), until a write succeeds again; OK when there is none. What
+  // /v1/health reports as degraded.
+  const Status& write_failure() const { return write_failure_; }
+  void ClearWriteFailure() { write_failure_ = Status(); }
 
  private:
   friend class Statement;
@@ -92,6 +98,7 @@ class Database {
   sqlite3* db_;
   std::string path_;
   std::map<std::string, sqlite3_stmt*> cache_;
+  mutable Status write_failure_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back on destruction unless committed.

@@ -374,7 +374,9 @@ StatusOr<std::vector<JobStore::DayTotals>> SqliteJobStore::DailyTotals(const std
 
 Status SqliteJobStore::Ping() {
   ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT 1"));
-  return st.Run();
+  RETURN_IF_ERROR(st.Run());
+  // Reads work, but the last write failed (locked, disk full, read-only).
+  return db_->write_failure();
 }
 
 StatusOr<RunTimes> SqliteJobStore::TypicalRunTime(const std::string& signature) {
