@@ -5,9 +5,6 @@
 //   - carbond's RSS when idle (before and after the load)
 // Each measurement runs --runs times; medians are printed.
 //   build/bench/api_bench [--clients 4] [--submits 250] [--seconds 3] [--runs 3]
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_daemon.h"
 #include "bench/bench_util.h"
 #include "proto-less-api/client.h"
 
@@ -52,26 +50,10 @@ int main(int argc, char** argv) {
   const int seconds = Arg(argc, argv, "--seconds", 3);
   const int runs = Arg(argc, argv, "--runs", 3);
 
-  char tmpl[] = "/tmp/carbond-bench-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  std::string sock = dir + "/carbond.sock";
-  std::ofstream(dir + "/carbond.yaml")
-      << "socket: " << sock << "\nstate_dir: " << dir
-      << "/state\nworker: {path: /bin/true, max_concurrent_jobs: 0}\nlog: {level: warn}\n";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int log = ::open((dir + "/carbond.log").c_str(), O_WRONLY | O_CREAT, 0600);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    std::string cfg = dir + "/carbond.yaml";
-    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  {
-    carbon::api::Client probe(sock);
-    for (int i = 0; i < 200 && !probe.Health().ok(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  carbon::bench::BenchDaemon d = carbon::bench::StartCarbond(
+      "bench", "worker: {path: /bin/true, max_concurrent_jobs: 0}\nlog: {level: warn}\n");
+  const std::string sock = d.socket;
+  const pid_t pid = d.pid;
   std::this_thread::sleep_for(std::chrono::seconds(1));
   long rss_idle_start = RssKb(pid);
 
@@ -147,8 +129,7 @@ int main(int argc, char** argv) {
   std::printf("  carbond RSS idle: %.1f MB at start, %.1f MB after the load (%d jobs stored)\n",
               static_cast<double>(rss_idle_start) / 1024, static_cast<double>(rss_idle_end) / 1024,
               runs * clients * submits);
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-  std::string rm = "rm -rf '" + dir + "'";
+  d.Stop();
+  std::string rm = "rm -rf '" + d.dir + "'";
   return std::system(rm.c_str()) == 0 ? 0 : 1;
 }

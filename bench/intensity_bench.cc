@@ -10,11 +10,8 @@
 //     back to back for the first 9.5 s after start (the hang) and reports p50
 //     and p99. Each measurement runs --runs times; medians are printed.
 //   build/bench/intensity_bench [--trace PATH] [--runs 3]
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +26,7 @@
 #include <vector>
 
 #include "common/intensity_formats.h"
+#include "bench/bench_daemon.h"
 #include "bench/bench_util.h"
 #include "proto-less-api/client.h"
 
@@ -110,23 +108,9 @@ struct Latency {
 };
 
 Latency MeasureApi(const std::string& extra_config) {
-  char tmpl[] = "/tmp/carbond-ibench-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  std::string cfg = dir + "/carbond.yaml", sock = dir + "/carbond.sock";
-  std::ofstream(cfg) << "socket: " << sock << "\nstate_dir: " << dir << "/state\nworker: {path: /bin/true}\n"
-                     << extra_config;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int log = ::open((dir + "/carbond.log").c_str(), O_WRONLY | O_CREAT, 0600);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
   auto start = Steady::now();
-  carbon::api::Client c(sock);
-  while (!c.Health().ok() && Steady::now() - start < std::chrono::seconds(5))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  carbon::bench::BenchDaemon d = carbon::bench::StartCarbond("ibench", "worker: {path: /bin/true}\n" + extra_config);
+  carbon::api::Client c(d.socket);
   std::vector<double> ms;
   bool flip = false;
   while (Steady::now() - start < std::chrono::milliseconds(9500)) {
@@ -138,9 +122,8 @@ Latency MeasureApi(const std::string& extra_config) {
   bool in_flight = false;
   if (auto h = c.Health(); h.ok() && h->contains("intensity"))
     in_flight = (*h)["intensity"]["zones"]["GB"].value("poll_in_flight", false);
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  std::string rm = "rm -rf " + dir;
+  d.Stop(SIGKILL);
+  std::string rm = "rm -rf " + d.dir;
   (void)!std::system(rm.c_str());
   return {Percentile(ms, 0.5), Percentile(ms, 0.99), ms.size(), in_flight};
 }

@@ -13,13 +13,10 @@
 // Prints p50/p99 latencies and throughput per run and their medians.
 //   build/bench/load_test [--clients 50] [--submits 200] [--pollers 5] [--slow 5]
 //                         [--idle 1000] [--runs 3]
-#include <fcntl.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -34,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_daemon.h"
 #include "bench/bench_util.h"
 #include "proto-less-api/client.h"
 
@@ -109,26 +107,11 @@ int main(int argc, char** argv) {
   nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 8192);
   ::setrlimit(RLIMIT_NOFILE, &nofile);
 
-  char tmpl[] = "/tmp/carbond-load-XXXXXX";
-  std::string dir = ::mkdtemp(tmpl);
-  std::string sock = dir + "/carbond.sock";
-  std::ofstream(dir + "/carbond.yaml") << "socket: " << sock << "\nstate_dir: " << dir
-                                       << "/state\nworker: {path: /bin/true, max_concurrent_jobs: 0}\n"
-                                       << "api: {max_connections: " << max_connections << ", read_timeout: "
-                                       << read_timeout_s << "s}\nlog: {level: warn}\n";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int log = ::open((dir + "/carbond.log").c_str(), O_WRONLY | O_CREAT, 0600);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    std::string cfg = dir + "/carbond.yaml";
-    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  {
-    carbon::api::Client probe(sock);
-    for (int i = 0; i < 200 && !probe.Health().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  carbon::bench::BenchDaemon d = carbon::bench::StartCarbond(
+      "load", "worker: {path: /bin/true, max_concurrent_jobs: 0}\napi: {max_connections: " +
+                  std::to_string(max_connections) + ", read_timeout: " + std::to_string(read_timeout_s) +
+                  "s}\nlog: {level: warn}\n");
+  const std::string sock = d.socket, dir = d.dir;
   std::printf("carbond: api.max_connections %d, api.read_timeout %d s; %d idle connections; %d clients x %d "
               "submits, %d pollers, %d slow clients\n",
               max_connections, read_timeout_s, idle, clients, submits, pollers, slow);
@@ -266,9 +249,7 @@ int main(int argc, char** argv) {
                 exact ? "none lost, none duplicated" : "MISMATCH");
     if (!exact || errors > 0) ++failures;
   }
-  ::kill(pid, SIGTERM);
-  int st = 0;
-  ::waitpid(pid, &st, 0);
+  d.Stop();
   std::printf("medians over %d runs: submit p50 %.2f ms, p99 %.2f ms, %.0f submits/s; poll p50 %.2f ms, p99 %.2f "
               "ms; idle flood: answer to a new client %.1f ms, held connections closed after %.1f s\n",
               runs, Median(sub_p50), Median(sub_p99), Median(sub_rps), Median(poll_p50), Median(poll_p99),

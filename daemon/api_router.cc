@@ -193,14 +193,7 @@ api::Response ApiRouter::List(const api::Target& t) {
   auto parse_int = [&](const char* key, int64_t min, int64_t max, int64_t* out) -> Status {
     auto it = t.query.find(key);
     if (it == t.query.end()) return Status();
-    char* end = nullptr;
-    long long v = std::strtoll(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || v < min || v > max)
-      return InvalidArgument("query parameter " + std::string(key) + "='" + it->second +
-                                 "' is not accepted; expected an integer from " +
-                                 std::to_string(min) + " to " + std::to_string(max),
-                             key);
-    *out = v;
+    ASSIGN_OR_RETURN(*out, api::ParseIntParam(key, it->second, min, max));
     return Status();
   };
   if (Status st = parse_int("limit", 1, 10000, &f.limit); !st.ok()) return api::ErrorResponse(st);
@@ -538,12 +531,9 @@ api::Response ApiRouter::Events(const api::Request& r, const api::Target& t) {
   std::string since = !r.last_event_id.empty() ? r.last_event_id : param("since");
   std::optional<uint64_t> last;
   if (!since.empty()) {
-    bool digits = since.size() <= 19 &&
-                  std::all_of(since.begin(), since.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits)
-      return api::ErrorResponse(
-          InvalidArgument("Last-Event-ID / since '" + since + "' is not an event id (a non-negative integer)", "since"));
-    last = std::stoull(since);
+    auto id = api::ParseIntParam("since", since, 0, INT64_MAX);
+    if (!id.ok()) return api::ErrorResponse(id.status());
+    last = static_cast<uint64_t>(*id);
   }
   api::Response resp;
   resp.content_type = "text/event-stream";
@@ -561,15 +551,9 @@ api::Response ApiRouter::Totals(const api::Target& t) {
   int64_t counts[2] = {14, 8};
   const char* names[2] = {"days", "weeks"};
   for (int i = 0; i < 2; ++i) {
-    auto it = t.query.find(names[i]);
-    if (it == t.query.end() || it->second.empty()) continue;
-    const std::string& v = it->second;
-    bool digits = v.size() <= 4 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-    int64_t n = digits ? std::stoll(v) : 0;
-    if (n < 1 || n > 366)
-      return api::ErrorResponse(InvalidArgument(
-          std::string("query parameter ") + names[i] + "='" + v + "' must be a whole number in 1..366", names[i]));
-    counts[i] = n;
+    auto n = api::IntQuery(t, names[i], 1, 366);
+    if (!n.ok()) return api::ErrorResponse(n.status());
+    if (*n) counts[i] = **n;
   }
   using Days = std::chrono::duration<int64_t, std::ratio<86400>>;
   const Timestamp now = Now();

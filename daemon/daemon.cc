@@ -84,6 +84,68 @@ std::unique_ptr<Clock> MakeClock(const Config& c) {
   return std::make_unique<SystemClock>();
 }
 
+// What the event stream carries besides job state changes: worker progress
+// and epochs, and each new intensity reading and forecast.
+void ConnectEventStream(EventHub& events, Scheduler& scheduler, IntensityService& intensity,
+                        IntensityStore& intensity_store, const Clock& clock) {
+  scheduler.on_worker_event = [&events](int64_t id, const std::string& ev, const nlohmann::json& line,
+                                  const EpochRecord* epoch) {
+    if (epoch) {
+      nlohmann::json e = api::EpochToJson(*epoch);
+      e["job_id"] = id;
+      e["epochs"] = line.value("epochs", nlohmann::json(nullptr));
+      events.Publish("epoch", e, id);
+    } else if (ev == "progress") {
+      nlohmann::json p = line;
+      p.erase("event");
+      p["job_id"] = id;
+      events.Publish("progress", p, id);
+    } else if (ev == "started") {
+      // The worker is up: how many epochs, from where (a resumed run), on what.
+      events.Publish("progress",
+                     {{"job_id", id},
+                      {"epoch", line.value("resumed_epoch", int64_t{0})},
+                      {"epochs", line.value("epochs", int64_t{0})},
+                      {"step", line.value("resumed_step", int64_t{0})},
+                      {"steps", 0},
+                      {"device", line.value("device", "")},
+                      {"precision", line.value("precision", "")}},
+                     id);
+    }
+  };
+  // zone -> (reading, forecast) last sent
+  auto published = std::make_shared<std::map<std::string, std::pair<std::string, std::string>>>();
+  intensity.on_update = [&events, &intensity_store, &clock, published](const ZoneIntensity& z) {
+    auto& last = (*published)[z.zone];
+    if (z.current) {
+      nlohmann::json r = api::IntensityPointToJson(z.current->point);
+      r["zone"] = z.zone;
+      r["source"] = z.current->source;
+      r["fallback"] = z.fallback;
+      r["reason"] = z.reason;
+      std::string key = r.dump();
+      if (key != last.first) {
+        last.first = key;
+        events.Publish("intensity", r);
+      }
+    }
+    if (z.forecast_issued_at) {
+      std::string key = FormatTime(*z.forecast_issued_at) + z.forecast_source;
+      auto fc = intensity_store.LatestForecast(z.zone, clock.Now());
+      if (key != last.second && fc.ok() && *fc) {
+        last.second = key;
+        nlohmann::json pts = nlohmann::json::array();
+        for (const IntensityPoint& p : (*fc)->points) pts.push_back(api::IntensityPointToJson(p));
+        events.Publish("forecast", {{"zone", z.zone},
+                                    {"source", (*fc)->source},
+                                    {"issued_at", FormatTime((*fc)->issued_at)},
+                                    {"reason", z.forecast_reason},
+                                    {"points", pts}});
+      }
+    }
+  };
+}
+
 }  // namespace
 
 int RunDaemon(Config config, const std::string& config_path) {
@@ -171,61 +233,7 @@ int RunDaemon(Config config, const std::string& config_path) {
   // intensity readings and forecasts as they come.
   EventHub events;
   router.set_events(&events);
-  scheduler.on_worker_event = [&](int64_t id, const std::string& ev, const nlohmann::json& line,
-                                  const EpochRecord* epoch) {
-    if (epoch) {
-      nlohmann::json e = api::EpochToJson(*epoch);
-      e["job_id"] = id;
-      e["epochs"] = line.value("epochs", nlohmann::json(nullptr));
-      events.Publish("epoch", e, id);
-    } else if (ev == "progress") {
-      nlohmann::json p = line;
-      p.erase("event");
-      p["job_id"] = id;
-      events.Publish("progress", p, id);
-    } else if (ev == "started") {
-      // The worker is up: how many epochs, from where (a resumed run), on what.
-      events.Publish("progress",
-                     {{"job_id", id},
-                      {"epoch", line.value("resumed_epoch", int64_t{0})},
-                      {"epochs", line.value("epochs", int64_t{0})},
-                      {"step", line.value("resumed_step", int64_t{0})},
-                      {"steps", 0},
-                      {"device", line.value("device", "")},
-                      {"precision", line.value("precision", "")}},
-                     id);
-    }
-  };
-  std::map<std::string, std::pair<std::string, std::string>> published;  // zone -> (reading, forecast) last sent
-  intensity.on_update = [&](const ZoneIntensity& z) {
-    auto& last = published[z.zone];
-    if (z.current) {
-      nlohmann::json r = api::IntensityPointToJson(z.current->point);
-      r["zone"] = z.zone;
-      r["source"] = z.current->source;
-      r["fallback"] = z.fallback;
-      r["reason"] = z.reason;
-      std::string key = r.dump();
-      if (key != last.first) {
-        last.first = key;
-        events.Publish("intensity", r);
-      }
-    }
-    if (z.forecast_issued_at) {
-      std::string key = FormatTime(*z.forecast_issued_at) + z.forecast_source;
-      auto fc = intensity_store.LatestForecast(z.zone, clock->Now());
-      if (key != last.second && fc.ok() && *fc) {
-        last.second = key;
-        nlohmann::json pts = nlohmann::json::array();
-        for (const IntensityPoint& p : (*fc)->points) pts.push_back(api::IntensityPointToJson(p));
-        events.Publish("forecast", {{"zone", z.zone},
-                                    {"source", (*fc)->source},
-                                    {"issued_at", FormatTime((*fc)->issued_at)},
-                                    {"reason", z.forecast_reason},
-                                    {"points", pts}});
-      }
-    }
-  };
+  ConnectEventStream(events, scheduler, intensity, intensity_store, *clock);
   HttpServer server(io, ServerOptions(config),
                     [&router](const api::Request& r, HttpServer::Reply reply) {
                       router.Handle(r, std::move(reply));

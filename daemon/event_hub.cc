@@ -16,11 +16,8 @@ bool EventFilter::Matches(const StreamEvent& e) const {
 StatusOr<EventFilter> ParseEventFilter(const std::string& job, const std::string& types) {
   EventFilter f;
   if (!job.empty()) {
-    bool digits = job.size() <= 18 && std::all_of(job.begin(), job.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoll(job) <= 0)
-      return Status(StatusCode::kInvalidArgument, "query parameter job='" + job + "' is not a job id (a positive integer)",
-                    "job");
-    f.job_id = std::stoll(job);
+    ASSIGN_OR_RETURN(int64_t id, api::ParseIntParam("job", job, 1, INT64_MAX));
+    f.job_id = id;
   }
   size_t start = 0;
   while (!types.empty() && start <= types.size()) {

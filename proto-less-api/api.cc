@@ -1,6 +1,8 @@
 #include "proto-less-api/api.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 #include "common/time_util.h"
 
@@ -86,6 +88,26 @@ std::optional<Timestamp> ReadOptTime(const json& j, const char* key) {
   return *t;
 }
 }  // namespace
+
+StatusOr<int64_t> ParseIntParam(const std::string& name, const std::string& text, int64_t min, int64_t max) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  bool digits = !text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-');
+  if (!digits || *end != '\0' || errno == ERANGE || v < min || v > max)
+    return Status(StatusCode::kInvalidArgument,
+                  "query parameter " + name + "='" + text + "' is not accepted; expected an integer from " +
+                      std::to_string(min) + " to " + std::to_string(max),
+                  name);
+  return static_cast<int64_t>(v);
+}
+
+StatusOr<std::optional<int64_t>> IntQuery(const Target& t, const std::string& name, int64_t min, int64_t max) {
+  auto it = t.query.find(name);
+  if (it == t.query.end() || it->second.empty()) return std::optional<int64_t>();
+  ASSIGN_OR_RETURN(int64_t v, ParseIntParam(name, it->second, min, max));
+  return std::optional<int64_t>(v);
+}
 
 Target ParseTarget(const std::string& target) {
   Target t;

@@ -72,6 +72,11 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 Target ParseTarget(const std::string& target);
+// A whole number given as parameter `name` (query or header), in [min, max];
+// otherwise INVALID_ARGUMENT naming the parameter and the accepted range.
+StatusOr<int64_t> ParseIntParam(const std::string& name, const std::string& text, int64_t min, int64_t max);
+// The query parameter `name` as above; empty when absent or empty.
+StatusOr<std::optional<int64_t>> IntQuery(const Target& t, const std::string& name, int64_t min, int64_t max);
 // Percent-encodes a query value or path segment (RFC 3986 unreserved
 // characters stay; '/' too when keep_slash). ParseTarget decodes it.
 std::string PercentEncode(const std::string& s, bool keep_slash = false);

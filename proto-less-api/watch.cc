@@ -134,10 +134,16 @@ std::vector<std::string> WatchView::Live(int width) const {
         loss = j.progress.value("train_loss", loss);
       }
     }
+    // "-" for what is not known yet.
+    auto num = [](bool known, const char* fmt, double v) {
+      char b[32] = "-";
+      if (known) std::snprintf(b, sizeof b, fmt, v);
+      return std::string(b);
+    };
     std::snprintf(buf, sizeof buf, "  %s %3.0f%%  %s  loss %s  acc %s  %.4f Wh  %s g CO2", Bar(frac, 20).c_str(),
-                  100 * frac, where.c_str(), loss < 0 ? "-" : (std::to_string(loss).substr(0, 6)).c_str(),
-                  j.last_accuracy < 0 ? "-" : (std::to_string(100 * j.last_accuracy).substr(0, 5) + "%").c_str(),
-                  j.kwh * 1000, j.has_kg ? std::to_string(j.kg * 1000).substr(0, 8).c_str() : "-");
+                  100 * frac, where.c_str(), num(loss >= 0, "%.4f", loss).c_str(),
+                  num(j.last_accuracy >= 0, "%.2f%%", 100 * j.last_accuracy).c_str(), j.kwh * 1000,
+                  num(j.has_kg, "%.3g", j.kg * 1000).c_str());
     out.push_back(Fit(head + buf, width));
   }
   for (const auto& [zone, r] : grid_) {

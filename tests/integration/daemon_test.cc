@@ -18,17 +18,8 @@ namespace {
 
 using fakes::DaemonProcess;
 using fakes::TempDir;
+using fakes::WriteJob;
 using nlohmann::json;
-
-std::string WriteJob(const TempDir& dir, const std::string& name, const std::string& extra = "") {
-  std::string path = dir / (name + ".yaml");
-  // Released at once unless the test says otherwise (the default policy,
-  // forecast, would wait for the mock's cleanest window).
-  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\n"
-                      << (extra.find("carbon:") == std::string::npos ? "carbon: {policy: immediate}\n" : "")
-                      << extra;
-  return path;
-}
 
 // Polls the job until `pred` holds or 20 s pass.
 template <typename Pred>

@@ -21,14 +21,11 @@ namespace {
 
 using fakes::DaemonProcess;
 using fakes::TempDir;
-using nlohmann::json;
+using fakes::WriteJob;
 
-std::string WriteJob(const TempDir& dir, const std::string& name) {
-  std::string path = dir / (name + ".yaml");
-  // Waits for the forecast window: the jobs stay in the database untouched.
-  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\ncarbon: {policy: forecast, max_wait: 12h}\n";
-  return path;
-}
+// Waits for the forecast window: the jobs stay in the database untouched.
+constexpr const char* kWaits = "carbon: {policy: forecast, max_wait: 12h}\n";
+using nlohmann::json;
 
 json Health(DaemonProcess& d) { return json::parse(d.Ctl({"-o", "json", "health"}).out); }
 
@@ -54,14 +51,14 @@ TEST(StorageFaults, DatabaseLockedByAnotherProcessIsReportedAndRecovered) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before")}).exit_code, 0);
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before", kWaits)}).exit_code, 0);
 
   {
     // Another process takes the write lock and keeps it.
     auto other = sql::Database::Open(d.db());
     ASSERT_TRUE(other.ok());
     ASSERT_TRUE((*other)->Exec("BEGIN EXCLUSIVE").ok());
-    auto r = d.Ctl({"submit", WriteJob(dir, "during")});
+    auto r = d.Ctl({"submit", WriteJob(dir, "during", kWaits)});
     EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
     EXPECT_NE(r.err.find("another process holds the database lock"), std::string::npos) << r.err;
     json h = Health(d);
@@ -71,7 +68,7 @@ TEST(StorageFaults, DatabaseLockedByAnotherProcessIsReportedAndRecovered) {
     ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
   }
   // Released: the next write works and health is back.
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after")}).exit_code, 0) << d.Log();
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after", kWaits)}).exit_code, 0) << d.Log();
   EXPECT_EQ(Health(d)["status"], "ok");
   EXPECT_EQ(Names(d), (std::vector<std::string>{"before", "after"}));
   EXPECT_EQ(IntegrityCheck(d.db()), "ok");
@@ -113,10 +110,10 @@ TEST(StorageFaults, DiskFullIsReportedNothingIsCorruptedAndItRecovers) {
   if (!disk.mounted()) GTEST_SKIP() << disk.error() << " (needs root)";
   DaemonProcess d(dir, FAKE_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before")}).exit_code, 0);
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before", kWaits)}).exit_code, 0);
 
   Fill(dir / "state/filler");
-  auto r = d.Ctl({"submit", WriteJob(dir, "during")});
+  auto r = d.Ctl({"submit", WriteJob(dir, "during", kWaits)});
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_NE(r.err.find("disk full"), std::string::npos) << r.err << d.Log();
   json h = Health(d);
@@ -125,7 +122,7 @@ TEST(StorageFaults, DiskFullIsReportedNothingIsCorruptedAndItRecovers) {
   EXPECT_EQ(Names(d), (std::vector<std::string>{"before"})) << "reads still work";
 
   std::filesystem::remove(dir / "state/filler");
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after")}).exit_code, 0) << d.Log();
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after", kWaits)}).exit_code, 0) << d.Log();
   EXPECT_EQ(Health(d)["status"], "ok");
   EXPECT_EQ(Names(d), (std::vector<std::string>{"before", "after"}));
   d.Kill(SIGTERM);
@@ -143,7 +140,7 @@ TEST(StorageFaults, ReadOnlyStateDirectoryIsAClearStartupErrorAndChangesNothing)
   if (!disk.mounted()) GTEST_SKIP() << disk.error() << " (needs root)";
   DaemonProcess d(dir, FAKE_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before")}).exit_code, 0);
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "before", kWaits)}).exit_code, 0);
   d.Kill(SIGTERM);
 
   ASSERT_TRUE(disk.Remount(/*read_only=*/true)) << std::strerror(errno);
@@ -157,7 +154,7 @@ TEST(StorageFaults, ReadOnlyStateDirectoryIsAClearStartupErrorAndChangesNothing)
   EXPECT_EQ(IntegrityCheck(d.db()), "ok");
   ASSERT_TRUE(d.Start()) << d.Log();
   EXPECT_EQ(Health(d)["status"], "ok");
-  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after")}).exit_code, 0);
+  ASSERT_EQ(d.Ctl({"submit", WriteJob(dir, "after", kWaits)}).exit_code, 0);
   EXPECT_EQ(Names(d), (std::vector<std::string>{"before", "after"}));
 }
 

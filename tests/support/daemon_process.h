@@ -77,6 +77,17 @@ inline bool CanConnect(const std::string& path) {
   return ok;
 }
 
+// A job file `name`.yaml in `dir`: one epoch, released at once unless
+// `extra` has its own carbon: section (the default policy, forecast, would
+// wait for the mock's cleanest window).
+inline std::string WriteJob(const TempDir& dir, const std::string& name, const std::string& extra = "") {
+  std::string path = dir / (name + ".yaml");
+  std::ofstream(path) << "name: " << name << "\ntrain:\n  epochs: 1\n"
+                      << (extra.find("carbon:") == std::string::npos ? "carbon: {policy: immediate}\n" : "")
+                      << extra;
+  return path;
+}
+
 class DaemonProcess {
  public:
   // `extra_config` is appended to a config that sets the socket, state_dir
