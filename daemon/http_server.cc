@@ -197,7 +197,6 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
   }
 
   void StartStream(api::Response out) {
-    streaming_ = true;
     Queue("HTTP/1.1 " + std::to_string(out.status) + " OK\r\nContent-Type: " + out.content_type +
           "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nServer: carbond\r\n"
           "X-Accel-Buffering: no\r\n\r\n");
@@ -256,7 +255,6 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
   int32_t pid_ = 0;
   bool have_cred_ = false;
   // Streaming
-  bool streaming_ = false;
   bool writing_ = false;
   std::deque<std::string> out_;
   size_t backlog_ = 0;
