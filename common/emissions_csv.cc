@@ -134,7 +134,7 @@ std::string EmissionsJson(const EmissionsRecord& r) {
   o["on_cloud"] = r.on_cloud;
   o["pue"] = r.pue;
   o["wue"] = r.wue;
-  return o.dump();
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // names may not be UTF-8
 }
 
 namespace {
@@ -205,7 +205,7 @@ std::string RenderEmissionsCsv(const std::vector<EmissionsRecord>& rows) {
 std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows) {
   nlohmann::ordered_json doc = nlohmann::ordered_json::array();
   for (const auto& r : rows) doc.push_back(nlohmann::ordered_json::parse(EmissionsJson(r)));
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace carbon

@@ -88,6 +88,9 @@ StatusOr<Timestamp> ParseTime(std::string_view s) {
   }
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
     return bad("field out of range");
+  // Times carbond deals in; also keeps every sum with a duration (at most
+  // kMaxDurationYears) inside the clock's range.
+  if (year < 1970 || year > 2100) return bad("year outside 1970-2100");
   static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   if (day > kDays[month - 1] || (month == 2 && day == 29 && !leap)) return bad("no such day");
@@ -148,6 +151,7 @@ StatusOr<Duration> ParseDuration(std::string_view s, bool allow_zero) {
       else return bad("unknown unit");
     }
     total_ms += n * mult;
+    if (total_ms > kMaxDurationYears * 366LL * 86'400'000LL) return bad("longer than 100 years");
   }
   if (total_ms == 0 && !allow_zero) return bad("must be greater than zero");
   return Duration(total_ms);

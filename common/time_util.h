@@ -19,6 +19,8 @@ StatusOr<Timestamp> ParseTime(std::string_view text);
 
 // Accepts "90s", "30m", "6h", "2d", "1h30m", "1500ms" and a bare number of
 // seconds ("45"). Must be > 0 unless allow_zero.
+// ParseDuration refuses anything longer (so time arithmetic cannot overflow).
+constexpr long long kMaxDurationYears = 100;
 StatusOr<Duration> ParseDuration(std::string_view text, bool allow_zero = false);
 
 // "1h30m", "45s", "2d3h", "0s".

@@ -19,7 +19,7 @@ namespace {
 api::Response JsonResponse(int status, const json& body) {
   api::Response r;
   r.status = status;
-  r.body = body.dump();
+  r.body = api::JsonText(body);
   return r;
 }
 
@@ -540,7 +540,7 @@ api::Response ApiRouter::Events(const api::Request& r, const api::Target& t) {
   // The first lines: the reconnect delay, and a hello with carbond's clock
   // (virtual in demos) and the newest event id.
   json hello = {{"now", FormatTime(Now())}, {"version", info_.version}, {"last_id", events_->last_id()}};
-  resp.body = "retry: 2000\nevent: hello\ndata: " + hello.dump() + "\n\n";
+  resp.body = "retry: 2000\nevent: hello\ndata: " + api::JsonText(hello) + "\n\n";
   resp.stream = [hub = events_, f = std::move(*filter), last](std::shared_ptr<api::StreamSink> sink) {
     hub->Subscribe(std::move(sink), f, last);
   };

@@ -123,7 +123,7 @@ void ConnectEventStream(EventHub& events, Scheduler& scheduler, IntensityService
       r["source"] = z.current->source;
       r["fallback"] = z.fallback;
       r["reason"] = z.reason;
-      std::string key = r.dump();
+      std::string key = api::JsonText(r);
       if (key != last.first) {
         last.first = key;
         events.Publish("intensity", r);

@@ -41,7 +41,7 @@ std::string EventHub::Format(const StreamEvent& e) {
 }
 
 uint64_t EventHub::Publish(const std::string& type, const nlohmann::json& data, int64_t job_id) {
-  StreamEvent e{next_id_++, type, job_id, data.dump()};
+  StreamEvent e{next_id_++, type, job_id, api::JsonText(data)};
   const std::string text = Format(e);
   bool dead = false;
   for (auto& s : subs_)

@@ -30,7 +30,7 @@ int HttpStatusFor(StatusCode code) {
 std::string ErrorBody(const Status& st) {
   json e = {{"code", StatusCodeName(st.code())}, {"message", st.message()}};
   if (!st.field().empty()) e["field"] = st.field();
-  return json{{"error", e}}.dump();
+  return JsonText(json{{"error", e}});
 }
 
 Response ErrorResponse(const Status& st) {
@@ -88,6 +88,8 @@ std::optional<Timestamp> ReadOptTime(const json& j, const char* key) {
   return *t;
 }
 }  // namespace
+
+std::string JsonText(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 StatusOr<int64_t> ParseIntParam(const std::string& name, const std::string& text, int64_t min, int64_t max) {
   errno = 0;

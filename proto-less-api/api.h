@@ -57,6 +57,10 @@ struct Response {
   std::function<void(std::shared_ptr<StreamSink>)> stream;
 };
 
+// JSON text of a response or event. Text from users (paths, job files) may
+// hold invalid UTF-8: it becomes U+FFFD instead of an exception.
+std::string JsonText(const nlohmann::json& j);
+
 // The one place error codes become HTTP statuses.
 int HttpStatusFor(StatusCode code);
 // {"error": {"code": "INVALID_ARGUMENT", "message": "...", "field": "train.epochs"}}

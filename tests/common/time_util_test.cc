@@ -28,6 +28,14 @@ TEST(TimeUtil, RejectsAmbiguousOrInvalidTimes) {
   EXPECT_FALSE(ParseTime("tomorrow").ok());
   auto st = ParseTime("2026-11-27T03:00:00").status();
   EXPECT_NE(st.message().find("missing UTC offset"), std::string::npos) << st.message();
+  // Years the clock cannot hold overflowed the conversion to nanoseconds
+  // (found by fuzz_job_spec): refused with the range.
+  for (const char* far : {"4052-12-01T10:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"}) {
+    auto r = ParseTime(far);
+    ASSERT_FALSE(r.ok()) << far;
+    EXPECT_NE(r.status().message().find("year outside 1970-2100"), std::string::npos) << r.status().message();
+  }
+  EXPECT_TRUE(ParseTime("2100-12-31T23:59:59Z").ok());
 }
 
 TEST(TimeUtil, FormatAndParseRoundTrip) {
@@ -50,6 +58,11 @@ TEST(TimeUtil, ParsesDurations) {
   EXPECT_FALSE(ParseDuration("5 hours").ok());
   EXPECT_FALSE(ParseDuration("-5m").ok());
   EXPECT_FALSE(ParseDuration("10x").ok());
+  // Sums that would overflow time arithmetic are refused.
+  EXPECT_TRUE(ParseDuration("36500d").ok());
+  auto huge = ParseDuration("999999999d999999999d999999999d");
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("longer than 100 years"), std::string::npos) << huge.status().message();
   EXPECT_EQ(FormatDuration(std::chrono::minutes(90)), "1h30m");
   EXPECT_EQ(FormatDuration(Duration(0)), "0s");
 }
