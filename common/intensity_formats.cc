@@ -17,7 +17,7 @@ using nlohmann::json;
 StatusOr<json> ParseJson(const std::string& body, const std::string& source) {
   try {
     return json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers too large
     return Unavailable(source + ": response is not valid JSON (" + e.what() + ")");
   }
 }
@@ -263,7 +263,7 @@ StatusOr<IntensitySeries> ParseIntensityCsv(const std::string& text, const std::
       return source + ":" + std::to_string(line_no) + ":" +
              std::to_string(col < static_cast<int>(starts.size()) ? starts[static_cast<size_t>(col)] + 1 : 1);
     };
-    int need = std::max({time_col, value_col, to_col});
+    int need = std::max({time_col, value_col, to_col, fallback_col});
     if (static_cast<int>(cells.size()) <= need)
       return InvalidArgument(where(0) + ": " + std::to_string(cells.size()) + " columns, the header has " +
                              std::to_string(header.size()));

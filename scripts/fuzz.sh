@@ -27,6 +27,6 @@ for t in "${targets[@]}"; do
     echo "fuzz_$t FOUND A CRASH: see $log and build-fuzz/crashes/$t/"
     status=1
   fi
-  grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || tail -n 5 "$log"
+  grep -E "^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || tail -n 5 "$log"
 done
 exit $status
