@@ -164,11 +164,24 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   if (c.state_dir.empty()) y.ErrorAt(root, "state_dir", "state_dir", "must not be empty");
 
   YAML::Node worker = root["worker"];
-  if (y.Map(worker, "worker", {"path", "max_concurrent_jobs", "max_attempts", "cancel_grace"})) {
+  if (y.Map(worker, "worker", {"path", "max_concurrent_jobs", "max_attempts", "cancel_grace", "data_roots",
+                               "memory_limit"})) {
     Set(c.worker_path, y.String(worker, "worker", "path"));
     Set(c.max_concurrent_jobs, y.Int(worker, "worker", "max_concurrent_jobs", 0, 256));
     Set(c.max_attempts, y.Int(worker, "worker", "max_attempts", 1, 100));
     Set(c.cancel_grace, y.DurationField(worker, "worker", "cancel_grace"));
+    if (auto roots = y.StringList(worker, "worker", "data_roots")) {
+      if (roots->empty()) y.ErrorAt(worker, "data_roots", "worker.data_roots", "list at least one directory");
+      for (size_t i = 0; i < roots->size(); ++i)
+        if ((*roots)[i].front() != '/')
+          y.Error(worker["data_roots"][i], "worker.data_roots[" + std::to_string(i) + "]",
+                  "'" + (*roots)[i] + "' is relative; expected an absolute directory such as /srv/datasets");
+      c.data_roots = *roots;
+    }
+    Set(c.memory_limit, y.Bytes(worker, "worker", "memory_limit", 0, int64_t{1} << 50));
+    if (c.memory_limit > 0 && c.memory_limit < (64 << 20))
+      y.ErrorAt(worker, "memory_limit", "worker.memory_limit",
+                "a worker needs at least 64MiB; 0 (the default) sets no limit");
     if (c.worker_path.empty()) y.ErrorAt(worker, "path", "worker.path", "must not be empty");
   }
 

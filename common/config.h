@@ -90,6 +90,11 @@ struct Config {
   int64_t max_concurrent_jobs = 1;
   int64_t max_attempts = 3;
   Duration cancel_grace = std::chrono::seconds(30);
+  // Directories a job's data.path must lie in (symlinks resolved): workers
+  // run as carbond's user, not as the submitter. Empty: /usr/share/datasets
+  // and <state_dir>/datasets.
+  std::vector<std::string> data_roots;
+  int64_t memory_limit = 0;  // bytes of data memory per worker (RLIMIT_DATA); 0: none
   Duration tick = std::chrono::seconds(1);
   std::string default_zone = "GB";
   Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait
@@ -112,6 +117,10 @@ struct Config {
   std::string DatabasePath() const { return database.empty() ? state_dir + "/carbond.db" : database; }
   std::vector<std::string> IntensityZones() const {
     return intensity.zones.empty() ? std::vector<std::string>{default_zone} : intensity.zones;
+  }
+  std::vector<std::string> DataRoots() const {
+    return data_roots.empty() ? std::vector<std::string>{"/usr/share/datasets", state_dir + "/datasets"}
+                              : data_roots;
   }
   std::string RunsDir() const { return runs_dir.empty() ? state_dir + "/runs" : runs_dir; }
 };

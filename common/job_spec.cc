@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/paths.h"
 #include "common/time_util.h"
 #include "common/yaml_fields.h"
 
@@ -26,6 +27,11 @@ void Set(T& out, const std::optional<T>& v) {
 }  // namespace
 
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file) {
+  return ParseJobSpec(text, file, nullptr);
+}
+
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
+                               const std::vector<std::string>* data_roots) {
   YamlFields y(file);
   YAML::Node root = y.Parse(text);
   if (!y.ok()) return y.ToStatus();
@@ -66,6 +72,10 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file)
     }
     Set(spec.data.train_limit, y.Int(data, "data", "train_limit", 0, 100'000'000));
     Set(spec.data.test_limit, y.Int(data, "data", "test_limit", 0, 100'000'000));
+  }
+  if (data_roots && !spec.data.path.empty()) {
+    if (auto inside = ResolveInsideRoots(spec.data.path, *data_roots); !inside.ok())
+      y.ErrorAt(data.IsMap() ? data : root, "path", "data.path", inside.status().message());
   }
 
   YAML::Node train = root["train"];

@@ -91,6 +91,10 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
 
 // `file` names the source in error messages ("job.yaml", "request body").
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file);
+// The same, and data.path (given or default) must resolve inside one of
+// `data_roots` (carbond's worker.data_roots; see common/paths.h).
+StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
+                               const std::vector<std::string>* data_roots);
 
 // Reads and parses a file; a missing or unreadable file is INVALID_ARGUMENT too.
 StatusOr<JobSpec> LoadJobSpecFile(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -242,6 +243,21 @@ std::optional<Duration> YamlFields::DurationField(const YAML::Node& map, const s
   return *d;
 }
 
+std::optional<int64_t> YamlFields::Bytes(const YAML::Node& map, const std::string& path, const std::string& key,
+                                         int64_t min, int64_t max) {
+  auto s = Scalar(map, path, key, "a size");
+  if (!s) return std::nullopt;
+  auto b = ParseBytes(*s);
+  if (b.ok() && (*b < min || *b > max))
+    b = InvalidArgument("'" + *s + "' is out of range; expected " + std::to_string(min) + " to " +
+                        std::to_string(max) + " bytes");
+  if (!b.ok()) {
+    ErrorAt(map, key, Join(path, key), b.status().message());
+    return std::nullopt;
+  }
+  return *b;
+}
+
 std::optional<Timestamp> YamlFields::Time(const YAML::Node& map, const std::string& path,
                                           const std::string& key) {
   auto s = Scalar(map, path, key, "a date-time");
@@ -323,6 +339,28 @@ Status YamlFields::ToStatus() const {
     msg += errors_[i].second;
   }
   return InvalidArgument(msg, errors_.front().first);
+}
+
+StatusOr<int64_t> ParseBytes(const std::string& text) {
+  const std::string accepted = "; expected a size such as 512MiB, 4G, 1.5GiB or 800000000 (bytes)";
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  const std::string number = text.substr(0, i);
+  std::string unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  if (number.empty() || number.front() == '.' || std::count(number.begin(), number.end(), '.') > 1)
+    return InvalidArgument("'" + text + "' is not a size" + accepted);
+  static const std::vector<std::pair<std::string, double>> kUnits = {
+      {"", 1},         {"B", 1},          {"K", 0x1p10},  {"KiB", 0x1p10}, {"KB", 1e3},
+      {"M", 0x1p20},   {"MiB", 0x1p20},   {"MB", 1e6},    {"G", 0x1p30},   {"GiB", 0x1p30},
+      {"GB", 1e9},     {"T", 0x1p40},     {"TiB", 0x1p40}, {"TB", 1e12}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    const double bytes = std::strtod(number.c_str(), nullptr) * factor;
+    if (!(bytes < 0x1p62)) return InvalidArgument("'" + text + "' is too large" + accepted);
+    return static_cast<int64_t>(bytes);
+  }
+  return InvalidArgument("'" + text + "' has an unknown unit '" + unit + "'" + accepted);
 }
 
 }  // namespace carbon

@@ -18,6 +18,9 @@
 
 namespace carbon {
 
+// "512MiB", "4G", "1.5GiB", "800000000": see YamlFields::Bytes.
+StatusOr<int64_t> ParseBytes(const std::string& text);
+
 // The nearest of `candidates` to `word` by edit distance, or "" when none is close.
 std::string NearestWord(const std::string& word, const std::vector<std::string>& candidates);
 
@@ -51,6 +54,10 @@ class YamlFields {
                                         const std::string& key, bool allow_zero = false);
   std::optional<Timestamp> Time(const YAML::Node& map, const std::string& path,
                                 const std::string& key);
+  // A size in bytes: a whole number with an optional unit, "512MiB", "4G",
+  // "1.5GiB", "800000000" (K/M/G/T are powers of 1024, KB/MB/GB/TB of 1000).
+  std::optional<int64_t> Bytes(const YAML::Node& map, const std::string& path, const std::string& key,
+                               int64_t min, int64_t max);
   // A list of strings; when `values` is not empty each must be one of them.
   std::optional<std::vector<std::string>> StringList(const YAML::Node& map, const std::string& path,
                                                      const std::string& key,

@@ -58,6 +58,7 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
   o.max_concurrent_jobs = c.max_concurrent_jobs;
   o.max_attempts = c.max_attempts;
   o.runs_dir = c.RunsDir();
+  o.data_roots = c.DataRoots();
   o.default_zone = c.default_zone;
   o.policy_defaults.max_wait = c.default_max_wait;
   o.policy_defaults.expected_duration = c.default_expected_duration;
@@ -71,6 +72,10 @@ ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& w
   o.cancel_grace = c.cancel_grace;
   o.worker_flags = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
                     fmt::format("{}", c.energy.measure_power_secs)};
+  for (const auto& root : c.DataRoots()) o.worker_flags.insert(o.worker_flags.end(), {"--data-root", root});
+  o.env_drop = {"CREDENTIALS_DIRECTORY"};
+  if (!c.intensity.electricitymaps.token_env.empty()) o.env_drop.push_back(c.intensity.electricitymaps.token_env);
+  o.memory_limit = c.memory_limit;
   return o;
 }
 

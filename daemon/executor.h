@@ -18,6 +18,9 @@ struct ExitInfo {
   int64_t exit_status = 0;   // exit code, or 128 + signal
   std::string description;   // "exited with status 1", "killed by signal 9"
   std::string stderr_tail;   // last lines the worker wrote to stderr
+  // Killed for worker.memory_limit, or an allocation in the worker failed:
+  // the same job would run out again, so it is not retried.
+  bool out_of_memory = false;
 };
 
 class ExecutorListener {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,13 +20,17 @@
 #include <spdlog/spdlog.h>
 #include <vector>
 
+#include "daemon/run_dir.h"
+
+extern char** environ;
+
 namespace carbon {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 struct ProcessExecutor::Child {
-  Child(asio::io_context& io) : events(io), kill_timer(io), eof_timer(io) {}
+  Child(asio::io_context& io) : events(io), kill_timer(io), eof_timer(io), memory_timer(io) {}
   int64_t job_id = 0;
   pid_t pid = -1;
   std::string run_dir;
@@ -33,6 +38,8 @@ struct ProcessExecutor::Child {
   asio::streambuf buf;
   asio::steady_timer kill_timer;
   asio::steady_timer eof_timer;
+  asio::steady_timer memory_timer;
+  int64_t over_memory_rss = 0;  // bytes, when carbond killed it for worker.memory_limit
   bool reaped = false;
   bool eof = false;
   bool finished = false;
@@ -79,19 +86,35 @@ StatusOr<std::string> ResolveWorkerPath(const std::string& path) {
                   self.parent_path().string() + ") nor in PATH; set worker.path in carbond.yaml");
 }
 
+namespace {
+
+// "NAME=value" entries of carbond's environment, less the names in `drop`.
+std::vector<std::string> WorkerEnvironment(const std::vector<std::string>& drop) {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    std::string name = kv.substr(0, kv.find('='));
+    if (std::find(drop.begin(), drop.end(), name) == drop.end()) out.push_back(std::move(kv));
+  }
+  return out;
+}
+
+}  // namespace
+
 Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
   if (children_.count(job.id)) return FailedPrecondition("job already has a worker");
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) return Unavailable("cannot create run directory " + run_dir + ": " + ec.message());
+  RETURN_IF_ERROR(PrepareRunDir(run_dir, job.id, /*first_attempt=*/false));  // the scheduler moved stale files
   const std::string job_file = run_dir + "/job.yaml";
   {
-    std::ofstream out(job_file, std::ios::binary | std::ios::trunc);
-    out << job.spec_text;
-    if (!out) return Unavailable("cannot write " + job_file);
+    int fd = ::open(job_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0) return Unavailable("cannot write " + job_file + ": " + std::strerror(errno));
+    const std::string& text = job.spec_text;
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ok = ::close(fd) == 0 && ok;
+    if (!ok) return Unavailable("cannot write " + job_file + ": " + std::strerror(errno));
   }
   const std::string log_file = run_dir + "/worker.log";
-  int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
   if (log_fd < 0) return Unavailable("cannot open " + log_file + ": " + std::strerror(errno));
 
   int sv[2];
@@ -117,6 +140,10 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = WorkerEnvironment(options_.env_drop);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
@@ -153,7 +180,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
       for (int fd = 4; fd < 65536; ++fd)
         if (fd != errpipe[1]) ::close(fd);
     }
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     int e = errno;
     ssize_t w = ::write(errpipe[1], &e, sizeof e);
     (void)w;
@@ -183,7 +210,37 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   children_[job.id] = child;
   spdlog::debug("job {}: worker pid {} started", job.id, pid);
   ReadEvents(child);
+  WatchMemory(child);
   return Status();
+}
+
+namespace {
+// The resident set of a process in bytes (VmRSS), or -1 when it is gone.
+int64_t ResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10) * 1024;
+  return -1;
+}
+
+std::string Mib(int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+}  // namespace
+
+void ProcessExecutor::WatchMemory(const std::shared_ptr<Child>& child) {
+  child->memory_timer.expires_after(options_.memory_poll);
+  child->memory_timer.async_wait([this, child](const boost::system::error_code& ec) {
+    if (ec || child->reaped || child->over_memory_rss > 0) return;
+    const int64_t limit = options_.memory_limit;
+    if (const int64_t rss = limit > 0 ? ResidentBytes(child->pid) : -1; rss > limit) {
+      child->over_memory_rss = rss;
+      spdlog::warn("job {}: worker uses {} of memory, over worker.memory_limit {}; killing it", child->job_id,
+                   Mib(rss), Mib(limit));
+      ::kill(-child->pid, SIGKILL);
+      return;
+    }
+    WatchMemory(child);
+  });
 }
 
 Status ProcessExecutor::Stop(int64_t job_id, StopMode mode) {
@@ -279,6 +336,7 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   child->finished = true;
   child->kill_timer.cancel();
   child->eof_timer.cancel();
+  child->memory_timer.cancel();
   ExitInfo info;
   int st = child->wait_status;
   if (WIFEXITED(st)) {
@@ -292,7 +350,15 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
     const char* name = sigabbrev_np(sig);
     info.description = "killed by signal " + std::to_string(sig) +
                        (name ? std::string(" (SIG") + name + ")" : std::string());
+    if (child->over_memory_rss > 0) {
+      info.out_of_memory = true;
+      info.description += " by carbond: its memory (" + Mib(child->over_memory_rss) + " resident) exceeded " +
+                          "worker.memory_limit (" + Mib(options_.memory_limit) + ")";
+    } else if (sig == SIGKILL && !child->stop_requested) {
+      info.description += ", not sent by carbond (the kernel's out-of-memory killer sends it: journalctl -k)";
+    }
   }
+  if (info.exit_status == 3) info.out_of_memory = true;  // the worker's own allocation failed
   if (child->stop_requested && child->stop_mode == StopMode::kDrain && !info.succeeded)
     info.interrupted = true;
   info.stderr_tail = TailOfFile(child->run_dir + "/worker.log", options_.stderr_tail_bytes);

@@ -26,6 +26,13 @@ struct ProcessExecutorOptions {
   size_t stderr_tail_bytes = 2048;
   // Passed to every worker after the job's own flags (energy settings).
   std::vector<std::string> worker_flags;
+  // Names removed from the worker's environment (the Electricity Maps
+  // token's variable, CREDENTIALS_DIRECTORY): a worker needs no credential.
+  std::vector<std::string> env_drop;
+  // A worker whose resident memory exceeds this many bytes is killed and its
+  // job failed (not retried); checked every memory_poll. 0: no limit.
+  int64_t memory_limit = 0;
+  Duration memory_poll = std::chrono::milliseconds(250);
 };
 
 class ProcessExecutor final : public Executor {
@@ -46,6 +53,7 @@ class ProcessExecutor final : public Executor {
   void WaitForSigchld();
   void ReadEvents(std::shared_ptr<Child> child);
   void MaybeFinish(const std::shared_ptr<Child>& child);
+  void WatchMemory(const std::shared_ptr<Child>& child);
 
   boost::asio::io_context& io_;
   ProcessExecutorOptions options_;

@@ -1,10 +1,12 @@
 #include "daemon/scheduler.h"
 
 #include "daemon/emissions_files.h"
+#include "daemon/run_dir.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/paths.h"
 #include "common/time_util.h"
 #include "proto-less-api/api.h"
 
@@ -31,7 +33,7 @@ void Scheduler::Notify(int64_t id) {
 
 StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::string& file) const {
   if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
-  return ParseJobSpec(spec_text, file);
+  return ParseJobSpec(spec_text, file, options_.data_roots.empty() ? nullptr : &options_.data_roots);
 }
 
 void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
@@ -178,6 +180,11 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
   return Internal("job " + std::to_string(id) + " kept changing state during cancel");
 }
 
+Status Scheduler::CheckDataPath(const JobSpec& spec) const {
+  if (options_.data_roots.empty()) return Status();
+  return ResolveInsideRoots(spec.data.path, options_.data_roots).status();
+}
+
 const JobSpec* Scheduler::SpecOf(const JobRecord& job, Status* error) {
   auto it = specs_.find(job.id);
   if (it != specs_.end()) return &it->second;
@@ -302,7 +309,33 @@ void Scheduler::Tick() {
       }
       continue;
     }
+    if (Status st = CheckDataPath(*spec); !st.ok()) {
+      // The roots or a symlink changed since the job was admitted.
+      Transition f{JobState::kWaiting, JobState::kFailed, "not started: data.path " + st.message(), now};
+      f.finished = now;
+      f.error = f.reason;
+      if (store_.Apply(job.id, f).ok()) {
+        spdlog::warn("job {}: {}", job.id, f.reason);
+        Notify(job.id);
+      }
+      continue;
+    }
     std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
+    if (Status st = PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0); !st.ok()) {
+      if (st.code() == StatusCode::kUnavailable) {  // the file system; try again next tick
+        const std::string why = "cannot start yet: " + st.message();
+        if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
+        continue;
+      }
+      Transition f{JobState::kWaiting, JobState::kFailed, "not started: " + st.message(), now};
+      f.finished = now;
+      f.error = f.reason;
+      if (store_.Apply(job.id, f).ok()) {
+        spdlog::error("job {}: {}", job.id, f.reason);
+        Notify(job.id);
+      }
+      continue;
+    }
     Transition t{JobState::kWaiting, JobState::kRunning,
                  d.reason + "; attempt " + std::to_string(job.attempts + 1), now};
     t.started = now;
@@ -518,6 +551,11 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     t.to = JobState::kQueued;
     t.reason = "interrupted on attempt " + n + " (" + info.description +
                "); resumes from its last checkpoint";
+  } else if (info.out_of_memory) {
+    t.reason = "out of memory on attempt " + n + ", not retried (" + info.description + ")" +
+               (info.stderr_tail.empty() ? "" : ": " + info.stderr_tail);
+    t.error = info.stderr_tail;
+    t.finished = t.at;
   } else if (info.exit_status == 2) {
     t.reason = "worker rejected the job (" + info.description + "): " + info.stderr_tail;
     t.error = info.stderr_tail;

@@ -30,6 +30,9 @@ struct SchedulerOptions {
   int64_t max_concurrent_jobs = 1;
   int64_t max_attempts = 3;
   std::string runs_dir;  // each job runs in <runs_dir>/<id>
+  // data.path must lie in one of these, at submit and again at release
+  // (common/paths.h); empty: not checked.
+  std::vector<std::string> data_roots;
   std::string default_zone = "GB";  // for jobs that name none
   PolicyDefaults policy_defaults;
 };
@@ -102,6 +105,8 @@ class Scheduler final : public ExecutorListener {
       on_worker_event;
 
  private:
+  // OK when data.path lies in options_.data_roots (or there are none).
+  Status CheckDataPath(const JobSpec& spec) const;
   // The parsed spec of a job, parsed once and cached while the job is not
   // final; null (and the error in *error) when the stored text does not parse.
   const JobSpec* SpecOf(const JobRecord& job, Status* error);

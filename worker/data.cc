@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/paths.h"
+
 namespace carbon::worker {
 namespace {
 
 // Reads a whole file, inflating it when it is gzip (zlib reads raw files as is).
-StatusOr<std::vector<uint8_t>> ReadMaybeGz(const std::string& base) {
+StatusOr<std::vector<uint8_t>> ReadMaybeGz(const std::string& base, const std::vector<std::string>& roots) {
   std::string path;
   for (const std::string& cand : {base + ".gz", base}) {
     if (std::filesystem::exists(cand)) {
@@ -21,6 +23,11 @@ StatusOr<std::vector<uint8_t>> ReadMaybeGz(const std::string& base) {
     return InvalidArgument("dataset file " + base + "[.gz] not found (set data.path to the "
                            "folder that holds it; Fashion-MNIST comes with Debian's "
                            "dataset-fashion-mnist)");
+  if (!roots.empty()) {
+    auto inside = ResolveInsideRoots(path, roots);
+    if (!inside.ok()) return InvalidArgument("data.path: " + inside.status().message());
+    path = *inside;
+  }
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) return InvalidArgument("cannot open " + path);
   std::vector<uint8_t> out;
@@ -42,10 +49,11 @@ uint32_t BigEndian(const std::vector<uint8_t>& b, size_t off) {
 
 }  // namespace
 
-StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit) {
+StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit,
+                          const std::vector<std::string>& roots) {
   const std::string prefix = dir + "/" + (train ? "train" : "t10k");
-  ASSIGN_OR_RETURN(auto img, ReadMaybeGz(prefix + "-images-idx3-ubyte"));
-  ASSIGN_OR_RETURN(auto lab, ReadMaybeGz(prefix + "-labels-idx1-ubyte"));
+  ASSIGN_OR_RETURN(auto img, ReadMaybeGz(prefix + "-images-idx3-ubyte", roots));
+  ASSIGN_OR_RETURN(auto lab, ReadMaybeGz(prefix + "-labels-idx1-ubyte", roots));
   if (img.size() < 16 || BigEndian(img, 0) != 0x00000803)
     return InvalidArgument(prefix + "-images-idx3-ubyte: not an IDX image file (magic 0x803)");
   if (lab.size() < 8 || BigEndian(lab, 0) != 0x00000801)
@@ -67,7 +75,8 @@ StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit) {
   return d;
 }
 
-StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit) {
+StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit,
+                              const std::vector<std::string>& roots) {
   constexpr int64_t kRecord = 1 + 3 * 32 * 32;
   std::vector<std::string> files;
   if (train) {
@@ -78,7 +87,7 @@ StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit)
   std::vector<uint8_t> all;
   for (const auto& f : files) {
     if (limit > 0 && static_cast<int64_t>(all.size()) / kRecord >= limit) break;
-    ASSIGN_OR_RETURN(auto bytes, ReadMaybeGz(f));
+    ASSIGN_OR_RETURN(auto bytes, ReadMaybeGz(f, roots));
     if (bytes.empty() || bytes.size() % kRecord != 0)
       return InvalidArgument(f + ": not a CIFAR-10 binary batch (size " +
                              std::to_string(bytes.size()) + " is not a multiple of 3073 bytes)");
@@ -96,9 +105,13 @@ StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit)
 }
 
 StatusOr<Dataset> LoadDataset(const std::string& format, const std::string& dir, bool train,
-                              int64_t limit) {
-  if (format == "cifar10") return LoadCifar10(dir, train, limit);
-  return LoadIdx(dir, train, limit);
+                              int64_t limit, const std::vector<std::string>& roots) {
+  if (!roots.empty()) {
+    auto inside = ResolveInsideRoots(dir, roots);
+    if (!inside.ok()) return InvalidArgument("data.path: " + inside.status().message());
+  }
+  if (format == "cifar10") return LoadCifar10(dir, train, limit, roots);
+  return LoadIdx(dir, train, limit, roots);
 }
 
 }  // namespace carbon::worker

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -23,10 +24,14 @@ struct Dataset {
 // Loads <dir>/{train|t10k}-images-idx3-ubyte[.gz] and the matching labels;
 // `limit` > 0 keeps the first `limit` samples. Errors name the file and what
 // was wrong (missing, truncated, bad magic number, count mismatch).
-StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit);
-StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit);
+// With `roots` (carbond's worker.data_roots) each file must resolve inside
+// one of them, symlinks followed (common/paths.h); empty: no check.
+StatusOr<Dataset> LoadIdx(const std::string& dir, bool train, int64_t limit,
+                          const std::vector<std::string>& roots = {});
+StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit,
+                              const std::vector<std::string>& roots = {});
 // Dispatches on format ("idx" | "cifar10").
 StatusOr<Dataset> LoadDataset(const std::string& format, const std::string& dir, bool train,
-                              int64_t limit);
+                              int64_t limit, const std::vector<std::string>& roots = {});
 
 }  // namespace carbon::worker

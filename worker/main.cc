@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <string>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
   app.add_option("--country", country,
                  "ISO 3166 alpha-3 code: CodeCarbon's intensity for the country (standalone runs; "
                  "default: CodeCarbon's world average, 475 g/kWh)");
+  std::vector<std::string> data_roots;
+  app.add_option("--data-root", data_roots,
+                 "a directory data files must lie in, symlinks resolved (repeatable; carbond passes "
+                 "worker.data_roots; default: no check)");
   app.add_flag("--no-energy-tracking", no_energy, "measure no energy (the overhead benchmark's baseline)");
   try {
     app.parse(argc, argv);
@@ -123,6 +128,7 @@ int main(int argc, char** argv) {
     carbon::worker::TrainOptions options;
     options.progress_bar = event_fd < 0 && ::isatty(2);
     options.meter.enabled = !no_energy;
+    options.data_roots = data_roots;
     options.meter.tracker.cpu_power_csv = cpu_power_csv.empty() ? DefaultCodecarbonFile("cpu_power.csv") : cpu_power_csv;
     options.meter.tracker.pue = pue;
     options.meter.measure_power_secs = measure_power_secs;
@@ -140,6 +146,11 @@ int main(int argc, char** argv) {
     }
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {
+    if (auto oom = carbon::worker::OutOfMemoryMessage(e)) {
+      std::fprintf(stderr, "carbon-worker: %s\n", oom->c_str());
+      events.Send("failed", {{"message", *oom}, {"retryable", false}});
+      return carbon::worker::kExitOutOfMemory;
+    }
     std::fprintf(stderr, "carbon-worker: training failed: %s\n", e.what());
     events.Send("failed", {{"message", e.what()}, {"retryable", true}});
     return carbon::worker::kExitFailed;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <new>
 #include <thread>
 
 #include "worker/checkpoint.h"
@@ -161,9 +162,9 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
                PrecisionName(precision), threads, BlasKind(blas).c_str(), blas.c_str());
 
   torch::manual_seed(static_cast<uint64_t>(t.seed));
-  auto train = LoadDataset(spec.data.format, spec.data.path, true, spec.data.train_limit);
+  auto train = LoadDataset(spec.data.format, spec.data.path, true, spec.data.train_limit, options.data_roots);
   if (!train.ok()) return Reject(events, train.status().message());
-  auto test = LoadDataset(spec.data.format, spec.data.path, false, spec.data.test_limit);
+  auto test = LoadDataset(spec.data.format, spec.data.path, false, spec.data.test_limit, options.data_roots);
   if (!test.ok()) return Reject(events, test.status().message());
   if (device.is_cuda()) {
     // Pinned test set: its batches go to the GPU with non-blocking copies.
@@ -324,6 +325,26 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
                            {"best_accuracy", state.best_accuracy},
                            {"epochs", t.epochs}});
   return kExitOk;
+}
+
+std::optional<std::string> OutOfMemoryMessage(const std::exception& e) {
+  std::string what;
+  if (dynamic_cast<const std::bad_alloc*>(&e)) {
+    what = "an allocation failed (std::bad_alloc)";
+  } else if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) {
+    what = c10->what_without_backtrace();
+    const bool oom = dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr ||
+                     what.find("out of memory") != std::string::npos ||
+                     what.find("can't allocate memory") != std::string::npos ||
+                     what.find("not enough memory") != std::string::npos;
+    if (!oom) return std::nullopt;
+    if (size_t nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+  } else {
+    return std::nullopt;
+  }
+  return "out of memory: " + what +
+         ". Raise train.accumulation_steps (smaller micro-batches, the same effective batch), or lower "
+         "train.batch_size or the model's size";
 }
 
 }  // namespace carbon::worker

@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <exception>
+#include <optional>
 #include <string>
 
 #include "common/job_spec.h"
@@ -21,12 +23,20 @@ namespace carbon::worker {
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitRejected = 2;      // the job or its data is wrong: retrying will not help
+constexpr int kExitOutOfMemory = 3;   // an allocation failed: the same job will fail again
 constexpr int kExitInterrupted = 75;  // stopped on request after a checkpoint; resumable
 
 struct TrainOptions {
   bool progress_bar = false;  // draw a progress bar on stderr (standalone, on a terminal)
   energy::MeterOptions meter;  // energy and emissions per epoch (worker/energy_meters.h)
+  // carbond's worker.data_roots: every data file must lie inside one; empty: no check.
+  std::vector<std::string> data_roots;
 };
+
+// When `e` is an allocation failure (host memory: std::bad_alloc or
+// LibTorch's CPU allocator; GPU memory: CUDA out of memory), what to tell the
+// person who submitted the job; nullopt for any other error.
+std::optional<std::string> OutOfMemoryMessage(const std::exception& e);
 
 // Returns one of the exit codes above. `stop` is set from the SIGTERM handler:
 // the worker finishes the optimizer step in progress, writes a checkpoint and

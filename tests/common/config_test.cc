@@ -137,6 +137,34 @@ TEST(Config, ValuesAreChecked) {
   EXPECT_EQ(s->socket_path, "/tmp/x.sock");
 }
 
+TEST(Config, DataRootsAndMemoryLimit) {
+  Config d;
+  d.state_dir = "/var/lib/carbond";
+  EXPECT_EQ(d.DataRoots(), (std::vector<std::string>{"/usr/share/datasets", "/var/lib/carbond/datasets"}));
+  EXPECT_EQ(d.memory_limit, 0);
+  auto c = ParseConfig("worker:\n  data_roots: [/srv/data]\n  memory_limit: 1.5GiB\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->DataRoots(), std::vector<std::string>{"/srv/data"});
+  EXPECT_EQ(c->memory_limit, int64_t{3} << 29);
+  EXPECT_EQ(ParseConfig("worker: {memory_limit: 4G}\n", "c")->memory_limit, int64_t{4} << 30);
+  EXPECT_EQ(ParseConfig("worker: {memory_limit: 800MB}\n", "c")->memory_limit, 800'000'000);
+  struct Bad {
+    std::string text, expect;
+  };
+  for (const Bad& b : {Bad{"worker:\n  data_roots: [/srv, data]\n",
+                           "'worker.data_roots[1]': 'data' is relative; expected an absolute directory such as "
+                           "/srv/datasets at c.yaml:2:22"},
+                       Bad{"worker:\n  data_roots: []\n", "list at least one directory"},
+                       Bad{"worker:\n  memory_limit: lots\n", "'lots' is not a size; expected a size such as 512MiB"},
+                       Bad{"worker:\n  memory_limit: 4 parsecs\n", "unknown unit 'parsecs'"},
+                       Bad{"worker:\n  memory_limit: 1MiB\n", "a worker needs at least 64MiB"},
+                       Bad{"worker:\n  memory_limit: 99999999T\n", "too large"}}) {
+    auto r = ParseConfig(b.text, "c.yaml");
+    ASSERT_FALSE(r.ok()) << b.text;
+    EXPECT_NE(r.status().message().find(b.expect), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(Config, SystemdDirectoriesReplaceDefaultsOnly) {
   ::setenv("RUNTIME_DIRECTORY", "/run/carbond", 1);
   ::setenv("STATE_DIRECTORY", "/var/lib/carbond-x", 1);

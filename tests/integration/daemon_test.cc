@@ -17,35 +17,12 @@ namespace carbon {
 namespace {
 
 using fakes::DaemonProcess;
+using fakes::StateIs;
+using fakes::Submit;
 using fakes::TempDir;
+using fakes::WaitFor;
 using fakes::WriteJob;
 using nlohmann::json;
-
-// Polls the job until `pred` holds or 20 s pass.
-template <typename Pred>
-json WaitFor(DaemonProcess& d, int64_t id, Pred pred) {
-  json j;
-  for (int i = 0; i < 400; ++i) {
-    auto r = d.Ctl({"-o", "json", "status", std::to_string(id)});
-    if (r.exit_code == 0) {
-      j = json::parse(r.out);
-      if (pred(j)) return j;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ADD_FAILURE() << "job " << id << " never reached the expected state; last: " << j.dump();
-  return j;
-}
-
-auto StateIs(const std::string& s) {
-  return [s](const json& j) { return j["state"] == s; };
-}
-
-int64_t Submit(DaemonProcess& d, const std::string& file) {
-  auto r = d.Ctl({"submit", file});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? std::stoll(r.out) : -1;
-}
 
 TEST(Daemon, SubmitListStatusWaitAndSqliteHistory) {
   TempDir dir;

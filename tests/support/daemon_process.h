@@ -20,6 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include "tests/support/fakes.h"
 
 namespace carbon::fakes {
@@ -192,5 +195,31 @@ class DaemonProcess {
   pid_t pid_ = -1;
   int exit_status_ = -1;
 };
+
+// Polls the job until `pred` holds or 20 s pass.
+template <typename Pred>
+nlohmann::json WaitFor(DaemonProcess& d, int64_t id, Pred pred) {
+  nlohmann::json j;
+  for (int i = 0; i < 400; ++i) {
+    auto r = d.Ctl({"-o", "json", "status", std::to_string(id)});
+    if (r.exit_code == 0) {
+      j = nlohmann::json::parse(r.out);
+      if (pred(j)) return j;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "job " << id << " never reached the expected state; last: " << j.dump();
+  return j;
+}
+
+inline auto StateIs(const std::string& s) {
+  return [s](const nlohmann::json& j) { return j["state"] == s; };
+}
+
+inline int64_t Submit(DaemonProcess& d, const std::string& file) {
+  auto r = d.Ctl({"submit", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? std::stoll(r.out) : -1;
+}
 
 }  // namespace carbon::fakes

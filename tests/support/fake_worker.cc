@@ -4,6 +4,7 @@
 //   fail      -> started, then exit 1          reject   -> exit 2 (not retryable)
 //   slow      -> runs until SIGTERM (exit 75) or 60 s
 //   stubborn  -> ignores SIGTERM for 60 s      (anything else) -> one epoch, exit 0
+//   env       -> also writes its environment to <run-dir>/env.txt
 // Each run appends a line to <run-dir>/attempts so tests can count starts.
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,6 +19,8 @@
 #include <thread>
 
 #include "common/job_spec.h"
+
+extern char** environ;
 
 namespace {
 std::atomic<bool> g_stop{false};
@@ -44,6 +47,10 @@ int main(int argc, char** argv) {
   }
   std::ofstream(run_dir + "/attempts", std::ios::app) << ::getpid() << "\n";
   const std::string& name = spec->name;
+  if (name.find("env") != std::string::npos) {
+    std::ofstream env(run_dir + "/env.txt");
+    for (char** e = environ; *e; ++e) env << *e << "\n";
+  }
   if (name.find("stubborn") != std::string::npos) {
     ::signal(SIGTERM, SIG_IGN);
   } else {

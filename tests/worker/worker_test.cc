@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -247,8 +249,9 @@ struct WorkerRun {
 };
 
 // Runs carbon-worker; `on_event` may return a signal to send (0: none).
+// With `data_limit` bytes, the worker runs under that RLIMIT_DATA.
 WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
-              const std::function<int(const json&)>& on_event = nullptr) {
+              const std::function<int(const json&)>& on_event = nullptr, rlim_t data_limit = 0) {
   int out[2];
   EXPECT_EQ(::pipe(out), 0);
   pid_t pid = ::fork();
@@ -257,6 +260,10 @@ WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
     ::close(out[0]);
     int devnull = ::open("/dev/null", O_WRONLY);
     ::dup2(devnull, 2);
+    if (data_limit > 0) {
+      rlimit r{data_limit, data_limit};
+      ::setrlimit(RLIMIT_DATA, &r);
+    }
     ::execl(CARBON_WORKER_BIN, CARBON_WORKER_BIN, "--job", job.c_str(), "--run-dir",
             run_dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -395,6 +402,41 @@ TEST(WorkerBinary, CudaRequestedButAbsentIsRejected) {
   WorkerRun r = RunWorker(WriteJob(dir, "cuda", "epochs: 1, device: cuda"), dir / "cuda");
   EXPECT_EQ(r.exit_code, kExitRejected);
   EXPECT_NE(r.events.back()["message"].get<std::string>().find("no CUDA device"), std::string::npos);
+}
+
+TEST(WorkerErrors, AllocationFailuresAreOutOfMemoryWithAdvice) {
+  auto bad_alloc = OutOfMemoryMessage(std::bad_alloc());
+  ASSERT_TRUE(bad_alloc);
+  EXPECT_EQ(bad_alloc->rfind("out of memory: an allocation failed (std::bad_alloc). Raise train.accumulation_steps", 0),
+            0u)
+      << *bad_alloc;
+  // LibTorch 1.13's CPU allocator (seen under a data limit) and CUDA's.
+  auto cpu = OutOfMemoryMessage(c10::Error("[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't "
+                                           "allocate memory: you tried to allocate 188160000 bytes.",
+                                           "backtrace lines"));
+  ASSERT_TRUE(cpu);
+  EXPECT_NE(cpu->find("you tried to allocate 188160000 bytes"), std::string::npos);
+  EXPECT_EQ(cpu->find("backtrace"), std::string::npos);
+  auto cuda = OutOfMemoryMessage(c10::OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB", ""));
+  ASSERT_TRUE(cuda);
+  EXPECT_NE(cuda->find("CUDA out of memory. Tried to allocate 2.00 GiB"), std::string::npos);
+  EXPECT_FALSE(OutOfMemoryMessage(c10::Error("mat1 and mat2 shapes cannot be multiplied", "")));
+  EXPECT_FALSE(OutOfMemoryMessage(std::runtime_error("disk full")));
+}
+
+// Under a data limit the whole training set (188 MB as float32) does not
+// fit: the worker says so and exits with kExitOutOfMemory (not retried).
+TEST(WorkerBinary, AllocationFailureUnderADataLimitIsOutOfMemory) {
+  TempDir dir;
+  std::string job = dir / "full.yaml";
+  std::ofstream(job) << "name: full\ndata: {path: " << kData << ", test_limit: 200}\ntrain: {epochs: 1, threads: 1}\n";
+  WorkerRun r = RunWorker(job, dir / "full", nullptr, rlim_t{440} << 20);
+  if (r.events.empty())  // it died before main: the libraries' own data
+    GTEST_SKIP() << "LibTorch alone needs more than 440 MiB of data memory on this machine (exit " << r.exit_code << ")";
+  EXPECT_EQ(r.exit_code, kExitOutOfMemory);
+  ASSERT_EQ(r.events.back()["event"], "failed");
+  EXPECT_EQ(r.events.back()["retryable"], false);
+  EXPECT_EQ(r.events.back()["message"].get<std::string>().rfind("out of memory: ", 0), 0u) << r.events.back();
 }
 
 TEST(WorkerBinary, StartedEventNamesDeviceAndBlas) {

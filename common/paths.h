@@ -1,0 +1,21 @@
+// Paths a job may name. carbond's workers run as carbond's user, not as the
+// person who submitted the job, so what a job may read is limited to the
+// directories the administrator lists (worker.data_roots).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace carbon {
+
+// Resolves `path` (absolute; symlinks followed as far as the path exists,
+// "." and ".." removed) and checks that it lies inside one of `roots`
+// (resolved the same way). Returns the resolved path. INVALID_ARGUMENT for a
+// relative path, or one that resolves outside every root; the message names
+// the path, what it resolved to and the roots, and says what to do. Empty
+// `roots`: nothing is allowed.
+StatusOr<std::string> ResolveInsideRoots(const std::string& path, const std::vector<std::string>& roots);
+
+}  // namespace carbon
