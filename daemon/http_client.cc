@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <random>
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
@@ -174,7 +175,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
     int status = static_cast<int>(res.result_int());
     CloseQuietly();
     if (status >= 200 && status < 300) return Finish(HttpResponse{status, std::move(res.body()), attempts_});
-    std::string snippet = res.body().substr(0, 200);
+    // The body may echo the request's headers (a token): never quote them.
+    std::string snippet = res.body().substr(0, 4096);
+    for (const auto& [name, value] : headers_)
+      for (size_t at; !value.empty() && (at = snippet.find(value)) != std::string::npos;)
+        snippet.replace(at, value.size(), "[" + name + "]");
+    snippet.resize(std::min<size_t>(snippet.size(), 200));
     for (char& c : snippet)
       if (c == '\n' || c == '\r') c = ' ';
     std::string msg = "GET " + display_ + ": HTTP " + std::to_string(status) +

@@ -107,11 +107,11 @@ void ElectricityMapsSource::Fetch(const std::string& zone, const std::string& en
   }
   const std::string z = config_.zone.empty() ? zone : config_.zone;
   std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + api::PercentEncode(z);
-  // An error quotes the start of the upstream's body, which could echo the
-  // request's headers: the token is cut out of every message.
+  // A parse error quotes the start of the body, which could echo the
+  // request's headers: the token is cut out (HttpClient does so for HTTP errors).
   auto redact = [token = token_](Status st) {
     std::string m = st.message();
-    for (size_t at; (at = m.find(token)) != std::string::npos;) m.replace(at, token.size(), "[token]");
+    for (size_t at; (at = m.find(token)) != std::string::npos;) m.replace(at, token.size(), "[auth-token]");
     return Status(st.code(), m, st.field());
   };
   http_.Get(url, {{"auth-token", token_}}, [url, redact, done = std::move(done)](StatusOr<HttpResponse> r) {
