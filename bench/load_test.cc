@@ -10,21 +10,33 @@
 //      clients sending a request one byte a second. Every acknowledged (201)
 //      submission must be stored once under its name: zero lost, zero
 //      duplicated (checked in the database with sqlite3).
+// With --flaky-upstream 1, carbond's intensity chain is [uk, mock] against a
+// local server that answers one poll in five with the UK API's recorded
+// bodies and the others with a hang (past the 1 s timeout), a 500, a
+// truncated body or a closed connection, carbond polling every second; a
+// client polls /v1/health throughout. The run then also needs: fetch errors
+// counted, carbond switching between uk and the fallback, and every health
+// request answered.
 // Prints p50/p99 latencies and throughput per run and their medians.
 //   build/bench/load_test [--clients 50] [--submits 200] [--pollers 5] [--slow 5]
-//                         [--idle 1000] [--runs 3]
+//                         [--idle 1000] [--runs 3] [--flaky-upstream 0]
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <sstream>
 #include <poll.h>
 #include <set>
 #include <string>
@@ -34,6 +46,7 @@
 #include "bench/bench_daemon.h"
 #include "bench/bench_util.h"
 #include "proto-less-api/client.h"
+#include "tests/support/fake_upstream.h"
 
 namespace {
 
@@ -90,6 +103,59 @@ Db Count(const std::string& path) {
   return out;
 }
 
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The UK Carbon Intensity API as recorded on 2023-03-15 at 03:31Z, failing
+// four polls in five.
+class FlakyUk {
+ public:
+  explicit FlakyUk(const std::string& dir) : upstream_(dir) {
+    const std::string fixtures = CARBON_SOURCE_DIR "/tests/fixtures/uk-carbon-intensity/";
+    current_ = Slurp(fixtures + "national_pt24h_2023-03-15T0331Z.json");
+    forecast_ = Slurp(fixtures + "national_fw48h_2023-03-15T0331Z.json");
+    using Reply = carbon::fakes::UpstreamReply;
+    upstream_.set_handler([this](const carbon::fakes::UpstreamRequest& r) {
+      Reply reply;
+      // One cycle per endpoint, so that both get answers.
+      const bool forecast = r.target.find("/fw48h") != std::string::npos;
+      switch ((forecast ? forecasts_ : currents_)++ % 5) {
+        case 0:
+          reply.body = forecast ? forecast_ : current_;
+          break;
+        case 1: reply.kind = Reply::Kind::kHang; break;
+        case 2: reply.status = 500; reply.body = "{\"error\":\"internal\"}"; break;
+        case 3: reply.body = current_; reply.kind = Reply::Kind::kTruncate; break;
+        default: reply.kind = Reply::Kind::kClose; break;
+      }
+      return reply;
+    });
+  }
+  std::string url() const { return upstream_.http_url(); }
+  size_t requests() const { return upstream_.request_count(); }
+
+ private:
+  carbon::fakes::FakeUpstream upstream_;
+  std::string current_, forecast_;
+  std::atomic<long> currents_{0}, forecasts_{0};
+};
+
+// carbond_intensity_fetch_errors_total by kind, from /metrics.
+std::map<std::string, double> FetchErrors(const std::string& metrics) {
+  std::map<std::string, double> out;
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("carbond_intensity_fetch_errors_total{", 0) != 0) continue;
+    size_t k = line.find("kind=\""), end = line.find('"', k + 6), sp = line.rfind(' ');
+    if (k != std::string::npos && end != std::string::npos) out[line.substr(k + 6, end - k - 6)] += std::atof(line.c_str() + sp);
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +165,7 @@ int main(int argc, char** argv) {
   const int slow = Arg(argc, argv, "--slow", 5);
   const int idle = Arg(argc, argv, "--idle", 1000);
   const int runs = Arg(argc, argv, "--runs", 3);
+  const bool flaky = Arg(argc, argv, "--flaky-upstream", 0) != 0;
   const int max_connections = 256, read_timeout_s = 5;
 
   // Room for the idle flood in both processes (carbond inherits it).
@@ -107,14 +174,26 @@ int main(int argc, char** argv) {
   nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, 8192);
   ::setrlimit(RLIMIT_NOFILE, &nofile);
 
+  std::unique_ptr<FlakyUk> uk;
+  std::string intensity, upstream_dir;
+  if (flaky) {
+    char tmpl[] = "/tmp/carbond-upstream-XXXXXX";
+    upstream_dir = ::mkdtemp(tmpl);
+    uk = std::make_unique<FlakyUk>(upstream_dir);
+    // The recording's time, so that its readings are current.
+    intensity = "clock: {mode: virtual, start: '2023-03-15T03:31:00Z', speed: 1}\n"
+                "intensity:\n  chain: [uk, mock]\n  poll: 1s\n  forecast_poll: 1s\n  uk: {base_url: '" +
+                uk->url() + "'}\n  http: {request_timeout: 1s, retries: 0}\n";
+  }
   carbon::bench::BenchDaemon d = carbon::bench::StartCarbond(
       "load", "worker: {path: /bin/true, max_concurrent_jobs: 0}\napi: {max_connections: " +
                   std::to_string(max_connections) + ", read_timeout: " + std::to_string(read_timeout_s) +
-                  "s}\nlog: {level: warn}\n");
+                  "s}\nlog: {level: warn}\n" + intensity);
   const std::string sock = d.socket, dir = d.dir;
   std::printf("carbond: api.max_connections %d, api.read_timeout %d s; %d idle connections; %d clients x %d "
-              "submits, %d pollers, %d slow clients\n",
-              max_connections, read_timeout_s, idle, clients, submits, pollers, slow);
+              "submits, %d pollers, %d slow clients%s\n",
+              max_connections, read_timeout_s, idle, clients, submits, pollers, slow,
+              flaky ? "; intensity from a flaky UK API (1 poll in 5 answered) every second" : "");
 
   int failures = 0;
   int64_t acknowledged_total = 0;
@@ -198,6 +277,27 @@ int main(int argc, char** argv) {
           if (r.ok()) poll_lat[static_cast<size_t>(p)].push_back(Ms(Clock::now() - t));
         }
       });
+    // With the flaky upstream: /v1/health throughout, and which source it shows.
+    std::vector<double> health_lat;
+    std::map<std::string, int> sources;
+    int health_failed = 0;
+    std::thread health_t;
+    if (flaky)
+      health_t = std::thread([&] {
+        carbon::api::Client cl(sock);
+        while (!stop) {
+          auto t = Clock::now();
+          auto r = cl.Do("GET", "/v1/health");
+          health_lat.push_back(Ms(Clock::now() - t));
+          if (!r.ok() || r->status != 200) {
+            ++health_failed;
+          } else {
+            size_t at = r->body.find("\"source\":\"");
+            if (at != std::string::npos) ++sources[r->body.substr(at + 10, r->body.find('"', at + 10) - at - 10)];
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      });
     std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
     std::vector<std::vector<std::pair<int64_t, std::string>>> acked(static_cast<size_t>(clients));
     std::atomic<int> errors{0};
@@ -206,8 +306,13 @@ int main(int argc, char** argv) {
     for (int c = 0; c < clients; ++c)
       ts.emplace_back([&, c] {
         carbon::api::Client cl(sock);
-        for (int i = 0; i < submits; ++i) {
-          std::string name = "load-r" + std::to_string(run) + "-c" + std::to_string(c) + "-" + std::to_string(i);
+        // With the flaky upstream, rounds of submits go on for at least 20 s
+        // so that carbond polls it many times under load.
+        for (int round = 0, i = 0; round == 0 || (flaky && Clock::now() - t0 < std::chrono::seconds(20));
+             ++round, i = 0)
+        for (; i < submits; ++i) {
+          std::string name = "load-r" + std::to_string(run) + "-c" + std::to_string(c) + "-" + std::to_string(round) +
+                             "-" + std::to_string(i);
           std::string spec = "name: " + name + "\ntrain: {epochs: 1}\ncarbon: {policy: immediate}\n";
           auto s = Clock::now();
           auto r = cl.Submit(spec, "load.yaml");
@@ -221,6 +326,7 @@ int main(int argc, char** argv) {
     stop = true;
     for (auto& t : poll_ts) t.join();
     for (auto& t : slow_ts) t.join();
+    if (health_t.joinable()) health_t.join();
 
     std::vector<double> all, polls;
     for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
@@ -248,8 +354,30 @@ int main(int argc, char** argv) {
                 static_cast<long long>(db.distinct_names), static_cast<long long>(acknowledged_total),
                 exact ? "none lost, none duplicated" : "MISMATCH");
     if (!exact || errors > 0) ++failures;
+    if (flaky) {
+      carbon::api::Client cl(sock);
+      auto m = cl.Do("GET", "/metrics");
+      std::map<std::string, double> fetch_errors = m.ok() ? FetchErrors(m->body) : std::map<std::string, double>{};
+      std::string kinds, seen;
+      double total_errors = 0;
+      for (const auto& [k, n] : fetch_errors) {
+        kinds += (kinds.empty() ? "" : ", ") + k + " " + std::to_string(static_cast<long>(n));
+        total_errors += n;
+      }
+      for (const auto& [src, n] : sources) seen += (seen.empty() ? "" : ", ") + src + " " + std::to_string(n);
+      std::printf("run %d network: upstream asked %zu times so far; carbond's fetch errors so far: %s; health "
+                  "answered %zu times (%d failed), p99 %.2f ms, max %.2f ms, showing source: %s\n",
+                  run + 1, uk->requests(), kinds.empty() ? "none" : kinds.c_str(), health_lat.size(), health_failed,
+                  Percentile(health_lat, 0.99), health_lat.empty() ? 0.0 : *std::max_element(health_lat.begin(), health_lat.end()),
+                  seen.c_str());
+      // Health must never wait on the upstream; the errors must be counted and
+      // the source must change between uk and its fallback.
+      if (health_failed > 0 || health_lat.empty() || total_errors == 0 || sources.size() < 2) ++failures;
+    }
   }
   d.Stop();
+  uk.reset();
+  if (!upstream_dir.empty()) std::filesystem::remove_all(upstream_dir);
   std::printf("medians over %d runs: submit p50 %.2f ms, p99 %.2f ms, %.0f submits/s; poll p50 %.2f ms, p99 %.2f "
               "ms; idle flood: answer to a new client %.1f ms, held connections closed after %.1f s\n",
               runs, Median(sub_p50), Median(sub_p99), Median(sub_rps), Median(poll_p50), Median(poll_p99),
