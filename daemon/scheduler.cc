@@ -180,6 +180,16 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
   return Internal("job " + std::to_string(id) + " kept changing state during cancel");
 }
 
+void Scheduler::EndUnstarted(int64_t id, JobState to, const std::string& reason, Timestamp now) {
+  Transition t{JobState::kWaiting, to, reason, now};
+  t.finished = now;
+  if (to == JobState::kFailed) t.error = reason;
+  if (store_.Apply(id, t).ok()) {
+    spdlog::warn("job {}: {}", id, reason);
+    Notify(id);
+  }
+}
+
 Status Scheduler::CheckDataPath(const JobSpec& spec) const {
   if (options_.data_roots.empty()) return Status();
   return ResolveInsideRoots(spec.data.path, options_.data_roots).status();
@@ -300,24 +310,13 @@ void Scheduler::Tick() {
     }
     if (auto p = spec->carbon.budget_kg ? PredictBudget(job, *spec) : std::nullopt;
         p && p->remaining_epochs > 0 && OverBudget(*p, *spec->carbon.budget_kg)) {
-      Transition b{JobState::kWaiting, JobState::kStoppedBudget,
-                   DescribeBudget(*p, *spec->carbon.budget_kg) + "; not resumed", now};
-      b.finished = now;
-      if (Status st = store_.Apply(job.id, b); st.ok()) {
-        spdlog::warn("job {}: {}", job.id, b.reason);
-        Notify(job.id);
-      }
+      EndUnstarted(job.id, JobState::kStoppedBudget, DescribeBudget(*p, *spec->carbon.budget_kg) + "; not resumed",
+                   now);
       continue;
     }
     if (Status st = CheckDataPath(*spec); !st.ok()) {
       // The roots or a symlink changed since the job was admitted.
-      Transition f{JobState::kWaiting, JobState::kFailed, "not started: data.path " + st.message(), now};
-      f.finished = now;
-      f.error = f.reason;
-      if (store_.Apply(job.id, f).ok()) {
-        spdlog::warn("job {}: {}", job.id, f.reason);
-        Notify(job.id);
-      }
+      EndUnstarted(job.id, JobState::kFailed, "not started: data.path " + st.message(), now);
       continue;
     }
     std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
@@ -327,13 +326,7 @@ void Scheduler::Tick() {
         if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
         continue;
       }
-      Transition f{JobState::kWaiting, JobState::kFailed, "not started: " + st.message(), now};
-      f.finished = now;
-      f.error = f.reason;
-      if (store_.Apply(job.id, f).ok()) {
-        spdlog::error("job {}: {}", job.id, f.reason);
-        Notify(job.id);
-      }
+      EndUnstarted(job.id, JobState::kFailed, "not started: " + st.message(), now);
       continue;
     }
     Transition t{JobState::kWaiting, JobState::kRunning,

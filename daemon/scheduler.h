@@ -105,6 +105,9 @@ class Scheduler final : public ExecutorListener {
       on_worker_event;
 
  private:
+  // A waiting job that will not run: `to` (failed, stopped_budget) with
+  // `reason`, finished now; a failure's reason is also its error.
+  void EndUnstarted(int64_t id, JobState to, const std::string& reason, Timestamp now);
   // OK when data.path lies in options_.data_roots (or there are none).
   Status CheckDataPath(const JobSpec& spec) const;
   // The parsed spec of a job, parsed once and cached while the job is not
