@@ -1,10 +1,20 @@
-// Small helpers shared by the benchmarks: medians and percentiles of samples.
+// Small helpers shared by the benchmarks: integer flags, medians and
+// percentiles of samples.
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace carbon::bench {
+
+// The integer after `name` on the command line ("--runs 3"), or `def`.
+inline int Arg(int argc, char** argv, const char* name, int def) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::atoi(argv[i + 1]);
+  return def;
+}
 
 inline double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

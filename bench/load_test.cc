@@ -47,18 +47,14 @@
 #include "bench/bench_util.h"
 #include "proto-less-api/client.h"
 #include "tests/support/fake_upstream.h"
+#include "tests/support/prometheus_parser.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using carbon::bench::Arg;
 using carbon::bench::Median;
 using carbon::bench::Percentile;
-
-int Arg(int argc, char** argv, const char* name, int def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) return std::atoi(argv[i + 1]);
-  return def;
-}
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -147,12 +143,8 @@ class FlakyUk {
 // carbond_intensity_fetch_errors_total by kind, from /metrics.
 std::map<std::string, double> FetchErrors(const std::string& metrics) {
   std::map<std::string, double> out;
-  std::istringstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("carbond_intensity_fetch_errors_total{", 0) != 0) continue;
-    size_t k = line.find("kind=\""), end = line.find('"', k + 6), sp = line.rfind(' ');
-    if (k != std::string::npos && end != std::string::npos) out[line.substr(k + 6, end - k - 6)] += std::atof(line.c_str() + sp);
-  }
+  for (const auto& sample : carbon::fakes::ParsePrometheus(metrics).samples)
+    if (sample.name == "carbond_intensity_fetch_errors_total") out[sample.labels.at("kind")] += sample.value;
   return out;
 }
 

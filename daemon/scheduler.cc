@@ -474,6 +474,7 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
   }
   std::string ev = j["event"].get<std::string>();
   spdlog::debug("job {}: worker event {}", job_id, line);
+  std::optional<EpochRecord> epoch;
   if (ev == "epoch") {
     // The worker's epoch event has the API's epoch fields.
     auto e = api::EpochFromJson(j);
@@ -496,14 +497,11 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
     spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
                  j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
                  e->test_accuracy);
-    Status st = store_.SetProgress(job_id, line);
-    if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
-    if (on_worker_event) on_worker_event(job_id, ev, j, &*e);
-    return;
+    epoch = std::move(e).value();
   }
   Status st = store_.SetProgress(job_id, line);
   if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
-  if (on_worker_event) on_worker_event(job_id, ev, j, nullptr);
+  if (on_worker_event) on_worker_event(job_id, ev, j, epoch ? &*epoch : nullptr);
 }
 
 void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {

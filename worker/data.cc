@@ -106,10 +106,6 @@ StatusOr<Dataset> LoadCifar10(const std::string& dir, bool train, int64_t limit,
 
 StatusOr<Dataset> LoadDataset(const std::string& format, const std::string& dir, bool train,
                               int64_t limit, const std::vector<std::string>& roots) {
-  if (!roots.empty()) {
-    auto inside = ResolveInsideRoots(dir, roots);
-    if (!inside.ok()) return InvalidArgument("data.path: " + inside.status().message());
-  }
   if (format == "cifar10") return LoadCifar10(dir, train, limit, roots);
   return LoadIdx(dir, train, limit, roots);
 }
