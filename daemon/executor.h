@@ -41,7 +41,8 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual void SetListener(ExecutorListener* listener) = 0;
-  // Starts the job; an error means it did not start (and no exit will follow).
+  // Starts the job in `run_dir`, which the caller made or checked
+  // (daemon/run_dir.h); an error means it did not start (and no exit will follow).
   virtual Status Start(const JobRecord& job, const std::string& run_dir) = 0;
   // Asks a running job to stop; its exit is reported through the listener.
   virtual Status Stop(int64_t job_id, StopMode mode) = 0;

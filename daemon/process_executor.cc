@@ -20,8 +20,6 @@
 #include <spdlog/spdlog.h>
 #include <vector>
 
-#include "daemon/run_dir.h"
-
 extern char** environ;
 
 namespace carbon {
@@ -103,7 +101,6 @@ std::vector<std::string> WorkerEnvironment(const std::vector<std::string>& drop)
 
 Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
   if (children_.count(job.id)) return FailedPrecondition("job already has a worker");
-  RETURN_IF_ERROR(PrepareRunDir(run_dir, job.id, /*first_attempt=*/false));  // the scheduler moved stale files
   const std::string job_file = run_dir + "/job.yaml";
   {
     int fd = ::open(job_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);

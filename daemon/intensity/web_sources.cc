@@ -107,15 +107,15 @@ void ElectricityMapsSource::Fetch(const std::string& zone, const std::string& en
   }
   const std::string z = config_.zone.empty() ? zone : config_.zone;
   std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + api::PercentEncode(z);
-  // A parse error quotes the start of the body, which could echo the
-  // request's headers: the token is cut out (HttpClient does so for HTTP errors).
+  // A parse error may quote the body, which could echo the request's
+  // headers: the token is cut out (HttpClient does so for the HTTP errors).
   auto redact = [token = token_](Status st) {
     std::string m = st.message();
     for (size_t at; (at = m.find(token)) != std::string::npos;) m.replace(at, token.size(), "[auth-token]");
     return Status(st.code(), m, st.field());
   };
   http_.Get(url, {{"auth-token", token_}}, [url, redact, done = std::move(done)](StatusOr<HttpResponse> r) {
-    if (!r.ok()) return done(redact(r.status()));
+    if (!r.ok()) return done(r.status());
     auto parsed = ParseElectricityMaps(r->body, url);
     if (!parsed.ok()) return done(redact(parsed.status()));
     done(std::move(parsed));
