@@ -16,10 +16,13 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 #include <spdlog/spdlog.h>
 
 #include "common/config.h"
+#include "daemon/http_framing.h"
 
 namespace carbon {
 
@@ -119,8 +122,35 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
       if (ec) return;
       if (auto self = weak.lock()) self->Close();  // read timed out
     });
+    http::async_read_header(sock_, buf_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      self->OnHeader(ec);
+    });
+  }
+
+  // The framing is checked before any body byte is read: bytes that the
+  // parser would frame otherwise than the sender meant must not become the
+  // next request (RFC 9112 6.3). Every framing error closes the connection.
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      OnRead(ec);
+      return;
+    }
+    const auto& req = parser_->get();
+    std::vector<std::string_view> te;
+    for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it) te.emplace_back(it->value());
+    const bool has_length = req.find(http::field::content_length) != req.end();
+    if (auto bad = CheckRequestFraming(req.version(), te, has_length)) {
+      timer_.cancel();
+      Reject(bad->status, api::ErrorBody(bad->status == 501 ? Status(StatusCode::kUnimplemented, bad->message)
+                                                            : InvalidArgument(bad->message)));
+      return;
+    }
+    if (parser_->is_done()) {
+      OnRead(ec);
+      return;
+    }
     http::async_read(sock_, buf_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+                     [self = this->shared_from_this()](beast::error_code read_ec, size_t) { self->OnRead(read_ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -140,6 +170,15 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
       Reject(431, api::ErrorBody(ResourceExhausted(
                       "request headers are larger than " + std::to_string(opts_.max_header_bytes) +
                       " bytes (api.max_header_bytes)")));
+      return;
+    }
+    if (ec == http::error::bad_transfer_encoding) {
+      // Beast refuses Transfer-Encoding with Content-Length, or split over
+      // lines it cannot combine, before our own check (http_framing.h) runs.
+      Reject(400, api::ErrorBody(InvalidArgument(
+                      "malformed HTTP request: bad Transfer-Encoding (not with Content-Length; chunked must be "
+                      "the final coding); send the body with Content-Length, or with Transfer-Encoding: chunked "
+                      "alone")));
       return;
     }
     if (ec) {

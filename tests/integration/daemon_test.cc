@@ -1,9 +1,16 @@
 // carbond as a real process on a temp dir and a real unix socket, driven by
 // the real carbonctl. The worker is the test double tests/support/fake_worker.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -40,6 +47,14 @@ TEST(Daemon, SubmitListStatusWaitAndSqliteHistory) {
   EXPECT_NE(list.out.find("succeeded"), std::string::npos);
   auto lj = json::parse(d.Ctl({"-o", "json", "list", "--state", "succeeded"}).out);
   ASSERT_EQ(lj["jobs"].size(), 1u);
+  // Global flags after the subcommand too, as kubectl and docker take them.
+  auto after = d.Ctl({"list", "-o", "json", "--state", "succeeded"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["jobs"], lj["jobs"]);
+  auto after_long = fakes::RunCommand({CARBONCTL_BIN, "status", "1", "--output=json", "--socket", d.socket()});
+  ASSERT_EQ(after_long.exit_code, 0) << after_long.err;
+  EXPECT_EQ(json::parse(after_long.out)["id"], 1);
+  EXPECT_EQ(d.Ctl({"list", "-o", "yaml"}).exit_code, 2);  // still checked where it stands
 
   auto st = d.Ctl({"status", "1"});
   EXPECT_NE(st.out.find("queued -> waiting"), std::string::npos) << st.out;
@@ -114,17 +129,38 @@ TEST(Daemon, LimitsGive413And431) {
   EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
 }
 
-// Sends raw bytes over the socket and reads until carbond closes (or 5 s).
-std::string RawExchange(const std::string& socket_path, const std::string& bytes) {
+int ConnectUnix(const std::string& socket_path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return "";
+    return -1;
   }
-  timeval tv{5, 0};
+  return fd;
+}
+
+// "127.0.0.1:PORT"
+int ConnectTcp(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  ::inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends raw bytes on a connected socket (closing our side of it when
+// `half_close`) and reads until carbond closes or `timeout_s` passes; closes fd.
+std::string Exchange(int fd, const std::string& bytes, bool half_close = true, int timeout_s = 5) {
+  if (fd < 0) return "";
+  timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   size_t sent = 0;
@@ -133,12 +169,84 @@ std::string RawExchange(const std::string& socket_path, const std::string& bytes
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
-  ::shutdown(fd, SHUT_WR);
+  if (half_close) ::shutdown(fd, SHUT_WR);
   std::string out;
   char buf[4096];
   for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return out;
+}
+
+std::string RawExchange(const std::string& socket_path, const std::string& bytes) {
+  return Exchange(ConnectUnix(socket_path), bytes);
+}
+
+// Every response of carbond carries its Server header once (a body may
+// quote "HTTP/1.0", so the status line is no count).
+size_t CountResponses(const std::string& reply) {
+  size_t n = 0;
+  for (size_t at = reply.find("\r\nServer: carbond\r\n"); at != std::string::npos;
+       at = reply.find("\r\nServer: carbond\r\n", at + 1))
+    ++n;
+  return n;
+}
+
+// RFC 9112 6.3: a body that carbond cannot frame as the sender meant is a
+// 400 (501 for a coding it lacks) and the connection closes at once, so the
+// bytes after the header never become a second request. The client here
+// keeps its side open: only carbond's close ends the exchange.
+TEST(Daemon, RequestSmugglingIsRefusedAndTheConnectionClosedOnBothListeners) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "api: {tcp_listen: \"127.0.0.1:0\", read_timeout: 20s}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  json h = json::parse(d.Ctl({"-o", "json", "health"}).out);
+  ASSERT_TRUE(h["tcp"].is_string()) << h.dump();
+  const std::string tcp = h["tcp"];
+  const std::string inner =
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\nContent-Length: 14\r\n\r\n"
+      "name: smuggled";
+  const std::string get = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct Case {
+    std::string head;
+    std::string status;
+  };
+  const std::string post = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n";
+  const std::vector<Case> cases = {
+      {post + "Transfer-Encoding: gzip\r\n\r\n", "400"},
+      {post + "Transfer-Encoding: GZIP\r\n\r\n", "400"},
+      {post + "Transfer-Encoding: chunked, gzip\r\n\r\n", "400"},
+      {post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", "400"},
+      {post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"},
+      {post + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "400"},
+      {"POST /v1/jobs HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/yaml\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "400"},
+      {post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "501"},
+      {"GET /v1/health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: x\r\n\r\n", "400"},
+  };
+  for (const bool over_tcp : {false, true}) {
+    for (const Case& c : cases) {
+      for (const std::string& smuggled : {inner, get}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        int fd = over_tcp ? ConnectTcp(tcp) : ConnectUnix(d.socket());
+        ASSERT_GE(fd, 0);
+        const std::string reply = Exchange(fd, c.head + smuggled, /*half_close=*/false, /*timeout_s=*/10);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const std::string where = (over_tcp ? "tcp: " : "unix: ") + c.head;
+        EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 " + c.status) << where << reply;
+        EXPECT_EQ(CountResponses(reply), 1u) << where << reply;  // the smuggled request got no answer
+        EXPECT_NE(reply.find("Connection: close"), std::string::npos) << where << reply;
+        EXPECT_LT(s, 5.0) << where << " (closed by the read timeout, not at once)";
+      }
+    }
+  }
+  // Valid framing still works on the same listeners, chunked included.
+  const std::string chunked = post + "Transfer-Encoding: chunked\r\n\r\ne\r\nname: chunked1\r\n0\r\n\r\n";
+  std::string ok = Exchange(ConnectUnix(d.socket()), chunked);
+  EXPECT_EQ(ok.substr(0, 12), "HTTP/1.1 201") << ok;
+  json list = json::parse(d.Ctl({"-o", "json", "list"}).out)["jobs"];
+  ASSERT_EQ(list.size(), 1u) << list.dump();  // nothing smuggled was stored
+  EXPECT_EQ(list[0]["name"], "chunked1");
 }
 
 TEST(Daemon, MalformedRequestCorpusGetsItsStatusAndMessageAndChangesNothing) {
