@@ -280,6 +280,10 @@ carbon::StatusOr<carbon::report::Input> GatherReport(carbon::api::Client& client
 int main(int argc, char** argv) {
   CLI::App app{"carbonctl: submit and inspect carbon-aware training jobs"};
   app.require_subcommand(1);
+  // Global flags also after the subcommand (`carbonctl list -o json`), as
+  // kubectl and docker accept them: a subcommand passes what it does not
+  // know to the app. Set before the subcommands, which inherit it.
+  app.fallthrough();
   std::string socket = carbon::api::DefaultSocketPath();
   std::string output = "table";
   app.add_option("--socket", socket, "carbond's socket (env CARBOND_SOCKET)")->capture_default_str();
