@@ -187,9 +187,10 @@ int RunDaemon(Config config, const std::string& config_path) {
                      holder.empty() ? "" : " (pid " + holder + ")", config.state_dir, lock_path);
     return 1;
   }
-  if (::ftruncate(lock_fd, 0) == 0) {
-    std::string pid = std::to_string(::getpid());
-    (void)!::pwrite(lock_fd, pid.data(), pid.size(), 0);
+  if (std::string pid = std::to_string(::getpid());
+      ::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
+    // Only the pid shown to a second carbond is lost; the lock itself holds.
+    spdlog::warn("cannot write carbond's pid into {}: {}", lock_path, std::strerror(errno));
   }
 
   auto store = SqliteJobStore::Open(config.DatabasePath());
@@ -227,7 +228,8 @@ int RunDaemon(Config config, const std::string& config_path) {
   SqliteIntensityStore intensity_store((*store)->db());
   IntensityService intensity(std::move(*sources), intensity_store, *clock,
                              {config.IntensityZones(), config.intensity.horizon,
-                              config.intensity.max_age, config.intensity.retention});
+                              config.intensity.max_age, config.intensity.retention,
+                              config.intensity.plausible});
 
   IntensityGrid grid(intensity, intensity_store, *clock);
   scheduler.set_grid(&grid);

@@ -240,7 +240,34 @@ ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Time
   return policies_.Decide(in);
 }
 
+bool Scheduler::RecordEnd(int64_t id, const Transition& t) {
+  Status st = store_.Apply(id, t);
+  if (st.ok()) {
+    unrecorded_ends_.erase(id);
+    return true;
+  }
+  if (st.code() == StatusCode::kFailedPrecondition) {
+    // No longer running: something else (a cancel) already ended it.
+    spdlog::warn("job {}: not recorded as {} ({}): {}", id, JobStateName(t.to), t.reason, st.message());
+    unrecorded_ends_.erase(id);
+    return false;
+  }
+  spdlog::error("job {}: cannot record '{}' yet ({}); retrying at every tick", id, t.reason, st.ToString());
+  unrecorded_ends_.insert_or_assign(id, t);
+  return false;
+}
+
+void Scheduler::RetryUnrecordedEnds() {
+  std::vector<std::pair<int64_t, Transition>> retry(unrecorded_ends_.begin(), unrecorded_ends_.end());
+  for (auto& [id, t] : retry) {
+    if (!RecordEnd(id, t)) continue;
+    spdlog::info("job {} -> {}: {} (recorded late)", id, JobStateName(t.to), t.reason);
+    Notify(id);
+  }
+}
+
 void Scheduler::Tick() {
+  RetryUnrecordedEnds();
   if (draining_) return;
   JobFilter queued;
   queued.state = JobState::kQueued;
@@ -349,9 +376,9 @@ void Scheduler::Tick() {
                    "worker did not start: " + started.message(), clock_.Now()};
       f.finished = f.at;
       f.error = started.message();
-      (void)store_.Apply(job.id, f);
       feeds_.erase(job.id);
       spdlog::error("job {}: worker did not start: {}", job.id, started.message());
+      RecordEnd(job.id, f);
     } else {
       spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
     }
@@ -459,7 +486,8 @@ void Scheduler::BeginDrain() {
   for (const JobRecord& job : *jobs) {
     if (executor_.IsRunning(job.id)) {
       spdlog::info("job {}: asking its worker to checkpoint and stop", job.id);
-      (void)executor_.Stop(job.id, StopMode::kDrain);
+      if (Status st = executor_.Stop(job.id, StopMode::kDrain); !st.ok())
+        spdlog::error("job {}: cannot ask its worker to stop: {}", job.id, st.ToString());
     }
   }
 }
@@ -562,11 +590,7 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     t.error = info.stderr_tail;
     t.finished = t.at;
   }
-  Status st = store_.Apply(job_id, t);
-  if (!st.ok()) {
-    spdlog::error("job {}: cannot record the worker's exit: {}", job_id, st.ToString());
-    return;
-  }
+  if (!RecordEnd(job_id, t)) return;
   spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
   if (t.to == JobState::kSucceeded && job->started) RecordSavings(*job, t.at);
   if (t.to == JobState::kSucceeded || t.to == JobState::kStoppedBudget) {

@@ -131,6 +131,11 @@ class Scheduler final : public ExecutorListener {
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);
+  // Stores the end of a run (running -> anything). A store error keeps the
+  // transition in unrecorded_ends_, retried at every tick, so a job is never
+  // left `running` with no worker; true once stored.
+  bool RecordEnd(int64_t id, const Transition& t);
+  void RetryUnrecordedEnds();
   // Stores what a succeeded job saved against starting at submission.
   void RecordSavings(const JobRecord& job, Timestamp finished);
   // Fills an epoch's zone, mean grid intensity and kg CO2 from its energy.
@@ -163,6 +168,7 @@ class Scheduler final : public ExecutorListener {
   std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
   std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
   std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
+  std::unordered_map<int64_t, Transition> unrecorded_ends_;  // runs that ended; the store failed
   struct PendingSubmit {
     NewJob job;
     Transition plan;

@@ -1,5 +1,7 @@
 #include "daemon/sqlite/migrate.h"
 
+#include <spdlog/spdlog.h>
+
 #include <string>
 
 namespace carbon::sql {
@@ -31,7 +33,9 @@ StatusOr<int> Migrate(Database& db, const std::vector<Migration>& migrations) {
       Database& db;
       bool on;
       ~Pragmas() {
-        if (on) (void)db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON;");
+        if (!on) return;
+        if (Status st = db.Exec("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON;"); !st.ok())
+          spdlog::error("cannot turn foreign keys back on after a migration: {}", st.ToString());
       }
     } restore{db, rebuilds};
     if (rebuilds) RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;"));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "daemon/sqlite/db.h"
 #include "daemon/sqlite/sqlite_job_store.h"
 #include "tests/support/fakes.h"
 #include "tests/support/files.h"
@@ -378,6 +379,48 @@ TEST_F(SchedulerTest, WorkerThatCannotStartFailsTheJob) {
   JobRecord j = Job(id);
   EXPECT_EQ(j.state, JobState::kFailed);
   EXPECT_NE(j.reason.find("worker did not start"), std::string::npos);
+}
+
+// The end of a run that the store could not record (the database was locked)
+// is kept and recorded at a later tick: a job is never left `running` with no
+// worker. Before the fix the failed start's transition was dropped.
+TEST_F(SchedulerTest, AnEndTheStoreCouldNotRecordIsRecordedAtTheNextTick) {
+  sql::OpenOptions quick;
+  quick.busy_timeout_ms = 50;
+  auto reopened = SqliteJobStore::Open(dir_ / "carbond.db", quick);
+  ASSERT_TRUE(reopened.ok());
+  store_ = std::move(*reopened);
+  Make();
+  auto other = sql::Database::Open(dir_ / "carbond.db");
+  ASSERT_TRUE(other.ok());
+  auto lock = [&] { ASSERT_TRUE((*other)->Exec("BEGIN IMMEDIATE").ok()); };
+  auto unlock = [&] { ASSERT_TRUE((*other)->Exec("ROLLBACK").ok()); };
+
+  // 1. The worker does not start, and the store is locked at that moment.
+  exec_.fail_next_start = true;
+  exec_.on_failed_start = lock;
+  int64_t id = Submit("name: a\n");
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kRunning);  // not yet recorded
+  EXPECT_FALSE(exec_.IsRunning(id));
+  sched_->Tick();  // still locked: kept
+  EXPECT_EQ(Job(id).state, JobState::kRunning);
+  unlock();
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kFailed);
+  EXPECT_NE(Job(id).reason.find("worker did not start"), std::string::npos) << Job(id).reason;
+
+  // 2. A worker exits while the store is locked.
+  int64_t b = Submit("name: b\n");
+  sched_->Tick();
+  ASSERT_EQ(Job(b).state, JobState::kRunning);
+  lock();
+  exec_.Exit(b, 0);
+  unlock();
+  EXPECT_EQ(Job(b).state, JobState::kRunning);
+  sched_->Tick();
+  EXPECT_EQ(Job(b).state, JobState::kSucceeded);
+  EXPECT_EQ(Job(b).reason, "worker finished on attempt 1");
 }
 
 TEST_F(SchedulerTest, RecoverRequeuesJobsWhoseWorkerDied) {

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@ class FakeExecutor final : public Executor {
   Status Start(const JobRecord& job, const std::string& run_dir) override {
     if (fail_next_start) {
       fail_next_start = false;
+      if (on_failed_start) on_failed_start();
       return Unavailable("cannot execute worker '/nope': No such file or directory");
     }
     running_.insert(job.id);
@@ -52,6 +54,7 @@ class FakeExecutor final : public Executor {
   std::vector<std::pair<int64_t, StopMode>> stops;
   std::map<int64_t, std::string> run_dirs;
   bool fail_next_start = false;
+  std::function<void()> on_failed_start;  // runs as a start fails
 
  private:
   ExecutorListener* listener_ = nullptr;
