@@ -37,7 +37,7 @@ void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
   // absent key, where the const one gives an invalid node that throws.
   static const std::vector<std::string> kSources = {"uk", "electricitymaps", "mock", "trace", "static"};
   if (!y.Map(n, "intensity", {"chain", "zones", "poll", "forecast_poll", "horizon", "max_age",
-                              "retention", "http", "uk", "electricitymaps", "mock", "trace", "static"}))
+                              "retention", "plausible", "http", "uk", "electricitymaps", "mock", "trace", "static"}))
     return;
   if (!n.IsDefined() || n.IsNull()) return;
   Set(c.chain, y.StringList(n, "intensity", "chain", kSources));
@@ -48,6 +48,14 @@ void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
   Set(c.horizon, y.DurationField(n, "intensity", "horizon"));
   Set(c.max_age, y.DurationField(n, "intensity", "max_age"));
   Set(c.retention, y.DurationField(n, "intensity", "retention"));
+  YAML::Node plausible = n["plausible"];
+  if (y.Map(plausible, "intensity.plausible", {"min", "max"})) {
+    Set(c.plausible.min, y.Double(plausible, "intensity.plausible", "min", 0, 100000));
+    Set(c.plausible.max, y.Double(plausible, "intensity.plausible", "max", 0, 100000));
+    if (c.plausible.max <= c.plausible.min)
+      y.ErrorAt(plausible, "max", "intensity.plausible.max",
+                "must be greater than intensity.plausible.min (" + std::to_string(c.plausible.min) + ")");
+  }
 
   YAML::Node http = n["http"];
   if (y.Map(http, "intensity.http", {"connect_timeout", "request_timeout", "max_body_bytes",

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/intensity.h"
 #include "common/mock_intensity.h"
 #include "common/status.h"
 
@@ -64,6 +65,7 @@ struct IntensityConfig {
   Duration horizon = std::chrono::hours(48);
   Duration max_age = std::chrono::hours(1);   // an older reading is stale
   Duration retention = std::chrono::hours(24 * 90);
+  PlausibleRange plausible;                   // answers outside it are failed fetches
   HttpClientConfig http;
   UkSourceConfig uk;
   ElectricityMapsConfig electricitymaps;

@@ -1,7 +1,10 @@
 #include "common/intensity.h"
 
+#include "common/time_util.h"
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace carbon {
 
@@ -147,6 +150,34 @@ bool ExtendDaily(IntensitySeries& s, Timestamp until) {
     s.push_back(next);
   }
   return true;
+}
+
+Status CheckPlausible(const IntensitySeries& series, const PlausibleRange& range) {
+  const IntensityPoint* first = nullptr;
+  size_t bad = 0, zeros = 0;
+  for (const IntensityPoint& p : series) {
+    const double v = p.gco2_per_kwh;
+    if (v == 0) ++zeros;
+    if (std::isfinite(v) && v > range.min && v <= range.max) continue;
+    if (!first) first = &p;
+    ++bad;
+  }
+  if (!first) return Status();
+  auto num = [](double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  const std::string accepted = "; accepted: above " + num(range.min) + " and at most " + num(range.max) +
+                               " g/kWh (intensity.plausible)";
+  if (zeros == series.size())
+    return InvalidArgument("implausible: every value is 0 g/kWh (" + std::to_string(series.size()) +
+                           (series.size() == 1 ? " point" : " points") + ")" + accepted);
+  return InvalidArgument("implausible: " + num(first->gco2_per_kwh) + " g/kWh at " + FormatTime(first->time) +
+                         (bad > 1 ? " and " + std::to_string(bad - 1) + " more of " + std::to_string(series.size()) +
+                                        " points"
+                                  : "") +
+                         accepted);
 }
 
 }  // namespace carbon

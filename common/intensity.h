@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace carbon {
 
@@ -74,5 +75,19 @@ IntensitySeries SliceSorted(const IntensitySeries& series, Timestamp from, Times
 // earlier (the grid's daily cycle), or the last value when the series is
 // shorter than a day. Returns whether anything was added.
 bool ExtendDaily(IntensitySeries& series, Timestamp until);
+
+// The values a real grid can have: above `min` (exclusive: a grid never emits
+// nothing; providers have served 0.0 through outages) and at most `max`
+// (the dirtiest grids stay under about 1,200 g/kWh; 99999 is a unit or
+// scaling error). intensity.plausible in the config.
+struct PlausibleRange {
+  double min = 0;
+  double max = 2500;
+};
+
+// OK when every point of `series` lies in the range (NaN and infinities do
+// not); else INVALID_ARGUMENT naming the first bad value, its time, how many
+// are bad, and the range ("every value is 0" for a flat-zero answer).
+Status CheckPlausible(const IntensitySeries& series, const PlausibleRange& range);
 
 }  // namespace carbon

@@ -22,6 +22,12 @@ GridView IntensityGrid::View(const std::string& zone) {
     for (const IntensityPoint& p : (*fc)->points)
       if (p.end() > now) v.forecast.push_back(p);
     v.forecast_source = (*fc)->source;
+    const std::string completed = "+history";
+    if (v.forecast_source.size() > completed.size() &&
+        v.forecast_source.compare(v.forecast_source.size() - completed.size(), completed.size(), completed) == 0) {
+      const std::string base = v.forecast_source.substr(0, v.forecast_source.size() - completed.size());
+      v.forecast_source = base + ", completed past its end by carbond's own forecaster from stored history";
+    }
   }
   if (v.forecast.empty() && v.why_no_data.empty())
     v.why_no_data = z->forecast_reason.empty() ? "no forecast stored" : z->forecast_reason;

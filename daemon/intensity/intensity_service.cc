@@ -139,6 +139,9 @@ void IntensityService::TryCurrent(const std::string& zone, size_t index,
         self.CountError(name, "stale");
         failure = name + ": stale (newest point " + FormatTime(best->time) + " is older than " +
                   FormatDuration(self.options_.max_age) + ")";
+      } else if (Status plausible = CheckPlausible({*best}, self.options_.plausible); !plausible.ok()) {
+        self.CountError(name, "implausible");
+        failure = name + ": " + plausible.message();
       } else {
         self.Accept(zone, name, *best, reasons, index > 0, "");
         self.zones_[zone].current_in_flight = false;
@@ -187,6 +190,13 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
                                    std::vector<std::string> reasons) {
   State& st = zones_[zone];
   if (index >= chain_.size()) {
+    // The fallback after the chain: carbond's own forecast from history.
+    Timestamp now = clock_.Now();
+    if (auto own = OwnForecast(zone, now)) {
+      reasons.push_back("using carbond's own forecast from stored history");
+      StoreForecast(zone, "history", now, std::move(*own), JoinReasons(reasons));
+      return;
+    }
     st.forecast_in_flight = false;
     st.view.forecast_polled_at = clock_.Now();
     st.view.forecast_reason = "no source gave a forecast: " + JoinReasons(reasons);
@@ -222,33 +232,67 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
       IntensitySeries ahead;
       for (const auto& p : *result)
         if (p.end() > now) ahead.push_back(p);
+      Status plausible = CheckPlausible(ahead, self.options_.plausible);
       if (ahead.empty()) {
         reasons.push_back(name + ": the forecast holds no future points");
         self.CountError(name, "empty_forecast");
         result = Unavailable("empty");
+      } else if (!plausible.ok()) {
+        reasons.push_back(name + ": forecast " + plausible.message());
+        self.CountError(name, "implausible");
+        result = plausible;
       } else {
+        std::string completed = self.CompleteForecast(zone, name, now, ahead);
+        if (!completed.empty()) {
+          source = name + "+history";
+          note = completed;
+        }
         result = std::move(ahead);
       }
     }
     if (!result.ok()) return self.TryForecast(zone, index + 1, std::move(reasons));
-    State& s = self.zones_[zone];
-    auto stored = self.store_.AddForecast(StoredForecast{zone, source, now, *result});
-    if (!stored.ok()) spdlog::error("intensity {}: cannot store a forecast: {}", zone, stored.status().message());
     std::string why = JoinReasons(reasons);
     if (!note.empty()) why += (why.empty() ? "" : "; ") + note;
-    if (s.view.forecast_source != source || s.view.forecast_reason != why) {
-      if (why.empty())
-        spdlog::info("intensity {}: forecast from {}", zone, source);
-      else
-        spdlog::warn("intensity {}: forecast from {} ({})", zone, source, why);
-    }
-    s.view.forecast_source = source;
-    s.view.forecast_reason = why;
-    if (stored.ok() && *stored) s.view.forecast_issued_at = now;
-    s.view.forecast_polled_at = now;
-    s.forecast_in_flight = false;
-    if (self.on_update) self.on_update(s.view);
+    self.StoreForecast(zone, source, now, std::move(*result), why);
   });
+}
+
+void IntensityService::StoreForecast(const std::string& zone, const std::string& source, Timestamp now,
+                                     IntensitySeries points, const std::string& why) {
+  State& s = zones_[zone];
+  auto stored = store_.AddForecast(StoredForecast{zone, source, now, std::move(points)});
+  if (!stored.ok()) spdlog::error("intensity {}: cannot store a forecast: {}", zone, stored.status().message());
+  if (s.view.forecast_source != source || s.view.forecast_reason != why) {
+    if (why.empty())
+      spdlog::info("intensity {}: forecast from {}", zone, source);
+    else
+      spdlog::warn("intensity {}: forecast from {} ({})", zone, source, why);
+  }
+  s.view.forecast_source = source;
+  s.view.forecast_reason = why;
+  if (stored.ok() && *stored) s.view.forecast_issued_at = now;
+  s.view.forecast_polled_at = now;
+  s.forecast_in_flight = false;
+  if (on_update) on_update(s.view);
+}
+
+std::string IntensityService::CompleteForecast(const std::string& zone, const std::string& source, Timestamp now,
+                                               IntensitySeries& forecast) {
+  Normalize(forecast);
+  const Timestamp until = now + options_.horizon;
+  const Timestamp ends = forecast.back().end();
+  if (until - ends < std::chrono::hours(1)) return "";  // a step short is not a gap
+  auto own = OwnForecast(zone, now);
+  if (!own) return "";
+  size_t added = 0;
+  for (const IntensityPoint& p : *own) {
+    if (p.time < ends || p.time >= until) continue;
+    forecast.push_back(p);
+    ++added;
+  }
+  if (added == 0) return "";
+  return source + "'s forecast ends at " + FormatTime(ends) + "; completed to " + FormatTime(forecast.back().end()) +
+         " by carbond's own forecaster from stored history";
 }
 
 }  // namespace carbon

@@ -8,6 +8,12 @@
 // forecast access (PERMISSION_DENIED / NOT_FOUND) is replaced by carbond's own
 // forecast from stored history (common/forecaster.h).
 //
+// An answer with a value outside intensity.plausible (a flat zero, 99999) is
+// a failed fetch with its reason, and the chain goes on. When no source gives
+// a forecast, carbond's own forecast from history stands in; a source's
+// forecast that ends before the horizon is completed by it (source
+// "<name>+history"), and the reason says where.
+//
 // Event-loop thread only. Polls are asynchronous; a zone whose poll is still
 // in flight (a hanging upstream) is skipped, so nothing waits on the network.
 #pragma once
@@ -30,6 +36,8 @@ struct IntensityServiceOptions {
   Duration horizon = std::chrono::hours(48);
   Duration max_age = std::chrono::hours(1);
   Duration retention = std::chrono::hours(24 * 90);
+  // Answers with values outside it are failed fetches (common/intensity.h).
+  PlausibleRange plausible;
 };
 
 // What carbond currently believes about one zone, for /v1/health,
@@ -67,7 +75,7 @@ class IntensityService {
   bool in_flight(const std::string& zone) const;
   // Failed fetches by (source, kind) since start, for /metrics: kind is the
   // error's code in lower case ("unavailable", "deadline_exceeded", ...) or
-  // "stale", "no_data", "empty_forecast".
+  // "stale", "no_data", "empty_forecast", "implausible".
   const std::map<std::pair<std::string, std::string>, uint64_t>& fetch_errors() const { return fetch_errors_; }
 
   // Called after every finished poll (tests, metrics).
@@ -85,6 +93,13 @@ class IntensityService {
   bool UseStoredForecast(const std::string& zone, const std::vector<std::string>& reasons);
   // carbond's own forecast from the stored readings (common/forecaster.h).
   std::optional<IntensitySeries> OwnForecast(const std::string& zone, Timestamp now);
+  // Appends the own forecast after a source's forecast that ends before
+  // now + horizon; the note says so (empty when nothing was added).
+  std::string CompleteForecast(const std::string& zone, const std::string& source, Timestamp now,
+                               IntensitySeries& forecast);
+  // Stores a forecast as the zone's newest and updates the view.
+  void StoreForecast(const std::string& zone, const std::string& source, Timestamp now, IntensitySeries points,
+                     const std::string& why);
   void Accept(const std::string& zone, const std::string& source, const IntensityPoint& p,
               const std::vector<std::string>& reasons, bool fallback, const std::string& note);
 

@@ -165,6 +165,23 @@ TEST(Config, DataRootsAndMemoryLimit) {
   }
 }
 
+TEST(Config, PlausibleIntensityRange) {
+  Config d;
+  EXPECT_EQ(d.intensity.plausible.min, 0);
+  EXPECT_EQ(d.intensity.plausible.max, 2500);
+  auto c = ParseConfig("intensity:\n  plausible: {min: 1, max: 1500}\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->intensity.plausible.min, 1);
+  EXPECT_EQ(c->intensity.plausible.max, 1500);
+  auto bad = ParseConfig("intensity:\n  plausible:\n    min: 100\n    max: 50\n", "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("intensity.plausible.max"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("c.yaml:4:"), std::string::npos) << bad.status().message();
+  auto typo = ParseConfig("intensity:\n  plausible: {maximum: 5}\n", "c.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("maximum"), std::string::npos) << typo.status().message();
+}
+
 TEST(Config, SystemdDirectoriesReplaceDefaultsOnly) {
   ::setenv("RUNTIME_DIRECTORY", "/run/carbond", 1);
   ::setenv("STATE_DIRECTORY", "/var/lib/carbond-x", 1);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <array>
 #include <fstream>
 #include <sstream>
@@ -259,6 +261,28 @@ TEST(MockIntensity, DeterministicWeekendsLowerForecastErrorGrowsWithLead) {
   EXPECT_EQ(fc.size(), 97u);  // from the current step to 48 h ahead
   EXPECT_EQ(a.ForecastAt(t, t + std::chrono::hours(5)).gco2_per_kwh,
             b.ForecastAt(t, t + std::chrono::hours(5)).gco2_per_kwh);
+}
+
+TEST(Plausible, RealValuesPassAndOthersNameTheFirstBadOne) {
+  auto pt = [](const char* t, double v) { return IntensityPoint{T(t), std::chrono::minutes(30), v, false}; };
+  PlausibleRange r;
+  EXPECT_TRUE(CheckPlausible({}, r).ok());
+  EXPECT_TRUE(CheckPlausible({pt("2024-01-01T00:00:00Z", 1.96), pt("2024-01-01T00:30:00Z", 2500)}, r).ok());
+  Status zeros = CheckPlausible({pt("2024-01-01T00:00:00Z", 0), pt("2024-01-01T00:30:00Z", 0)}, r);
+  EXPECT_EQ(zeros.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(zeros.message().find("every value is 0 g/kWh (2 points)"), std::string::npos) << zeros.message();
+  EXPECT_NE(zeros.message().find("above 0 and at most 2500 g/kWh (intensity.plausible)"), std::string::npos);
+  Status high = CheckPlausible(
+      {pt("2024-01-01T00:00:00Z", 300), pt("2024-01-01T00:30:00Z", 99999), pt("2024-01-01T01:00:00Z", 0)}, r);
+  EXPECT_NE(high.message().find("99999 g/kWh at 2024-01-01T00:30:00.000Z and 1 more of 3 points"), std::string::npos)
+      << high.message();
+  EXPECT_FALSE(CheckPlausible({pt("2024-01-01T00:00:00Z", std::nan(""))}, r).ok());
+  EXPECT_FALSE(CheckPlausible({pt("2024-01-01T00:00:00Z", -1)}, r).ok());
+  EXPECT_FALSE(CheckPlausible({pt("2024-01-01T00:00:00Z", HUGE_VAL)}, r).ok());
+  EXPECT_FALSE(CheckPlausible({pt("2024-01-01T00:00:00Z", 2500.5)}, r).ok());
+  PlausibleRange narrow{50, 100};
+  EXPECT_FALSE(CheckPlausible({pt("2024-01-01T00:00:00Z", 50)}, narrow).ok());  // min is exclusive
+  EXPECT_TRUE(CheckPlausible({pt("2024-01-01T00:00:00Z", 100)}, narrow).ok());   // max is inclusive
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/time_util.h"
@@ -441,6 +443,107 @@ TEST_F(FallbackTest, EverySourceFailingKeepsTheLastReadingAndSaysWhy) {
   EXPECT_EQ(z->source, "");
   EXPECT_TRUE(Has(z->reason, "every source failed: uk: GET http://127.0.0.1:")) << z->reason;
   EXPECT_FALSE(z->current);
+}
+
+// The recorded UK forecast with every value replaced by `value`, and the
+// current half-hour at `value` too (an outage that served 0.0; a scaling error).
+std::string UkForecastAt(const std::string& fixture, const std::string& value, size_t keep = 0) {
+  nlohmann::json j = nlohmann::json::parse(fixture);
+  auto& data = j["data"];
+  if (keep) data.erase(data.begin() + static_cast<std::ptrdiff_t>(keep), data.end());
+  if (!value.empty())
+    for (auto& p : data) p["intensity"]["forecast"] = std::stod(value);
+  return j.dump();
+}
+
+// Implausible answers are failed fetches with the reason; the chain goes on.
+TEST_F(FallbackTest, ImplausibleValuesAreFailedFetchesAndTheChainTakesOver) {
+  for (const std::string value : {"0", "99999"}) {  // negatives: the UK parser refuses them itself
+    SCOPED_TRACE(value);
+    upstream_.set_handler([this, value](const UpstreamRequest& r) -> UpstreamReply {
+      if (r.target == "/intensity")
+        return {200, R"({"data":[{"from":"2023-03-15T04:00Z","to":"2023-03-15T04:30Z","intensity":{"forecast":)" +
+                         value + R"(,"actual":)" + value + R"(,"index":"low"}}]})",
+                {}, 0ms, Kind::kNormal};
+      if (Has(r.target, "/fw48h"))
+        return {200, UkForecastAt(Fixture("uk-carbon-intensity/national_fw48h_2023-03-15T0331Z.json"), value), {},
+                0ms, Kind::kNormal};
+      return {404, "", {}, 0ms, Kind::kNormal};
+    });
+    HttpClient http(io_, Options());
+    auto svc = Service(UkThenMock(http, /*https=*/false));
+    Poll([&] { svc->PollForecast(); }, 1);
+    Poll([&] { svc->PollCurrent(); }, 1);
+    const ZoneIntensity* z = svc->Zone("GB");
+    EXPECT_EQ(z->source, "mock");
+    EXPECT_TRUE(z->fallback);
+    ASSERT_TRUE(z->current);
+    EXPECT_GT(z->current->point.gco2_per_kwh, 0);
+    EXPECT_TRUE(Has(z->reason, "uk: implausible")) << z->reason;
+    EXPECT_TRUE(Has(z->reason, "intensity.plausible")) << z->reason;
+    if (value == "0") EXPECT_TRUE(Has(z->reason, "every value is 0 g/kWh")) << z->reason;
+    else EXPECT_TRUE(Has(z->reason, value + " g/kWh at 2023-03-15T04:00:00.000Z")) << z->reason;
+    EXPECT_EQ(z->forecast_source, "mock");
+    EXPECT_TRUE(Has(z->forecast_reason, "uk: forecast implausible")) << z->forecast_reason;
+    EXPECT_EQ(svc->fetch_errors().at({"uk", "implausible"}), 2u);
+    // Nothing implausible was stored: the newest forecast and readings are the mock's.
+    auto fc = store_->LatestForecast("GB", clock_.Now());
+    ASSERT_TRUE(fc.ok() && *fc);
+    EXPECT_EQ((*fc)->source, "mock");
+    auto rs = store_->Readings("GB", T("2023-03-15T00:00:00Z"), T("2023-03-16T00:00:00Z"));
+    ASSERT_TRUE(rs.ok());
+    for (const auto& r : *rs) EXPECT_EQ(r.source, "mock");
+  }
+}
+
+// A range set in the config applies: 217 g/kWh is over a max of 200.
+TEST_F(FallbackTest, ThePlausibleRangeIsConfigurable) {
+  upstream_.set_handler([this](const UpstreamRequest& r) { return UkApi(r); });
+  HttpClient http(io_, Options());
+  IntensityServiceOptions o;
+  o.plausible.max = 200;
+  IntensityService svc(UkThenMock(http, false), *store_, clock_, o);
+  svc.on_update = [this](const ZoneIntensity&) { ++updates_; };
+  Poll([&] { svc.PollCurrent(); }, 1);
+  EXPECT_EQ(svc.Zone("GB")->source, "mock");
+  EXPECT_TRUE(Has(svc.Zone("GB")->reason, "217 g/kWh")) << svc.Zone("GB")->reason;
+  EXPECT_TRUE(Has(svc.Zone("GB")->reason, "at most 200 g/kWh")) << svc.Zone("GB")->reason;
+}
+
+// A forecast shorter than the horizon is completed by the own forecaster
+// from stored readings, and the reason says where it was completed.
+TEST_F(FallbackTest, AShortForecastIsCompletedByTheOwnForecaster) {
+  // 14 days of stored readings with a daily cycle.
+  std::vector<StoredReading> past;
+  for (Timestamp t = clock_.Now() - std::chrono::hours(24 * 14); t < clock_.Now(); t += std::chrono::minutes(30)) {
+    const double hour = static_cast<double>(std::chrono::duration_cast<std::chrono::minutes>(
+                                                t.time_since_epoch()).count() % (24 * 60)) / 60.0;
+    past.push_back({"GB", "uk", {t, std::chrono::minutes(30), 150 + 80 * std::sin(hour / 24 * 6.283), false}, t,
+                    std::nullopt});
+  }
+  ASSERT_TRUE(store_->AddReadings(past).ok());
+  upstream_.set_handler([this](const UpstreamRequest& r) -> UpstreamReply {
+    if (Has(r.target, "/fw48h"))  // 12 h of the recorded 48 h
+      return {200, UkForecastAt(Fixture("uk-carbon-intensity/national_fw48h_2023-03-15T0331Z.json"), "", 24), {},
+              0ms, Kind::kNormal};
+    return UkApi(r);
+  });
+  HttpClient http(io_, Options());
+  auto svc = Service(UkThenMock(http, false));
+  Poll([&] { svc->PollForecast(); }, 1);
+  const ZoneIntensity* z = svc->Zone("GB");
+  EXPECT_EQ(z->forecast_source, "uk+history");
+  EXPECT_TRUE(Has(z->forecast_reason, "uk's forecast ends at 2023-03-15T15:30:00.000Z; completed to")) << z->forecast_reason;
+  EXPECT_TRUE(Has(z->forecast_reason, "own forecaster")) << z->forecast_reason;
+  auto fc = store_->LatestForecast("GB", clock_.Now());
+  ASSERT_TRUE(fc.ok() && *fc);
+  EXPECT_EQ((*fc)->source, "uk+history");
+  ASSERT_FALSE((*fc)->points.empty());
+  EXPECT_GE((*fc)->points.back().end(), clock_.Now() + std::chrono::hours(47));
+  // The source's own points come first, unchanged.
+  EXPECT_DOUBLE_EQ((*fc)->points.front().gco2_per_kwh, 210);  // the recorded forecast for 04:00
+  for (size_t i = 1; i < (*fc)->points.size(); ++i)
+    EXPECT_EQ((*fc)->points[i].time, (*fc)->points[i - 1].end()) << i;  // no gap, no overlap
 }
 
 }  // namespace
