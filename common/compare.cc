@@ -29,6 +29,8 @@ RunSummary SummarizeRun(const JobRecord& job, const std::vector<EpochRecord>& ep
       s.peak_memory_bytes = e.peak_memory_bytes;
       s.memory_method = e.memory_method;
     }
+    if (e.memory_added_bytes && (!s.memory_added_bytes || *e.memory_added_bytes > *s.memory_added_bytes))
+      s.memory_added_bytes = e.memory_added_bytes;
     s.final_accuracy = e.test_accuracy;
   }
   if (kwh > 0) s.energy_kwh = kwh;
@@ -62,6 +64,7 @@ std::vector<CompareRow> CompareRuns(const RunSummary& b, const RunSummary& c) {
       {"kg_co2", "CO2", "kg", b.kg_co2, c.kg_co2},
       {"energy_kwh", "Energy", "kWh", b.energy_kwh, c.energy_kwh},
       {"peak_memory_mb", "Peak memory", "MB", mb(b.peak_memory_bytes), mb(c.peak_memory_bytes)},
+      {"memory_added_mb", "Memory added by training", "MB", mb(b.memory_added_bytes), mb(c.memory_added_bytes)},
       {"final_accuracy_pct", "Final accuracy", "%", pct(b.final_accuracy), pct(c.final_accuracy)},
       {"wall_s", "Wall time", "s", b.wall_s, c.wall_s},
       {"wait_s", "Wait time", "s", b.wait_s, c.wait_s, /*relative=*/false},

@@ -20,6 +20,7 @@ struct RunSummary {
   std::optional<double> kg_co2;               // sum over epochs; absent if any epoch has none
   std::optional<double> energy_kwh;           // sum over epochs; absent without energy
   std::optional<int64_t> peak_memory_bytes;   // max over epochs
+  std::optional<int64_t> memory_added_bytes;  // max over epochs of what training added
   std::string memory_method;
   std::optional<double> final_accuracy;       // the last epoch's test accuracy
   std::optional<double> wall_s;               // started -> finished

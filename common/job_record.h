@@ -68,6 +68,10 @@ struct EpochRecord {
   double wall_s = 0;
   double lr = 0;
   int64_t peak_memory_bytes = 0;
+  // What training added over the memory held before its first step (the
+  // data, the model, LibTorch): the peak minus that baseline. It shows what
+  // gradient accumulation saves, which the peak hides on CPU.
+  std::optional<int64_t> memory_added_bytes;
   std::string memory_method;
   // Energy over the epoch (the worker's meters) and its emissions (carbond:
   // the energy times the grid intensity recorded during the epoch).

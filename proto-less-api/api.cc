@@ -79,6 +79,15 @@ std::string PercentDecode(const std::string& s) {
   return out;
 }
 
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+template <typename T>
+std::optional<T> ReadOpt(const json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  return j[key].get<T>();
+}
 json OptTime(const std::optional<Timestamp>& t) { return t ? json(FormatTime(*t)) : json(nullptr); }
 
 std::optional<Timestamp> ReadOptTime(const json& j, const char* key) {
@@ -214,6 +223,7 @@ json EpochToJson(const EpochRecord& e) {
           {"wall_s", e.wall_s},
           {"lr", e.lr},
           {"peak_memory_bytes", e.peak_memory_bytes},
+          {"memory_added_bytes", Opt(e.memory_added_bytes)},
           {"memory_method", e.memory_method},
           {"energy",
            {{"cpu_kwh", e.cpu_kwh},
@@ -246,6 +256,7 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
     e.wall_s = j.value("wall_s", 0.0);
     e.lr = j.value("lr", 0.0);
     e.peak_memory_bytes = j.value("peak_memory_bytes", int64_t{0});
+    e.memory_added_bytes = ReadOpt<int64_t>(j, "memory_added_bytes");
     e.memory_method = j.value("memory_method", "");
     // The worker and the API both nest the energy figures under "energy".
     if (auto en = j.find("energy"); en != j.end() && en->is_object()) {
@@ -318,17 +329,6 @@ json SavingsToJson(const JobSavings& s) {
   return j;
 }
 
-namespace {
-template <typename T>
-json Opt(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-template <typename T>
-std::optional<T> ReadOpt(const json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
-  return j[key].get<T>();
-}
-}  // namespace
 
 json RunSummaryToJson(const RunSummary& s) {
   return {{"job_id", s.job_id},
@@ -339,6 +339,7 @@ json RunSummaryToJson(const RunSummary& s) {
           {"kg_co2", Opt(s.kg_co2)},
           {"energy_kwh", Opt(s.energy_kwh)},
           {"peak_memory_bytes", Opt(s.peak_memory_bytes)},
+          {"memory_added_bytes", Opt(s.memory_added_bytes)},
           {"memory_method", s.memory_method},
           {"final_accuracy", Opt(s.final_accuracy)},
           {"wall_s", Opt(s.wall_s)},
@@ -358,6 +359,7 @@ StatusOr<RunSummary> RunSummaryFromJson(const json& j) {
     s.kg_co2 = ReadOpt<double>(j, "kg_co2");
     s.energy_kwh = ReadOpt<double>(j, "energy_kwh");
     s.peak_memory_bytes = ReadOpt<int64_t>(j, "peak_memory_bytes");
+    s.memory_added_bytes = ReadOpt<int64_t>(j, "memory_added_bytes");
     s.memory_method = j.value("memory_method", "");
     s.final_accuracy = ReadOpt<double>(j, "final_accuracy");
     s.wall_s = ReadOpt<double>(j, "wall_s");

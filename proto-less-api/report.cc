@@ -234,13 +234,15 @@ Table ComparisonTable(const RunSummary& b, const RunSummary& c) {
 }
 
 Table EpochTable(const Run& r) {
-  Table t{{"epoch", "train loss", "test loss", "accuracy", "wall s", "peak MB", "energy Wh", "g CO2", "g/kWh",
+  Table t{{"epoch", "train loss", "test loss", "accuracy", "wall s", "peak MB", "added MB", "energy Wh", "g CO2", "g/kWh",
            "intensity source"},
           {}};
   for (const auto& e : r.detail.epochs)
     t.rows.push_back({std::to_string(e.epoch), Fmt("%.4f", e.train_loss), Fmt("%.4f", e.test_loss),
                       Fmt("%.2f%%", e.test_accuracy * 100), Fmt("%.2f", e.wall_s),
                       Fmt("%.1f", static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0)),
+                      e.memory_added_bytes ? Fmt("%.1f", static_cast<double>(*e.memory_added_bytes) / (1024.0 * 1024.0))
+                                           : "-",
                       Fmt("%.4g", e.energy_kwh * 1000), e.kg_co2 ? Fmt("%.4g", *e.kg_co2 * 1000) : "-",
                       e.gco2_per_kwh ? Fmt("%.1f", *e.gco2_per_kwh) : "-", e.intensity_source});
   return t;
@@ -254,7 +256,8 @@ Table MethodsTable(const std::vector<Run>& runs) {
       continue;
     }
     const auto& e = r.detail.epochs.back();
-    t.rows.push_back({RunLabel(r), e.cpu_method, e.gpu_method, e.ram_method, e.memory_method,
+    t.rows.push_back({RunLabel(r), e.cpu_method, e.gpu_method, e.ram_method,
+                      e.memory_method + "; added = peak - the memory held before the first training step",
                       "each sampling interval's energy x the intensity then (" + e.intensity_source + ")", r.zone});
   }
   return t;

@@ -17,16 +17,19 @@ namespace carbon::api {
 using nlohmann::json;
 
 const char* const kEpochHeader =
-    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB ENERGY_WH  POWER_W   G_CO2";
+    "EPOCH ATTEMPT TRAIN_LOSS  TEST_LOSS  ACCURACY  SAMPLES/S   WALL_S PEAK_MEM_MB ADDED_MB ENERGY_WH  POWER_W   G_CO2";
 
 std::string EpochLine(const EpochRecord& e) {
   char buf[300];
   char co2[32] = "-";
   if (e.kg_co2) std::snprintf(co2, sizeof co2, "%.4f", *e.kg_co2 * 1000);
-  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %10.1f %9.4f %8.1f %7s",
+  char added[32] = "-";
+  if (e.memory_added_bytes)
+    std::snprintf(added, sizeof added, "%.1f", static_cast<double>(*e.memory_added_bytes) / (1024.0 * 1024.0));
+  std::snprintf(buf, sizeof buf, "%5lld %7lld %10.4f %10.4f %9.2f%% %10.0f %8.2f %11.1f %8s %9.4f %8.1f %7s",
                 static_cast<long long>(e.epoch), static_cast<long long>(e.attempt), e.train_loss,
                 e.test_loss, 100.0 * e.test_accuracy, e.samples_per_s, e.wall_s,
-                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0), e.energy_kwh * 1000,
+                static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0), added, e.energy_kwh * 1000,
                 e.cpu_w + e.gpu_w + e.ram_w, co2);
   return buf;
 }

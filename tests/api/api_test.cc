@@ -198,7 +198,7 @@ TEST_F(RouterTest, WithBaselineAndCompareFromMeasuredEpochs) {
   EXPECT_DOUBLE_EQ(j["baseline"]["kg_co2"].get<double>(), 0.004);
   EXPECT_DOUBLE_EQ(j["baseline"]["wall_s"].get<double>(), 60);
   EXPECT_TRUE(j["candidate"]["kg_co2"].is_null());  // has not run yet
-  ASSERT_EQ(j["rows"].size(), 8u);
+  ASSERT_EQ(j["rows"].size(), 9u);
   EXPECT_EQ(j["rows"][0]["key"], "kg_co2");
   EXPECT_TRUE(j["rows"][0]["difference"].is_null());
   // Explicit ids work for any two jobs; bad ones are named.

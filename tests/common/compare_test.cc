@@ -8,8 +8,10 @@
 namespace carbon {
 namespace {
 
-EpochRecord Epoch(int64_t n, double kwh, std::optional<double> kg, int64_t peak, double acc) {
+EpochRecord Epoch(int64_t n, double kwh, std::optional<double> kg, int64_t peak, double acc,
+                  std::optional<int64_t> added = std::nullopt) {
   EpochRecord e;
+  e.memory_added_bytes = added;
   e.epoch = n;
   e.energy_kwh = kwh;
   e.kg_co2 = kg;
@@ -35,10 +37,12 @@ JobRecord Job(int64_t id, const std::string& name, const std::string& submitted,
 TEST(Compare, SummariesFromEpochsAndTheDifferencesBetweenThem) {
   JobRecord b = Job(1, "base", "2026-11-26T17:00:00Z", "2026-11-26T17:00:00Z", "2026-11-26T17:10:00Z");
   JobRecord c = Job(2, "aware", "2026-11-26T17:00:00Z", "2026-11-27T03:00:00Z", "2026-11-27T03:08:00Z");
-  RunSummary sb = SummarizeRun(b, {Epoch(1, 0.01, 0.003, 300 << 20, 0.70), Epoch(2, 0.01, 0.003, 320 << 20, 0.76)},
-                               300.0);
-  RunSummary sc = SummarizeRun(c, {Epoch(1, 0.008, 0.0008, 200 << 20, 0.71), Epoch(2, 0.008, 0.0008, 210 << 20, 0.77)},
-                               300.0);
+  RunSummary sb = SummarizeRun(
+      b, {Epoch(1, 0.01, 0.003, 300 << 20, 0.70, 80 << 20), Epoch(2, 0.01, 0.003, 320 << 20, 0.76, 96 << 20)}, 300.0);
+  // Accumulation: the peak is the data and LibTorch; what training adds drops.
+  RunSummary sc = SummarizeRun(
+      c, {Epoch(1, 0.008, 0.0008, 200 << 20, 0.71, 30 << 20), Epoch(2, 0.008, 0.0008, 210 << 20, 0.77, 24 << 20)},
+      300.0);
   EXPECT_DOUBLE_EQ(*sb.kg_co2, 0.006);
   EXPECT_DOUBLE_EQ(*sb.energy_kwh, 0.02);
   EXPECT_EQ(*sb.peak_memory_bytes, 320 << 20);
@@ -49,22 +53,27 @@ TEST(Compare, SummariesFromEpochsAndTheDifferencesBetweenThem) {
   EXPECT_DOUBLE_EQ(*sc.wait_s, 10 * 3600);
   EXPECT_DOUBLE_EQ(*sc.run_gco2_per_kwh, 100);
   auto rows = CompareRuns(sb, sc);
-  ASSERT_EQ(rows.size(), 8u);
+  ASSERT_EQ(rows.size(), 9u);
   EXPECT_EQ(rows[0].key, "kg_co2");
   EXPECT_NEAR(*rows[0].diff(), -0.0044, 1e-15);
   EXPECT_NEAR(*rows[0].pct(), -100.0 * 0.0044 / 0.006, 1e-9);
   EXPECT_EQ(rows[2].key, "peak_memory_mb");
   EXPECT_DOUBLE_EQ(*rows[2].baseline, 320);
   EXPECT_DOUBLE_EQ(*rows[2].diff(), -110);
-  EXPECT_EQ(rows[3].key, "final_accuracy_pct");
-  EXPECT_NEAR(*rows[3].diff(), 1.0, 1e-9);
-  EXPECT_EQ(rows[5].key, "wait_s");
-  EXPECT_FALSE(rows[5].pct());  // the baseline waited 0 s: no percentage
+  EXPECT_EQ(rows[3].key, "memory_added_mb");  // the max over epochs
+  EXPECT_DOUBLE_EQ(*rows[3].baseline, 96);
+  EXPECT_DOUBLE_EQ(*rows[3].candidate, 30);
+  EXPECT_NEAR(*rows[3].pct(), -68.75, 1e-9);
+  EXPECT_EQ(rows[4].key, "final_accuracy_pct");
+  EXPECT_NEAR(*rows[4].diff(), 1.0, 1e-9);
+  EXPECT_EQ(rows[6].key, "wait_s");
+  EXPECT_FALSE(rows[6].pct());  // the baseline waited 0 s: no percentage
   const std::string text = FormatComparison(sb, sc, rows);
   EXPECT_NE(text.find("CARBON SAVINGS vs BASELINE"), std::string::npos);
   EXPECT_NE(text.find("CO2 (kg)"), std::string::npos) << text;
   EXPECT_NE(text.find("-73.3%"), std::string::npos) << text;
   EXPECT_NE(text.find("Wait time (s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("Memory added by training (MB)"), std::string::npos) << text;
   EXPECT_NE(text.find("36000.0"), std::string::npos) << text;
 }
 

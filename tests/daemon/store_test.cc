@@ -108,8 +108,9 @@ TEST_F(StoreTest, EpochsAreStoredAndAResumedEpochReplacesItsRow) {
   e.test_accuracy = 0.5;
   e.peak_memory_bytes = 123;
   e.memory_method = "peak-rss";
-  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());  // no memory_added_bytes: NULL
   e.epoch = 2;
+  e.memory_added_bytes = 3 * 1048576;
   ASSERT_TRUE(store_->RecordEpoch(e).ok());
   e.attempt = 2;
   e.test_accuracy = 0.7;
@@ -120,10 +121,17 @@ TEST_F(StoreTest, EpochsAreStoredAndAResumedEpochReplacesItsRow) {
   EXPECT_DOUBLE_EQ((*all)[1].test_accuracy, 0.7);
   EXPECT_EQ((*all)[0].memory_method, "peak-rss");
   EXPECT_EQ((*all)[0].peak_memory_bytes, 123);
+  EXPECT_FALSE((*all)[0].memory_added_bytes);
+  EXPECT_EQ((*all)[1].memory_added_bytes, 3 * 1048576);
   auto st = store_->db().Prepare("SELECT COUNT(*) FROM epoch_summary WHERE job_id = ?");
   st->Bind(1, id);
   ASSERT_TRUE(*st->Step());
   EXPECT_EQ(st->ColumnInt(0), 2);
+  // A person with sqlite3 sees it in MB beside the peak.
+  auto mb = store_->db().Prepare("SELECT memory_added_mb FROM epoch_summary WHERE job_id = ? AND epoch = 2");
+  mb->Bind(1, id);
+  ASSERT_TRUE(*mb->Step());
+  EXPECT_DOUBLE_EQ(mb->ColumnDouble(0), 3.0);
 }
 
 TEST_F(StoreTest, UnknownJobIsNotFound) {

@@ -46,6 +46,10 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
   ASSERT_EQ(j["epochs"].size(), 2u) << j.dump();
   EXPECT_EQ(j["epochs"][1]["epoch"], 2);
   EXPECT_GT(j["epochs"][1]["peak_memory_bytes"].get<int64_t>(), 0);
+  // What training added is stored beside the peak and is a part of it.
+  ASSERT_TRUE(j["epochs"][1]["memory_added_bytes"].is_number_integer()) << j["epochs"][1].dump();
+  EXPECT_GE(j["epochs"][1]["memory_added_bytes"].get<int64_t>(), 0);
+  EXPECT_LT(j["epochs"][1]["memory_added_bytes"].get<int64_t>(), j["epochs"][1]["peak_memory_bytes"].get<int64_t>());
   EXPECT_DOUBLE_EQ(j["epochs"][1]["test_accuracy"].get<double>(),
                    j["progress"]["test_accuracy"].get<double>());
   // Energy per epoch, CodeCarbon's methodology, and its emissions at the
