@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include <cstdio>
+
 #include <arpa/inet.h>
 
 #include <cstdint>
@@ -52,9 +54,11 @@ void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
   if (y.Map(plausible, "intensity.plausible", {"min", "max"})) {
     Set(c.plausible.min, y.Double(plausible, "intensity.plausible", "min", 0, 100000));
     Set(c.plausible.max, y.Double(plausible, "intensity.plausible", "max", 0, 100000));
+    char min_text[32];
+    std::snprintf(min_text, sizeof min_text, "%g", c.plausible.min);  // "100", not "100.000000"
     if (c.plausible.max <= c.plausible.min)
       y.ErrorAt(plausible, "max", "intensity.plausible.max",
-                "must be greater than intensity.plausible.min (" + std::to_string(c.plausible.min) + ")");
+                "must be greater than intensity.plausible.min (" + std::string(min_text) + ")");
   }
 
   YAML::Node http = n["http"];
