@@ -25,4 +25,14 @@ std::optional<FramingError> CheckRequestFraming(unsigned version,
                                                 const std::vector<std::string_view>& transfer_encodings,
                                                 bool has_content_length);
 
+// The same for a parsed request header: anything with version(),
+// equal_range(name), find(name) and end(), as Boost.Beast's is (a template,
+// so this header stays free of Beast).
+template <class Header>
+std::optional<FramingError> CheckRequestFramingOf(const Header& req) {
+  std::vector<std::string_view> te;
+  for (auto [it, end] = req.equal_range("Transfer-Encoding"); it != end; ++it) te.emplace_back(it->value());
+  return CheckRequestFraming(req.version(), te, req.find("Content-Length") != req.end());
+}
+
 }  // namespace carbon

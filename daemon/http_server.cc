@@ -135,11 +135,7 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
       OnRead(ec);
       return;
     }
-    const auto& req = parser_->get();
-    std::vector<std::string_view> te;
-    for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it) te.emplace_back(it->value());
-    const bool has_length = req.find(http::field::content_length) != req.end();
-    if (auto bad = CheckRequestFraming(req.version(), te, has_length)) {
+    if (auto bad = CheckRequestFramingOf(parser_->get())) {
       timer_.cancel();
       Reject(bad->status, api::ErrorBody(bad->status == 501 ? Status(StatusCode::kUnimplemented, bad->message)
                                                             : InvalidArgument(bad->message)));

@@ -1,5 +1,7 @@
 #include "daemon/intensity/intensity_grid.h"
 
+#include <string_view>
+
 namespace carbon {
 
 GridView IntensityGrid::View(const std::string& zone) {
@@ -22,12 +24,11 @@ GridView IntensityGrid::View(const std::string& zone) {
     for (const IntensityPoint& p : (*fc)->points)
       if (p.end() > now) v.forecast.push_back(p);
     v.forecast_source = (*fc)->source;
-    const std::string completed = "+history";
-    if (v.forecast_source.size() > completed.size() &&
-        v.forecast_source.compare(v.forecast_source.size() - completed.size(), completed.size(), completed) == 0) {
-      const std::string base = v.forecast_source.substr(0, v.forecast_source.size() - completed.size());
-      v.forecast_source = base + ", completed past its end by carbond's own forecaster from stored history";
-    }
+    const std::string_view completed = kCompletedByHistory;
+    const std::string& src = v.forecast_source;
+    if (src.size() > completed.size() && src.compare(src.size() - completed.size(), completed.size(), completed) == 0)
+      v.forecast_source = src.substr(0, src.size() - completed.size()) +
+                          ", completed past its end by carbond's own forecaster from stored history";
   }
   if (v.forecast.empty() && v.why_no_data.empty())
     v.why_no_data = z->forecast_reason.empty() ? "no forecast stored" : z->forecast_reason;

@@ -244,7 +244,7 @@ void IntensityService::TryForecast(const std::string& zone, size_t index,
       } else {
         std::string completed = self.CompleteForecast(zone, name, now, ahead);
         if (!completed.empty()) {
-          source = name + "+history";
+          source = name + kCompletedByHistory;
           note = completed;
         }
         result = std::move(ahead);

@@ -56,6 +56,10 @@ struct ZoneIntensity {
   std::optional<Timestamp> forecast_polled_at;
 };
 
+// The suffix of a stored forecast's source when carbond's own forecaster
+// completed a source's shorter forecast ("uk" + kCompletedByHistory).
+inline constexpr const char kCompletedByHistory[] = "+history";
+
 class IntensityService {
  public:
   IntensityService(std::vector<std::unique_ptr<IntensitySource>> chain, IntensityStore& store,
