@@ -240,7 +240,8 @@ ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Time
   return policies_.Decide(in);
 }
 
-bool Scheduler::RecordEnd(int64_t id, const Transition& t) {
+bool Scheduler::RecordEnd(const JobRecord& job, const Transition& t) {
+  const int64_t id = job.id;
   Status st = store_.Apply(id, t);
   if (st.ok()) {
     unrecorded_ends_.erase(id);
@@ -253,17 +254,26 @@ bool Scheduler::RecordEnd(int64_t id, const Transition& t) {
     return false;
   }
   spdlog::error("job {}: cannot record '{}' yet ({}); retrying at every tick", id, t.reason, st.ToString());
-  unrecorded_ends_.insert_or_assign(id, t);
+  unrecorded_ends_.insert_or_assign(id, UnrecordedEnd{job, t});
   return false;
 }
 
 void Scheduler::RetryUnrecordedEnds() {
-  std::vector<std::pair<int64_t, Transition>> retry(unrecorded_ends_.begin(), unrecorded_ends_.end());
-  for (auto& [id, t] : retry) {
-    if (!RecordEnd(id, t)) continue;
-    spdlog::info("job {} -> {}: {} (recorded late)", id, JobStateName(t.to), t.reason);
-    Notify(id);
+  std::vector<UnrecordedEnd> retry;
+  for (const auto& [id, end] : unrecorded_ends_) retry.push_back(end);
+  for (const UnrecordedEnd& end : retry)
+    if (RecordEnd(end.job, end.t)) AfterEnd(end.job, end.t);
+}
+
+void Scheduler::AfterEnd(const JobRecord& job, const Transition& t) {
+  spdlog::info("job {} -> {}: {}", job.id, JobStateName(t.to), t.reason);
+  if (t.to == JobState::kSucceeded && job.started) RecordSavings(job, t.at);
+  if (t.to == JobState::kSucceeded || t.to == JobState::kStoppedBudget) {
+    JobRecord done = job;
+    done.finished = t.at;
+    WriteEmissions(done, /*with_total=*/true);
   }
+  Notify(job.id);
 }
 
 void Scheduler::Tick() {
@@ -378,7 +388,7 @@ void Scheduler::Tick() {
       f.error = started.message();
       feeds_.erase(job.id);
       spdlog::error("job {}: worker did not start: {}", job.id, started.message());
-      RecordEnd(job.id, f);
+      RecordEnd(job, f);  // or at a later tick
     } else {
       spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
     }
@@ -590,15 +600,7 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     t.error = info.stderr_tail;
     t.finished = t.at;
   }
-  if (!RecordEnd(job_id, t)) return;
-  spdlog::info("job {} -> {}: {}", job_id, JobStateName(t.to), t.reason);
-  if (t.to == JobState::kSucceeded && job->started) RecordSavings(*job, t.at);
-  if (t.to == JobState::kSucceeded || t.to == JobState::kStoppedBudget) {
-    JobRecord done = *job;
-    done.finished = t.at;
-    WriteEmissions(done, /*with_total=*/true);
-  }
-  Notify(job_id);
+  if (RecordEnd(*job, t)) AfterEnd(*job, t);
 }
 
 void Scheduler::WriteEmissions(const JobRecord& job, bool with_total) {

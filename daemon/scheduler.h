@@ -134,8 +134,12 @@ class Scheduler final : public ExecutorListener {
   // Stores the end of a run (running -> anything). A store error keeps the
   // transition in unrecorded_ends_, retried at every tick, so a job is never
   // left `running` with no worker; true once stored.
-  bool RecordEnd(int64_t id, const Transition& t);
+  bool RecordEnd(const JobRecord& job, const Transition& t);
+  // Retries them; each one stored gets AfterEnd, as it would have at once.
   void RetryUnrecordedEnds();
+  // After a run's end was stored: the log line, the savings of a succeeded
+  // job, the emissions files with their total, the change notification.
+  void AfterEnd(const JobRecord& job, const Transition& t);
   // Stores what a succeeded job saved against starting at submission.
   void RecordSavings(const JobRecord& job, Timestamp finished);
   // Fills an epoch's zone, mean grid intensity and kg CO2 from its energy.
@@ -168,7 +172,11 @@ class Scheduler final : public ExecutorListener {
   std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
   std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
   std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
-  std::unordered_map<int64_t, Transition> unrecorded_ends_;  // runs that ended; the store failed
+  struct UnrecordedEnd {
+    JobRecord job;  // as it was when the run ended
+    Transition t;
+  };
+  std::unordered_map<int64_t, UnrecordedEnd> unrecorded_ends_;  // runs that ended; the store failed
   struct PendingSubmit {
     NewJob job;
     Transition plan;

@@ -414,6 +414,7 @@ TEST_F(SchedulerTest, AnEndTheStoreCouldNotRecordIsRecordedAtTheNextTick) {
   int64_t b = Submit("name: b\n");
   sched_->Tick();
   ASSERT_EQ(Job(b).state, JobState::kRunning);
+  exec_.Event(b, R"({"event":"epoch","epoch":1,"train_loss":0.5,"energy":{"energy_kwh":0.001},"kg_co2":0.0002})");
   lock();
   exec_.Exit(b, 0);
   unlock();
@@ -421,6 +422,8 @@ TEST_F(SchedulerTest, AnEndTheStoreCouldNotRecordIsRecordedAtTheNextTick) {
   sched_->Tick();
   EXPECT_EQ(Job(b).state, JobState::kSucceeded);
   EXPECT_EQ(Job(b).reason, "worker finished on attempt 1");
+  // What follows a recorded end happened too: the emissions files got their total row.
+  EXPECT_NE(fakes::ReadAll(exec_.run_dirs[b] + "/emissions.csv").find(" (total)"), std::string::npos);
 }
 
 TEST_F(SchedulerTest, RecoverRequeuesJobsWhoseWorkerDied) {
