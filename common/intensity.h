@@ -78,8 +78,9 @@ bool ExtendDaily(IntensitySeries& series, Timestamp until);
 
 // The values a real grid can have: above `min` (exclusive: a grid never emits
 // nothing; providers have served 0.0 through outages) and at most `max`
-// (the dirtiest grids stay under about 1,200 g/kWh; 99999 is a unit or
-// scaling error). intensity.plausible in the config.
+// (99999 is a unit or scaling error; the highest hourly value of the 28
+// Electricity Maps zone-years in shared/data/intensity is 756.69 g/kWh,
+// AU-NSW 2021). intensity.plausible in the config.
 struct PlausibleRange {
   double min = 0;
   double max = 2500;
