@@ -177,7 +177,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
 
   YAML::Node worker = root["worker"];
   if (y.Map(worker, "worker", {"path", "max_concurrent_jobs", "max_attempts", "cancel_grace", "data_roots",
-                               "memory_limit"})) {
+                               "memory_limit", "events"})) {
     Set(c.worker_path, y.String(worker, "worker", "path"));
     Set(c.max_concurrent_jobs, y.Int(worker, "worker", "max_concurrent_jobs", 0, 256));
     Set(c.max_attempts, y.Int(worker, "worker", "max_attempts", 1, 100));
@@ -195,6 +195,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
       y.ErrorAt(worker, "memory_limit", "worker.memory_limit",
                 "a worker needs at least 64MiB; 0 (the default) sets no limit");
     if (c.worker_path.empty()) y.ErrorAt(worker, "path", "worker.path", "must not be empty");
+    Set(c.worker_events, y.Enum(worker, "worker", "events", {"socketpair", "file"}));
   }
 
   YAML::Node sched = root["scheduler"];

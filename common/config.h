@@ -97,6 +97,9 @@ struct Config {
   // and <state_dir>/datasets.
   std::vector<std::string> data_roots;
   int64_t memory_limit = 0;  // bytes of data memory per worker (RLIMIT_DATA); 0: none
+  // How workers send their events (docs/protocol.md): "socketpair" (fd 3) or
+  // "file" (<run_dir>/events.jsonl, which carbond follows).
+  std::string worker_events = "socketpair";
   Duration tick = std::chrono::seconds(1);
   std::string default_zone = "GB";
   Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait

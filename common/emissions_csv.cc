@@ -5,8 +5,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/paths.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -206,6 +208,13 @@ std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows) {
   nlohmann::ordered_json doc = nlohmann::ordered_json::array();
   for (const auto& r : rows) doc.push_back(nlohmann::ordered_json::parse(EmissionsJson(r)));
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows) {
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/emissions.csv", RenderEmissionsCsv(rows)));
+  return WriteFileAtomically(run_dir + "/emissions.json", RenderEmissionsJson(rows));
 }
 
 }  // namespace carbon

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/job_record.h"
+#include "common/status.h"
 
 namespace carbon {
 
@@ -49,6 +50,10 @@ std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vect
 // The whole emissions.csv (header and rows) and emissions.json (an array).
 std::string RenderEmissionsCsv(const std::vector<EmissionsRecord>& rows);
 std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows);
+
+// Writes <run_dir>/emissions.csv and emissions.json (each whole, through a
+// temporary file renamed over it), making run_dir if needed.
+Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows);
 
 // A double as Python's repr() writes it: the shortest digits that read back
 // the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.

@@ -1,5 +1,11 @@
 #include "common/paths.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 namespace carbon {
@@ -42,6 +48,17 @@ StatusOr<std::string> ResolveInsideRoots(const std::string& path, const std::vec
   return InvalidArgument(what + " is outside the directories carbond's workers may read (worker.data_roots: " +
                          JoinRoots(roots) + "); put the data under one of them, or ask the administrator to add "
                          "its directory to worker.data_roots in carbond.yaml");
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (fd < 0) return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Unavailable("cannot rename " + tmp + " to " + path);
+  return Status();
 }
 
 }  // namespace carbon

@@ -18,4 +18,9 @@ namespace carbon {
 // `roots`: nothing is allowed.
 StatusOr<std::string> ResolveInsideRoots(const std::string& path, const std::vector<std::string>& roots);
 
+// Writes `text` to `path` through a temporary file (path + ".tmp") renamed
+// over it, so a reader sees the old file or the new one; neither is followed
+// if it is a symbolic link (rename replaces a link at `path` itself).
+Status WriteFileAtomically(const std::string& path, const std::string& text);
+
 }  // namespace carbon

@@ -120,7 +120,8 @@ class EventStreamDecoder {
 // that does not exist yet is not an error (the worker has not opened it).
 class EventsFileFollower {
  public:
-  explicit EventsFileFollower(std::string path) : path_(std::move(path)) {}
+  // Starts reading at `offset` (the size the file had before this writer began).
+  explicit EventsFileFollower(std::string path, int64_t offset = 0) : path_(std::move(path)), offset_(offset) {}
   // Returns an error only when the file exists and cannot be read.
   Status Poll(const EventStreamDecoder::Sink& sink);
   const std::string& path() const { return path_; }

@@ -76,6 +76,7 @@ ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& w
   o.env_drop = {"CREDENTIALS_DIRECTORY"};
   if (!c.intensity.electricitymaps.token_env.empty()) o.env_drop.push_back(c.intensity.electricitymaps.token_env);
   o.memory_limit = c.memory_limit;
+  o.event_transport = c.worker_events == "file" ? EventTransport::kFile : EventTransport::kSocketpair;
   return o;
 }
 
@@ -93,28 +94,31 @@ std::unique_ptr<Clock> MakeClock(const Config& c) {
 // and epochs, and each new intensity reading and forecast.
 void ConnectEventStream(EventHub& events, Scheduler& scheduler, IntensityService& intensity,
                         IntensityStore& intensity_store, const Clock& clock) {
-  scheduler.on_worker_event = [&events](int64_t id, const std::string& ev, const nlohmann::json& line,
-                                  const EpochRecord* epoch) {
-    if (epoch) {
+  scheduler.on_worker_event = [&events](int64_t id, const protocol::Event& event, const EpochRecord* epoch) {
+    if (const auto* ep = std::get_if<protocol::Epoch>(&event); ep && epoch) {
       nlohmann::json e = api::EpochToJson(*epoch);
       e["job_id"] = id;
-      e["epochs"] = line.value("epochs", nlohmann::json(nullptr));
+      e["epochs"] = ep->epochs;
       events.Publish("epoch", e, id);
-    } else if (ev == "progress") {
-      nlohmann::json p = line;
-      p.erase("event");
-      p["job_id"] = id;
-      events.Publish("progress", p, id);
-    } else if (ev == "started") {
+    } else if (const auto* p = std::get_if<protocol::Progress>(&event)) {
+      events.Publish("progress",
+                     {{"job_id", id},
+                      {"epoch", p->epoch},
+                      {"epochs", p->epochs},
+                      {"step", p->step},
+                      {"steps", p->steps},
+                      {"train_loss", p->train_loss}},
+                     id);
+    } else if (const auto* s = std::get_if<protocol::Started>(&event)) {
       // The worker is up: how many epochs, from where (a resumed run), on what.
       events.Publish("progress",
                      {{"job_id", id},
-                      {"epoch", line.value("resumed_epoch", int64_t{0})},
-                      {"epochs", line.value("epochs", int64_t{0})},
-                      {"step", line.value("resumed_step", int64_t{0})},
+                      {"epoch", s->resumed_epoch},
+                      {"epochs", s->epochs},
+                      {"step", s->resumed_step},
                       {"steps", 0},
-                      {"device", line.value("device", "")},
-                      {"precision", line.value("precision", "")}},
+                      {"device", s->device},
+                      {"precision", s->precision}},
                      id);
     }
   };

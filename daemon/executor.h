@@ -9,25 +9,27 @@
 
 #include "common/job_record.h"
 #include "common/status.h"
+#include "common/worker_protocol.h"
 
 namespace carbon {
 
 struct ExitInfo {
-  bool succeeded = false;    // the worker reported success and exited 0
-  bool interrupted = false;  // stopped on request (drain), resumable
+  // What the exit means: the worker's exit code (common/worker_protocol.h),
+  // or what the executor knows better: kOutOfMemory when it killed the
+  // worker for worker.memory_limit, kInterrupted when it stopped it for a
+  // drain, kRejected when the worker spoke another protocol version.
+  protocol::WorkerExit outcome = protocol::WorkerExit::kFailed;
   int64_t exit_status = 0;   // exit code, or 128 + signal
   std::string description;   // "exited with status 1", "killed by signal 9"
   std::string stderr_tail;   // last lines the worker wrote to stderr
-  // Killed for worker.memory_limit, or an allocation in the worker failed:
-  // the same job would run out again, so it is not retried.
-  bool out_of_memory = false;
 };
 
 class ExecutorListener {
  public:
   virtual ~ExecutorListener() = default;
-  // One JSON line the worker sent (started, epoch, checkpoint, finished, ...).
-  virtual void OnWorkerEvent(int64_t job_id, const std::string& json_line) = 0;
+  // One event the worker sent (started, epoch, checkpoint, finished, ...),
+  // decoded by the executor; lines that do not decode never get here.
+  virtual void OnWorkerEvent(int64_t job_id, const protocol::Event& event) = 0;
   // Called once per started job when it is over and all its events were delivered.
   virtual void OnWorkerExit(int64_t job_id, const ExitInfo& info) = 0;
 };

@@ -9,10 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -28,12 +27,16 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 struct ProcessExecutor::Child {
-  Child(asio::io_context& io) : events(io), kill_timer(io), eof_timer(io), memory_timer(io) {}
+  Child(asio::io_context& io) : events(io), poll_timer(io), kill_timer(io), eof_timer(io), memory_timer(io) {}
   int64_t job_id = 0;
   pid_t pid = -1;
   std::string run_dir;
   asio::local::stream_protocol::socket events;
-  asio::streambuf buf;
+  std::array<char, 8192> buf{};
+  protocol::EventStreamDecoder decoder;                 // the socketpair's bytes
+  std::unique_ptr<protocol::EventsFileFollower> follower;  // or the events file's
+  asio::steady_timer poll_timer;
+  std::string refusal;  // why its events were refused (another protocol version)
   asio::steady_timer kill_timer;
   asio::steady_timer eof_timer;
   asio::steady_timer memory_timer;
@@ -129,10 +132,19 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
 
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls until exec.
+  const bool file_transport = options_.event_transport == EventTransport::kFile;
+  const std::string events_file = run_dir + "/events.jsonl";
   std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
                                    run_dir, "--job-id", std::to_string(job.id), "--attempt",
-                                   std::to_string(job.attempts), "--event-fd", "3",
-                                   "--grid-file", run_dir + "/grid.json"};
+                                   std::to_string(job.attempts), "--grid-file", run_dir + "/grid.json"};
+  if (file_transport) {
+    args.insert(args.end(), {"--events-file", events_file});
+  } else {
+    args.insert(args.end(), {"--event-fd", "3"});
+  }
+  // The file is append-only over attempts: this attempt's events start at its end.
+  std::error_code size_ec;
+  const auto events_offset = file_transport ? fs::file_size(events_file, size_ec) : 0;
   args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -165,7 +177,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
-    ::dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
+    if (!file_transport) ::dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
     // Nothing else of the daemon's (client connections, the listener) leaks
     // into the worker: not every library opens its descriptors with CLOEXEC.
     // errpipe[1] stays open (CLOEXEC) to report a failed exec.
@@ -203,10 +215,18 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   child->job_id = job.id;
   child->pid = pid;
   child->run_dir = run_dir;
-  child->events.assign(asio::local::stream_protocol(), sv[0]);
   children_[job.id] = child;
   spdlog::debug("job {}: worker pid {} started", job.id, pid);
-  ReadEvents(child);
+  if (file_transport) {
+    ::close(sv[0]);
+    child->eof = true;  // nothing to wait for but the process
+    child->follower = std::make_unique<protocol::EventsFileFollower>(
+        events_file, size_ec ? 0 : static_cast<int64_t>(events_offset));
+    FollowEventsFile(child);
+  } else {
+    child->events.assign(asio::local::stream_protocol(), sv[0]);
+    ReadEvents(child);
+  }
   WatchMemory(child);
   return Status();
 }
@@ -292,21 +312,55 @@ void ProcessExecutor::WaitForSigchld() {
 }
 
 void ProcessExecutor::ReadEvents(std::shared_ptr<Child> child) {
-  asio::async_read_until(
-      child->events, child->buf, '\n',
-      [this, child](const boost::system::error_code& ec, size_t n) {
+  child->events.async_read_some(
+      asio::buffer(child->buf), [this, child](const boost::system::error_code& ec, size_t n) {
         if (ec) {
           child->eof = true;
           child->eof_timer.cancel();
           MaybeFinish(child);
           return;
         }
-        std::string line(asio::buffers_begin(child->buf.data()),
-                         asio::buffers_begin(child->buf.data()) + static_cast<long>(n) - 1);
-        child->buf.consume(n);
-        if (listener_ && !child->finished) listener_->OnWorkerEvent(child->job_id, line);
+        child->decoder.Feed(std::string_view(child->buf.data(), n),
+                            [&](StatusOr<protocol::Event> e, std::string_view line) { Deliver(child, std::move(e), line); });
         ReadEvents(child);
       });
+}
+
+void ProcessExecutor::FollowEventsFile(std::shared_ptr<Child> child) {
+  child->poll_timer.expires_after(options_.events_file_poll);
+  child->poll_timer.async_wait([this, child](const boost::system::error_code& ec) {
+    if (ec || child->finished) return;
+    PollEventsFile(child);
+    FollowEventsFile(child);
+  });
+}
+
+void ProcessExecutor::PollEventsFile(const std::shared_ptr<Child>& child) {
+  Status st = child->follower->Poll(
+      [&](StatusOr<protocol::Event> e, std::string_view line) { Deliver(child, std::move(e), line); });
+  if (!st.ok()) spdlog::warn("job {}: {}", child->job_id, st.message());
+}
+
+void ProcessExecutor::Deliver(const std::shared_ptr<Child>& child, StatusOr<protocol::Event> event,
+                              std::string_view line) {
+  if (child->finished || !child->refusal.empty()) return;
+  if (event.ok()) {
+    if (listener_) listener_->OnWorkerEvent(child->job_id, *event);
+    return;
+  }
+  if (event.status().code() != StatusCode::kFailedPrecondition) {
+    spdlog::warn("job {}: ignoring a worker event that does not decode: {}", child->job_id, event.status().message());
+    return;
+  }
+  // Another protocol version: nothing it says can be trusted to mean what
+  // this carbond reads; the job fails with the reason (not retried).
+  child->refusal = event.status().message();
+  spdlog::error("job {}: refusing its worker: {} (line: {})", child->job_id, child->refusal,
+                std::string(line.substr(0, 200)));
+  if (!child->reaped) {
+    child->stop_requested = true;
+    ::kill(-child->pid, SIGKILL);
+  }
 }
 
 namespace {
@@ -330,17 +384,18 @@ std::string TailOfFile(const std::string& path, size_t max_bytes) {
 
 void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   if (!child->reaped || !child->eof || child->finished) return;
+  if (child->follower) PollEventsFile(child);  // what it wrote last
   child->finished = true;
   child->kill_timer.cancel();
   child->eof_timer.cancel();
   child->memory_timer.cancel();
+  child->poll_timer.cancel();
   ExitInfo info;
   int st = child->wait_status;
   if (WIFEXITED(st)) {
     info.exit_status = WEXITSTATUS(st);
     info.description = "exited with status " + std::to_string(info.exit_status);
-    info.succeeded = info.exit_status == 0;
-    info.interrupted = info.exit_status == 75;
+    info.outcome = protocol::WorkerExitFromCode(info.exit_status);
   } else if (WIFSIGNALED(st)) {
     int sig = WTERMSIG(st);
     info.exit_status = 128 + sig;
@@ -348,16 +403,19 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
     info.description = "killed by signal " + std::to_string(sig) +
                        (name ? std::string(" (SIG") + name + ")" : std::string());
     if (child->over_memory_rss > 0) {
-      info.out_of_memory = true;
+      info.outcome = protocol::WorkerExit::kOutOfMemory;
       info.description += " by carbond: its memory (" + Mib(child->over_memory_rss) + " resident) exceeded " +
                           "worker.memory_limit (" + Mib(options_.memory_limit) + ")";
     } else if (sig == SIGKILL && !child->stop_requested) {
       info.description += ", not sent by carbond (the kernel's out-of-memory killer sends it: journalctl -k)";
     }
   }
-  if (info.exit_status == 3) info.out_of_memory = true;  // the worker's own allocation failed
-  if (child->stop_requested && child->stop_mode == StopMode::kDrain && !info.succeeded)
-    info.interrupted = true;
+  if (child->stop_requested && child->stop_mode == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk)
+    info.outcome = protocol::WorkerExit::kInterrupted;
+  if (!child->refusal.empty()) {
+    info.outcome = protocol::WorkerExit::kRejected;
+    info.description = "refused by carbond: " + child->refusal;
+  }
   info.stderr_tail = TailOfFile(child->run_dir + "/worker.log", options_.stderr_tail_bytes);
   children_.erase(child->job_id);
   if (listener_) listener_->OnWorkerExit(child->job_id, info);

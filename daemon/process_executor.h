@@ -1,7 +1,12 @@
 // ProcessExecutor: runs each released job in its own carbon-worker process,
 // started with fork+exec (never fork alone: the daemon has threads). The
-// worker gets the job file and a socketpair end as fd 3 on which it writes
-// JSON-line events; its stdout and stderr go to <run_dir>/worker.log.
+// worker gets the job file and writes the worker protocol's events
+// (common/worker_protocol.h) to one of two transports: a socketpair end as
+// fd 3 (the default), or the append-only <run_dir>/events.jsonl, which the
+// executor follows (the transport of workers that are not carbond's
+// children). Either way one decoder reads them; a worker of another protocol
+// version is killed and its job failed with the reason. The worker's stdout
+// and stderr go to <run_dir>/worker.log.
 //
 // Each worker leads its own process group and gets PR_SET_PDEATHSIG, so it
 // does not outlive carbond. Stop sends SIGTERM to the group and SIGKILL after
@@ -20,6 +25,8 @@
 
 namespace carbon {
 
+enum class EventTransport { kSocketpair, kFile };
+
 struct ProcessExecutorOptions {
   std::string worker_path;  // absolute path to the worker binary
   Duration cancel_grace = std::chrono::seconds(30);
@@ -33,6 +40,8 @@ struct ProcessExecutorOptions {
   // job failed (not retried); checked every memory_poll. 0: no limit.
   int64_t memory_limit = 0;
   Duration memory_poll = std::chrono::milliseconds(250);
+  EventTransport event_transport = EventTransport::kSocketpair;
+  Duration events_file_poll = std::chrono::milliseconds(200);  // kFile: how often the file is read
 };
 
 class ProcessExecutor final : public Executor {
@@ -52,6 +61,10 @@ class ProcessExecutor final : public Executor {
   struct Child;
   void WaitForSigchld();
   void ReadEvents(std::shared_ptr<Child> child);
+  void FollowEventsFile(std::shared_ptr<Child> child);
+  void PollEventsFile(const std::shared_ptr<Child>& child);
+  // Hands a decoded line to the listener; refuses a worker of another version.
+  void Deliver(const std::shared_ptr<Child>& child, StatusOr<protocol::Event> event, std::string_view line);
   void MaybeFinish(const std::shared_ptr<Child>& child);
   void WatchMemory(const std::shared_ptr<Child>& child);
 

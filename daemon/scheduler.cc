@@ -3,14 +3,14 @@
 #include "daemon/emissions_files.h"
 #include "daemon/run_dir.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/paths.h"
 #include "common/time_util.h"
-#include "proto-less-api/api.h"
 
 namespace carbon {
+
+using protocol::WorkerExit;
 
 Scheduler::Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies,
                      const Clock& clock, SchedulerOptions options)
@@ -504,42 +504,29 @@ void Scheduler::BeginDrain() {
 
 bool Scheduler::Drained() const { return executor_.RunningCount() == 0; }
 
-void Scheduler::OnWorkerEvent(int64_t job_id, const std::string& line) {
-  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("event") || !j["event"].is_string()) {
-    spdlog::warn("job {}: ignoring malformed worker event: {}", job_id, line.substr(0, 200));
-    return;
-  }
-  std::string ev = j["event"].get<std::string>();
-  spdlog::debug("job {}: worker event {}", job_id, line);
+void Scheduler::OnWorkerEvent(int64_t job_id, const protocol::Event& event) {
+  spdlog::debug("job {}: worker event {}", job_id, protocol::EventName(event));
   std::optional<EpochRecord> epoch;
-  if (ev == "epoch") {
-    // The worker's epoch event has the API's epoch fields.
-    auto e = api::EpochFromJson(j);
-    if (!e.ok()) {
-      spdlog::warn("job {}: ignoring epoch event: {}: {}", job_id, e.status().message(),
-                   line.substr(0, 200));
-      return;
-    }
-    e->job_id = job_id;
-    e->at = clock_.Now();
+  if (const auto* ep = std::get_if<protocol::Epoch>(&event)) {
+    EpochRecord e = ep->record;
+    e.job_id = job_id;
+    e.at = clock_.Now();
     auto job = store_.Get(job_id);
-    e->attempt = job.ok() ? job->attempts : 0;
-    if (job.ok()) AttachEmissions(*job, *e);
-    if (e->epoch > 0) {
-      Status st = store_.RecordEpoch(*e);
-      if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e->epoch, st.ToString());
-      if (job.ok()) WriteEmissions(*job, /*with_total=*/false);
-      if (job.ok() && st.ok()) CheckBudget(*job);
-    }
-    spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e->epoch,
-                 j["epochs"].is_number_integer() ? j["epochs"].get<int64_t>() : 0, e->train_loss,
-                 e->test_accuracy);
-    epoch = std::move(e).value();
+    e.attempt = job.ok() ? job->attempts : 0;
+    if (job.ok()) AttachEmissions(*job, e);
+    Status st = store_.RecordEpoch(e);
+    if (!st.ok()) spdlog::warn("job {}: cannot store epoch {}: {}", job_id, e.epoch, st.ToString());
+    if (job.ok()) WriteEmissions(*job, /*with_total=*/false);
+    if (job.ok() && st.ok()) CheckBudget(*job);
+    spdlog::info("job {}: epoch {}/{} loss {:.4f} accuracy {:.4f}", job_id, e.epoch, ep->epochs, e.train_loss,
+                 e.test_accuracy);
+    epoch = std::move(e);
   }
+  std::string line = protocol::Encode(event);
+  line.pop_back();  // the newline
   Status st = store_.SetProgress(job_id, line);
   if (!st.ok()) spdlog::warn("job {}: cannot store progress: {}", job_id, st.ToString());
-  if (on_worker_event) on_worker_event(job_id, ev, j, epoch ? &*epoch : nullptr);
+  if (on_worker_event) on_worker_event(job_id, event, epoch ? &*epoch : nullptr);
 }
 
 void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
@@ -562,30 +549,30 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   Transition t{JobState::kRunning, JobState::kFailed, "", clock_.Now()};
   t.exit_status = info.exit_status;
   const std::string n = std::to_string(job->attempts);
-  if (budget_stop && !info.succeeded && !job->cancel_requested) {
+  if (budget_stop && info.outcome != WorkerExit::kOk && !job->cancel_requested) {
     t.to = JobState::kStoppedBudget;
     t.reason = *budget_stop + "; stopped on attempt " + n + " (" + info.description + ")" +
-               (info.interrupted ? " after a checkpoint" : "");
+               (info.outcome == WorkerExit::kInterrupted ? " after a checkpoint" : "");
     t.finished = t.at;
   } else if (job->cancel_requested) {
     t.to = JobState::kCancelled;
     t.reason = "cancelled on request; worker " + info.description;
     t.finished = t.at;
     t.clear_cancel_request = true;
-  } else if (info.succeeded) {
+  } else if (info.outcome == WorkerExit::kOk) {
     t.to = JobState::kSucceeded;
     t.reason = "worker finished on attempt " + n;
     t.finished = t.at;
-  } else if (info.interrupted || draining_) {
+  } else if (info.outcome == WorkerExit::kInterrupted || draining_) {
     t.to = JobState::kQueued;
     t.reason = "interrupted on attempt " + n + " (" + info.description +
                "); resumes from its last checkpoint";
-  } else if (info.out_of_memory) {
+  } else if (info.outcome == WorkerExit::kOutOfMemory) {
     t.reason = "out of memory on attempt " + n + ", not retried (" + info.description + ")" +
                (info.stderr_tail.empty() ? "" : ": " + info.stderr_tail);
     t.error = info.stderr_tail;
     t.finished = t.at;
-  } else if (info.exit_status == 2) {
+  } else if (info.outcome == WorkerExit::kRejected) {
     t.reason = "worker rejected the job (" + info.description + "): " + info.stderr_tail;
     t.error = info.stderr_tail;
     t.finished = t.at;

@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 
@@ -93,16 +92,14 @@ class Scheduler final : public ExecutorListener {
   const SchedulerOptions& options() const { return options_; }
 
   // ExecutorListener
-  void OnWorkerEvent(int64_t job_id, const std::string& json_line) override;
+  void OnWorkerEvent(int64_t job_id, const protocol::Event& event) override;
   void OnWorkerExit(int64_t job_id, const ExitInfo& info) override;
 
   // Called after every state change (logs, the event stream).
   std::function<void(const JobRecord&)> on_change;
   // Called for every worker event of a running job after it was handled (the
-  // event stream): "progress" and "epoch" lines, the epoch as stored.
-  std::function<void(int64_t job_id, const std::string& event, const nlohmann::json& line,
-                     const EpochRecord* epoch)>
-      on_worker_event;
+  // event stream); for an epoch, `epoch` is the record as stored.
+  std::function<void(int64_t job_id, const protocol::Event& event, const EpochRecord* epoch)> on_worker_event;
 
  private:
   // A waiting job that will not run: `to` (failed, stopped_budget) with

@@ -370,20 +370,29 @@ std::vector<std::string> RunMeter::notes() const {
   return tracker_->notes();
 }
 
-void RunMeter::AddEpochFields(nlohmann::json& ev) {
+void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   if (!sampler_) return;
   const EpochEnergy en = sampler_->TakeEpoch();
   const EnergySample& s = en.energy;
-  ev["energy"] = {{"cpu_kwh", s.cpu_kwh},       {"gpu_kwh", s.gpu_kwh},         {"ram_kwh", s.ram_kwh},
-                  {"energy_kwh", s.total_kwh()}, {"cpu_w", s.cpu_w},             {"gpu_w", s.gpu_w},
-                  {"ram_w", s.ram_w},            {"cpu_method", s.cpu_method},   {"gpu_method", s.gpu_method},
-                  {"ram_method", s.ram_method},  {"samples", en.samples},        {"pue", o_.tracker.pue},
-                  {"measure_power_secs", o_.measure_power_secs}};
+  EpochRecord& r = ev.record;
+  r.cpu_kwh = s.cpu_kwh;
+  r.gpu_kwh = s.gpu_kwh;
+  r.ram_kwh = s.ram_kwh;
+  r.energy_kwh = s.total_kwh();
+  r.cpu_w = s.cpu_w;
+  r.gpu_w = s.gpu_w;
+  r.ram_w = s.ram_w;
+  r.cpu_method = s.cpu_method;
+  r.gpu_method = s.gpu_method;
+  r.ram_method = s.ram_method;
+  ev.energy_samples = en.samples;
+  ev.pue = o_.tracker.pue;
+  ev.measure_power_secs = o_.measure_power_secs;
   if (en.kg_co2) {
-    ev["kg_co2"] = *en.kg_co2;
-    ev["gco2_per_kwh"] = en.gco2_per_kwh;
-    ev["intensity_source"] = en.intensity_source;
-    if (!en.zone.empty()) ev["zone"] = en.zone;
+    r.kg_co2 = *en.kg_co2;
+    r.gco2_per_kwh = en.gco2_per_kwh;
+    r.intensity_source = en.intensity_source;
+    r.zone = en.zone;
   }
 }
 

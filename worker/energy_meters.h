@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json_fwd.hpp>
 #include <thread>
 #include <optional>
 #include <string>
@@ -23,6 +22,7 @@
 
 #include "common/energy_model.h"
 #include "common/status.h"
+#include "common/worker_protocol.h"
 
 namespace carbon::energy {
 
@@ -214,9 +214,9 @@ class RunMeter {
   ~RunMeter();
   // Why a component fell back (RAPL unreadable, no GPU, unknown CPU).
   std::vector<std::string> notes() const;
-  // Adds the epoch's "energy" object and its "kg_co2", "gco2_per_kwh",
-  // "intensity_source" and "zone" (when attributed) to the epoch event.
-  void AddEpochFields(nlohmann::json& event);
+  // Adds the epoch's energy, how it was measured, and its kg_co2,
+  // gco2_per_kwh, intensity_source and zone (when attributed) to the event.
+  void AddEpochEnergy(protocol::Epoch& event);
 
  private:
   MeterOptions o_;

@@ -1,6 +1,8 @@
 // carbon-worker: trains one job. Started by carbond (fork+exec) with the job
 // file, its run directory and an event fd; or standalone for a quick baseline:
 //   carbon-worker --job-file job.yaml --run-dir /tmp/run
+// Standalone, it leaves CodeCarbon's emissions.csv and emissions.json in the
+// run directory as carbond would, charged at --gco2-per-kwh or --country.
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,9 +12,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <variant>
+#include <vector>
 
+#include "common/clock.h"
+#include "common/emissions_csv.h"
 #include "common/energy_model.h"
 #include "common/job_spec.h"
+#include "common/time_util.h"
+#include "common/worker_protocol.h"
 #include "worker/energy_meters.h"
 #include "worker/event_channel.h"
 #include "worker/trainer.h"
@@ -37,9 +45,10 @@ std::string DefaultCodecarbonFile(const std::string& name) {
 
 // The intensity used while carbond has sent none (or always, standalone): a
 // fixed value, else CodeCarbon's figure for the country, else its world
-// average (475 g/kWh).
+// average (475 g/kWh). Sets *country_name to the country's name in CodeCarbon's table.
 carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<double> fixed,
-                                                                const std::string& country) {
+                                                                const std::string& country,
+                                                                std::string* country_name) {
   carbon::energy::GridReading r;
   if (fixed) {
     r.gco2_per_kwh = *fixed;
@@ -62,11 +71,54 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
   if (!country.empty() && !table->CountryName(country))
     return carbon::InvalidArgument("--country '" + country + "' is not in CodeCarbon's global_energy_mix.json; "
                                    "use an ISO 3166 alpha-3 code such as GBR, DEU, FRA, USA");
+  if (!country.empty()) *country_name = *table->CountryName(country);
   r.gco2_per_kwh = country.empty() ? table->world_average_g() : table->GramsPerKwh(country);
   r.source = country.empty() ? "codecarbon:world" : "codecarbon:" + country;
   r.zone = country;
   return r;
 }
+
+// A run with no carbond: the worker itself keeps the epochs and rewrites
+// emissions.csv and emissions.json after each (and with the total row at the
+// end), as carbond does for its jobs (daemon/emissions_files.h).
+class StandaloneEmissions {
+ public:
+  StandaloneEmissions(std::string run_dir, carbon::JobRecord job, int64_t attempt, std::string country,
+                      std::string country_name)
+      : run_dir_(std::move(run_dir)), job_(std::move(job)), attempt_(attempt), country_(std::move(country)),
+        country_name_(std::move(country_name)) {}
+
+  void operator()(const carbon::protocol::Event& event) {
+    const carbon::Timestamp now = carbon::SystemClock().Now();
+    if (const auto* ep = std::get_if<carbon::protocol::Epoch>(&event)) {
+      carbon::EpochRecord e = ep->record;
+      e.job_id = job_.id;
+      e.attempt = attempt_;
+      e.at = now;
+      epochs_.push_back(std::move(e));
+      Write(/*with_total=*/false);
+    } else if (std::holds_alternative<carbon::protocol::Finished>(event)) {
+      job_.finished = now;
+      Write(/*with_total=*/true);
+    }
+  }
+
+ private:
+  void Write(bool with_total) {
+    std::vector<carbon::EmissionsRecord> rows = carbon::EmissionsRows(job_, epochs_, with_total);
+    for (auto& r : rows) {  // CodeCarbon's offline mode names the country it charged at
+      r.country_iso_code = country_;
+      r.country_name = country_name_;
+    }
+    if (carbon::Status st = carbon::WriteEmissionsFiles(run_dir_, rows); !st.ok())
+      std::fprintf(stderr, "carbon-worker: %s\n", st.message().c_str());
+  }
+  std::string run_dir_;
+  carbon::JobRecord job_;
+  int64_t attempt_;
+  std::string country_, country_name_;
+  std::vector<carbon::EpochRecord> epochs_;
+};
 
 int main(int argc, char** argv) {
   CLI::App app{"carbon-worker: trains one carbond job"};
@@ -77,7 +129,10 @@ int main(int argc, char** argv) {
   app.add_option("--run-dir", run_dir, "where checkpoints and logs go")->required();
   app.add_option("--job-id", job_id, "carbond's job id (for logs)");
   app.add_option("--attempt", attempt, "attempt number (for logs)");
-  app.add_option("--event-fd", event_fd, "fd for JSON-line events (default: stdout)");
+  std::string events_file;
+  app.add_option("--event-fd", event_fd, "socket for the worker protocol's events (docs/protocol.md; default: stdout)");
+  app.add_option("--events-file", events_file,
+                 "append the events to this file instead (for a runner that follows the file, not the fd)");
   std::string cpu_power_csv, grid_file, country;
   std::optional<double> gco2_per_kwh;
   double pue = 1.0, measure_power_secs = 15;
@@ -113,17 +168,19 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
-  carbon::worker::EventChannel events(event_fd);
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  carbon::worker::EventChannel events(event_fd, events_file);
+  const bool standalone = event_fd < 0 && events_file.empty() && grid_file.empty();
   auto spec = carbon::LoadJobSpecFile(job_file);
   if (!spec.ok()) {
     std::fprintf(stderr, "carbon-worker: invalid job file:\n%s\n", spec.status().message().c_str());
-    events.Send("failed", {{"message", spec.status().message()}, {"retryable", false}});
+    events.Send(carbon::protocol::Failed{spec.status().message(), /*retryable=*/false});
     return carbon::worker::kExitRejected;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(run_dir, ec);
   std::fprintf(stderr, "carbon-worker: job %lld '%s' attempt %lld\n", static_cast<long long>(job_id),
                spec->name.c_str(), static_cast<long long>(attempt));
+  std::string country_name;
   try {
     carbon::worker::TrainOptions options;
     options.progress_bar = event_fd < 0 && ::isatty(2);
@@ -136,23 +193,29 @@ int main(int argc, char** argv) {
     // Under carbond the grid file is the source; a fixed value or country
     // given with it covers the time before carbond's first reading.
     if (!no_energy && (grid_file.empty() || gco2_per_kwh || !country.empty())) {
-      auto fallback = FallbackIntensity(gco2_per_kwh, country);
+      auto fallback = FallbackIntensity(gco2_per_kwh, country, &country_name);
       if (!fallback.ok()) {
         std::fprintf(stderr, "carbon-worker: %s\n", fallback.status().message().c_str());
-        events.Send("failed", {{"message", fallback.status().message()}, {"retryable", false}});
+        events.Send(carbon::protocol::Failed{fallback.status().message(), /*retryable=*/false});
         return carbon::worker::kExitRejected;
       }
       options.meter.fallback = *fallback;
+    }
+    if (standalone && !no_energy) {
+      carbon::JobRecord job;
+      job.id = job_id;
+      job.name = spec->name;
+      events.observer = StandaloneEmissions(run_dir, job, attempt, country, country_name);
     }
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {
     if (auto oom = carbon::worker::OutOfMemoryMessage(e)) {
       std::fprintf(stderr, "carbon-worker: %s\n", oom->c_str());
-      events.Send("failed", {{"message", *oom}, {"retryable", false}});
+      events.Send(carbon::protocol::Failed{*oom, /*retryable=*/false});
       return carbon::worker::kExitOutOfMemory;
     }
     std::fprintf(stderr, "carbon-worker: training failed: %s\n", e.what());
-    events.Send("failed", {{"message", e.what()}, {"retryable", true}});
+    events.Send(carbon::protocol::Failed{e.what(), /*retryable=*/true});
     return carbon::worker::kExitFailed;
   }
 }

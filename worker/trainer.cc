@@ -18,13 +18,12 @@
 #include "worker/system_info.h"
 
 namespace carbon::worker {
-using nlohmann::json;
 
 namespace {
 
 int Reject(EventChannel& events, const std::string& msg) {
   std::fprintf(stderr, "carbon-worker: %s\n", msg.c_str());
-  events.Send("failed", {{"message", msg}, {"retryable", false}});
+  events.Send(protocol::Failed{msg, /*retryable=*/false});
   return kExitRejected;
 }
 
@@ -197,19 +196,21 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   const int64_t micro = t.batch_size / t.accumulation_steps;
   const int64_t n = train->size();
   const int64_t steps_per_epoch = (n + t.batch_size - 1) / t.batch_size;
-  events.Send("started", {{"device", device.is_cuda() ? "cuda" : "cpu"},
-                          {"precision", PrecisionName(precision)},
-                          {"threads", threads},
-                          {"blas", blas},
-                          {"blas_kind", BlasKind(blas)},
-                          {"train_samples", n},
-                          {"test_samples", test->size()},
-                          {"batch_size", t.batch_size},
-                          {"accumulation_steps", t.accumulation_steps},
-                          {"micro_batch", micro},
-                          {"resumed_epoch", state.epoch},
-                          {"resumed_step", state.step},
-                          {"epochs", t.epochs}});
+  protocol::Started started;
+  started.device = device.is_cuda() ? "cuda" : "cpu";
+  started.precision = PrecisionName(precision);
+  started.threads = threads;
+  started.blas = blas;
+  started.blas_kind = BlasKind(blas);
+  started.train_samples = n;
+  started.test_samples = test->size();
+  started.batch_size = t.batch_size;
+  started.accumulation_steps = t.accumulation_steps;
+  started.micro_batch = micro;
+  started.resumed_epoch = state.epoch;
+  started.resumed_step = state.step;
+  started.epochs = t.epochs;
+  events.Send(started);
   std::ofstream metrics(run_dir + "/metrics.jsonl", std::ios::app);
 
   auto save = [&](int64_t epoch, int64_t step) -> bool {
@@ -224,7 +225,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
       return false;
     }
     PruneCheckpoints(run_dir, spec.checkpoint.keep);
-    events.Send("checkpoint", {{"epoch", epoch}, {"step", step}, {"path", path}});
+    events.Send(protocol::Checkpoint{epoch, step, path});
     return true;
   };
 
@@ -257,7 +258,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
       if (stop.load()) {
         if (options.progress_bar) std::fprintf(stderr, "\n");
         bool saved = save(epoch, step);
-        events.Send("interrupted", {{"epoch", epoch + 1}, {"step", step}, {"checkpointed", saved}});
+        events.Send(protocol::Interrupted{epoch + 1, step, saved});
         std::fprintf(stderr, "carbon-worker: stopped on request at epoch %lld step %lld%s\n",
                      static_cast<long long>(epoch + 1), static_cast<long long>(step),
                      saved ? " after a checkpoint" : "");
@@ -275,11 +276,8 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
       // Progress within the epoch for carbond's event stream, at most once a second.
       if (auto now = std::chrono::steady_clock::now(); now - last_progress >= std::chrono::seconds(1)) {
         last_progress = now;
-        events.Send("progress", {{"epoch", epoch + 1},
-                                 {"epochs", t.epochs},
-                                 {"step", step + 1},
-                                 {"steps", steps_per_epoch},
-                                 {"train_loss", loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))}});
+        events.Send(protocol::Progress{epoch + 1, t.epochs, step + 1, steps_per_epoch,
+                                       loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))});
       }
       if (options.progress_bar && (step % 10 == 0 || step + 1 == steps_per_epoch))
         DrawProgress(epoch + 1, t.epochs, step + 1, steps_per_epoch,
@@ -293,37 +291,34 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const int64_t done = epoch + 1;
     state.best_accuracy = std::max(state.best_accuracy, eval.accuracy);
-    json ev = {{"epoch", done},
-               {"epochs", t.epochs},
-               {"train_loss", loss_sum / static_cast<double>(std::max<int64_t>(seen, 1))},
-               {"test_loss", eval.loss},
-               {"test_accuracy", eval.accuracy},
-               {"samples", seen},
-               {"samples_per_s", static_cast<double>(seen) / train_secs},
-               {"wall_s", wall},
-               {"lr", lr},
-               {"peak_memory_bytes", peak.bytes},
-               {"memory_baseline_bytes", memory_baseline},
-               {"memory_added_bytes", std::max<int64_t>(0, peak.bytes - memory_baseline)},
-               {"memory_method", peak.method},
-               {"skipped_steps", scaler.skipped_steps()},
-               {"loss_scale", scaler.scale()}};
-    meter.AddEpochFields(ev);
-    metrics << ev.dump() << "\n" << std::flush;
-    events.Send("epoch", ev);
+    protocol::Epoch ev;
+    EpochRecord& r = ev.record;
+    r.epoch = done;
+    ev.epochs = t.epochs;
+    r.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(seen, 1));
+    r.test_loss = eval.loss;
+    r.test_accuracy = eval.accuracy;
+    r.samples = seen;
+    r.samples_per_s = static_cast<double>(seen) / train_secs;
+    r.wall_s = wall;
+    r.lr = lr;
+    r.peak_memory_bytes = peak.bytes;
+    ev.memory_baseline_bytes = memory_baseline;
+    r.memory_added_bytes = std::max<int64_t>(0, peak.bytes - memory_baseline);
+    r.memory_method = peak.method;
+    ev.skipped_steps = scaler.skipped_steps();
+    ev.loss_scale = scaler.scale();
+    meter.AddEpochEnergy(ev);
+    metrics << protocol::Encode(ev) << std::flush;
+    events.Send(ev);
     std::fprintf(stderr,
                  "carbon-worker: epoch %lld/%lld train loss %.4f test loss %.4f accuracy %.4f "
                  "(%.0f samples/s, %.1f s, peak %.1f MB)\n",
-                 static_cast<long long>(done), static_cast<long long>(t.epochs),
-                 ev["train_loss"].get<double>(), eval.loss, eval.accuracy,
-                 ev["samples_per_s"].get<double>(), wall,
-                 static_cast<double>(peak.bytes) / (1024.0 * 1024.0));
+                 static_cast<long long>(done), static_cast<long long>(t.epochs), r.train_loss, eval.loss,
+                 eval.accuracy, r.samples_per_s, wall, static_cast<double>(peak.bytes) / (1024.0 * 1024.0));
     if (done % spec.checkpoint.every_epochs == 0 || done == t.epochs) save(done, 0);
   }
-  events.Send("finished", {{"test_accuracy", eval.accuracy},
-                           {"test_loss", eval.loss},
-                           {"best_accuracy", state.best_accuracy},
-                           {"epochs", t.epochs}});
+  events.Send(protocol::Finished{eval.accuracy, eval.loss, state.best_accuracy, t.epochs});
   return kExitOk;
 }
 

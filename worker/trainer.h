@@ -19,12 +19,12 @@
 
 namespace carbon::worker {
 
-// Exit codes shared with carbond's executor.
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitRejected = 2;      // the job or its data is wrong: retrying will not help
-constexpr int kExitOutOfMemory = 3;   // an allocation failed: the same job will fail again
-constexpr int kExitInterrupted = 75;  // stopped on request after a checkpoint; resumable
+// The exit codes of the worker protocol (common/worker_protocol.h).
+constexpr int kExitOk = protocol::ExitCode(protocol::WorkerExit::kOk);
+constexpr int kExitFailed = protocol::ExitCode(protocol::WorkerExit::kFailed);
+constexpr int kExitRejected = protocol::ExitCode(protocol::WorkerExit::kRejected);
+constexpr int kExitOutOfMemory = protocol::ExitCode(protocol::WorkerExit::kOutOfMemory);
+constexpr int kExitInterrupted = protocol::ExitCode(protocol::WorkerExit::kInterrupted);
 
 struct TrainOptions {
   bool progress_bar = false;  // draw a progress bar on stderr (standalone, on a terminal)

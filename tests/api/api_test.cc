@@ -157,9 +157,9 @@ TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonWithTheTotalOnceDone) {
   Do("POST", "/v1/jobs", "name: a\ntrain: {epochs: 2}\n");
   sched_->Tick();
   for (int e : {1, 2})
-    exec_.Event(1, json{{"event", "epoch"}, {"epoch", e},          {"epochs", 2},
+    exec_.Event(1, fakes::WorkerEvent(json{{"event", "epoch"}, {"epoch", e},          {"epochs", 2},
                         {"wall_s", 30},     {"kg_co2", 0.001 * e}, {"energy", {{"energy_kwh", 0.01}}}}
-                       .dump());
+                       .dump()));
   auto csv = Do("GET", "/v1/jobs/1/emissions?format=csv");
   ASSERT_EQ(csv.status, 200) << csv.body;
   EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
@@ -185,9 +185,9 @@ TEST_F(RouterTest, WithBaselineAndCompareFromMeasuredEpochs) {
   EXPECT_EQ(cand["id"], 2);
   EXPECT_EQ(cand["baseline_id"], 1);
   sched_->Tick();  // the twin (immediate) runs
-  exec_.Event(1, json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"test_accuracy", 0.7}, {"wall_s", 30},
+  exec_.Event(1, fakes::WorkerEvent(json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"test_accuracy", 0.7}, {"wall_s", 30},
                       {"peak_memory_bytes", 300 << 20}, {"kg_co2", 0.004}, {"energy", {{"energy_kwh", 0.02}}}}
-                     .dump());
+                     .dump()));
   clock_.Advance(std::chrono::minutes(1));
   exec_.Exit(1, 0);
   auto c = Do("GET", "/v1/compare?candidate=2");
@@ -234,9 +234,9 @@ TEST_F(RouterTest, MetricsInThePrometheusTextFormat) {
   Do("POST", "/v1/jobs", "name: b\n");
   Do("POST", "/v1/jobs", "not: [valid");  // a 400, counted
   sched_->Tick();
-  exec_.Event(1, json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"wall_s", 10}, {"kg_co2", 0.002},
+  exec_.Event(1, fakes::WorkerEvent(json{{"event", "epoch"}, {"epoch", 1}, {"epochs", 1}, {"wall_s", 10}, {"kg_co2", 0.002},
                       {"energy", {{"cpu_kwh", 0.001}, {"gpu_kwh", 0.0}, {"ram_kwh", 0.0005}, {"energy_kwh", 0.0015}}}}
-                     .dump());
+                     .dump()));
   exec_.Exit(1, 0);
   sched_->Tick();
   Do("GET", "/v1/jobs/1");

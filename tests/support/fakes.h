@@ -1,6 +1,7 @@
 // Test doubles for the scheduler core (namespace carbon::fakes).
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -42,13 +43,12 @@ class FakeExecutor final : public Executor {
     running_.erase(id);
     ExitInfo info;
     info.exit_status = exit_status;
-    info.succeeded = exit_status == 0;
-    info.interrupted = interrupted;
+    info.outcome = interrupted ? protocol::WorkerExit::kInterrupted : protocol::WorkerExitFromCode(exit_status);
     info.description = "exited with status " + std::to_string(exit_status);
     info.stderr_tail = exit_status ? "boom" : "";
     listener_->OnWorkerExit(id, info);
   }
-  void Event(int64_t id, const std::string& line) { listener_->OnWorkerEvent(id, line); }
+  void Event(int64_t id, const protocol::Event& event) { listener_->OnWorkerEvent(id, event); }
 
   std::vector<int64_t> started;
   std::vector<std::pair<int64_t, StopMode>> stops;
@@ -60,6 +60,19 @@ class FakeExecutor final : public Executor {
   ExecutorListener* listener_ = nullptr;
   std::set<int64_t> running_;
 };
+
+// A worker event as a worker sends it: `json` (an event object without the
+// protocol version) through the protocol's decoder, as every executor does.
+// Aborts on a line that does not decode: a mistake in the test.
+inline protocol::Event WorkerEvent(std::string json) {
+  json.insert(1, "\"v\":1,");
+  auto e = protocol::Decode(json);
+  if (!e.ok()) {
+    std::fprintf(stderr, "WorkerEvent(%s): %s\n", json.c_str(), e.status().ToString().c_str());
+    std::abort();
+  }
+  return *e;
+}
 
 // A fresh temporary directory, removed with its contents at scope exit.
 class TempDir {

@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "common/job_spec.h"
+#include "common/worker_protocol.h"
 #include "tests/support/fakes.h"
 #include "worker/checkpoint.h"
 #include "worker/data.h"
@@ -250,8 +252,15 @@ struct WorkerRun {
 
 // Runs carbon-worker; `on_event` may return a signal to send (0: none).
 // With `data_limit` bytes, the worker runs under that RLIMIT_DATA.
+// `extra`: more flags.
 WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
-              const std::function<int(const json&)>& on_event = nullptr, rlim_t data_limit = 0) {
+              const std::function<int(const json&)>& on_event = nullptr, rlim_t data_limit = 0,
+              const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {CARBON_WORKER_BIN, "--job", job, "--run-dir", run_dir};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int out[2];
   EXPECT_EQ(::pipe(out), 0);
   pid_t pid = ::fork();
@@ -264,8 +273,7 @@ WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
       rlimit r{data_limit, data_limit};
       ::setrlimit(RLIMIT_DATA, &r);
     }
-    ::execl(CARBON_WORKER_BIN, CARBON_WORKER_BIN, "--job", job.c_str(), "--run-dir",
-            run_dir.c_str(), static_cast<char*>(nullptr));
+    ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(out[1]);
@@ -276,6 +284,11 @@ WorkerRun RunWorker(const std::string& job, const std::string& run_dir,
   while (::getline(&line, &cap, f) > 0) {
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;
+    // Every line the worker writes is an event of the protocol.
+    std::string text(line);
+    text.pop_back();
+    auto decoded = protocol::Decode(text);
+    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
     r.events.push_back(j);
     if (on_event) {
       if (int sig = on_event(j)) ::kill(pid, sig);
@@ -454,6 +467,62 @@ TEST(WorkerBinary, StartedEventNamesDeviceAndBlas) {
   for (const char* k : {"train_loss", "test_loss", "test_accuracy", "samples", "samples_per_s",
                         "wall_s", "peak_memory_bytes", "memory_method"})
     EXPECT_TRUE(e.contains(k)) << k;
+}
+
+// The rows of a CSV file without quoted fields, header first.
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> row;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) row.push_back(cell);
+    if (!line.empty() && line.back() == ',') row.emplace_back();
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// Standalone (no carbond), the worker leaves what carbond leaves: CodeCarbon's
+// 38 columns, one row per epoch and the total, charged at the fixed intensity
+// or the country's.
+TEST(WorkerBinary, AStandaloneRunLeavesCodeCarbonsEmissionsFiles) {
+  TempDir dir;
+  const std::string job = WriteJob(dir, "alone", "epochs: 2, threads: 1");
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--gco2-per-kwh", "200", "--measure-power-secs", "0"},
+        std::vector<std::string>{"--country", "FRA", "--measure-power-secs", "0"}}) {
+    const std::string run = dir / ("run-" + flags[0].substr(2));
+    WorkerRun r = RunWorker(job, run, nullptr, 0, flags);
+    ASSERT_EQ(r.exit_code, 0);
+    auto rows = ReadCsv(run + "/emissions.csv");
+    ASSERT_EQ(rows.size(), 4u) << "header, 2 epochs, the total";
+    ASSERT_EQ(rows[0].size(), 38u);
+    auto col = [&](const std::string& name) {
+      return static_cast<size_t>(std::find(rows[0].begin(), rows[0].end(), name) - rows[0].begin());
+    };
+    EXPECT_EQ(rows[1][col("project_name")], "alone");
+    EXPECT_EQ(rows[3][col("project_name")], "alone (total)");
+    double kg = 0, kwh = 0;
+    for (int i : {1, 2}) {
+      ASSERT_EQ(rows[i].size(), 38u);
+      const double e = std::stod(rows[i][col("energy_consumed")]), co2 = std::stod(rows[i][col("emissions")]);
+      EXPECT_GT(e, 0);
+      if (flags[0] == "--gco2-per-kwh") EXPECT_NEAR(co2, e * 200 / 1000, 1e-12 + co2 * 1e-9);
+      if (flags[0] == "--country") {
+        EXPECT_EQ(rows[i][col("country_iso_code")], "FRA");
+        EXPECT_EQ(rows[i][col("country_name")], "France");
+        EXPECT_GT(co2, 0);
+      }
+      kg += co2;
+      kwh += e;
+    }
+    EXPECT_NEAR(std::stod(rows[3][col("emissions")]), kg, kg * 1e-9);
+    EXPECT_NEAR(std::stod(rows[3][col("energy_consumed")]), kwh, kwh * 1e-9);
+    json j = json::parse(std::ifstream(run + "/emissions.json"));
+    ASSERT_EQ(j.size(), 3u);
+    EXPECT_EQ(j[2]["project_name"], "alone (total)");
+  }
 }
 
 }  // namespace
