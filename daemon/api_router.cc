@@ -386,6 +386,19 @@ api::Response ApiRouter::Health() {
   h["now"] = FormatTime(Now());
   h["last_event_id"] = events_ ? json(events_->last_id()) : json(nullptr);
   h["tcp"] = tcp_endpoint_.empty() ? json(nullptr) : json(tcp_endpoint_);
+  h["reload"] = json(nullptr);
+  if (last_reload_) {
+    auto changes = [](const std::vector<ConfigChange>& v) {
+      json a = json::array();
+      for (const auto& c : v) a.push_back({{"key", c.key}, {"from", c.from}, {"to", c.to}, {"why", c.why}});
+      return a;
+    };
+    h["reload"] = {{"at", FormatTime(last_reload_->at)},
+                   {"file", last_reload_->file},
+                   {"error", last_reload_->error.empty() ? json(nullptr) : json(last_reload_->error)},
+                   {"applied", changes(last_reload_->applied)},
+                   {"needs_restart", changes(last_reload_->needs_restart)}};
+  }
   h["status"] = db.ok() && counts.ok() ? "ok" : "degraded";
   if (intensity_) {
     json in;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/config_reload.h"
 #include "daemon/event_hub.h"
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity_store.h"
@@ -45,6 +46,8 @@ class ApiRouter {
   void set_events(EventHub* hub) { events_ = hub; }
   // Shown by /v1/health: where the optional TCP listener is bound.
   void set_tcp_endpoint(std::string endpoint) { tcp_endpoint_ = std::move(endpoint); }
+  // The last SIGHUP's outcome, shown by GET /v1/health.
+  void set_last_reload(ReloadOutcome r) { last_reload_ = std::move(r); }
 
  private:
   api::Response Route(const api::Request& r, const api::Target& t);
@@ -81,6 +84,7 @@ class ApiRouter {
   Clock* clock_ = nullptr;
   EventHub* events_ = nullptr;
   std::string tcp_endpoint_;
+  std::optional<ReloadOutcome> last_reload_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   metrics::ApiMetrics api_metrics_;
 };

@@ -14,6 +14,7 @@
 #include <memory>
 #include <spdlog/spdlog.h>
 
+#include "common/config_reload.h"
 #include "common/policy.h"
 #include "common/time_util.h"
 #include "daemon/api_router.h"
@@ -78,6 +79,44 @@ ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& w
   o.memory_limit = c.memory_limit;
   o.event_transport = c.worker_events == "file" ? EventTransport::kFile : EventTransport::kSocketpair;
   return o;
+}
+
+IntensityServiceOptions IntensityOptionsFrom(const Config& c) {
+  return {c.IntensityZones(), c.intensity.horizon, c.intensity.max_age, c.intensity.retention,
+          c.intensity.plausible};
+}
+
+// SIGHUP: reads `path` again and applies what PlanReload (common/
+// config_reload.h) says applies now, through `apply` (the new config and its
+// resolved worker path); logs every change, and what needs a restart.
+ReloadOutcome Reload(const std::string& path, Config& config,
+                     const std::function<void(const Config&, const std::string& worker)>& apply) {
+  ReloadOutcome out;
+  out.at = SystemClock().Now();
+  out.file = path.empty() ? "(built-in defaults)" : path;
+  auto fresh = path.empty() ? StatusOr<Config>(Config{}) : LoadConfigFile(path);
+  if (!fresh.ok()) {
+    out.error = fresh.status().message();
+    spdlog::error("SIGHUP: config not applied, keeping the running one:\n{}", out.error);
+    return out;
+  }
+  ApplySystemdDirectories(*fresh);
+  ReloadPlan plan = PlanReload(config, *fresh);
+  auto worker = ResolveWorkerPath(plan.config.worker_path);
+  if (!worker.ok()) {
+    out.error = worker.status().message();
+    spdlog::error("SIGHUP: config not applied: {}", out.error);
+    return out;
+  }
+  config = plan.config;
+  apply(config, *worker);
+  for (const ConfigChange& c : plan.applied) spdlog::info("SIGHUP: applied {}", DescribeChange(c));
+  for (const ConfigChange& c : plan.needs_restart) spdlog::warn("SIGHUP: needs a restart: {}", DescribeChange(c));
+  spdlog::info("SIGHUP: configuration reloaded from {}: {} applied, {} need a restart", out.file,
+               plan.applied.size(), plan.needs_restart.size());
+  out.applied = std::move(plan.applied);
+  out.needs_restart = std::move(plan.needs_restart);
+  return out;
 }
 
 std::unique_ptr<Clock> MakeClock(const Config& c) {
@@ -231,9 +270,7 @@ int RunDaemon(Config config, const std::string& config_path) {
   }
   SqliteIntensityStore intensity_store((*store)->db());
   IntensityService intensity(std::move(*sources), intensity_store, *clock,
-                             {config.IntensityZones(), config.intensity.horizon,
-                              config.intensity.max_age, config.intensity.retention,
-                              config.intensity.plausible});
+                             IntensityOptionsFrom(config));
 
   IntensityGrid grid(intensity, intensity_store, *clock);
   scheduler.set_grid(&grid);
@@ -378,47 +415,13 @@ int RunDaemon(Config config, const std::string& config_path) {
       if (ec) return;
       if (sig == SIGHUP) {
         notifier.Reloading();
-        auto fresh = config_path.empty() ? StatusOr<Config>(Config{})
-                                         : LoadConfigFile(config_path);
-        if (!fresh.ok()) {
-          spdlog::error("SIGHUP: config not applied, keeping the running one:\n{}",
-                        fresh.status().message());
-        } else {
-          ApplySystemdDirectories(*fresh);
-          if (fresh->socket_path != config.socket_path ||
-              fresh->DatabasePath() != config.DatabasePath() || fresh->clock.mode != config.clock.mode)
-            spdlog::warn("SIGHUP: socket, database and clock changes take effect on restart");
-          auto w = ResolveWorkerPath(fresh->worker_path);
-          if (!w.ok()) {
-            spdlog::error("SIGHUP: config not applied: {}", w.status().message());
-          } else {
-            config.max_concurrent_jobs = fresh->max_concurrent_jobs;
-            config.max_attempts = fresh->max_attempts;
-            config.cancel_grace = fresh->cancel_grace;
-            config.tick = fresh->tick;
-            config.log_level = fresh->log_level;
-            config.max_header_bytes = fresh->max_header_bytes;
-            config.max_body_bytes = fresh->max_body_bytes;
-            config.read_timeout = fresh->read_timeout;
-            config.max_connections = fresh->max_connections;
-            config.worker_path = fresh->worker_path;
-            config.intensity.poll = fresh->intensity.poll;
-            config.intensity.forecast_poll = fresh->intensity.forecast_poll;
-            if (fresh->intensity.chain != config.intensity.chain ||
-                fresh->intensity.zones != config.intensity.zones)
-              spdlog::warn("SIGHUP: intensity chain and zone changes take effect on restart");
-            spdlog::set_level(LevelOf(config.log_level));
-            config.default_zone = fresh->default_zone;
-            config.default_max_wait = fresh->default_max_wait;
-            config.default_expected_duration = fresh->default_expected_duration;
-            config.duration_margin = fresh->duration_margin;
-            scheduler.set_options(SchedulerOptionsFrom(config));
-            config.energy = fresh->energy;
-            executor.set_options(ExecutorOptionsFrom(config, *w));
-            server.set_limits(ServerOptions(config));
-            spdlog::info("SIGHUP: configuration reloaded from {}", config_path);
-          }
-        }
+        router.set_last_reload(Reload(config_path, config, [&](const Config& c, const std::string& w) {
+          scheduler.set_options(SchedulerOptionsFrom(c));
+          executor.set_options(ExecutorOptionsFrom(c, w));
+          server.set_limits(ServerOptions(c));
+          intensity.set_options(IntensityOptionsFrom(c));
+          spdlog::set_level(LevelOf(c.log_level));
+        }));
         notifier.Ready();
         wait_signal();
         return;

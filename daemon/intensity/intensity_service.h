@@ -73,6 +73,12 @@ class IntensityService {
   void Prune();
 
   const std::vector<std::string>& zones() const { return options_.zones; }
+  // A reload's horizon, max_age, retention and plausible range; the zones
+  // stay those it was built with.
+  void set_options(IntensityServiceOptions o) {
+    o.zones = options_.zones;
+    options_ = std::move(o);
+  }
   std::vector<std::string> chain_names() const;
   // nullptr for a zone that is not polled.
   const ZoneIntensity* Zone(const std::string& zone) const;

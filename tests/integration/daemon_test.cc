@@ -518,15 +518,37 @@ TEST(Daemon, SighupAppliesOnlyAValidConfig) {
   EXPECT_NE(d.Log().find("config not applied"), std::string::npos) << d.Log();
   EXPECT_NE(d.Log().find("did you mean 'max_concurrent_jobs'"), std::string::npos);
   EXPECT_EQ(d.Ctl({"list"}).exit_code, 0);
-  // With two slots, two slow jobs run side by side after a valid reload.
-  d.WriteConfig("  max_concurrent_jobs: 2\n");
+  json health = json::parse(d.Ctl({"health", "-o", "json"}).out);
+  EXPECT_NE(health["reload"]["error"].get<std::string>().find("max_concurent_jobs"), std::string::npos)
+      << health.dump(2);
+  // With two slots, two slow jobs run side by side after a valid reload; the
+  // new workers send their events through the events file; the TCP listener
+  // waits for a restart, and both are said.
+  d.WriteConfig("  max_concurrent_jobs: 2\n  events: file\napi:\n  tcp_listen: 127.0.0.1:0\n");
   d.Signal(SIGHUP);
   for (int i = 0; i < 100 && d.Log().find("configuration reloaded") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(d.Log().find("SIGHUP: applied worker.max_concurrent_jobs 1 -> 2"), std::string::npos) << d.Log();
+  EXPECT_NE(d.Log().find("SIGHUP: needs a restart: api.tcp_listen \"\" -> 127.0.0.1:0"), std::string::npos);
+  health = json::parse(d.Ctl({"health", "-o", "json"}).out);
+  const json& reload = health["reload"];
+  EXPECT_TRUE(reload["error"].is_null()) << reload.dump(2);
+  ASSERT_EQ(reload["applied"].size(), 2u) << reload.dump(2);
+  EXPECT_EQ(reload["applied"][0]["key"], "worker.max_concurrent_jobs");
+  EXPECT_EQ(reload["applied"][1]["key"], "worker.events");
+  ASSERT_EQ(reload["needs_restart"].size(), 1u);
+  EXPECT_EQ(reload["needs_restart"][0]["key"], "api.tcp_listen");
+  EXPECT_TRUE(health["tcp"].is_null());
   int64_t a = Submit(d, WriteJob(dir, "slow-a"));
   int64_t b = Submit(d, WriteJob(dir, "slow-b"));
   WaitFor(d, a, StateIs("running"));
   WaitFor(d, b, StateIs("running"));
+  // Their started events came through the file and were stored as progress.
+  for (int64_t id : {a, b}) {
+    json j = WaitFor(d, id, [](const json& job) { return !job["progress"].is_null(); });
+    EXPECT_EQ(j["progress"]["event"], "started") << j.dump(2);
+    EXPECT_TRUE(std::filesystem::exists(j["run_dir"].get<std::string>() + "/events.jsonl")) << j.dump(2);
+  }
 }
 
 // A stand-in for systemd's notification socket: collects sd_notify datagrams.
