@@ -1,10 +1,11 @@
 #include "daemon/scheduler.h"
 
-#include "daemon/emissions_files.h"
 #include "daemon/run_dir.h"
 
 #include <spdlog/spdlog.h>
 
+#include "common/emissions_csv.h"
+#include "common/grid_file.h"
 #include "common/paths.h"
 #include "common/time_util.h"
 
@@ -417,7 +418,7 @@ void Scheduler::FeedGrid(Feed& feed, TickCache& cache) {
   const GridView& v = GridOf(feed.zone, cache);
   if (!v.current_gco2_per_kwh) return;
   if (feed.gco2_per_kwh == v.current_gco2_per_kwh && feed.source == v.current_source) return;
-  if (Status st = WriteGridFile(feed.run_dir, feed.zone, *v.current_gco2_per_kwh, v.current_source, clock_.Now());
+  if (Status st = WriteGridFile(feed.run_dir, {*v.current_gco2_per_kwh, v.current_source, feed.zone}, clock_.Now());
       !st.ok()) {
     spdlog::warn("cannot give the worker the grid intensity: {}", st.message());
     return;
@@ -594,7 +595,7 @@ void Scheduler::WriteEmissions(const JobRecord& job, bool with_total) {
   auto epochs = store_.Epochs(job.id);
   if (!epochs.ok() || epochs->empty()) return;
   const std::string dir = job.run_dir.empty() ? options_.runs_dir + "/" + std::to_string(job.id) : job.run_dir;
-  if (Status st = WriteEmissionsFiles(dir, job, *epochs, with_total); !st.ok())
+  if (Status st = WriteEmissionsFiles(dir, EmissionsRows(job, *epochs, with_total)); !st.ok())
     spdlog::warn("job {}: {}", job.id, st.message());
 }
 

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace carbon::energy {
@@ -253,20 +252,6 @@ EnergySample EnergyTracker::Sample(double seconds) {
     s.ram_w = WattsFromEnergies(s.ram_kwh, 0, seconds);
   }
   return s;
-}
-
-StatusOr<GridReading> ParseGridFile(const std::string& text, const std::string& file) {
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return InvalidArgument(file + ": not a JSON object; expected {\"zone\", \"gco2_per_kwh\", \"source\"}");
-  auto g = j.find("gco2_per_kwh");
-  if (g == j.end() || !g->is_number() || g->get<double>() < 0)
-    return InvalidArgument(file + ": 'gco2_per_kwh' must be a number >= 0");
-  GridReading r;
-  r.gco2_per_kwh = g->get<double>();
-  if (auto s = j.find("source"); s != j.end() && s->is_string()) r.source = s->get<std::string>();
-  if (auto z = j.find("zone"); z != j.end() && z->is_string()) r.zone = z->get<std::string>();
-  return r;
 }
 
 GridFeed::GridFeed(std::string file, std::optional<GridReading> fallback)

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/energy_model.h"
+#include "common/grid_file.h"
 #include "common/status.h"
 #include "common/worker_protocol.h"
 
@@ -131,15 +132,9 @@ class EnergyTracker {
   std::vector<std::string> notes_;
 };
 
-// The grid intensity the worker charges its energy at.
-struct GridReading {
-  double gco2_per_kwh = 0;
-  std::string source;  // "mock", "uk", ..., "codecarbon:GBR", "codecarbon:world"
-  std::string zone;
-};
-// carbond's grid file for a run: {"zone": "GB", "gco2_per_kwh": 212.5,
-// "source": "uk", "at": "..."}; `file` names it in errors.
-StatusOr<GridReading> ParseGridFile(const std::string& text, const std::string& file);
+// carbond's grid file (common/grid_file.h).
+using carbon::GridReading;
+using carbon::ParseGridFile;
 
 // Where the worker learns the intensity: carbond rewrites <run_dir>/grid.json
 // (temp file + rename) whenever the job's zone's reading changes; the feed
