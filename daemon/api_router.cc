@@ -32,23 +32,52 @@ api::Response MethodNotAllowed(const std::string& method, const std::string& pat
   return r;
 }
 
-// "/v1/jobs/12" -> 12, "/v1/jobs/12/cancel" -> 12 with rest "/cancel".
-bool ParseJobPath(const std::string& path, int64_t* id, std::string* rest) {
-  const std::string prefix = "/v1/jobs/";
-  if (path.rfind(prefix, 0) != 0) return false;
-  size_t i = prefix.size();
-  size_t j = i;
-  while (j < path.size() && std::isdigit(static_cast<unsigned char>(path[j]))) ++j;
-  if (j == i || j - i > 18) return false;
-  *id = std::stoll(path.substr(i, j - i));
-  *rest = path.substr(j);
-  return true;
+// Whether `path` matches `pattern` ("/v1/jobs/{id}/cancel"): segment by
+// segment, "{id}" matching 1 to 18 digits, which go to *id.
+bool MatchPath(const std::string& pattern, const std::string& path, int64_t* id) {
+  size_t p = 0, q = 0;
+  while (p < pattern.size() && q < path.size()) {
+    if (pattern.compare(p, 4, "{id}") == 0) {
+      size_t end = q;
+      while (end < path.size() && std::isdigit(static_cast<unsigned char>(path[end]))) ++end;
+      if (end == q || end - q > 18) return false;
+      *id = std::stoll(path.substr(q, end - q));
+      p += 4;
+      q = end;
+    } else if (pattern[p++] != path[q++]) {
+      return false;
+    }
+  }
+  return p == pattern.size() && q == path.size();
 }
 
 }  // namespace
 
 ApiRouter::ApiRouter(Scheduler& scheduler, JobStore& store, RouterInfo info)
-    : scheduler_(scheduler), store_(store), info_(std::move(info)) {}
+    : scheduler_(scheduler), store_(store), info_(std::move(info)) {
+  // Every route of the API (proto-less-api/openapi.yaml); the first match wins.
+  auto sync = [](api::Response (ApiRouter::*f)(const Call&)) {
+    return [f](ApiRouter& self, const Call& c, Reply reply) { reply((self.*f)(c)); };
+  };
+  routes_ = {
+      {"GET", "/v1/jobs", sync(&ApiRouter::List)},
+      {"POST", "/v1/jobs", [](ApiRouter& self, const Call& c, Reply reply) { self.Submit(c, std::move(reply)); }},
+      {"GET", "/v1/jobs/{id}", sync(&ApiRouter::Get)},
+      {"GET", "/v1/jobs/{id}/", sync(&ApiRouter::Get)},
+      {"GET", "/v1/jobs/{id}/emissions", sync(&ApiRouter::Emissions)},
+      {"POST", "/v1/jobs/{id}/cancel", sync(&ApiRouter::Cancel)},
+      {"GET", "/v1/compare", sync(&ApiRouter::Compare)},
+      {"GET", "/v1/intensity", sync(&ApiRouter::Intensity)},
+      {"GET", "/v1/intensity/forecast", sync(&ApiRouter::IntensityForecast)},
+      {"GET", "/v1/intensity/history", sync(&ApiRouter::IntensityHistory)},
+      {"GET", "/v1/health", sync(&ApiRouter::Health)},
+      {"GET", "/v1/events", sync(&ApiRouter::Events)},
+      {"GET", "/v1/totals", sync(&ApiRouter::Totals)},
+      {"GET", "/metrics", sync(&ApiRouter::Metrics)},
+      {"GET", "/", sync(&ApiRouter::Dashboard)},
+      {"GET", "/index.html", sync(&ApiRouter::Dashboard)},
+  };
+}
 
 api::Response ApiRouter::Handle(const api::Request& r) {
   std::optional<api::Response> out;
@@ -58,88 +87,49 @@ api::Response ApiRouter::Handle(const api::Request& r) {
 }
 
 void ApiRouter::Handle(const api::Request& r, Reply reply) {
-  api::Target t = api::ParseTarget(r.target);
+  Call call{r, api::ParseTarget(r.target), 0};
+  // The route's pattern, or the methods the path allows ("GET or POST").
+  const Route* route = nullptr;
+  std::string label = "other", allowed;
+  for (const Route& candidate : routes_) {
+    int64_t id = 0;
+    if (!MatchPath(candidate.pattern, call.target.path, &id)) continue;
+    if (label == "other") label = candidate.pattern;
+    if (candidate.method == r.method) {
+      route = &candidate;
+      call.id = id;
+      break;
+    }
+    if (allowed.find(candidate.method) == std::string::npos)
+      allowed += (allowed.empty() ? "" : " or ") + candidate.method;
+  }
   // Every answer is counted and timed by route (GET /metrics).
-  Reply timed = [this, reply = std::move(reply), path = t.path, method = r.method,
-                 start = std::chrono::steady_clock::now()](api::Response resp) {
-    api_metrics_.Observe(path, method, resp.status,
+  Reply timed = [this, reply = std::move(reply), label = route ? route->pattern : label,
+                 method = r.method, start = std::chrono::steady_clock::now()](api::Response resp) {
+    api_metrics_.Observe(label, method, resp.status,
                          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     reply(std::move(resp));
   };
   // The TCP listener knows nobody: it serves what only reads.
   if (r.via_tcp && r.method != "GET") {
-    api::Response resp = api::ErrorResponse(PermissionDenied(
-        "only GET is served on the TCP listener (api.tcp_listen); " + r.method + " " + t.path +
-        " changes state and is accepted on the unix socket only, where carbond knows who asks"));
-    timed(std::move(resp));
+    timed(api::ErrorResponse(PermissionDenied(
+        "only GET is served on the TCP listener (api.tcp_listen); " + r.method + " " + call.target.path +
+        " changes state and is accepted on the unix socket only, where carbond knows who asks")));
     return;
   }
-  if (t.path == "/v1/jobs" && r.method == "POST") {
-    Submit(r, t, std::move(timed));
-    return;
+  if (route) {
+    route->handler(*this, call, std::move(timed));
+  } else if (!allowed.empty()) {
+    timed(MethodNotAllowed(r.method, call.target.path, allowed));
+  } else {
+    timed(api::ErrorResponse(NotFound("no route " + r.method + " " + call.target.path +
+                                      "; see proto-less-api/openapi.yaml for the API")));
   }
-  timed(Route(r, t));
 }
 
-api::Response ApiRouter::Route(const api::Request& r, const api::Target& t) {
-  if (t.path == "/v1/jobs") {
-    if (r.method == "GET") return List(t);
-    return MethodNotAllowed(r.method, t.path, "GET or POST");
-  }
-  if (t.path == "/v1/intensity" || t.path == "/v1/intensity/forecast" ||
-      t.path == "/v1/intensity/history") {
-    if (r.method != "GET") return MethodNotAllowed(r.method, t.path, "GET");
-    if (!intensity_)
-      return api::ErrorResponse(Unavailable("intensity is not configured in this carbond"));
-    if (t.path == "/v1/intensity") return Intensity(t);
-    if (t.path == "/v1/intensity/forecast") return IntensityForecast(t);
-    return IntensityHistory(t);
-  }
-  if (t.path == "/metrics") {
-    if (r.method == "GET") return Metrics();
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  if (t.path == "/v1/compare") {
-    if (r.method == "GET") return Compare(t);
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  if (t.path == "/v1/health") {
-    if (r.method == "GET") return Health();
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  if (t.path == "/v1/events") {
-    if (r.method == "GET") return Events(r, t);
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  if (t.path == "/v1/totals") {
-    if (r.method == "GET") return Totals(t);
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  if (t.path == "/" || t.path == "/index.html") {
-    if (r.method == "GET") return Dashboard();
-    return MethodNotAllowed(r.method, t.path, "GET");
-  }
-  int64_t id;
-  std::string rest;
-  if (ParseJobPath(t.path, &id, &rest)) {
-    if (rest.empty() || rest == "/") {
-      if (r.method == "GET") return Get(id);
-      return MethodNotAllowed(r.method, t.path, "GET");
-    }
-    if (rest == "/emissions") {
-      if (r.method == "GET") return Emissions(id, t);
-      return MethodNotAllowed(r.method, t.path, "GET");
-    }
-    if (rest == "/cancel") {
-      if (r.method == "POST") return Cancel(id, r.peer_uid);
-      return MethodNotAllowed(r.method, t.path, "POST");
-    }
-  }
-  return api::ErrorResponse(NotFound("no route " + r.method + " " + t.path +
-                                     "; see proto-less-api/openapi.yaml for the API"));
-}
-
-void ApiRouter::Submit(const api::Request& r, const api::Target& t, Reply reply) {
+void ApiRouter::Submit(const Call& c, Reply reply) {
+  const api::Request& r = c.request;
+  const api::Target& t = c.target;
   std::string ct = r.content_type.substr(0, r.content_type.find(';'));
   static const char* kTypes[] = {"", "application/yaml", "application/x-yaml", "text/yaml",
                                  "text/x-yaml", "application/json", "text/plain"};
@@ -179,7 +169,8 @@ void ApiRouter::Submit(const api::Request& r, const api::Target& t, Reply reply)
   else scheduler_.SubmitAsync(r.body, file, r.peer_uid, std::move(answer));
 }
 
-api::Response ApiRouter::List(const api::Target& t) {
+api::Response ApiRouter::List(const Call& c) {
+  const api::Target& t = c.target;
   JobFilter f;
   if (auto it = t.query.find("state"); it != t.query.end() && !it->second.empty()) {
     JobState s;
@@ -206,7 +197,8 @@ api::Response ApiRouter::List(const api::Target& t) {
   return JsonResponse(200, json{{"jobs", arr}});
 }
 
-api::Response ApiRouter::Get(int64_t id) {
+api::Response ApiRouter::Get(const Call& c) {
+  const int64_t id = c.id;
   auto job = store_.Get(id);
   if (!job.ok()) return api::ErrorResponse(job.status());
   json out = JobJson(*job, true);
@@ -225,7 +217,9 @@ api::Response ApiRouter::Get(int64_t id) {
   return JsonResponse(200, out);
 }
 
-api::Response ApiRouter::Emissions(int64_t id, const api::Target& t) {
+api::Response ApiRouter::Emissions(const Call& c) {
+  const int64_t id = c.id;
+  const api::Target& t = c.target;
   std::string format = "json";
   if (auto f = t.query.find("format"); f != t.query.end()) format = f->second;
   if (format != "json" && format != "csv")
@@ -264,7 +258,8 @@ StatusOr<RunSummary> ApiRouter::Summary(const JobRecord& job) {
   return SummarizeRun(job, epochs, at_submit);
 }
 
-api::Response ApiRouter::Compare(const api::Target& t) {
+api::Response ApiRouter::Compare(const Call& c) {
+  const api::Target& t = c.target;
   auto id_param = [&](const char* key) -> StatusOr<std::optional<int64_t>> {
     auto it = t.query.find(key);
     if (it == t.query.end() || it->second.empty()) return std::optional<int64_t>();
@@ -305,7 +300,7 @@ api::Response ApiRouter::Compare(const api::Target& t) {
   return JsonResponse(200, out);
 }
 
-api::Response ApiRouter::Metrics() {
+api::Response ApiRouter::Metrics(const Call&) {
   metrics::Writer w;
   w.Family("carbond_build_info", "gauge", "carbond's version (always 1).");
   w.Sample("carbond_build_info", {{"version", info_.version}}, 1);
@@ -362,13 +357,15 @@ api::Response ApiRouter::Metrics() {
   return out;
 }
 
-api::Response ApiRouter::Cancel(int64_t id, uint32_t uid) {
+api::Response ApiRouter::Cancel(const Call& c) {
+  const int64_t id = c.id;
+  const uint32_t uid = c.request.peer_uid;
   auto job = scheduler_.Cancel(id, uid);
   if (!job.ok()) return api::ErrorResponse(job.status());
   return JsonResponse(200, JobJson(*job, false));
 }
 
-api::Response ApiRouter::Health() {
+api::Response ApiRouter::Health(const Call&) {
   json h;
   h["version"] = info_.version;
   h["api"] = api::kApiVersion;
@@ -440,7 +437,9 @@ StatusOr<std::string> ApiRouter::ZoneParam(const api::Target& t) const {
                 "zone");
 }
 
-api::Response ApiRouter::Intensity(const api::Target& t) {
+api::Response ApiRouter::Intensity(const Call& c) {
+  if (!intensity_) return api::ErrorResponse(Unavailable("intensity is not configured in this carbond"));
+  const api::Target& t = c.target;
   auto zone = ZoneParam(t);
   if (!zone.ok()) return api::ErrorResponse(zone.status());
   const ZoneIntensity* v = intensity_->Zone(*zone);
@@ -461,7 +460,9 @@ api::Response ApiRouter::Intensity(const api::Target& t) {
   return JsonResponse(200, j);
 }
 
-api::Response ApiRouter::IntensityForecast(const api::Target& t) {
+api::Response ApiRouter::IntensityForecast(const Call& c) {
+  if (!intensity_) return api::ErrorResponse(Unavailable("intensity is not configured in this carbond"));
+  const api::Target& t = c.target;
   auto zone = ZoneParam(t);
   if (!zone.ok()) return api::ErrorResponse(zone.status());
   // ?at=TIME: the forecast that was newest then (what a job submitted then saw).
@@ -491,7 +492,9 @@ api::Response ApiRouter::IntensityForecast(const api::Target& t) {
   return JsonResponse(200, j);
 }
 
-api::Response ApiRouter::IntensityHistory(const api::Target& t) {
+api::Response ApiRouter::IntensityHistory(const Call& c) {
+  if (!intensity_) return api::ErrorResponse(Unavailable("intensity is not configured in this carbond"));
+  const api::Target& t = c.target;
   auto zone = ZoneParam(t);
   if (!zone.ok()) return api::ErrorResponse(zone.status());
   Timestamp now = clock_->Now();
@@ -532,7 +535,9 @@ Timestamp ApiRouter::Now() const {
   return SystemClock().Now();
 }
 
-api::Response ApiRouter::Events(const api::Request& r, const api::Target& t) {
+api::Response ApiRouter::Events(const Call& c) {
+  const api::Request& r = c.request;
+  const api::Target& t = c.target;
   if (!events_) return api::ErrorResponse(Unavailable("the event stream is not enabled in this carbond"));
   auto param = [&](const char* k) {
     auto it = t.query.find(k);
@@ -560,7 +565,8 @@ api::Response ApiRouter::Events(const api::Request& r, const api::Target& t) {
   return resp;
 }
 
-api::Response ApiRouter::Totals(const api::Target& t) {
+api::Response ApiRouter::Totals(const Call& c) {
+  const api::Target& t = c.target;
   int64_t counts[2] = {14, 8};
   const char* names[2] = {"days", "weeks"};
   for (int i = 0; i < 2; ++i) {
@@ -607,7 +613,7 @@ api::Response ApiRouter::Totals(const api::Target& t) {
   return JsonResponse(200, {{"now", FormatTime(now)}, {"days", days}, {"weeks", weeks}});
 }
 
-api::Response ApiRouter::Dashboard() {
+api::Response ApiRouter::Dashboard(const Call&) {
   api::Response r;
   r.content_type = "text/html; charset=utf-8";
   r.body = kDashboardHtml;

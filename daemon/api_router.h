@@ -50,32 +50,45 @@ class ApiRouter {
   void set_last_reload(ReloadOutcome r) { last_reload_ = std::move(r); }
 
  private:
-  api::Response Route(const api::Request& r, const api::Target& t);
-  void Submit(const api::Request& r, const api::Target& t, Reply reply);
-  api::Response List(const api::Target& t);
-  api::Response Get(int64_t id);
-  api::Response Cancel(int64_t id, uint32_t uid);
+  // One request as a handler sees it: `id` is the {id} of its path, if any.
+  struct Call {
+    const api::Request& request;
+    api::Target target;
+    int64_t id = 0;
+  };
+  struct Route {
+    std::string method;
+    std::string pattern;  // "/v1/jobs/{id}/cancel"; also the label of its metrics
+    std::function<void(ApiRouter&, const Call&, Reply)> handler;
+  };
+
+  // POST /v1/jobs: answers after the group commit.
+  void Submit(const Call& c, Reply reply);
+  api::Response List(const Call& c);
+  api::Response Get(const Call& c);
+  api::Response Cancel(const Call& c);
   // GET /v1/compare?candidate=ID[&baseline=ID] (common/compare.h).
-  api::Response Compare(const api::Target& t);
+  api::Response Compare(const Call& c);
   StatusOr<RunSummary> Summary(const JobRecord& job);
   // GET /v1/jobs/{id}/emissions?format=json|csv: CodeCarbon's rows.
-  api::Response Emissions(int64_t id, const api::Target& t);
-  api::Response Health();
+  api::Response Emissions(const Call& c);
+  api::Response Health(const Call& c);
   // GET /v1/events: Server-Sent Events (daemon/event_hub.h).
-  api::Response Events(const api::Request& r, const api::Target& t);
+  api::Response Events(const Call& c);
   // GET /v1/totals?days=14&weeks=8: energy, CO2 and CO2 saved per day and week.
-  api::Response Totals(const api::Target& t);
+  api::Response Totals(const Call& c);
   // GET /: the live dashboard (daemon/dashboard/index.html).
-  api::Response Dashboard();
+  api::Response Dashboard(const Call& c);
   Timestamp Now() const;
   // GET /metrics: Prometheus text format (daemon/metrics.h).
-  api::Response Metrics();
-  api::Response Intensity(const api::Target& t);
-  api::Response IntensityForecast(const api::Target& t);
-  api::Response IntensityHistory(const api::Target& t);
+  api::Response Metrics(const Call& c);
+  api::Response Intensity(const Call& c);
+  api::Response IntensityForecast(const Call& c);
+  api::Response IntensityHistory(const Call& c);
   // The zone named by ?zone=, else the first polled zone; errors when unknown.
   StatusOr<std::string> ZoneParam(const api::Target& t) const;
 
+  std::vector<Route> routes_;
   Scheduler& scheduler_;
   JobStore& store_;
   RouterInfo info_;

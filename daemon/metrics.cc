@@ -30,12 +30,6 @@ std::string Number(double v) {
   return buf;
 }
 
-bool IsId(const std::string& s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  return true;
-}
 
 }  // namespace
 
@@ -56,27 +50,7 @@ void Writer::Sample(const std::string& name, const Labels& labels, double value)
   out_ += " " + Number(value) + "\n";
 }
 
-std::string RouteLabel(const std::string& path) {
-  static const char* kFixed[] = {"/",         "/metrics",        "/v1/jobs",      "/v1/health",
-                                 "/v1/compare", "/v1/intensity", "/v1/intensity/forecast",
-                                 "/v1/intensity/history"};
-  for (const char* f : kFixed)
-    if (path == f) return f;
-  const std::string prefix = "/v1/jobs/";
-  if (path.rfind(prefix, 0) == 0) {
-    std::string rest = path.substr(prefix.size());
-    size_t slash = rest.find('/');
-    if (IsId(rest.substr(0, slash))) {
-      if (slash == std::string::npos) return "/v1/jobs/{id}";
-      std::string tail = rest.substr(slash);
-      if (tail == "/cancel" || tail == "/emissions") return "/v1/jobs/{id}" + tail;
-    }
-  }
-  return "other";
-}
-
-void ApiMetrics::Observe(const std::string& path, const std::string& method, int status, double seconds) {
-  const std::string route = RouteLabel(path);
+void ApiMetrics::Observe(const std::string& route, const std::string& method, int status, double seconds) {
   static const char* kMethods[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
   std::string m = "other";
   for (const char* k : kMethods)

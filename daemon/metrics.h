@@ -28,15 +28,13 @@ class Writer {
   std::string out_;
 };
 
-// "/v1/jobs/12/cancel" -> "/v1/jobs/{id}/cancel"; unknown paths -> "other",
-// so a client cannot grow the label set.
-std::string RouteLabel(const std::string& path);
-
 class ApiMetrics {
  public:
   static constexpr std::array<double, 10> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                       0.025,  0.05,  0.1,    0.5,   1.0};
-  void Observe(const std::string& path, const std::string& method, int status, double seconds);
+  // `route`: the router's pattern ("/v1/jobs/{id}/cancel") or "other" for a
+  // path no route matches, so a client cannot grow the label set.
+  void Observe(const std::string& route, const std::string& method, int status, double seconds);
   void Write(Writer& w) const;
 
  private:

@@ -293,10 +293,24 @@ TEST_F(RouterTest, HealthReportsQueueAndDatabase) {
 
 TEST_F(RouterTest, UnknownRoutesAndMethods) {
   EXPECT_EQ(Do("GET", "/v2/jobs").status, 404);
-  EXPECT_EQ(Do("DELETE", "/v1/jobs").status, 405);
-  EXPECT_EQ(Do("GET", "/v1/jobs/1/cancel").status, 405);
+  auto del = Do("DELETE", "/v1/jobs");
+  EXPECT_EQ(del.status, 405);
+  EXPECT_NE(del.body.find("method DELETE is not allowed on /v1/jobs; use GET or POST"), std::string::npos) << del.body;
+  auto get_cancel = Do("GET", "/v1/jobs/1/cancel");
+  EXPECT_EQ(get_cancel.status, 405);
+  EXPECT_NE(get_cancel.body.find("use POST"), std::string::npos) << get_cancel.body;
   EXPECT_EQ(Do("GET", "/v1/jobs/abc").status, 404);
+  EXPECT_EQ(Do("GET", "/v1/jobs/1x").status, 404);
+  EXPECT_EQ(Do("GET", "/v1/jobs//").status, 404);
   EXPECT_EQ(Do("GET", "/v1/jobs/99999999999999999999999").status, 404);
+  EXPECT_EQ(Do("GET", "/v1/jobs/1/emissions/x").status, 404);
+  // Every route's answer is counted under its pattern; /v1/totals and
+  // /v1/events too (they once fell under "other").
+  EXPECT_EQ(Do("GET", "/v1/totals").status, 200);
+  auto p = fakes::ParsePrometheus(Do("GET", "/metrics").body);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "/v1/totals"}, {"method", "GET"}, {"code", "200"}}), 1);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "/v1/jobs"}, {"method", "DELETE"}, {"code", "405"}}), 1);
+  EXPECT_EQ(p.Value("carbond_api_requests_total", {{"route", "other"}, {"method", "GET"}, {"code", "404"}}), 6);
 }
 
 TEST_F(RouterTest, IntensityRoutesAnswerFromTheServiceAndTheStore) {
