@@ -194,264 +194,279 @@ void ConnectEventStream(EventHub& events, Scheduler& scheduler, IntensityService
   };
 }
 
-}  // namespace
-
-int RunDaemon(Config config, const std::string& config_path) {
-  spdlog::set_level(LevelOf(config.log_level));
-  ::signal(SIGPIPE, SIG_IGN);
-  SystemdNotifier notifier;
-
-  std::error_code fec;
-  std::filesystem::create_directories(config.state_dir, fec);
-  if (fec) {
-    spdlog::critical("cannot create state_dir {}: {}", config.state_dir, fec.message());
-    return 1;
+// A timer that runs `what` every interval() until Cancel(). The interval is
+// asked for each time, so a reload's new value applies from the next run.
+class Periodic {
+ public:
+  Periodic(asio::io_context& io, std::function<std::chrono::nanoseconds()> interval, std::function<void()> what)
+      : timer_(io), interval_(std::move(interval)), what_(std::move(what)) {}
+  // `now`: run once at once, then every interval.
+  void Start(bool now) {
+    if (now) what_();
+    Arm();
   }
-  std::filesystem::create_directories(config.RunsDir(), fec);
+  void Cancel() {
+    cancelled_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  void Arm() {
+    if (cancelled_) return;
+    timer_.expires_after(interval_());
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || cancelled_) return;
+      what_();
+      Arm();
+    });
+  }
+  asio::steady_timer timer_;
+  std::function<std::chrono::nanoseconds()> interval_;
+  std::function<void()> what_;
+  bool cancelled_ = false;
+};
+
+// carbond: its parts, built in order by Run() (each needs the ones before),
+// and the loops, signals and callbacks between them. Everything runs on the
+// one io_context thread.
+class Daemon {
+ public:
+  Daemon(Config config, std::string config_path) : config_(std::move(config)), config_path_(std::move(config_path)) {}
+
+  int Run() {
+    spdlog::set_level(LevelOf(config_.log_level));
+    ::signal(SIGPIPE, SIG_IGN);
+    if (Status st = Open(); !st.ok()) {
+      spdlog::critical("{}", st.message());
+      notifier_.Status(st.message());
+      return 1;
+    }
+    // Signals are caught from before the socket is listening: a SIGHUP or
+    // SIGTERM sent as soon as the socket answers is queued, never fatal.
+    WaitForSignal();
+    if (Status st = server_->Listen(); !st.ok()) {
+      spdlog::critical("{}", st.message());
+      return 1;
+    }
+    if (std::string tcp = server_->tcp_endpoint(); !tcp.empty()) {
+      router_->set_tcp_endpoint(tcp);
+      spdlog::info("dashboard and read-only API on http://{}/ (api.tcp_listen)", tcp);
+    }
+    StartLoops();
+    spdlog::info("carbond {} ready: socket {}, database {}, worker {}", kCarbondVersion, config_.socket_path,
+                 config_.DatabasePath(), worker_);
+    notifier_.Ready();
+    notifier_.Status("serving on " + config_.socket_path);
+    io_.run();
+    spdlog::info("carbond stopped");
+    return 0;
+  }
+
+ private:
+  // The state directory and its lock, the database (recovered), the worker,
+  // the clock, the executor and scheduler, the intensity service, the API.
+  Status Open() {
+    std::error_code fec;
+    std::filesystem::create_directories(config_.state_dir, fec);
+    if (fec) return Unavailable("cannot create state_dir " + config_.state_dir + ": " + fec.message());
+    std::filesystem::create_directories(config_.RunsDir(), fec);
+    RETURN_IF_ERROR(LockStateDir());
+    auto store = SqliteJobStore::Open(config_.DatabasePath());
+    if (!store.ok()) return Unavailable("cannot open database: " + store.status().message());
+    store_ = std::move(*store);
+    auto worker = ResolveWorkerPath(config_.worker_path);
+    if (!worker.ok()) return worker.status();
+    worker_ = *worker;
+    clock_ = MakeClock(config_);
+
+    executor_ = std::make_unique<ProcessExecutor>(io_, ExecutorOptionsFrom(config_, worker_));
+    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, policies_, *clock_, SchedulerOptionsFrom(config_));
+    executor_->SetListener(scheduler_.get());
+    if (Status st = scheduler_->Recover(); !st.ok()) return Internal("recovery failed: " + st.ToString());
+
+    // Grid intensity: the chain of sources, polled on timers of the
+    // scheduler's clock (a virtual clock polls faster in real time).
+    http_ = std::make_unique<HttpClient>(io_, HttpOptionsFrom(config_.intensity.http));
+    auto sources = MakeIntensitySources(config_.intensity, *http_);
+    if (!sources.ok()) return sources.status();
+    intensity_store_ = std::make_unique<SqliteIntensityStore>(store_->db());
+    intensity_ = std::make_unique<IntensityService>(std::move(*sources), *intensity_store_, *clock_,
+                                                    IntensityOptionsFrom(config_));
+    grid_ = std::make_unique<IntensityGrid>(*intensity_, *intensity_store_, *clock_);
+    scheduler_->set_grid(grid_.get());
+
+    router_ = std::make_unique<ApiRouter>(*scheduler_, *store_, RouterInfo{kCarbondVersion, config_.DatabasePath()});
+    router_->set_intensity(intensity_.get(), intensity_store_.get(), clock_.get());
+    // The event stream (GET /v1/events): jobs, worker progress and epochs,
+    // intensity readings and forecasts as they come.
+    router_->set_events(&events_);
+    ConnectEventStream(events_, *scheduler_, *intensity_, *intensity_store_, *clock_);
+    server_ = std::make_unique<HttpServer>(io_, ServerOptions(config_),
+                                           [this](const api::Request& r, HttpServer::Reply reply) {
+                                             router_->Handle(r, std::move(reply));
+                                           });
+    // Group commit: submissions that arrive together share one durable commit.
+    scheduler_->set_flush_hook([this] { asio::post(io_, [this] { scheduler_->FlushSubmits(); }); });
+    scheduler_->on_change = [this](const JobRecord& job) { OnJobChange(job); };
+    return Status();
+  }
 
   // One carbond per state directory: a second one must not recover (requeue)
   // the jobs that the first is running. The lock lives as long as the process.
-  const std::string lock_path = config.state_dir + "/carbond.lock";
-  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock_fd < 0) {
-    // Read-only file system, permissions: say so, not "another carbond".
-    spdlog::critical("cannot open {} in state_dir {}: {}; carbond needs a writable state directory", lock_path,
-                     config.state_dir, std::strerror(errno));
-    return 1;
-  }
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    std::string holder;
-    {
+  Status LockStateDir() {
+    const std::string lock_path = config_.state_dir + "/carbond.lock";
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)  // read-only file system, permissions: say so, not "another carbond"
+      return Unavailable("cannot open " + lock_path + " in state_dir " + config_.state_dir + ": " +
+                         std::strerror(errno) + "; carbond needs a writable state directory");
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       char buf[32] = {};
-      ssize_t n = ::pread(lock_fd, buf, sizeof buf - 1, 0);
-      if (n > 0) holder = std::string(buf, static_cast<size_t>(n));
+      ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+      std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+      ::close(fd);
+      return FailedPrecondition("another carbond" + (holder.empty() ? "" : " (pid " + holder + ")") +
+                                " already uses state_dir " + config_.state_dir + " (lock " + lock_path +
+                                "); stop it first");
     }
-    spdlog::critical("another carbond{} already uses state_dir {} (lock {}); stop it first",
-                     holder.empty() ? "" : " (pid " + holder + ")", config.state_dir, lock_path);
-    return 1;
-  }
-  if (std::string pid = std::to_string(::getpid());
-      ::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid.data(), pid.size(), 0) < 0) {
-    // Only the pid shown to a second carbond is lost; the lock itself holds.
-    spdlog::warn("cannot write carbond's pid into {}: {}", lock_path, std::strerror(errno));
+    if (std::string pid = std::to_string(::getpid());
+        ::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+      // Only the pid shown to a second carbond is lost; the lock itself holds.
+      spdlog::warn("cannot write carbond's pid into {}: {}", lock_path, std::strerror(errno));
+    }
+    return Status();  // fd stays open (and locked) until the process exits
   }
 
-  auto store = SqliteJobStore::Open(config.DatabasePath());
-  if (!store.ok()) {
-    spdlog::critical("{}", store.status().message());
-    notifier.Status("cannot open database: " + store.status().message());
-    return 1;
-  }
-  auto worker = ResolveWorkerPath(config.worker_path);
-  if (!worker.ok()) {
-    spdlog::critical("{}", worker.status().message());
-    return 1;
-  }
-  std::unique_ptr<Clock> clock = MakeClock(config);
-
-  asio::io_context io(1);
-  ProcessExecutor executor(io, ExecutorOptionsFrom(config, *worker));
-  PolicyRegistry policies;
-  SchedulerOptions so = SchedulerOptionsFrom(config);
-  Scheduler scheduler(**store, executor, policies, *clock, so);
-  executor.SetListener(&scheduler);
-  if (Status st = scheduler.Recover(); !st.ok()) {
-    spdlog::critical("recovery failed: {}", st.ToString());
-    return 1;
-  }
-
-  // Grid intensity: the chain of sources, polled on timers of the
-  // scheduler's clock (a virtual clock polls faster in real time).
-  HttpClient http(io, HttpOptionsFrom(config.intensity.http));
-  auto sources = MakeIntensitySources(config.intensity, http);
-  if (!sources.ok()) {
-    spdlog::critical("{}", sources.status().message());
-    return 1;
-  }
-  SqliteIntensityStore intensity_store((*store)->db());
-  IntensityService intensity(std::move(*sources), intensity_store, *clock,
-                             IntensityOptionsFrom(config));
-
-  IntensityGrid grid(intensity, intensity_store, *clock);
-  scheduler.set_grid(&grid);
-
-  ApiRouter router(scheduler, **store, {kCarbondVersion, config.DatabasePath()});
-  router.set_intensity(&intensity, &intensity_store, clock.get());
-  // The event stream (GET /v1/events): jobs, worker progress and epochs,
-  // intensity readings and forecasts as they come.
-  EventHub events;
-  router.set_events(&events);
-  ConnectEventStream(events, scheduler, intensity, intensity_store, *clock);
-  HttpServer server(io, ServerOptions(config),
-                    [&router](const api::Request& r, HttpServer::Reply reply) {
-                      router.Handle(r, std::move(reply));
-                    });
-  // Group commit: submissions that arrive together share one durable commit.
-  scheduler.set_flush_hook([&] { asio::post(io, [&] { scheduler.FlushSubmits(); }); });
-  // Signals are caught from before the socket is listening: a SIGHUP or
-  // SIGTERM sent as soon as the socket answers is queued, never fatal.
-  asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
-  if (Status st = server.Listen(); !st.ok()) {
-    spdlog::critical("{}", st.message());
-    return 1;
-  }
-  if (std::string tcp = server.tcp_endpoint(); !tcp.empty()) {
-    router.set_tcp_endpoint(tcp);
-    spdlog::info("dashboard and read-only API on http://{}/ (api.tcp_listen)", tcp);
-  }
-  // Event-stream clients get a comment every 15 s: idle proxies keep the
-  // connection, and a peer that went away is noticed and dropped.
-  asio::steady_timer heartbeat(io);
-  std::function<void()> schedule_heartbeat = [&] {
-    heartbeat.expires_after(std::chrono::seconds(15));
-    heartbeat.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      events.Heartbeat();
-      schedule_heartbeat();
+  // The five loops: the scheduler's tick, the event stream's heartbeat, the
+  // intensity polls (forecast first, so a failing first source can fall back
+  // to one) and pruning, and systemd's watchdog.
+  void StartLoops() {
+    auto real = [](Duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
+    auto on_clock = [this](std::function<Duration()> d) {
+      return [this, d] { return clock_->RealDuration(d()); };
+    };
+    tick_ = Loop([this, real] { return real(config_.tick); }, [this] {
+      scheduler_->Tick();
+      SkipIdle();
     });
-  };
-  schedule_heartbeat();
+    // Event-stream clients get a comment every 15 s: idle proxies keep the
+    // connection, and a peer that went away is noticed and dropped.
+    heartbeat_ = Loop([] { return std::chrono::seconds(15); }, [this] { events_.Heartbeat(); });
+    forecast_ = Loop(on_clock([this] { return config_.intensity.forecast_poll; }),
+                     [this] { intensity_->PollForecast(); });
+    current_ = Loop(on_clock([this] { return config_.intensity.poll; }), [this] { intensity_->PollCurrent(); });
+    prune_ = Loop(on_clock([] { return Duration(std::chrono::hours(6)); }), [this] { intensity_->Prune(); });
+    for (Periodic* p : {tick_, heartbeat_, forecast_, current_, prune_}) p->Start(/*now=*/p != heartbeat_);
+    if (auto interval = notifier_.WatchdogInterval()) {
+      watchdog_ = Loop([half = *interval / 2] { return half; }, [this] { notifier_.Watchdog(); });
+      watchdog_->Start(/*now=*/false);
+    }
+  }
 
-  // The scheduler's heartbeat.
-  asio::steady_timer tick(io);
-  // clock.skip_idle: while no worker runs and jobs wait for a planned
-  // start, the virtual clock jumps there; intensity is polled at the new time
-  // before the next tick releases them.
-  auto* virtual_clock = config.clock.skip_idle ? dynamic_cast<VirtualClock*>(clock.get()) : nullptr;
-  std::function<void()> skip_idle = [&] {
-    if (!virtual_clock || executor.RunningCount() > 0 || scheduler.draining()) return;
-    auto next = scheduler.NextPlannedStart();
+  Periodic* Loop(std::function<std::chrono::nanoseconds()> interval, std::function<void()> what) {
+    loops_.push_back(std::make_unique<Periodic>(io_, std::move(interval), std::move(what)));
+    return loops_.back().get();
+  }
+
+  // clock.skip_idle: while no worker runs and jobs wait for a planned start,
+  // the virtual clock jumps there; intensity is polled at the new time before
+  // the next tick releases them.
+  void SkipIdle() {
+    auto* virtual_clock = config_.clock.skip_idle ? dynamic_cast<VirtualClock*>(clock_.get()) : nullptr;
+    if (!virtual_clock || executor_->RunningCount() > 0 || scheduler_->draining()) return;
+    auto next = scheduler_->NextPlannedStart();
     if (!next) return;
     Duration skipped = virtual_clock->SkipTo(*next);
     if (skipped <= Duration(0)) return;
     spdlog::info("clock.skip_idle: no job runs; skipped {} to the next planned start, {}", FormatDuration(skipped),
                  FormatTime(*next));
-    intensity.PollForecast();
-    intensity.PollCurrent();
-  };
-  std::function<void()> schedule_tick = [&] {
-    tick.expires_after(config.tick);
-    tick.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      scheduler.Tick();
-      skip_idle();
-      schedule_tick();
-    });
-  };
-  scheduler.Tick();
-  schedule_tick();
-
-  // Tick soon after a change that may free or fill a slot; many changes in a
-  // burst (a flood of submits) share one tick.
-  bool tick_posted = false;
-  scheduler.on_change = [&](const JobRecord& job) {
-    spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
-    events.Publish("job", router.JobJson(job, false), job.id);
-    bool slot_free =
-        static_cast<int64_t>(executor.RunningCount()) < scheduler.options().max_concurrent_jobs;
-    bool may_release = (job.state == JobState::kQueued || job.state == JobState::kWaiting) && slot_free;
-    if ((may_release || IsFinal(job.state)) && !tick_posted) {
-      tick_posted = true;
-      asio::post(io, [&] {
-        tick_posted = false;
-        scheduler.Tick();
-      });
-    }
-  };
-
-  // Polls: forecasts first, so a failing first source can fall back to one.
-  auto every = [&](asio::steady_timer& timer, std::function<Duration()> interval, std::function<void()> what) {
-    auto loop = std::make_shared<std::function<void()>>();
-    *loop = [&timer, interval, what, loop_weak = std::weak_ptr<std::function<void()>>(loop), &clk = *clock] {
-      timer.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(clk.RealDuration(interval())));
-      timer.async_wait([what, loop_weak](const boost::system::error_code& ec) {
-        if (ec) return;
-        what();
-        if (auto l = loop_weak.lock()) (*l)();
-      });
-    };
-    what();
-    (*loop)();
-    return loop;
-  };
-  asio::steady_timer forecast_timer(io), current_timer(io), prune_timer(io);
-  auto forecast_loop = every(forecast_timer, [&] { return config.intensity.forecast_poll; },
-                             [&] { intensity.PollForecast(); });
-  auto current_loop = every(current_timer, [&] { return config.intensity.poll; },
-                            [&] { intensity.PollCurrent(); });
-  auto prune_loop = every(prune_timer, [] { return Duration(std::chrono::hours(6)); },
-                          [&] { intensity.Prune(); });
-
-  asio::steady_timer watchdog(io);
-  std::function<void()> schedule_watchdog;
-  if (auto interval = notifier.WatchdogInterval()) {
-    schedule_watchdog = [&, half = *interval / 2] {
-      watchdog.expires_after(half);
-      watchdog.async_wait([&](const boost::system::error_code& ec) {
-        if (ec) return;
-        notifier.Watchdog();
-        schedule_watchdog();
-      });
-    };
-    schedule_watchdog();
+    intensity_->PollForecast();
+    intensity_->PollCurrent();
   }
 
-  asio::steady_timer drain_timer(io);
-  std::chrono::steady_clock::time_point drain_deadline;
-  std::function<void()> wait_drained = [&] {
-    if (scheduler.Drained() || std::chrono::steady_clock::now() > drain_deadline) {
-      if (!scheduler.Drained()) spdlog::warn("workers still running at the drain deadline");
-      io.stop();
-      return;
+  // Ticks soon after a change that may free or fill a slot; many changes in
+  // a burst (a flood of submits) share one tick.
+  void OnJobChange(const JobRecord& job) {
+    spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
+    events_.Publish("job", router_->JobJson(job, false), job.id);
+    bool slot_free = static_cast<int64_t>(executor_->RunningCount()) < scheduler_->options().max_concurrent_jobs;
+    bool may_release = (job.state == JobState::kQueued || job.state == JobState::kWaiting) && slot_free;
+    if ((may_release || IsFinal(job.state)) && !tick_posted_) {
+      tick_posted_ = true;
+      asio::post(io_, [this] {
+        tick_posted_ = false;
+        scheduler_->Tick();
+      });
     }
-    drain_timer.expires_after(std::chrono::milliseconds(50));
-    drain_timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) wait_drained();
-    });
-  };
+  }
 
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+  void WaitForSignal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
       if (ec) return;
-      if (sig == SIGHUP) {
-        notifier.Reloading();
-        router.set_last_reload(Reload(config_path, config, [&](const Config& c, const std::string& w) {
-          scheduler.set_options(SchedulerOptionsFrom(c));
-          executor.set_options(ExecutorOptionsFrom(c, w));
-          server.set_limits(ServerOptions(c));
-          intensity.set_options(IntensityOptionsFrom(c));
-          spdlog::set_level(LevelOf(c.log_level));
-        }));
-        notifier.Ready();
-        wait_signal();
-        return;
-      }
-      spdlog::info("{}: draining (no new connections; asking workers to checkpoint)",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-      notifier.Stopping();
-      server.Stop();
-      heartbeat.cancel();
-      scheduler.BeginDrain();
-      tick.cancel();
-      forecast_timer.cancel();
-      current_timer.cancel();
-      prune_timer.cancel();
-      drain_deadline = std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           config.cancel_grace) +
-                       std::chrono::seconds(5);
-      wait_drained();
+      if (sig != SIGHUP) return BeginDrain(sig);
+      notifier_.Reloading();
+      router_->set_last_reload(Reload(config_path_, config_, [this](const Config& c, const std::string& w) {
+        worker_ = w;
+        scheduler_->set_options(SchedulerOptionsFrom(c));
+        executor_->set_options(ExecutorOptionsFrom(c, w));
+        server_->set_limits(ServerOptions(c));
+        intensity_->set_options(IntensityOptionsFrom(c));
+        spdlog::set_level(LevelOf(c.log_level));
+      }));
+      notifier_.Ready();
+      WaitForSignal();
     });
-  };
-  wait_signal();
+  }
 
-  spdlog::info("carbond {} ready: socket {}, database {}, worker {}", kCarbondVersion,
-               config.socket_path, config.DatabasePath(), *worker);
-  notifier.Ready();
-  notifier.Status("serving on " + config.socket_path);
-  io.run();
-  spdlog::info("carbond stopped");
-  return 0;
+  // SIGTERM/SIGINT: no new connections, workers asked to checkpoint and
+  // stop; the loop ends when they have (or cancel_grace + 5 s have passed).
+  void BeginDrain(int sig) {
+    spdlog::info("{}: draining (no new connections; asking workers to checkpoint)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notifier_.Stopping();
+    server_->Stop();
+    for (auto& loop : loops_)
+      if (loop.get() != watchdog_) loop->Cancel();  // systemd still hears from a draining carbond
+    scheduler_->BeginDrain();
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.cancel_grace) +
+                          std::chrono::seconds(5);
+    Loop([] { return std::chrono::milliseconds(50); },
+         [this, deadline] {
+           if (!scheduler_->Drained() && std::chrono::steady_clock::now() <= deadline) return;
+           if (!scheduler_->Drained()) spdlog::warn("workers still running at the drain deadline");
+           io_.stop();
+         })
+        ->Start(/*now=*/true);
+  }
+
+  Config config_;
+  const std::string config_path_;
+  SystemdNotifier notifier_;
+  asio::io_context io_{1};
+  asio::signal_set signals_{io_, SIGTERM, SIGINT, SIGHUP};
+  std::unique_ptr<SqliteJobStore> store_;
+  std::string worker_;
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<ProcessExecutor> executor_;
+  PolicyRegistry policies_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<SqliteIntensityStore> intensity_store_;
+  std::unique_ptr<IntensityService> intensity_;
+  std::unique_ptr<IntensityGrid> grid_;
+  EventHub events_;
+  std::unique_ptr<ApiRouter> router_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<std::unique_ptr<Periodic>> loops_;
+  Periodic *tick_ = nullptr, *heartbeat_ = nullptr, *forecast_ = nullptr, *current_ = nullptr, *prune_ = nullptr,
+           *watchdog_ = nullptr;
+  bool tick_posted_ = false;
+};
+
+}  // namespace
+
+int RunDaemon(Config config, const std::string& config_path) {
+  return Daemon(std::move(config), config_path).Run();
 }
 
 }  // namespace carbon

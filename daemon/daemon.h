@@ -1,5 +1,9 @@
-// Daemon: wires carbond together (store, executor, scheduler, API server,
-// signals, timers, systemd notifications) and runs its one event loop.
+// carbond's daemon: a Daemon (daemon.cc) builds its parts in order (the
+// state directory's lock, the store, the executor and scheduler, the
+// intensity service, the API server), wires them, runs its loops (tick,
+// event-stream heartbeat, intensity polls and pruning, systemd's watchdog,
+// each a Periodic timer) and handles SIGHUP (reload, common/config_reload.h)
+// and SIGTERM/SIGINT (drain) on its one event loop.
 #pragma once
 
 #include <string>
