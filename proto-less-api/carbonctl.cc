@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -277,6 +279,329 @@ carbon::StatusOr<carbon::report::Input> GatherReport(carbon::api::Client& client
   return in;
 }
 
+// The global flags, and what every subcommand needs from them.
+struct Context {
+  std::string socket = carbon::api::DefaultSocketPath();
+  std::string output = "table";
+  bool as_json() const { return output == "json"; }
+  carbon::api::Client client() const { return carbon::api::Client(socket); }
+  int Fail(const Status& st) const { return ::Fail(st, socket); }
+};
+
+// A subcommand: its CLI11 app (flags bound) and what it runs once parsed.
+struct Subcommand {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Subcommand Submit(CLI::App& app, const Context& ctx) {
+  struct Args {
+    std::string file;
+    bool with_baseline = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("submit", "validate a job file and queue it");
+  cmd->add_option("FILE", a->file, "job file (YAML or JSON)")->required();
+  cmd->add_flag("--with-baseline", a->with_baseline,
+                "also queue its baseline twin (policy immediate, accumulation 1, fp32, same model, data, seed "
+                "and epochs), linked for 'carbonctl compare ID'");
+  return {cmd, [a, &ctx] {
+            std::ifstream in(a->file, std::ios::binary);
+            if (!in) {
+              std::cerr << "carbonctl: cannot open job file '" << a->file << "'\n";
+              return kUsage;
+            }
+            std::ostringstream ss;
+            ss << in.rdbuf();
+            auto spec = carbon::ParseJobSpec(ss.str(), a->file);
+            if (!spec.ok()) {
+              std::cerr << "carbonctl: invalid job file:\n" << spec.status().message() << "\n";
+              return kUsage;
+            }
+            auto job = ctx.client().Submit(ss.str(), a->file, a->with_baseline);
+            if (!job.ok()) return ctx.Fail(job.status());
+            if (a->with_baseline && job->baseline_id && !ctx.as_json())
+              std::cerr << "carbonctl: job " << job->id << " queued with its baseline twin, job "
+                        << *job->baseline_id << "\n";
+            if (ctx.as_json()) std::cout << carbon::api::JobToJson(*job, false).dump(2) << "\n";
+            else std::cout << job->id << "\n";
+            return kOk;
+          }};
+}
+
+Subcommand List(CLI::App& app, const Context& ctx) {
+  struct Args {
+    std::string state;
+    int64_t limit = 100;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("list", "list jobs");
+  cmd->add_option("--state", a->state, "only jobs in this state");
+  cmd->add_option("--limit", a->limit, "at most this many jobs")->capture_default_str();
+  return {cmd, [a, &ctx] {
+            std::optional<std::string> s;
+            if (!a->state.empty()) s = a->state;
+            auto jobs = ctx.client().List(s, a->limit);
+            if (!jobs.ok()) return ctx.Fail(jobs.status());
+            if (ctx.as_json()) {
+              json arr = json::array();
+              for (const auto& j : *jobs) arr.push_back(carbon::api::JobToJson(j, false));
+              std::cout << json{{"jobs", arr}}.dump(2) << "\n";
+            } else {
+              PrintTable(*jobs);
+            }
+            return kOk;
+          }};
+}
+
+Subcommand StatusCmd(CLI::App& app, const Context& ctx) {
+  auto id = std::make_shared<int64_t>(0);
+  auto* cmd = app.add_subcommand("status", "show one job with its history");
+  cmd->add_option("ID", *id, "job id")->required();
+  return {cmd, [id, &ctx] {
+            auto r = ctx.client().Get(*id);
+            if (!r.ok()) return ctx.Fail(r.status());
+            if (!ctx.as_json()) {
+              PrintJob(*r);
+              return kOk;
+            }
+            json j = carbon::api::JobToJson(r->job, true);
+            json ev = json::array();
+            for (const auto& e : r->events) ev.push_back(carbon::api::EventToJson(e));
+            j["events"] = ev;
+            json ep = json::array();
+            for (const auto& e : r->epochs) ep.push_back(carbon::api::EpochToJson(e));
+            j["epochs"] = ep;
+            j["savings"] = r->savings;
+            std::cout << j.dump(2) << "\n";
+            return kOk;
+          }};
+}
+
+Subcommand Compare(CLI::App& app, const Context& ctx) {
+  auto ids = std::make_shared<std::vector<int64_t>>();
+  auto* cmd = app.add_subcommand(
+      "compare", "compare two runs (BASELINE CANDIDATE, or a CANDIDATE submitted --with-baseline): CO2, energy, "
+                 "peak memory, accuracy, wall and wait time, intensity at submission and during training");
+  cmd->add_option("IDS", *ids, "[BASELINE_ID] CANDIDATE_ID")->required()->expected(1, 2);
+  return {cmd, [ids, &ctx] {
+            std::optional<int64_t> base;
+            if (ids->size() == 2) base = (*ids)[0];
+            auto r = ctx.client().Compare(ids->back(), base);
+            if (!r.ok()) return ctx.Fail(r.status());
+            if (ctx.as_json()) {
+              std::cout << r->dump(2) << "\n";
+              return kOk;
+            }
+            auto b = carbon::api::RunSummaryFromJson((*r)["baseline"]);
+            auto c = carbon::api::RunSummaryFromJson((*r)["candidate"]);
+            if (!b.ok() || !c.ok()) return ctx.Fail(b.ok() ? c.status() : b.status());
+            std::cout << carbon::FormatComparison(*b, *c, carbon::CompareRuns(*b, *c));
+            if ((*r)["candidate_savings"].is_object()) std::cout << SavingsLines((*r)["candidate_savings"]);
+            return kOk;
+          }};
+}
+
+Subcommand Report(CLI::App& app, const Context& ctx) {
+  struct Args {
+    std::vector<int64_t> ids;
+    std::string html, md;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "report", "write a report (HTML with charts, or Markdown) on jobs: one (with its baseline twin, if any) or "
+                "BASELINE CANDIDATE");
+  cmd->add_option("IDS", a->ids, "job ids")->required()->expected(1, 8);
+  cmd->add_option("--html", a->html, "write one self-contained HTML page here");
+  cmd->add_option("--md", a->md, "write the tables as Markdown here");
+  return {cmd, [a, &ctx] {
+            if (a->html.empty() && a->md.empty()) {
+              std::cerr << "carbonctl: report needs --html FILE and/or --md FILE\n";
+              return kUsage;
+            }
+            auto client = ctx.client();
+            auto in = GatherReport(client, a->ids);
+            if (!in.ok()) return ctx.Fail(in.status());
+            for (const auto& [path, render] :
+                 {std::pair<std::string, std::string (*)(const carbon::report::Input&)>{a->html, carbon::report::RenderHtml},
+                  {a->md, carbon::report::RenderMarkdown}}) {
+              if (path.empty()) continue;
+              std::ofstream out(path, std::ios::binary | std::ios::trunc);
+              if (!(out << render(*in))) {
+                std::cerr << "carbonctl: cannot write " << path << "\n";
+                return kUsage;
+              }
+              std::cout << path << "\n";
+            }
+            return kOk;
+          }};
+}
+
+Subcommand Emissions(CLI::App& app, const Context& ctx) {
+  auto id = std::make_shared<int64_t>(0);
+  auto* cmd = app.add_subcommand(
+      "emissions", "a job's energy and CO2 per epoch as CodeCarbon's emissions.csv (-o csv, default) or JSON");
+  cmd->add_option("ID", *id, "job id")->required();
+  return {cmd, [id, &ctx] {
+            auto body = ctx.client().Emissions(*id, ctx.as_json() ? "json" : "csv");
+            if (!body.ok()) return ctx.Fail(body.status());
+            std::cout << *body;
+            return kOk;
+          }};
+}
+
+Subcommand Cancel(CLI::App& app, const Context& ctx) {
+  auto id = std::make_shared<int64_t>(0);
+  auto* cmd = app.add_subcommand("cancel", "cancel a queued, waiting or running job");
+  cmd->add_option("ID", *id, "job id")->required();
+  return {cmd, [id, &ctx] {
+            auto r = ctx.client().Cancel(*id);
+            if (!r.ok()) return ctx.Fail(r.status());
+            if (ctx.as_json())
+              std::cout << carbon::api::JobToJson(*r, false).dump(2) << "\n";
+            else
+              std::cout << "job " << r->id << ": " << carbon::JobStateName(r->state)
+                        << (r->cancel_requested ? " (stopping its worker)" : "") << "\n";
+            return kOk;
+          }};
+}
+
+Subcommand Wait(CLI::App& app, const Context& ctx) {
+  struct Args {
+    int64_t id = 0;
+    double timeout_s = 3600;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("wait", "follow a job until it ends; exit 0 if it succeeded");
+  cmd->add_option("ID", a->id, "job id")->required();
+  cmd->add_option("--timeout", a->timeout_s, "give up after this many seconds")->capture_default_str();
+  return {cmd, [a, &ctx] {
+            auto client = ctx.client();
+            auto deadline =
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(a->timeout_s * 1000));
+            std::string last;
+            for (;;) {
+              auto r = client.Get(a->id);
+              if (!r.ok()) return ctx.Fail(r.status());
+              const JobRecord& j = r->job;
+              std::string line = std::string(carbon::JobStateName(j.state)) + ": " + j.reason;
+              if (line != last && !ctx.as_json()) std::cout << "job " << a->id << " " << line << std::endl;
+              last = line;
+              if (carbon::IsFinal(j.state)) {
+                if (ctx.as_json()) std::cout << carbon::api::JobToJson(j, false).dump(2) << "\n";
+                return j.state == carbon::JobState::kSucceeded ? kOk : kRefused;
+              }
+              if (std::chrono::steady_clock::now() > deadline) {
+                std::cerr << "carbonctl: job " << a->id << " still " << carbon::JobStateName(j.state) << " after "
+                          << a->timeout_s << " s\n";
+                return kRefused;
+              }
+              std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+          }};
+}
+
+Subcommand Watch(CLI::App& app, const Context& ctx) {
+  struct Args {
+    std::optional<int64_t> id;
+    double timeout = 0;
+    bool live = false, plain = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "watch", "follow jobs live from carbond's event stream: state changes, each epoch, and on a terminal a "
+               "redrawn view (progress, loss, accuracy, energy and CO2 so far, grid intensity); with ID, until "
+               "that job ends (exit 0 if it succeeded)");
+  cmd->add_option("ID", a->id, "job id (default: every job)");
+  cmd->add_option("--timeout", a->timeout, "give up after this many seconds (0: never)")->capture_default_str();
+  cmd->add_flag("--live", a->live, "redraw a live view even when the output is not a terminal");
+  cmd->add_flag("--plain", a->plain, "print lines only, even on a terminal");
+  return {cmd, [a, &ctx] {
+            carbon::api::WatchOptions wo;
+            wo.id = a->id;
+            wo.timeout_s = a->timeout;
+            wo.live = !a->plain && (a->live || ::isatty(STDOUT_FILENO));
+            auto client = ctx.client();
+            return carbon::api::RunWatch(client, wo, std::cout, std::cerr);
+          }};
+}
+
+Subcommand Health(CLI::App& app, const Context& ctx) {
+  auto* cmd = app.add_subcommand("health", "show carbond's health (and its last reload: what applied, what "
+                                           "needs a restart)");
+  return {cmd, [&ctx] {
+            auto h = ctx.client().Health();
+            if (!h.ok()) return ctx.Fail(h.status());
+            std::cout << h->dump(2) << "\n";
+            return kOk;
+          }};
+}
+
+Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
+  struct Args {
+    carbon::SimOptions sim;
+    std::string trace, forecast = "perfect", duration = "4h", max_wait = "24h", time_col, value_col;
+    bool per_job = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("simulate",
+                                 "replay a recorded intensity trace through a release policy (no daemon needed)");
+  cmd->add_option("--trace", a->trace, "CSV trace (Electricity Maps yearly, Let's Wait Awhile, NESO, CATS)")
+      ->required();
+  cmd->add_option("--policy", a->sim.policy, "immediate | threshold | forecast")->capture_default_str();
+  cmd->add_option("--jobs", a->sim.jobs, "jobs arriving evenly over the trace")->capture_default_str();
+  cmd->add_option("--duration", a->duration, "each job's run time")->capture_default_str();
+  cmd->add_option("--max-wait", a->max_wait, "how long a job may wait")->capture_default_str();
+  cmd->add_option("--threshold", a->sim.threshold, "threshold policy: gCO2/kWh")->capture_default_str();
+  cmd->add_option("--forecast", a->forecast, "perfect | noise:SIGMA (e.g. noise:10%) | own")->capture_default_str();
+  cmd->add_option("--seed", a->sim.seed, "seed of arrivals and forecast noise")->capture_default_str();
+  cmd->add_option("--time-column", a->time_col, "CSV time column (default: by the header)");
+  cmd->add_option("--value-column", a->value_col, "CSV value column (default: by the header)");
+  cmd->add_flag("--per-job", a->per_job, "with -o json: every job, not only the summary");
+  return {cmd, [a, &ctx] {
+            return Simulate(a->sim, a->trace, a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
+                            a->per_job, ctx.as_json());
+          }};
+}
+
+Subcommand IntensityCmd(CLI::App& app, const Context& ctx) {
+  struct Args {
+    std::string zone, window = "3h";
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("intensity",
+                                 "show the grid's carbon intensity now, its source and age, and the next 48 h");
+  cmd->add_option("--zone", a->zone, "grid zone (default: the daemon's first zone)");
+  cmd->add_option("--window", a->window, "length of the cleanest window to mark")->capture_default_str();
+  return {cmd, [a, &ctx] {
+            auto window = carbon::ParseDuration(a->window);
+            if (!window.ok()) {
+              std::cerr << "carbonctl: --window: " << window.status().message() << "\n";
+              return kUsage;
+            }
+            auto client = ctx.client();
+            auto cur = client.Intensity(a->zone);
+            if (!cur.ok() && cur.status().message().rfind("cannot connect", 0) == 0) return ctx.Fail(cur.status());
+            if (!cur.ok() && cur.status().code() != StatusCode::kUnavailable) return ctx.Fail(cur.status());
+            auto fc = client.IntensityForecast(a->zone);
+            if (ctx.as_json()) {
+              json out;
+              out["current"] = cur.ok() ? *cur : json(nullptr);
+              if (!cur.ok()) out["current_error"] = cur.status().message();
+              out["forecast"] = fc.ok() ? *fc : json(nullptr);
+              if (!fc.ok()) out["forecast_error"] = fc.status().message();
+              out["cleanest_window"] = fc.ok() ? carbon::api::CleanestWindowJson(*fc, *window) : json(nullptr);
+              std::cout << out.dump(2) << "\n";
+            } else {
+              std::cout << carbon::api::RenderIntensity(cur.ok() ? &*cur : nullptr,
+                                                        cur.ok() ? "" : cur.status().message(),
+                                                        fc.ok() ? &*fc : nullptr, fc.ok() ? "" : fc.status().message(),
+                                                        *window);
+            }
+            return cur.ok() ? kOk : kRefused;
+          }};
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"carbonctl: submit and inspect carbon-aware training jobs"};
   app.require_subcommand(1);
@@ -284,281 +609,28 @@ int main(int argc, char** argv) {
   // kubectl and docker accept them: a subcommand passes what it does not
   // know to the app. Set before the subcommands, which inherit it.
   app.fallthrough();
-  std::string socket = carbon::api::DefaultSocketPath();
-  std::string output = "table";
-  app.add_option("--socket", socket, "carbond's socket (env CARBOND_SOCKET)")->capture_default_str();
-  app.add_option("-o,--output", output, "table or json (emissions: csv or json)")
+  Context ctx;
+  app.add_option("--socket", ctx.socket, "carbond's socket (env CARBOND_SOCKET)")->capture_default_str();
+  app.add_option("-o,--output", ctx.output, "table or json (emissions: csv or json)")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
-
-  std::string file;
-  bool with_baseline = false;
-  auto* submit = app.add_subcommand("submit", "validate a job file and queue it");
-  submit->add_option("FILE", file, "job file (YAML or JSON)")->required();
-  submit->add_flag("--with-baseline", with_baseline,
-                   "also queue its baseline twin (policy immediate, accumulation 1, fp32, same model, data, seed "
-                   "and epochs), linked for 'carbonctl compare ID'");
-
-  std::vector<int64_t> compare_ids;
-  auto* compare = app.add_subcommand(
-      "compare", "compare two runs (BASELINE CANDIDATE, or a CANDIDATE submitted --with-baseline): CO2, energy, "
-                 "peak memory, accuracy, wall and wait time, intensity at submission and during training");
-  compare->add_option("IDS", compare_ids, "[BASELINE_ID] CANDIDATE_ID")->required()->expected(1, 2);
-
-  std::string state;
-  int64_t limit = 100;
-  auto* list = app.add_subcommand("list", "list jobs");
-  list->add_option("--state", state, "only jobs in this state");
-  list->add_option("--limit", limit, "at most this many jobs")->capture_default_str();
-
-  int64_t id = 0;
-  auto* status = app.add_subcommand("status", "show one job with its history");
-  status->add_option("ID", id, "job id")->required();
-
-  std::vector<int64_t> report_ids;
-  std::string report_html, report_md;
-  auto* report = app.add_subcommand(
-      "report", "write a report (HTML with charts, or Markdown) on jobs: one (with its baseline twin, if any) or "
-                "BASELINE CANDIDATE");
-  report->add_option("IDS", report_ids, "job ids")->required()->expected(1, 8);
-  report->add_option("--html", report_html, "write one self-contained HTML page here");
-  report->add_option("--md", report_md, "write the tables as Markdown here");
-
-  auto* emissions = app.add_subcommand(
-      "emissions", "a job's energy and CO2 per epoch as CodeCarbon's emissions.csv (-o csv, default) or JSON");
-  emissions->add_option("ID", id, "job id")->required();
-
-  auto* cancel = app.add_subcommand("cancel", "cancel a queued, waiting or running job");
-  cancel->add_option("ID", id, "job id")->required();
-
-  double timeout_s = 3600;
-  auto* wait = app.add_subcommand("wait", "follow a job until it ends; exit 0 if it succeeded");
-  wait->add_option("ID", id, "job id")->required();
-  wait->add_option("--timeout", timeout_s, "give up after this many seconds")->capture_default_str();
-
-  auto* watch = app.add_subcommand(
-      "watch", "follow jobs live from carbond's event stream: state changes, each epoch, and on a terminal a "
-               "redrawn view (progress, loss, accuracy, energy and CO2 so far, grid intensity); with ID, until "
-               "that job ends (exit 0 if it succeeded)");
-  std::optional<int64_t> watch_id;
-  double watch_timeout = 0;
-  bool watch_live = false, watch_plain = false;
-  watch->add_option("ID", watch_id, "job id (default: every job)");
-  watch->add_option("--timeout", watch_timeout, "give up after this many seconds (0: never)")->capture_default_str();
-  watch->add_flag("--live", watch_live, "redraw a live view even when the output is not a terminal");
-  watch->add_flag("--plain", watch_plain, "print lines only, even on a terminal");
-
-  auto* health = app.add_subcommand("health", "show carbond's health");
-
-  carbon::SimOptions sim;
-  std::string sim_trace, sim_forecast = "perfect", sim_duration = "4h", sim_max_wait = "24h";
-  std::string sim_time_col, sim_value_col;
-  bool sim_per_job = false;
-  auto* simulate = app.add_subcommand(
-      "simulate", "replay a recorded intensity trace through a release policy (no daemon needed)");
-  simulate->add_option("--trace", sim_trace, "CSV trace (Electricity Maps yearly, Let's Wait Awhile, NESO, CATS)")
-      ->required();
-  simulate->add_option("--policy", sim.policy, "immediate | threshold | forecast")->capture_default_str();
-  simulate->add_option("--jobs", sim.jobs, "jobs arriving evenly over the trace")->capture_default_str();
-  simulate->add_option("--duration", sim_duration, "each job's run time")->capture_default_str();
-  simulate->add_option("--max-wait", sim_max_wait, "how long a job may wait")->capture_default_str();
-  simulate->add_option("--threshold", sim.threshold, "threshold policy: gCO2/kWh")->capture_default_str();
-  simulate->add_option("--forecast", sim_forecast, "perfect | noise:SIGMA (e.g. noise:10%) | own")
-      ->capture_default_str();
-  simulate->add_option("--seed", sim.seed, "seed of arrivals and forecast noise")->capture_default_str();
-  simulate->add_option("--time-column", sim_time_col, "CSV time column (default: by the header)");
-  simulate->add_option("--value-column", sim_value_col, "CSV value column (default: by the header)");
-  simulate->add_flag("--per-job", sim_per_job, "with -o json: every job, not only the summary");
-
-  std::string zone;
-  std::string window_text = "3h";
-  auto* intensity = app.add_subcommand(
-      "intensity", "show the grid's carbon intensity now, its source and age, and the next 48 h");
-  intensity->add_option("--zone", zone, "grid zone (default: the daemon's first zone)");
-  intensity->add_option("--window", window_text, "length of the cleanest window to mark")
-      ->capture_default_str();
-
+  const std::vector<Subcommand> commands = {
+      Submit(app, ctx),    Compare(app, ctx), List(app, ctx),   StatusCmd(app, ctx),
+      Report(app, ctx),    Emissions(app, ctx), Cancel(app, ctx), Wait(app, ctx),
+      Watch(app, ctx),     Health(app, ctx),  SimulateCmd(app, ctx), IntensityCmd(app, ctx)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kUsage;
   }
-
-  const bool as_json = output == "json";
-  if (output == "csv" && !*emissions) {
-    std::cerr << "carbonctl: -o csv applies to 'emissions' only; use -o table or -o json\n";
-    return kUsage;
-  }
-  if (*simulate) return Simulate(sim, sim_trace, sim_forecast, sim_duration, sim_max_wait, sim_time_col,
-                                 sim_value_col, sim_per_job, as_json);
-  carbon::api::Client client(socket);
-
-  if (*submit) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::cerr << "carbonctl: cannot open job file '" << file << "'\n";
+  for (const Subcommand& c : commands) {
+    if (!c.app->parsed()) continue;
+    if (ctx.output == "csv" && c.app->get_name() != "emissions") {
+      std::cerr << "carbonctl: -o csv applies to 'emissions' only; use -o table or -o json\n";
       return kUsage;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto spec = carbon::ParseJobSpec(ss.str(), file);
-    if (!spec.ok()) {
-      std::cerr << "carbonctl: invalid job file:\n" << spec.status().message() << "\n";
-      return kUsage;
-    }
-    auto job = client.Submit(ss.str(), file, with_baseline);
-    if (!job.ok()) return Fail(job.status(), socket);
-    if (with_baseline && job->baseline_id && !as_json)
-      std::cerr << "carbonctl: job " << job->id << " queued with its baseline twin, job " << *job->baseline_id
-                << "\n";
-    if (as_json) std::cout << carbon::api::JobToJson(*job, false).dump(2) << "\n";
-    else std::cout << job->id << "\n";
-    return kOk;
-  }
-  if (*list) {
-    std::optional<std::string> s;
-    if (!state.empty()) s = state;
-    auto jobs = client.List(s, limit);
-    if (!jobs.ok()) return Fail(jobs.status(), socket);
-    if (as_json) {
-      json arr = json::array();
-      for (const auto& j : *jobs) arr.push_back(carbon::api::JobToJson(j, false));
-      std::cout << json{{"jobs", arr}}.dump(2) << "\n";
-    } else {
-      PrintTable(*jobs);
-    }
-    return kOk;
-  }
-  if (*report) {
-    if (report_html.empty() && report_md.empty()) {
-      std::cerr << "carbonctl: report needs --html FILE and/or --md FILE\n";
-      return kUsage;
-    }
-    auto in = GatherReport(client, report_ids);
-    if (!in.ok()) return Fail(in.status(), socket);
-    for (auto [path, text] : {std::pair<std::string, std::string>{report_html, report_html.empty() ? "" : carbon::report::RenderHtml(*in)},
-                              {report_md, report_md.empty() ? "" : carbon::report::RenderMarkdown(*in)}}) {
-      if (path.empty()) continue;
-      std::ofstream out(path, std::ios::binary | std::ios::trunc);
-      if (!(out << text)) {
-        std::cerr << "carbonctl: cannot write " << path << "\n";
-        return kUsage;
-      }
-      std::cout << path << "\n";
-    }
-    return kOk;
-  }
-  if (*compare) {
-    std::optional<int64_t> base;
-    if (compare_ids.size() == 2) base = compare_ids[0];
-    auto r = client.Compare(compare_ids.back(), base);
-    if (!r.ok()) return Fail(r.status(), socket);
-    if (as_json) {
-      std::cout << r->dump(2) << "\n";
-      return kOk;
-    }
-    auto b = carbon::api::RunSummaryFromJson((*r)["baseline"]);
-    auto c = carbon::api::RunSummaryFromJson((*r)["candidate"]);
-    if (!b.ok() || !c.ok()) return Fail(b.ok() ? c.status() : b.status(), socket);
-    std::cout << carbon::FormatComparison(*b, *c, carbon::CompareRuns(*b, *c));
-    if ((*r)["candidate_savings"].is_object()) std::cout << SavingsLines((*r)["candidate_savings"]);
-    return kOk;
-  }
-  if (*emissions) {
-    auto body = client.Emissions(id, as_json ? "json" : "csv");
-    if (!body.ok()) return Fail(body.status(), socket);
-    std::cout << *body;
-    return kOk;
-  }
-  if (*status) {
-    auto r = client.Get(id);
-    if (!r.ok()) return Fail(r.status(), socket);
-    if (as_json) {
-      json j = carbon::api::JobToJson(r->job, true);
-      json ev = json::array();
-      for (const auto& e : r->events) ev.push_back(carbon::api::EventToJson(e));
-      j["events"] = ev;
-      json ep = json::array();
-      for (const auto& e : r->epochs) ep.push_back(carbon::api::EpochToJson(e));
-      j["epochs"] = ep;
-      j["savings"] = r->savings;
-      std::cout << j.dump(2) << "\n";
-    } else {
-      PrintJob(*r);
-    }
-    return kOk;
-  }
-  if (*cancel) {
-    auto r = client.Cancel(id);
-    if (!r.ok()) return Fail(r.status(), socket);
-    if (as_json) std::cout << carbon::api::JobToJson(*r, false).dump(2) << "\n";
-    else
-      std::cout << "job " << r->id << ": " << carbon::JobStateName(r->state)
-                << (r->cancel_requested ? " (stopping its worker)" : "") << "\n";
-    return kOk;
-  }
-  if (*watch) {
-    carbon::api::WatchOptions wo;
-    wo.id = watch_id;
-    wo.timeout_s = watch_timeout;
-    wo.live = !watch_plain && (watch_live || ::isatty(STDOUT_FILENO));
-    return carbon::api::RunWatch(client, wo, std::cout, std::cerr);
-  }
-  if (*wait) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-    std::string last;
-    for (;;) {
-      auto r = client.Get(id);
-      if (!r.ok()) return Fail(r.status(), socket);
-      const JobRecord& j = r->job;
-      std::string line = std::string(carbon::JobStateName(j.state)) + ": " + j.reason;
-      if (line != last && !as_json) std::cout << "job " << id << " " << line << std::endl;
-      last = line;
-      if (carbon::IsFinal(j.state)) {
-        if (as_json) std::cout << carbon::api::JobToJson(j, false).dump(2) << "\n";
-        return j.state == carbon::JobState::kSucceeded ? kOk : kRefused;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        std::cerr << "carbonctl: job " << id << " still " << carbon::JobStateName(j.state)
-                  << " after " << timeout_s << " s\n";
-        return kRefused;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  }
-  if (*intensity) {
-    auto window = carbon::ParseDuration(window_text);
-    if (!window.ok()) {
-      std::cerr << "carbonctl: --window: " << window.status().message() << "\n";
-      return kUsage;
-    }
-    auto cur = client.Intensity(zone);
-    if (!cur.ok() && cur.status().message().rfind("cannot connect", 0) == 0) return Fail(cur.status(), socket);
-    if (!cur.ok() && cur.status().code() != StatusCode::kUnavailable) return Fail(cur.status(), socket);
-    auto fc = client.IntensityForecast(zone);
-    if (as_json) {
-      json out;
-      out["current"] = cur.ok() ? *cur : json(nullptr);
-      if (!cur.ok()) out["current_error"] = cur.status().message();
-      out["forecast"] = fc.ok() ? *fc : json(nullptr);
-      if (!fc.ok()) out["forecast_error"] = fc.status().message();
-      out["cleanest_window"] = fc.ok() ? carbon::api::CleanestWindowJson(*fc, *window) : json(nullptr);
-      std::cout << out.dump(2) << "\n";
-    } else {
-      std::cout << carbon::api::RenderIntensity(cur.ok() ? &*cur : nullptr,
-                                                cur.ok() ? "" : cur.status().message(),
-                                                fc.ok() ? &*fc : nullptr,
-                                                fc.ok() ? "" : fc.status().message(), *window);
-    }
-    return cur.ok() ? kOk : kRefused;
-  }
-  if (*health) {
-    auto h = client.Health();
-    if (!h.ok()) return Fail(h.status(), socket);
-    std::cout << h->dump(2) << "\n";
-    return kOk;
+    return c.run();
   }
   return kUsage;
 }
