@@ -1,8 +1,9 @@
 #include "daemon/process_executor.h"
 
+#include "daemon/spawn.h"
+
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,8 +19,6 @@
 #include <fstream>
 #include <spdlog/spdlog.h>
 #include <vector>
-
-extern char** environ;
 
 namespace carbon {
 
@@ -87,21 +86,6 @@ StatusOr<std::string> ResolveWorkerPath(const std::string& path) {
                   self.parent_path().string() + ") nor in PATH; set worker.path in carbond.yaml");
 }
 
-namespace {
-
-// "NAME=value" entries of carbond's environment, less the names in `drop`.
-std::vector<std::string> WorkerEnvironment(const std::vector<std::string>& drop) {
-  std::vector<std::string> out;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    std::string name = kv.substr(0, kv.find('='));
-    if (std::find(drop.begin(), drop.end(), name) == drop.end()) out.push_back(std::move(kv));
-  }
-  return out;
-}
-
-}  // namespace
-
 Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
   if (children_.count(job.id)) return FailedPrecondition("job already has a worker");
   const std::string job_file = run_dir + "/job.yaml";
@@ -122,16 +106,6 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     ::close(log_fd);
     return Unavailable(std::string("socketpair: ") + std::strerror(errno));
   }
-  int errpipe[2];
-  if (::pipe2(errpipe, O_CLOEXEC) != 0) {
-    ::close(log_fd);
-    ::close(sv[0]);
-    ::close(sv[1]);
-    return Unavailable(std::string("pipe2: ") + std::strerror(errno));
-  }
-
-  // Everything the child needs is built before fork: after it, only
-  // async-signal-safe calls until exec.
   const bool file_transport = options_.event_transport == EventTransport::kFile;
   const std::string events_file = run_dir + "/events.jsonl";
   std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
@@ -142,81 +116,30 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   } else {
     args.insert(args.end(), {"--event-fd", "3"});
   }
+  args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
   // The file is append-only over attempts: this attempt's events start at its end.
   std::error_code size_ec;
   const auto events_offset = file_transport ? fs::file_size(events_file, size_ec) : 0;
-  args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env = WorkerEnvironment(options_.env_drop);
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const pid_t parent = ::getpid();
-
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
-    ::close(log_fd);
-    ::close(sv[0]);
-    ::close(sv[1]);
-    ::close(errpipe[0]);
-    ::close(errpipe[1]);
-    return Unavailable(std::string("fork: ") + std::strerror(e));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(127);
-    sigset_t all;
-    sigemptyset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, nullptr);
-    for (int s : {SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP}) ::signal(s, SIG_DFL);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    if (!file_transport) ::dup2(sv[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
-    // Nothing else of the daemon's (client connections, the listener) leaks
-    // into the worker: not every library opens its descriptors with CLOEXEC.
-    // errpipe[1] stays open (CLOEXEC) to report a failed exec.
-    const unsigned keep = static_cast<unsigned>(errpipe[1]);
-    bool closed = keep >= 4 ? (keep == 4 || ::close_range(4, keep - 1, 0) == 0) &&
-                                  ::close_range(keep + 1, ~0U, 0) == 0
-                            : ::close_range(4, ~0U, 0) == 0;
-    if (!closed) {
-      for (int fd = 4; fd < 65536; ++fd)
-        if (fd != errpipe[1]) ::close(fd);
-    }
-    ::execve(argv[0], argv.data(), envp.data());
-    int e = errno;
-    ssize_t w = ::write(errpipe[1], &e, sizeof e);
-    (void)w;
-    ::_exit(127);
-  }
+  SpawnOptions spawn;
+  spawn.argv = std::move(args);
+  spawn.env = EnvironmentWithout(options_.env_drop);
+  spawn.stdout_fd = spawn.stderr_fd = log_fd;
+  if (!file_transport) spawn.fd3 = sv[1];
+  auto pid = Spawn(spawn);
   ::close(sv[1]);
-  ::close(errpipe[1]);
   ::close(log_fd);
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(errpipe[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(errpipe[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    ::waitpid(pid, nullptr, 0);
+  if (!pid.ok()) {
     ::close(sv[0]);
-    return Unavailable("cannot execute worker '" + options_.worker_path +
-                       "': " + std::strerror(child_errno));
+    return Unavailable("cannot execute worker '" + options_.worker_path + "': " +
+                       pid.status().message().substr(pid.status().message().rfind(": ") + 2));
   }
 
   auto child = std::make_shared<Child>(io_);
   child->job_id = job.id;
-  child->pid = pid;
+  child->pid = *pid;
   child->run_dir = run_dir;
   children_[job.id] = child;
-  spdlog::debug("job {}: worker pid {} started", job.id, pid);
+  spdlog::debug("job {}: worker pid {} started", job.id, *pid);
   if (file_transport) {
     ::close(sv[0]);
     child->eof = true;  // nothing to wait for but the process
