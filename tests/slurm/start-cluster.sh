@@ -7,6 +7,7 @@
 #   start-cluster.sh start [DIR]  -> last stdout line: SLURM_CONF=DIR/slurm.conf
 #   start-cluster.sh status DIR
 #   start-cluster.sh stop DIR     -> cancels jobs, stops daemons by pid file, removes DIR
+#   start-cluster.sh stop-controller DIR | start-controller DIR  -> slurmctld alone (an outage)
 #                                    (KEEP_DIR=1 keeps it, e.g. to read logs)
 # Knobs (env): SLURM_CTLD_PORT, SLURM_SLURMD_PORT (default: random free ports),
 #   SLURM_MIN_JOB_AGE (s a finished job stays visible to squeue/scontrol, default 300),
@@ -153,9 +154,23 @@ stop() {
   if [ "${KEEP_DIR:-0}" = 1 ]; then log "kept $D"; else rm -rf "$D"; fi
 }
 
+stop_controller() {
+  local D=${1:?DIR}; D=$(cd "$D" && pwd)
+  stop_pids slurmctld
+}
+
+start_controller() {
+  local D=${1:?DIR}; D=$(cd "$D" && pwd); export SLURM_CONF="$D/slurm.conf"
+  slurmctld || { tail -20 "$D/log/slurmctld.log" >&2; die "slurmctld failed"; }
+  for _ in $(seq 300); do scontrol ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "slurmctld not answering after 30 s"
+}
+
 case "${1:-}" in
   start) shift; start "$@" ;;
+  stop-controller) shift; stop_controller "$@" ;;
+  start-controller) shift; start_controller "$@" ;;
   stop) shift; stop "$@" ;;
   status) shift; status "$@" ;;
-  *) echo "usage: $0 start [DIR] | status DIR | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [DIR] | status DIR | stop DIR | stop-controller DIR | start-controller DIR" >&2; exit 2 ;;
 esac

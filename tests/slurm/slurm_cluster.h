@@ -1,0 +1,59 @@
+// A throwaway single-node Slurm cluster on localhost for tests
+// (tests/slurm/start-cluster.sh: a private munged, slurmctld and slurmd in a
+// temp dir; about 1 s to start). Needs root and Debian's slurmctld, slurmd,
+// slurm-client and munge, which scripts/install-deps.sh installs.
+#pragma once
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+namespace carbon::fakes {
+
+class SlurmCluster {
+ public:
+  // Why a cluster cannot start here (not root, Slurm not installed), or "".
+  static std::string Unavailable() {
+    if (::geteuid() != 0) return "the Slurm tests need root (a private munged and slurmd)";
+    for (const char* b : {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"})
+      if (::access(b, X_OK) != 0)
+        return std::string(b) + " is missing: scripts/install-deps.sh installs slurmctld slurmd slurm-client munge";
+    return "";
+  }
+
+  SlurmCluster() {
+    std::string out = Script("start");
+    const std::string key = "SLURM_CONF=";
+    size_t at = out.rfind(key);
+    if (at != std::string::npos) {
+      conf_ = out.substr(at + key.size());
+      while (!conf_.empty() && (conf_.back() == '\n' || conf_.back() == ' ')) conf_.pop_back();
+      dir_ = conf_.substr(0, conf_.rfind('/'));
+    }
+  }
+  ~SlurmCluster() {
+    if (!dir_.empty()) Script("stop " + dir_);
+  }
+  bool ok() const { return !conf_.empty(); }
+  const std::string& conf() const { return conf_; }
+  const std::string& dir() const { return dir_; }
+  void StopController() { Script("stop-controller " + dir_); }
+  void StartController() { Script("start-controller " + dir_); }
+
+ private:
+  static std::string Script(const std::string& args) {
+    const std::string cmd = std::string(CARBON_SOURCE_DIR) + "/tests/slurm/start-cluster.sh " + args + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> p(::popen(cmd.c_str(), "r"), ::pclose);
+    std::string out;
+    std::array<char, 4096> buf;
+    while (p && std::fgets(buf.data(), buf.size(), p.get())) out += buf.data();
+    return out;
+  }
+  std::string conf_, dir_;
+};
+
+}  // namespace carbon::fakes
