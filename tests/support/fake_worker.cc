@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   }
   if (name.find("oldproto") != std::string::npos) {
     SendLine(R"({"event":"started","device":"cpu"})" "\n");
-    std::this_thread::sleep_for(std::chrono::seconds(60));
-    return 0;
+    for (int i = 0; i < 3000 && !g_stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return 1;
   }
   carbon::protocol::Started started;
   started.device = "cpu";
