@@ -116,14 +116,30 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
     parser_->body_limit(opts_.max_body_bytes);
-    timer_.expires_after(opts_.read_timeout);
-    std::weak_ptr<Session> weak = this->shared_from_this();
-    timer_.async_wait([weak](const boost::system::error_code& ec) {
-      if (ec) return;
-      if (auto self = weak.lock()) self->Close();  // read timed out
-    });
+    ++request_;
+    ArmReadTimer(request_, header_seen_);
     http::async_read_header(sock_, buf_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       self->OnHeader(ec);
+    });
+  }
+
+  // The read timeout. Its expiry does not close at once: the close is posted,
+  // so a read that completed in the same turn of the loop (the loop was busy,
+  // say, with a locked database) is handled first and wins. A request whose
+  // header arrived since the timer was armed gets one more period for its body.
+  void ArmReadTimer(uint64_t request, uint64_t headers) {
+    timer_.expires_after(opts_.read_timeout);
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    timer_.async_wait([weak, request, headers](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->sock_.get_executor(), [weak, request, headers] {
+        auto s = weak.lock();
+        if (!s || s->request_ != request || s->read_done_ == request) return;
+        if (s->header_seen_ != headers) return s->ArmReadTimer(request, s->header_seen_);
+        s->Close();  // read timed out
+      });
     });
   }
 
@@ -135,6 +151,7 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
       OnRead(ec);
       return;
     }
+    ++header_seen_;
     if (auto bad = CheckRequestFramingOf(parser_->get())) {
       timer_.cancel();
       Reject(bad->status, api::ErrorBody(bad->status == 501 ? Status(StatusCode::kUnimplemented, bad->message)
@@ -151,6 +168,7 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
 
   void OnRead(beast::error_code ec) {
     timer_.cancel();
+    read_done_ = request_;
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
       Close();
@@ -281,6 +299,9 @@ class Session : public HttpServer::SessionBase, public std::enable_shared_from_t
 
   Socket sock_;
   asio::steady_timer timer_;
+  uint64_t request_ = 0;      // requests begun on this connection
+  uint64_t read_done_ = 0;    // the last one read whole (or failed)
+  uint64_t header_seen_ = 0;  // headers received, all requests together
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
