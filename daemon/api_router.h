@@ -46,6 +46,13 @@ class ApiRouter {
   void set_events(EventHub* hub) { events_ = hub; }
   // Shown by /v1/health: where the optional TCP listener is bound.
   void set_tcp_endpoint(std::string endpoint) { tcp_endpoint_ = std::move(endpoint); }
+  // Every route as "METHOD PATTERN" ("POST /v1/jobs/{id}/cancel"), in the
+  // table's order (proto-less-api/openapi.yaml documents each).
+  std::vector<std::string> Routes() const {
+    std::vector<std::string> out;
+    for (const Route& r : routes_) out.push_back(r.method + " " + r.pattern);
+    return out;
+  }
   // The last SIGHUP's outcome, shown by GET /v1/health.
   void set_last_reload(ReloadOutcome r) { last_reload_ = std::move(r); }
 

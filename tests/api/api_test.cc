@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
+#include <sstream>
 
 #include "common/time_util.h"
 #include "daemon/api_router.h"
@@ -12,6 +15,7 @@
 #include "daemon/sqlite/sqlite_job_store.h"
 #include "proto-less-api/intensity_chart.h"
 #include "tests/support/fakes.h"
+#include "tests/support/files.h"
 #include "tests/support/prometheus_parser.h"
 
 namespace carbon {
@@ -289,6 +293,38 @@ TEST_F(RouterTest, HealthReportsQueueAndDatabase) {
   EXPECT_EQ(h["queue"]["queued"], 0);
   EXPECT_EQ(h["queue"]["running"], 0);
   EXPECT_TRUE(h.contains("uptime_s"));
+}
+
+// The route table and the API's description name the same routes.
+TEST_F(RouterTest, EveryRouteIsInTheOpenApiDescriptionAndBack) {
+  const std::string spec = fakes::ReadSourceFile("proto-less-api/openapi.yaml");
+  std::set<std::string> documented;  // "GET /v1/jobs"
+  std::string path;
+  std::istringstream in(spec);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  /", 0) == 0 && line.back() == ':') path = line.substr(2, line.size() - 3);
+    else if (line.rfind("  ", 0) != 0) path.clear();
+    else if (!path.empty())
+      for (const char* m : {"get", "post", "put", "delete"})
+        if (line == std::string("    ") + m + ":") {
+          std::string up = m;
+          for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          documented.insert(up + " " + path);
+        }
+  }
+  ASSERT_GE(documented.size(), 13u);
+  // Two spellings the description leaves out: a trailing slash, the page's file name.
+  const std::set<std::string> aliases = {"GET /v1/jobs/{id}/", "GET /index.html"};
+  std::set<std::string> routed;
+  for (const std::string& r : router_->Routes()) {
+    routed.insert(r);
+    if (!aliases.count(r)) {
+      EXPECT_TRUE(documented.count(r)) << r << " is routed but not in openapi.yaml";
+    }
+  }
+  for (const std::string& d : documented) {
+    EXPECT_TRUE(routed.count(d)) << d << " is in openapi.yaml but not routed";
+  }
 }
 
 TEST_F(RouterTest, UnknownRoutesAndMethods) {
