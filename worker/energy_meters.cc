@@ -72,12 +72,12 @@ CpuInfo ParseCpuInfo(const std::string& text) {
   return c;
 }
 
-std::optional<double> ParseMemTotalGb(const std::string& meminfo) {
+std::optional<double> ParseMemTotalGib(const std::string& meminfo) {
   auto p = meminfo.find("MemTotal:");
   if (p == std::string::npos) return std::nullopt;
   double kb = std::strtod(meminfo.c_str() + p + 9, nullptr);
   if (kb <= 0) return std::nullopt;
-  return kb * 1024 / 1e9;
+  return kb / (1024.0 * 1024.0);  // kB (KiB) to GiB
 }
 
 StatusOr<std::unique_ptr<RaplReader>> RaplReader::Open(const std::string& root) {
@@ -203,7 +203,7 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
       notes_.push_back("no CPU model: CodeCarbon's 85 W");
     }
   }
-  if (auto gb = ParseMemTotalGb(ReadFile(o_.proc_root + "/meminfo").value_or(""))) {
+  if (auto gb = ParseMemTotalGib(ReadFile(o_.proc_root + "/meminfo").value_or(""))) {
 #if defined(__aarch64__) || defined(__arm__)
     ram_w_ = RamPowerWatts(*gb, true);
 #else

@@ -44,8 +44,10 @@ struct CpuInfo {
   int threads = 0;    // "processor" entries
 };
 CpuInfo ParseCpuInfo(const std::string& text);
-// MemTotal of /proc/meminfo in GB (1e9 bytes, as CodeCarbon's B_TO_GB).
-std::optional<double> ParseMemTotalGb(const std::string& meminfo);
+// MemTotal of /proc/meminfo in GiB (2^30 bytes), the unit of CodeCarbon's
+// RAM model (B_TO_GB = 1024 * 1024 * 1024 in codecarbon/external/hardware.py,
+// applied to psutil's total, which is MemTotal in bytes).
+std::optional<double> ParseMemTotalGib(const std::string& meminfo);
 
 // RAPL package domains (intel-rapl:N whose name starts with "package").
 class RaplReader {

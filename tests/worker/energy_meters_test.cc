@@ -53,8 +53,17 @@ TEST(ProcFiles, StatCpuinfoMeminfo) {
                            "model name\t: AMD EPYC 7763 64-Core Processor\n");
   EXPECT_EQ(c.model, "AMD EPYC 7763 64-Core Processor");
   EXPECT_EQ(c.threads, 2);
-  EXPECT_NEAR(*ParseMemTotalGb("MemTotal:       24684096 kB\n"), 25.276, 1e-3);
-  EXPECT_FALSE(ParseMemTotalGb("nothing"));
+  EXPECT_NEAR(*ParseMemTotalGib("MemTotal:       24684096 kB\n"), 23.540, 1e-3);
+  EXPECT_FALSE(ParseMemTotalGib("nothing"));
+  // The RAM model gets GiB, as CodeCarbon's: a 16 GiB host (MemTotal a little
+  // under 16 GiB) is 2 DIMMs, 10 W, not 4 DIMMs, 20 W as 16.8 decimal GB gave.
+  struct Host {
+    const char* meminfo;
+    double watts;
+  };
+  for (const Host& h : {Host{"MemTotal:       16393216 kB\n", 10}, Host{"MemTotal:       65842220 kB\n", 20},
+                        Host{"MemTotal:      131787188 kB\n", 38}, Host{"MemTotal:       24684096 kB\n", 20}})
+    EXPECT_DOUBLE_EQ(RamPowerWatts(*ParseMemTotalGib(h.meminfo), /*arm=*/false), h.watts) << h.meminfo;
 }
 
 TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
