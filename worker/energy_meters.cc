@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace carbon::energy {
@@ -57,6 +58,7 @@ double LoadBetween(const CpuTimes& a, const CpuTimes& b) {
 
 CpuInfo ParseCpuInfo(const std::string& text) {
   CpuInfo c;
+  std::set<std::string> packages;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -68,7 +70,9 @@ CpuInfo ParseCpuInfo(const std::string& text) {
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     if (key == "processor") ++c.threads;
     if (key == "model name" && c.model.empty()) c.model = value;
+    if (key == "physical id") packages.insert(value);
   }
+  c.sockets = std::max<int>(1, static_cast<int>(packages.size()));
   return c;
 }
 
@@ -193,7 +197,12 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
       else notes_.push_back(table.status().message());
     }
     if (match) {
-      tdp_w_ = match->tdp_watts;
+      // CodeCarbon's TDP is per package: it multiplies by lscpu's Socket(s)
+      // (count_physical_cpus in codecarbon/core/util.py).
+      tdp_w_ = match->tdp_watts * cpu_.sockets;
+      if (cpu_.sockets > 1)
+        notes_.push_back(std::to_string(cpu_.sockets) + " CPU sockets: " + cpu_.model + "'s TDP counted " +
+                         std::to_string(cpu_.sockets) + " times");
     } else if (!cpu_.model.empty() && cpu_.threads > 0) {
       tdp_w_ = kUnknownCpuWattsPerThread * cpu_.threads;
       notes_.push_back("CPU model '" + cpu_.model + "' is not in CodeCarbon's table: " +

@@ -42,6 +42,9 @@ double LoadBetween(const CpuTimes& before, const CpuTimes& after);
 struct CpuInfo {
   std::string model;  // "model name" of /proc/cpuinfo; empty when absent
   int threads = 0;    // "processor" entries
+  // Distinct "physical id" values: the CPU packages (sockets), what lscpu
+  // calls Socket(s); 1 when the file names none.
+  int sockets = 1;
 };
 CpuInfo ParseCpuInfo(const std::string& text);
 // MemTotal of /proc/meminfo in GiB (2^30 bytes), the unit of CodeCarbon's

@@ -89,6 +89,14 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_DOUBLE_EQ(s.ram_kwh, KwhFromPowerAndTime(10, 60));
   EXPECT_NEAR(s.cpu_w, 205 * (0.1 + 0.9 * 0.125), 1e-9);
   EXPECT_FALSE(t.notes().empty());  // says why RAPL is not used
+  // Two sockets (physical id 0 and 1): CodeCarbon counts the package's TDP twice.
+  Write(proc + "/cpuinfo",
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 0\n\n"
+        "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 0\n\n"
+        "processor\t: 2\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 1\n\n"
+        "processor\t: 3\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 1\n");
+  EXPECT_EQ(ParseCpuInfo(*ReadFile(proc + "/cpuinfo")).sockets, 2);
+  EXPECT_DOUBLE_EQ(EnergyTracker(o).cpu_tdp_watts(), 410);
   // An unknown model: threads x 4 W; none at all: 85 W.
   Write(proc + "/cpuinfo", "processor\t: 0\nprocessor\t: 1\nprocessor\t: 2\nmodel name\t: Mystery 9000\n");
   EXPECT_DOUBLE_EQ(EnergyTracker(o).cpu_tdp_watts(), 12);
