@@ -20,22 +20,11 @@
 namespace carbon::slurm {
 namespace {
 
-class SlurmClientTest : public ::testing::Test {
+class SlurmClientTest : public fakes::SlurmClusterTest {
  protected:
-  static void SetUpTestSuite() {
-    if (std::string why = fakes::SlurmCluster::Unavailable(); !why.empty()) {
-      skip_ = why;
-      return;
-    }
-    cluster_ = new fakes::SlurmCluster();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
   void SetUp() override {
-    if (!skip_.empty()) GTEST_SKIP() << skip_;
-    ASSERT_TRUE(cluster_ && cluster_->ok()) << "the cluster did not start";
+    fakes::SlurmClusterTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     ClientOptions o;
     o.conf = cluster_->conf();
     o.timeout = std::chrono::seconds(20);
@@ -84,8 +73,6 @@ class SlurmClientTest : public ::testing::Test {
     return s;
   }
 
-  static inline fakes::SlurmCluster* cluster_ = nullptr;
-  static inline std::string skip_;
   fakes::TempDir dir_;
   boost::asio::io_context io_;
   CommandRunner runner_{io_};

@@ -4,6 +4,7 @@
 // slurm-client and munge, which scripts/install-deps.sh installs.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <array>
@@ -54,6 +55,26 @@ class SlurmCluster {
     return out;
   }
   std::string conf_, dir_;
+};
+
+// A test fixture with one cluster for all its tests (skipped, saying why,
+// where no cluster can start).
+class SlurmClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_ = SlurmCluster::Unavailable();
+    if (skip_.empty()) cluster_ = new SlurmCluster();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(cluster_ && cluster_->ok()) << "the cluster did not start";
+  }
+  static inline SlurmCluster* cluster_ = nullptr;
+  static inline std::string skip_;
 };
 
 }  // namespace carbon::fakes

@@ -24,24 +24,8 @@ struct Collector final : ExecutorListener {
   void OnWorkerExit(int64_t, const ExitInfo& info) override { exit = info; }
 };
 
-class SlurmExecutorTest : public ::testing::Test {
+class SlurmExecutorTest : public fakes::SlurmClusterTest {
  protected:
-  static void SetUpTestSuite() {
-    if (std::string why = fakes::SlurmCluster::Unavailable(); !why.empty()) {
-      skip_ = why;
-      return;
-    }
-    cluster_ = new fakes::SlurmCluster();
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    if (!skip_.empty()) GTEST_SKIP() << skip_;
-    ASSERT_TRUE(cluster_ && cluster_->ok()) << "the cluster did not start";
-  }
-
   struct Run {
     Collector c;
     int64_t slurm_id = 0;
@@ -79,8 +63,6 @@ class SlurmExecutorTest : public ::testing::Test {
     EXPECT_FALSE(exec.IsRunning(job.id));
   }
 
-  static inline fakes::SlurmCluster* cluster_ = nullptr;
-  static inline std::string skip_;
   static inline int64_t next_id_ = 100;
   fakes::TempDir dir_;
 };
