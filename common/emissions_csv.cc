@@ -170,32 +170,33 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
 
 }  // namespace
 
-std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vector<EpochRecord>& epochs,
-                                           bool with_total) {
+std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vector<EpochRecord>& epochs) {
   std::vector<EmissionsRecord> rows;
   for (const auto& e : epochs) rows.push_back(Row(job, e));
-  if (with_total && !epochs.empty()) {
-    EmissionsRecord t = rows.back();
-    t.project_name = job.name + " (total)";
-    t.run_id = "carbond-job-" + std::to_string(job.id);
-    t.timestamp = FormatTime(job.finished.value_or(epochs.back().at)).substr(0, 19);
-    t.duration = t.emissions = t.cpu_energy = t.gpu_energy = t.ram_energy = t.energy_consumed = 0;
-    for (const auto& r : rows) {
-      t.duration += r.duration;
-      t.emissions += r.emissions;
-      t.cpu_energy += r.cpu_energy;
-      t.gpu_energy += r.gpu_energy;
-      t.ram_energy += r.ram_energy;
-      t.energy_consumed += r.energy_consumed;
-    }
-    t.emissions_rate = t.duration > 0 ? t.emissions / t.duration : 0;
-    // Mean powers over the whole run.
-    t.cpu_power = t.duration > 0 ? t.cpu_energy / t.duration * 3600.0 * 1000.0 : 0;
-    t.gpu_power = t.duration > 0 ? t.gpu_energy / t.duration * 3600.0 * 1000.0 : 0;
-    t.ram_power = t.duration > 0 ? t.ram_energy / t.duration * 3600.0 * 1000.0 : 0;
-    rows.push_back(t);
-  }
   return rows;
+}
+
+EmissionsRecord EmissionsTotal(const JobRecord& job, const std::vector<EpochRecord>& epochs) {
+  const std::vector<EmissionsRecord> rows = EmissionsRows(job, epochs);
+  EmissionsRecord t = rows.empty() ? EmissionsRecord{} : rows.back();
+  t.project_name = job.name;
+  t.run_id = "carbond-job-" + std::to_string(job.id);
+  if (!epochs.empty()) t.timestamp = FormatTime(job.finished.value_or(epochs.back().at)).substr(0, 19);
+  t.duration = t.emissions = t.cpu_energy = t.gpu_energy = t.ram_energy = t.energy_consumed = 0;
+  for (const auto& r : rows) {
+    t.duration += r.duration;
+    t.emissions += r.emissions;
+    t.cpu_energy += r.cpu_energy;
+    t.gpu_energy += r.gpu_energy;
+    t.ram_energy += r.ram_energy;
+    t.energy_consumed += r.energy_consumed;
+  }
+  t.emissions_rate = t.duration > 0 ? t.emissions / t.duration : 0;
+  // Mean powers over the whole run.
+  t.cpu_power = t.duration > 0 ? t.cpu_energy / t.duration * 3600.0 * 1000.0 : 0;
+  t.gpu_power = t.duration > 0 ? t.gpu_energy / t.duration * 3600.0 * 1000.0 : 0;
+  t.ram_power = t.duration > 0 ? t.ram_energy / t.duration * 3600.0 * 1000.0 : 0;
+  return t;
 }
 
 std::string RenderEmissionsCsv(const std::vector<EmissionsRecord>& rows) {
@@ -210,11 +211,15 @@ std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows) {
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows) {
+Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows,
+                           const EmissionsRecord* total) {
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/emissions.csv", RenderEmissionsCsv(rows)));
-  return WriteFileAtomically(run_dir + "/emissions.json", RenderEmissionsJson(rows));
+  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/emissions.json", RenderEmissionsJson(rows)));
+  if (!total) return Status();
+  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/emissions-total.csv", RenderEmissionsCsv({*total})));
+  return WriteFileAtomically(run_dir + "/emissions-total.json", RenderEmissionsJson({*total}));
 }
 
 }  // namespace carbon

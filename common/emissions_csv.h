@@ -42,18 +42,24 @@ std::string EmissionsCsvRow(const EmissionsRecord& r);
 // (numbers as numbers, absent optional values as null).
 std::string EmissionsJson(const EmissionsRecord& r);
 
-// A job's rows: one per stored epoch and, with `with_total`, a last row whose
-// project_name ends in " (total)" with the sums (energies, emissions,
-// duration) and the mean powers over the run.
-std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vector<EpochRecord>& epochs,
-                                           bool with_total);
+// A job's rows: one per stored epoch. Summed, as CodeCarbon's tools sum a
+// file's rows, they give the run's totals.
+std::vector<EmissionsRecord> EmissionsRows(const JobRecord& job, const std::vector<EpochRecord>& epochs);
+// The run as one row, CodeCarbon's convention for a finished run: the sums
+// (energies, emissions, duration) and the mean powers, under the job's name
+// and the run id "carbond-job-<id>". `epochs` must not be empty.
+EmissionsRecord EmissionsTotal(const JobRecord& job, const std::vector<EpochRecord>& epochs);
 // The whole emissions.csv (header and rows) and emissions.json (an array).
 std::string RenderEmissionsCsv(const std::vector<EmissionsRecord>& rows);
 std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows);
 
-// Writes <run_dir>/emissions.csv and emissions.json (each whole, through a
-// temporary file renamed over it), making run_dir if needed.
-Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows);
+// Writes <run_dir>/emissions.csv and emissions.json (the epoch rows) and,
+// given a total, emissions-total.csv and emissions-total.json (that one
+// row): each file whole, through a temporary file renamed over it; makes
+// run_dir if needed. The total stays out of emissions.csv, where CodeCarbon's
+// tools would count it twice.
+Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows,
+                           const EmissionsRecord* total = nullptr);
 
 // A double as Python's repr() writes it: the shortest digits that read back
 // the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.

@@ -229,9 +229,24 @@ api::Response ApiRouter::Emissions(const Call& c) {
   if (!job.ok()) return api::ErrorResponse(job.status());
   auto epochs = store_.Epochs(id);
   if (!epochs.ok()) return api::ErrorResponse(epochs.status());
-  // The total row once the run is over (as in the run directory's files).
-  const bool total = job->state == JobState::kSucceeded || job->state == JobState::kStoppedBudget;
-  const auto rows = EmissionsRows(*job, *epochs, total);
+  // ?rows=epochs (default): a row per epoch, as the run directory's
+  // emissions.csv; ?rows=total: the run as one row (emissions-total.csv),
+  // once the job has succeeded or was stopped by its budget.
+  std::string which = "epochs";
+  if (auto r = t.query.find("rows"); r != t.query.end()) which = r->second;
+  if (which != "epochs" && which != "total")
+    return api::ErrorResponse(
+        Status(StatusCode::kInvalidArgument, "rows '" + which + "' is not known; use epochs or total", "rows"));
+  std::vector<EmissionsRecord> rows;
+  if (which == "epochs") {
+    rows = EmissionsRows(*job, *epochs);
+  } else {
+    if ((job->state != JobState::kSucceeded && job->state != JobState::kStoppedBudget) || epochs->empty())
+      return api::ErrorResponse(FailedPrecondition(
+          "job " + std::to_string(id) + " is " + JobStateName(job->state) +
+          ": its total is written once it has succeeded or was stopped by its carbon budget, with at least one epoch"));
+    rows = {EmissionsTotal(*job, *epochs)};
+  }
   api::Response out;
   if (format == "csv") {
     out.content_type = "text/csv; charset=utf-8";

@@ -595,7 +595,9 @@ void Scheduler::WriteEmissions(const JobRecord& job, bool with_total) {
   auto epochs = store_.Epochs(job.id);
   if (!epochs.ok() || epochs->empty()) return;
   const std::string dir = job.run_dir.empty() ? options_.runs_dir + "/" + std::to_string(job.id) : job.run_dir;
-  if (Status st = WriteEmissionsFiles(dir, EmissionsRows(job, *epochs, with_total)); !st.ok())
+  const std::optional<EmissionsRecord> total =
+      with_total ? std::optional<EmissionsRecord>(EmissionsTotal(job, *epochs)) : std::nullopt;
+  if (Status st = WriteEmissionsFiles(dir, EmissionsRows(job, *epochs), total ? &*total : nullptr); !st.ok())
     spdlog::warn("job {}: {}", job.id, st.message());
 }
 

@@ -438,12 +438,17 @@ Subcommand Report(CLI::App& app, const Context& ctx) {
 }
 
 Subcommand Emissions(CLI::App& app, const Context& ctx) {
-  auto id = std::make_shared<int64_t>(0);
+  struct Args {
+    int64_t id = 0;
+    bool total = false;
+  };
+  auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
       "emissions", "a job's energy and CO2 per epoch as CodeCarbon's emissions.csv (-o csv, default) or JSON");
-  cmd->add_option("ID", *id, "job id")->required();
-  return {cmd, [id, &ctx] {
-            auto body = ctx.client().Emissions(*id, ctx.as_json() ? "json" : "csv");
+  cmd->add_option("ID", a->id, "job id")->required();
+  cmd->add_flag("--total", a->total, "the finished run as one row (the run directory's emissions-total.csv)");
+  return {cmd, [a, &ctx] {
+            auto body = ctx.client().Emissions(a->id, ctx.as_json() ? "json" : "csv", a->total ? "total" : "epochs");
             if (!body.ok()) return ctx.Fail(body.status());
             std::cout << *body;
             return kOk;

@@ -181,8 +181,9 @@ StatusOr<json> ParseOk(const StatusOr<HttpResult>& r) {
 
 }  // namespace
 
-StatusOr<std::string> Client::Emissions(int64_t id, const std::string& format) {
-  ASSIGN_OR_RETURN(HttpResult r, Do("GET", "/v1/jobs/" + std::to_string(id) + "/emissions?format=" + PercentEncode(format)));
+StatusOr<std::string> Client::Emissions(int64_t id, const std::string& format, const std::string& rows) {
+  ASSIGN_OR_RETURN(HttpResult r, Do("GET", "/v1/jobs/" + std::to_string(id) + "/emissions?format=" +
+                                               PercentEncode(format) + "&rows=" + PercentEncode(rows)));
   if (r.status < 200 || r.status >= 300) return StatusFromResponse(r.status, r.body);
   return r.body;
 }

@@ -52,7 +52,8 @@ class Client {
   StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
   StatusOr<JobDetail> Get(int64_t id);
   // GET /v1/jobs/{id}/emissions: CodeCarbon's emissions.csv or its JSON, as sent.
-  StatusOr<std::string> Emissions(int64_t id, const std::string& format);
+  // `rows`: "epochs" (one per epoch) or "total" (the finished run as one row).
+  StatusOr<std::string> Emissions(int64_t id, const std::string& format, const std::string& rows = "epochs");
   StatusOr<JobRecord> Cancel(int64_t id);
   StatusOr<nlohmann::json> Health();
   // GET /v1/compare (baseline absent: the candidate's linked twin).

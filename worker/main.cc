@@ -79,7 +79,7 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
 }
 
 // A run with no carbond: the worker itself keeps the epochs and rewrites
-// emissions.csv and emissions.json after each (and with the total row at the
+// emissions.csv and emissions.json after each (and emissions-total.* at the
 // end), as carbond does for its jobs (daemon/scheduler.h).
 class StandaloneEmissions {
  public:
@@ -105,12 +105,16 @@ class StandaloneEmissions {
 
  private:
   void Write(bool with_total) {
-    std::vector<carbon::EmissionsRecord> rows = carbon::EmissionsRows(job_, epochs_, with_total);
-    for (auto& r : rows) {  // CodeCarbon's offline mode names the country it charged at
+    std::vector<carbon::EmissionsRecord> rows = carbon::EmissionsRows(job_, epochs_);
+    std::optional<carbon::EmissionsRecord> total;
+    if (with_total && !epochs_.empty()) total = carbon::EmissionsTotal(job_, epochs_);
+    auto place = [this](carbon::EmissionsRecord& r) {  // CodeCarbon's offline mode names the country it charged at
       r.country_iso_code = country_;
       r.country_name = country_name_;
-    }
-    if (carbon::Status st = carbon::WriteEmissionsFiles(run_dir_, rows); !st.ok())
+    };
+    for (auto& r : rows) place(r);
+    if (total) place(*total);
+    if (carbon::Status st = carbon::WriteEmissionsFiles(run_dir_, rows, total ? &*total : nullptr); !st.ok())
       std::fprintf(stderr, "carbon-worker: %s\n", st.message().c_str());
   }
   std::string run_dir_;

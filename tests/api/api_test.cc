@@ -157,7 +157,7 @@ TEST_F(RouterTest, GetShowsSpecAndHistory) {
   EXPECT_EQ(Do("GET", "/v1/jobs/99").status, 404);
 }
 
-TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonWithTheTotalOnceDone) {
+TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonAndTheTotalOnceDone) {
   Do("POST", "/v1/jobs", "name: a\ntrain: {epochs: 2}\n");
   sched_->Tick();
   for (int e : {1, 2})
@@ -169,12 +169,20 @@ TEST_F(RouterTest, EmissionsAsCodeCarbonCsvOrJsonWithTheTotalOnceDone) {
   EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
   EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 3);  // header + 2 epochs, no total yet
   EXPECT_EQ(csv.body.rfind("timestamp,project_name,run_id,", 0), 0u);
+  // The total is the run as one row, once it is over.
+  auto early = Do("GET", "/v1/jobs/1/emissions?rows=total");
+  EXPECT_EQ(early.status, 409) << early.body;
+  EXPECT_NE(early.body.find("once it has succeeded"), std::string::npos) << early.body;
   exec_.Exit(1, 0);
   json rows = json::parse(Do("GET", "/v1/jobs/1/emissions").body);
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[2]["project_name"], "a (total)");
-  EXPECT_NEAR(rows[2]["emissions"].get<double>(), 0.003, 1e-15);
-  EXPECT_NEAR(rows[2]["energy_consumed"].get<double>(), 0.02, 1e-15);
+  ASSERT_EQ(rows.size(), 2u);  // the epochs only: summing them gives the run, as CodeCarbon's tools do
+  json total = json::parse(Do("GET", "/v1/jobs/1/emissions?rows=total").body);
+  ASSERT_EQ(total.size(), 1u);
+  EXPECT_EQ(total[0]["project_name"], "a");
+  EXPECT_EQ(total[0]["run_id"], "carbond-job-1");
+  EXPECT_NEAR(total[0]["emissions"].get<double>(), 0.003, 1e-15);
+  EXPECT_NEAR(total[0]["energy_consumed"].get<double>(), 0.02, 1e-15);
+  EXPECT_EQ(Do("GET", "/v1/jobs/1/emissions?rows=all").status, 400);
   auto bad = Do("GET", "/v1/jobs/1/emissions?format=xml");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(json::parse(bad.body)["error"]["field"], "format");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
@@ -424,8 +426,8 @@ TEST_F(SchedulerTest, AnEndTheStoreCouldNotRecordIsRecordedAtTheNextTick) {
   sched_->Tick();
   EXPECT_EQ(Job(b).state, JobState::kSucceeded);
   EXPECT_EQ(Job(b).reason, "worker finished on attempt 1");
-  // What follows a recorded end happened too: the emissions files got their total row.
-  EXPECT_NE(fakes::ReadAll(exec_.run_dirs[b] + "/emissions.csv").find(" (total)"), std::string::npos);
+  // What follows a recorded end happened too: the run's total was written.
+  EXPECT_NE(fakes::ReadAll(exec_.run_dirs[b] + "/emissions-total.csv").find(",b,carbond-job-"), std::string::npos);
 }
 
 TEST_F(SchedulerTest, RecoverRequeuesJobsWhoseWorkerDied) {
@@ -585,9 +587,12 @@ TEST_F(SchedulerTest, CarbonBudgetStopsTheRunWhenThePredictionExceedsIt) {
             std::string::npos)
       << j.reason;
   EXPECT_NE(j.reason.find("after a checkpoint"), std::string::npos) << j.reason;
-  // The run directory's emissions files end with the total row.
+  // The run directory gets the run's total beside the epoch rows.
   const std::string csv = fakes::ReadAll(exec_.run_dirs[id] + "/emissions.csv");
-  EXPECT_NE(csv.find("a (total)"), std::string::npos) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;  // header and 3 epochs
+  const std::string total = fakes::ReadAll(exec_.run_dirs[id] + "/emissions-total.csv");
+  EXPECT_EQ(std::count(total.begin(), total.end(), '\n'), 2) << total;  // header and the run
+  EXPECT_NE(total.find(",a,carbond-job-" + std::to_string(id) + ","), std::string::npos) << total;
 }
 
 TEST_F(SchedulerTest, AnInterruptedJobOverItsBudgetIsNotResumed) {
