@@ -45,6 +45,9 @@ struct Entry {
   const char* restart_why;  // nullptr: applies now
   std::function<std::string(const Config&)> show;
   std::function<void(Config& to, const Config& from)> copy;
+  // For a key that applies now only sometimes: why this change needs a
+  // restart, or nullptr.
+  std::function<const char*(const Config& running, const Config& fresh)> restart_when = nullptr;
 };
 
 // One entry per key of carbond.yaml: its name, whether it needs a restart,
@@ -68,7 +71,16 @@ const std::vector<Entry>& Entries() {
       CARBON_KEY("worker.memory_limit", nullptr, memory_limit),
       CARBON_KEY("worker.events", nullptr, worker_events),
       CARBON_KEY("scheduler.tick", nullptr, tick),
-      CARBON_KEY("scheduler.default_zone", nullptr, default_zone),
+      // With intensity.zones unset, the zone polled is scheduler.default_zone:
+      // a new default zone is then a new polled zone, which needs a restart.
+      Entry{"scheduler.default_zone", nullptr, [](const Config& c) { return Show(c.default_zone); },
+            [](Config& t, const Config& f) { t.default_zone = f.default_zone; },
+            [](const Config& running, const Config& fresh) -> const char* {
+              return running.IntensityZones() != fresh.IntensityZones()
+                         ? "with intensity.zones unset it is the zone polled, and the zones polled are fixed "
+                           "at start-up"
+                         : nullptr;
+            }},
       CARBON_KEY("scheduler.default_max_wait", nullptr, default_max_wait),
       CARBON_KEY("scheduler.default_expected_duration", nullptr, default_expected_duration),
       CARBON_KEY("scheduler.duration_margin", nullptr, duration_margin),
@@ -141,15 +153,11 @@ const std::vector<Entry>& Entries() {
 ReloadPlan PlanReload(const Config& running, const Config& fresh) {
   ReloadPlan plan;
   plan.config = running;
-  // With intensity.zones unset, the zone polled is scheduler.default_zone:
-  // a new default zone is then a new polled zone, which needs a restart.
-  const bool default_zone_is_polled = running.IntensityZones() != fresh.IntensityZones();
   for (const Entry& e : Entries()) {
     const std::string from = e.show(running), to = e.show(fresh);
     if (from == to) continue;
     const char* why = e.restart_why;
-    if (!why && std::string(e.key) == "scheduler.default_zone" && default_zone_is_polled)
-      why = "with intensity.zones unset it is the zone polled, and the zones polled are fixed at start-up";
+    if (!why && e.restart_when) why = e.restart_when(running, fresh);
     if (why) {
       plan.needs_restart.push_back({e.key, from, to, why});
     } else {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 namespace carbon {
 namespace {
@@ -59,6 +60,23 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   if (!ok) return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
   if (std::rename(tmp.c_str(), path.c_str()) != 0) return Unavailable("cannot rename " + tmp + " to " + path);
   return Status();
+}
+
+std::string TailOfFile(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  std::streamoff size = in.tellg();
+  std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
+                             ? size - static_cast<std::streamoff>(max_bytes) : 0;
+  in.seekg(start);
+  std::string s(static_cast<size_t>(size - start), '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  if (start > 0) {
+    size_t nl = s.find('\n');
+    if (nl != std::string::npos) s = s.substr(nl + 1);
+  }
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
 }
 
 }  // namespace carbon

@@ -23,4 +23,8 @@ StatusOr<std::string> ResolveInsideRoots(const std::string& path, const std::vec
 // if it is a symbolic link (rename replaces a link at `path` itself).
 Status WriteFileAtomically(const std::string& path, const std::string& text);
 
+// The last `max_bytes` of a file (a worker's log), starting at a whole line,
+// without trailing newlines or spaces; "" when it cannot be read.
+std::string TailOfFile(const std::string& path, size_t max_bytes);
+
 }  // namespace carbon

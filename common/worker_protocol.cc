@@ -320,6 +320,8 @@ void EventStreamDecoder::Feed(std::string_view bytes, const Sink& sink) {
 }
 
 Status EventsFileFollower::Poll(const EventStreamDecoder::Sink& sink) {
+  // Opened anew at each poll: on NFS (a cluster's shared run directories)
+  // only an open sees what another host appended since (close-to-open).
   int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return Status();

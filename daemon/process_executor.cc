@@ -1,5 +1,6 @@
 #include "daemon/process_executor.h"
 
+#include "common/paths.h"
 #include "daemon/spawn.h"
 
 #include <fcntl.h>
@@ -286,24 +287,6 @@ void ProcessExecutor::Deliver(const std::shared_ptr<Child>& child, StatusOr<prot
   }
 }
 
-namespace {
-std::string TailOfFile(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  std::streamoff size = in.tellg();
-  std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
-                             ? size - static_cast<std::streamoff>(max_bytes) : 0;
-  in.seekg(start);
-  std::string s(static_cast<size_t>(size - start), '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  if (start > 0) {
-    size_t nl = s.find('\n');
-    if (nl != std::string::npos) s = s.substr(nl + 1);
-  }
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-}  // namespace
 
 void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   if (!child->reaped || !child->eof || child->finished) return;

@@ -19,7 +19,6 @@
 #include "common/emissions_csv.h"
 #include "common/energy_model.h"
 #include "common/job_spec.h"
-#include "common/time_util.h"
 #include "common/worker_protocol.h"
 #include "worker/energy_meters.h"
 #include "worker/event_channel.h"

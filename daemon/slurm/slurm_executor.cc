@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
 #include <random>
 #include <spdlog/spdlog.h>
 #include <system_error>
@@ -256,12 +255,7 @@ void Executor::End(const std::shared_ptr<Job>& j, ExitInfo info) {
   if (!st.ok()) spdlog::warn("job {}: {}", j->record.id, st.message());
   j->kill_timer.cancel();
   jobs_.erase(j->record.id);
-  std::string log;
-  if (auto text = std::ifstream(j->run_dir + "/worker.log"); text) {
-    std::string line;
-    while (std::getline(text, line)) log = line;  // the last line
-  }
-  info.stderr_tail = log;
+  info.stderr_tail = TailOfFile(j->run_dir + "/worker.log", options_.stderr_tail_bytes);
   if (listener_) listener_->OnWorkerExit(j->record.id, info);
 }
 

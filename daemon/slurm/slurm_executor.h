@@ -34,6 +34,7 @@ struct ExecutorOptions {
   Duration poll = std::chrono::seconds(5);                  // squeue
   Duration events_poll = std::chrono::milliseconds(500);    // the events files
   Duration cancel_grace = std::chrono::seconds(30);          // TERM, then scancel
+  size_t stderr_tail_bytes = 2048;                           // of worker.log, into the exit's stderr_tail
 };
 
 class Executor final : public carbon::Executor {
