@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <cctype>
 #include <cstdio>
 
 #include <arpa/inet.h>
@@ -142,6 +143,78 @@ void ParseIntensity(YamlFields& y, YAML::Node n, IntensityConfig& c) {
   }
 }
 
+bool ValidSiteName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') return false;
+  return true;
+}
+
+void ParseSlurm(YamlFields& y, YAML::Node n, const std::string& p, SlurmSiteConfig& c) {
+  if (!y.Map(n, p, {"conf", "partition", "run_root", "worker_path", "sbatch_args", "poll", "bin_dir",
+                    "command_timeout"}))
+    return;
+  Set(c.conf, y.String(n, p, "conf"));
+  Set(c.partition, y.String(n, p, "partition"));
+  Set(c.run_root, y.String(n, p, "run_root", /*required=*/true));
+  Set(c.worker_path, y.String(n, p, "worker_path"));
+  Set(c.sbatch_args, y.StringList(n, p, "sbatch_args"));
+  Set(c.poll, y.DurationField(n, p, "poll"));
+  Set(c.bin_dir, y.String(n, p, "bin_dir"));
+  Set(c.command_timeout, y.DurationField(n, p, "command_timeout"));
+  auto absolute = [&](const std::string& key, const std::string& v, const char* example) {
+    if (!v.empty() && v.front() != '/')
+      y.ErrorAt(n, key, p + "." + key, "'" + v + "' is relative; expected an absolute path such as " + example);
+  };
+  absolute("conf", c.conf, "/etc/slurm/slurm.conf");
+  absolute("run_root", c.run_root, "/shared/carbond/runs (on storage the compute nodes see)");
+  absolute("worker_path", c.worker_path, "/usr/bin/carbon-worker (as installed on the compute nodes)");
+  absolute("bin_dir", c.bin_dir, "/usr/bin");
+  for (size_t i = 0; i < c.sbatch_args.size(); ++i)
+    for (const char* owned : {"--hold", "--comment", "--export", "--chdir", "--output", "--parsable", "-J", "-o", "-D"})
+      if (c.sbatch_args[i] == owned || c.sbatch_args[i].rfind(std::string(owned) + "=", 0) == 0)
+        y.Error(n["sbatch_args"][i], p + ".sbatch_args[" + std::to_string(i) + "]",
+                "'" + c.sbatch_args[i] + "' is set by carbond itself; accepted: other sbatch options such as "
+                "--gres=gpu:1 or --time=1-00:00:00");
+}
+
+void ParseSites(YamlFields& y, YAML::Node n, int64_t local_slots, std::vector<SiteConfig>& sites) {
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (!n.IsSequence()) {
+    y.Error(n, "sites", "expected a list of sites, each with name, executor (local or slurm), zone and slots");
+    return;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    const std::string p = "sites[" + std::to_string(i) + "]";
+    YAML::Node s = n[i];
+    if (!s.IsMap()) {
+      y.Error(s, p, "expected a site: a mapping with name, executor, zone and slots");
+      continue;
+    }
+    if (!y.Map(s, p, {"name", "executor", "zone", "slots", "slurm"})) continue;
+    SiteConfig c;
+    Set(c.name, y.String(s, p, "name", /*required=*/true));
+    if (!c.name.empty() && !ValidSiteName(c.name))
+      y.ErrorAt(s, "name", p + ".name", "'" + c.name + "' is not accepted; use 1-64 letters, digits, '-', '_' or '.'");
+    for (const SiteConfig& before : sites)
+      if (!c.name.empty() && before.name == c.name)
+        y.ErrorAt(s, "name", p + ".name", "site '" + c.name + "' is defined twice; site names must be unique");
+    Set(c.executor, y.Enum(s, p, "executor", {"local", "slurm"}));
+    Set(c.zone, y.String(s, p, "zone"));
+    c.slots = c.executor == "local" ? local_slots : 1;
+    Set(c.slots, y.Int(s, p, "slots", 0, 100'000));
+    if (c.executor == "slurm") {
+      if (!s["slurm"].IsDefined() || s["slurm"].IsNull())
+        y.ErrorAt(s, "executor", p + ".slurm", "a slurm site needs a 'slurm' section with at least run_root");
+      else
+        ParseSlurm(y, s["slurm"], p + ".slurm", c.slurm);
+    } else if (s["slurm"].IsDefined()) {
+      y.ErrorAt(s, "slurm", p + ".slurm", "only a site with executor: slurm takes a 'slurm' section");
+    }
+    sites.push_back(std::move(c));
+  }
+}
+
 }  // namespace
 
 StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
@@ -151,7 +224,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   if (!y.ok()) return y.ToStatus();
   if (!root.IsDefined() || root.IsNull()) return c;
   if (!y.Map(root, "", {"socket", "state_dir", "database", "runs_dir", "worker", "scheduler",
-                        "api", "intensity", "energy", "clock", "log"}))
+                        "api", "intensity", "energy", "clock", "log", "sites"}))
     return y.ToStatus();
 
   YAML::Node sock = root["socket"];
@@ -223,6 +296,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   }
 
   ParseIntensity(y, root["intensity"], c.intensity);
+  ParseSites(y, root["sites"], c.max_concurrent_jobs, c.sites);
 
   YAML::Node energy = root["energy"];
   if (y.Map(energy, "energy", {"pue", "measure_power_secs"})) {

@@ -3,6 +3,7 @@
 // SIGHUP with a bad file changes nothing.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -81,6 +82,32 @@ struct EnergyConfig {
   double measure_power_secs = 15;   // samples within an epoch (0: only at epoch ends)
 };
 
+// A Slurm site's settings (README "Running on a Slurm cluster").
+struct SlurmSiteConfig {
+  std::string conf;       // SLURM_CONF for sbatch/squeue/scontrol/scancel/sacct; empty: Slurm's default
+  std::string partition;  // empty: the cluster's default
+  std::string run_root;   // on storage the compute nodes see; each job runs in <run_root>/<job id>
+  std::string worker_path = "/usr/bin/carbon-worker";  // as installed on the compute nodes
+  std::vector<std::string> sbatch_args;                // the site's extra sbatch flags
+  Duration poll = std::chrono::seconds(5);             // one squeue per poll for all of carbond's jobs
+  std::string bin_dir = "/usr/bin";                    // where Slurm's commands are
+  Duration command_timeout = std::chrono::seconds(30);
+};
+
+// A place where released jobs run, with its grid zone and its slots
+// (carbond never has more than `slots` of its jobs released there). Each
+// local site is its own pool of local workers (worker.* settings).
+struct SiteConfig {
+  std::string name;
+  std::string executor = "local";  // local | slurm
+  std::string zone;                // empty: scheduler.default_zone
+  int64_t slots = 1;                // default: worker.max_concurrent_jobs for a local site, 1 for Slurm
+  SlurmSiteConfig slurm;
+};
+
+// The default site's name: the local worker when carbond.yaml has no sites.
+inline constexpr const char* kDefaultSiteName = "local";
+
 struct Config {
   std::string socket_path = "/run/carbond/carbond.sock";
   uint32_t socket_mode = 0660;
@@ -114,14 +141,32 @@ struct Config {
   // read-only GET routes over TCP; empty (default): unix socket only.
   std::string tcp_listen;
 
+  // Empty: one site, "local", the local worker with worker.max_concurrent_jobs
+  // slots in scheduler.default_zone. The first site is the default for jobs
+  // that name none (carbon.sites).
+  std::vector<SiteConfig> sites;
+
   IntensityConfig intensity;
   EnergyConfig energy;
   ClockConfig clock;
   std::string log_level = "info";  // trace | debug | info | warn | error
 
   std::string DatabasePath() const { return database.empty() ? state_dir + "/carbond.db" : database; }
+  // The zones polled: intensity.zones, else the default zone; and every site's zone.
   std::vector<std::string> IntensityZones() const {
-    return intensity.zones.empty() ? std::vector<std::string>{default_zone} : intensity.zones;
+    std::vector<std::string> z = intensity.zones.empty() ? std::vector<std::string>{default_zone} : intensity.zones;
+    for (const SiteConfig& s : sites)
+      if (!s.zone.empty() && std::find(z.begin(), z.end(), s.zone) == z.end()) z.push_back(s.zone);
+    return z;
+  }
+  // The sites in effect: those configured, or the default local site.
+  std::vector<SiteConfig> Sites() const {
+    if (!sites.empty()) return sites;
+    SiteConfig local;
+    local.name = kDefaultSiteName;
+    local.zone = default_zone;
+    local.slots = max_concurrent_jobs;
+    return {local};
   }
   std::vector<std::string> DataRoots() const {
     return data_roots.empty() ? std::vector<std::string>{"/usr/share/datasets", state_dir + "/datasets"}

@@ -39,6 +39,22 @@ const char* const kState = "the state directory is locked and the database opene
 const char* const kTcp = "the TCP listener is bound at start-up";
 const char* const kSources = "the intensity sources and the zones they poll are built at start-up";
 const char* const kClock = "the scheduler's clock is made at start-up";
+const char* const kSites = "the sites and their executors are built at start-up";
+
+std::string ShowSites(const Config& c) {
+  std::string out = "[";
+  for (const SiteConfig& s : c.sites) {
+    out += (out.size() > 1 ? ", " : "") + s.name + " (" + s.executor + ", zone " + Show(s.zone) + ", " +
+           std::to_string(s.slots) + " slots";
+    if (s.executor == "slurm")
+      out += ", conf " + Show(s.slurm.conf) + ", partition " + Show(s.slurm.partition) + ", run_root " +
+             s.slurm.run_root + ", worker " + s.slurm.worker_path + ", sbatch_args " + Show(s.slurm.sbatch_args) +
+             ", poll " + Show(s.slurm.poll) + ", bin_dir " + s.slurm.bin_dir + ", timeout " +
+             Show(s.slurm.command_timeout);
+    out += ")";
+  }
+  return out + "]";
+}
 
 struct Entry {
   const char* key;
@@ -143,6 +159,7 @@ const std::vector<Entry>& Entries() {
       CARBON_KEY("clock.speed", kClock, clock.speed),
       CARBON_KEY("clock.skip_idle", kClock, clock.skip_idle),
       CARBON_KEY("log.level", nullptr, log_level),
+      Entry{"sites", kSites, ShowSites, [](Config& t, const Config& f) { t.sites = f.sites; }},
   };
   return entries;
 }

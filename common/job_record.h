@@ -52,6 +52,20 @@ struct JobRecord {
   bool cancel_requested = false;
   std::string run_dir;
   std::optional<int64_t> baseline_id;  // submitted with --with-baseline: its twin
+  // Where it runs (carbond.yaml's sites; empty: stored before sites, local)
+  // and, on a Slurm site, what carbond keeps across its restarts: the Slurm
+  // job id, the token of its --comment, where this attempt's events start.
+  std::string site;
+  std::optional<int64_t> slurm_job_id;
+  std::string site_token;
+  int64_t events_offset = 0;
+};
+
+// What a site keeps of a job across carbond restarts (JobStore::SetSiteJob).
+struct SiteJobRecord {
+  int64_t slurm_job_id = 0;  // 0: none (yet)
+  std::string token;         // empty: nothing submitted
+  int64_t events_offset = 0;
 };
 
 // One finished epoch as the worker reported it.

@@ -1,5 +1,6 @@
 #include "common/job_spec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -31,7 +32,8 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file)
 }
 
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
-                               const std::vector<std::string>* data_roots) {
+                               const std::vector<std::string>* data_roots,
+                               const std::vector<std::string>* sites) {
   YamlFields y(file);
   YAML::Node root = y.Parse(text);
   if (!y.ok()) return y.ToStatus();
@@ -130,7 +132,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
   YAML::Node carbon = root["carbon"];
   if (y.Map(carbon, "carbon",
             {"policy", "zone", "threshold_gco2_per_kwh", "max_wait", "not_before", "deadline",
-             "expected_duration", "budget_kg"})) {
+             "expected_duration", "budget_kg", "sites"})) {
     CarbonSpec& c = spec.carbon;
     Set(c.policy, y.Enum(carbon, "carbon", "policy", {"immediate", "threshold", "forecast"}));
     Set(c.zone, y.String(carbon, "carbon", "zone"));
@@ -140,6 +142,13 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
     c.deadline = y.Time(carbon, "carbon", "deadline");
     c.expected_duration = y.DurationField(carbon, "carbon", "expected_duration");
     c.budget_kg = y.Double(carbon, "carbon", "budget_kg", 0.0, 1e9, /*min_exclusive=*/true);
+    if (auto names = y.StringList(carbon, "carbon", "sites", sites ? *sites : std::vector<std::string>{})) {
+      if (names->empty())
+        y.ErrorAt(carbon, "sites", "carbon.sites",
+                  "list at least one site, or leave carbon.sites out for carbond's default site");
+      for (const std::string& n : *names)
+        if (std::find(c.sites.begin(), c.sites.end(), n) == c.sites.end()) c.sites.push_back(n);
+    }
     if (c.policy == "threshold" && !c.threshold_gco2_per_kwh && y.ok())
       y.Error(carbon, "carbon.threshold_gco2_per_kwh",
               "policy 'threshold' needs threshold_gco2_per_kwh (gCO2/kWh, e.g. 200)");
@@ -190,6 +199,7 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
   YAML::Node carbon(YAML::NodeType::Map);
   carbon["policy"] = "immediate";
   if (!spec.carbon.zone.empty()) carbon["zone"] = spec.carbon.zone;
+  if (!spec.carbon.sites.empty()) carbon["sites"] = spec.carbon.sites;  // where the job would run without carbond
   root["carbon"] = carbon;
   if (!root["train"] || !root["train"].IsMap()) root["train"] = YAML::Node(YAML::NodeType::Map);
   root["train"]["accumulation_steps"] = 1;

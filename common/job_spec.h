@@ -67,6 +67,9 @@ struct CarbonSpec {
   std::optional<Timestamp> deadline;
   std::optional<Duration> expected_duration;
   std::optional<double> budget_kg;
+  // Where it may run (carbond.yaml's site names), in order of preference;
+  // empty: carbond's default site.
+  std::vector<std::string> sites;
 };
 
 struct JobSpec {
@@ -93,8 +96,10 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file);
 // The same, and data.path (given or default) must resolve inside one of
 // `data_roots` (carbond's worker.data_roots; see common/paths.h).
+// With `sites`, each of carbon.sites must be one of them (carbond's sites).
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
-                               const std::vector<std::string>* data_roots);
+                               const std::vector<std::string>* data_roots,
+                               const std::vector<std::string>* sites = nullptr);
 
 // Reads and parses a file; a missing or unreadable file is INVALID_ARGUMENT too.
 StatusOr<JobSpec> LoadJobSpecFile(const std::string& path);

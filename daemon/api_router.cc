@@ -411,7 +411,21 @@ api::Response ApiRouter::Health(const Call&) {
                    {"applied", changes(last_reload_->applied)},
                    {"needs_restart", changes(last_reload_->needs_restart)}};
   }
-  h["status"] = db.ok() && counts.ok() ? "ok" : "degraded";
+  // Each site, and why it is degraded (Slurm unreachable, sbatch failing).
+  json sites = json::array();
+  bool site_down = false;
+  for (const Site& site : scheduler_.sites()) {
+    const std::string why = site.executor->Degraded();
+    site_down = site_down || !why.empty();
+    sites.push_back({{"name", site.name},
+                     {"zone", site.zone.empty() ? scheduler_.options().default_zone : site.zone},
+                     {"slots", scheduler_.SlotsOf(site)},
+                     {"running", site.executor->RunningCount()},
+                     {"detached", site.executor->Detached()},
+                     {"degraded", why.empty() ? json(nullptr) : json(why)}});
+  }
+  h["sites"] = sites;
+  h["status"] = db.ok() && counts.ok() && !site_down ? "ok" : "degraded";
   if (intensity_) {
     json in;
     in["chain"] = intensity_->chain_names();

@@ -27,6 +27,7 @@
 #include "daemon/notifier.h"
 #include "daemon/process_executor.h"
 #include "daemon/scheduler.h"
+#include "daemon/slurm/slurm_executor.h"
 #include "daemon/sqlite/sqlite_intensity_store.h"
 #include "daemon/sqlite/sqlite_job_store.h"
 
@@ -78,6 +79,25 @@ ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& w
   if (!c.intensity.electricitymaps.token_env.empty()) o.env_drop.push_back(c.intensity.electricitymaps.token_env);
   o.memory_limit = c.memory_limit;
   o.event_transport = c.worker_events == "file" ? EventTransport::kFile : EventTransport::kSocketpair;
+  return o;
+}
+
+// A Slurm site's executor settings: its commands, where the worker is on the
+// compute nodes, and the same energy flags as local workers.
+slurm::ExecutorOptions SlurmOptionsFrom(const Config& c, const SiteConfig& site) {
+  slurm::ExecutorOptions o;
+  o.site = site.name;
+  o.client.conf = site.slurm.conf;
+  o.client.bin_dir = site.slurm.bin_dir;
+  o.client.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(site.slurm.command_timeout);
+  o.partition = site.slurm.partition;
+  o.sbatch_args = site.slurm.sbatch_args;
+  o.worker_path = site.slurm.worker_path;
+  o.worker_flags = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
+                    fmt::format("{}", c.energy.measure_power_secs)};
+  for (const auto& root : c.DataRoots()) o.worker_flags.insert(o.worker_flags.end(), {"--data-root", root});
+  o.poll = site.slurm.poll;
+  o.cancel_grace = c.cancel_grace;
   return o;
 }
 
@@ -279,9 +299,7 @@ class Daemon {
     worker_ = *worker;
     clock_ = MakeClock(config_);
 
-    executor_ = std::make_unique<ProcessExecutor>(io_, ExecutorOptionsFrom(config_, worker_));
-    scheduler_ = std::make_unique<Scheduler>(*store_, *executor_, policies_, *clock_, SchedulerOptionsFrom(config_));
-    executor_->SetListener(scheduler_.get());
+    RETURN_IF_ERROR(MakeSites());
     if (Status st = scheduler_->Recover(); !st.ok()) return Internal("recovery failed: " + st.ToString());
 
     // Grid intensity: the chain of sources, polled on timers of the
@@ -308,6 +326,42 @@ class Daemon {
     // Group commit: submissions that arrive together share one durable commit.
     scheduler_->set_flush_hook([this] { asio::post(io_, [this] { scheduler_->FlushSubmits(); }); });
     scheduler_->on_change = [this](const JobRecord& job) { OnJobChange(job); };
+    return Status();
+  }
+
+  // The scheduler and one executor per site (carbond.yaml's sites, or the
+  // default local site): a pool of local workers, or a Slurm cluster.
+  Status MakeSites() {
+    std::vector<Site> sites;
+    for (const SiteConfig& sc : config_.Sites()) {
+      Site site{sc.name, nullptr, sc.zone, config_.sites.empty() ? -1 : sc.slots, ""};
+      if (sc.executor == "slurm") {
+        std::error_code ec;
+        std::filesystem::create_directories(sc.slurm.run_root, ec);
+        if (ec)
+          return Unavailable("site " + sc.name + ": cannot create slurm.run_root " + sc.slurm.run_root + ": " +
+                             ec.message());
+        auto e = std::make_unique<slurm::Executor>(io_, SlurmOptionsFrom(config_, sc));
+        site.executor = e.get();
+        site.runs_dir = sc.slurm.run_root;
+        executors_.push_back(std::move(e));
+      } else {
+        auto e = std::make_unique<ProcessExecutor>(io_, ExecutorOptionsFrom(config_, worker_));
+        site.executor = e.get();
+        local_executors_.push_back(e.get());
+        executors_.push_back(std::move(e));
+      }
+      sites.push_back(site);
+    }
+    scheduler_ = std::make_unique<Scheduler>(*store_, *sites.front().executor, policies_, *clock_,
+                                             SchedulerOptionsFrom(config_));
+    scheduler_->set_sites(sites);
+    for (auto& e : executors_) e->SetListener(scheduler_.get());
+    for (const SiteConfig& sc : config_.Sites())
+      spdlog::info("site {}: {} executor, zone {}, {} slots{}", sc.name, sc.executor,
+                   sc.zone.empty() ? config_.default_zone : sc.zone,
+                   config_.sites.empty() ? config_.max_concurrent_jobs : sc.slots,
+                   sc.executor == "slurm" ? ", runs in " + sc.slurm.run_root : "");
     return Status();
   }
 
@@ -372,7 +426,7 @@ class Daemon {
   // the next tick releases them.
   void SkipIdle() {
     auto* virtual_clock = config_.clock.skip_idle ? dynamic_cast<VirtualClock*>(clock_.get()) : nullptr;
-    if (!virtual_clock || executor_->RunningCount() > 0 || scheduler_->draining()) return;
+    if (!virtual_clock || scheduler_->RunningCount() > 0 || scheduler_->draining()) return;
     auto next = scheduler_->NextPlannedStart();
     if (!next) return;
     Duration skipped = virtual_clock->SkipTo(*next);
@@ -388,7 +442,7 @@ class Daemon {
   void OnJobChange(const JobRecord& job) {
     spdlog::debug("job {} is {}: {}", job.id, JobStateName(job.state), job.reason);
     events_.Publish("job", router_->JobJson(job, false), job.id);
-    bool slot_free = static_cast<int64_t>(executor_->RunningCount()) < scheduler_->options().max_concurrent_jobs;
+    bool slot_free = scheduler_->SlotFree();
     bool may_release = (job.state == JobState::kQueued || job.state == JobState::kWaiting) && slot_free;
     if ((may_release || IsFinal(job.state)) && !tick_posted_) {
       tick_posted_ = true;
@@ -407,7 +461,7 @@ class Daemon {
       router_->set_last_reload(Reload(config_path_, config_, [this](const Config& c, const std::string& w) {
         worker_ = w;
         scheduler_->set_options(SchedulerOptionsFrom(c));
-        executor_->set_options(ExecutorOptionsFrom(c, w));
+        for (ProcessExecutor* e : local_executors_) e->set_options(ExecutorOptionsFrom(c, w));
         server_->set_limits(ServerOptions(c));
         intensity_->set_options(IntensityOptionsFrom(c));
         spdlog::set_level(LevelOf(c.log_level));
@@ -447,7 +501,8 @@ class Daemon {
   std::unique_ptr<SqliteJobStore> store_;
   std::string worker_;
   std::unique_ptr<Clock> clock_;
-  std::unique_ptr<ProcessExecutor> executor_;
+  std::vector<std::unique_ptr<Executor>> executors_;  // one per site
+  std::vector<ProcessExecutor*> local_executors_;
   PolicyRegistry policies_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<HttpClient> http_;

@@ -1,7 +1,9 @@
-// Executor: runs released jobs somewhere and reports back. The core never
+// Executor: runs released jobs at one site and reports back. The core never
 // sees a pid: a job is known by its id, and the executor reports its events
 // and its end through the listener. ProcessExecutor (fork+exec of
-// carbon-worker) is the local implementation; a Slurm one can follow.
+// carbon-worker) runs them locally; slurm::Executor (daemon/slurm) hands
+// them to a Slurm cluster, which holds them while they wait and runs them
+// whether carbond is up or not.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,10 @@ struct ExitInfo {
   int64_t exit_status = 0;   // exit code, or 128 + signal
   std::string description;   // "exited with status 1", "killed by signal 9"
   std::string stderr_tail;   // last lines the worker wrote to stderr
+  // The run cannot be retried: the job fails with `description` as its
+  // reason (a Slurm job that vanished while carbond was down: it may have
+  // run, so it never runs twice).
+  bool no_retry = false;
 };
 
 class ExecutorListener {
@@ -32,6 +38,18 @@ class ExecutorListener {
   virtual void OnWorkerEvent(int64_t job_id, const protocol::Event& event) = 0;
   // Called once per started job when it is over and all its events were delivered.
   virtual void OnWorkerExit(int64_t job_id, const ExitInfo& info) = 0;
+  // What the site keeps of a job across carbond restarts changed (a Slurm
+  // job id and token); the listener stores it before anything else happens.
+  virtual void OnSiteJob(int64_t job_id, const SiteJobRecord& s) {
+    (void)job_id;
+    (void)s;
+  }
+  // What the site says of a running job now ("Slurm job 7 PENDING
+  // (Resources)"), for its reason; only changes are reported.
+  virtual void OnSiteNote(int64_t job_id, const std::string& note) {
+    (void)job_id;
+    (void)note;
+  }
 };
 
 enum class StopMode {
@@ -49,7 +67,41 @@ class Executor {
   // Asks a running job to stop; its exit is reported through the listener.
   virtual Status Stop(int64_t job_id, StopMode mode) = 0;
   virtual bool IsRunning(int64_t job_id) const = 0;
+  // Jobs started here and not yet over (what the site's slots count).
   virtual size_t RunningCount() const = 0;
+
+  // A site that queues jobs itself (Slurm) gets each waiting job before its
+  // start: Hold is called at every tick for every waiting job of the site and
+  // is idempotent (the record's slurm_job_id and site_token say what was
+  // submitted before a restart). Ready says whether Start can take the job
+  // now, and if not, why (*why); Withdraw drops a held job that will not run
+  // here (cancelled, re-planned). Local sites hold nothing.
+  virtual void Hold(const JobRecord& job, const std::string& run_dir) {
+    (void)job;
+    (void)run_dir;
+  }
+  virtual bool Ready(int64_t job_id, std::string* why) const {
+    (void)job_id;
+    (void)why;
+    return true;
+  }
+  virtual void Withdraw(int64_t job_id) { (void)job_id; }
+  // What the site says of a waiting job, for its reason ("held in Slurm as
+  // job 7"); empty: nothing.
+  virtual std::string Describe(int64_t job_id) const {
+    (void)job_id;
+    return "";
+  }
+  // True when jobs outlive carbond here (Slurm): a restart adopts them
+  // (Adopt) instead of requeueing them, and a drain leaves them running.
+  virtual bool Detached() const { return false; }
+  // Follows a job recorded as running before carbond restarted, to its end.
+  virtual Status Adopt(const JobRecord& job) {
+    (void)job;
+    return FailedPrecondition("this site's jobs end with carbond");
+  }
+  // Empty when the site works; else why it is degraded (health).
+  virtual std::string Degraded() const { return ""; }
 };
 
 }  // namespace carbon

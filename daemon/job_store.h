@@ -29,6 +29,7 @@ struct NewJob {
   std::string reason;
   std::string signature;  // JobSignature of the spec
   std::optional<int64_t> baseline_id;  // the baseline twin of this job
+  std::string site;  // where it runs (empty: the default site)
   // InsertAll: the baseline is the job inserted just before this one.
   bool baseline_is_previous = false;
 };
@@ -127,6 +128,12 @@ class JobStore {
   // events. A job that left its state meanwhile is skipped.
   virtual Status UpdateReasons(const std::vector<ReasonUpdate>& updates) = 0;
   virtual Status SetProgress(int64_t id, const std::string& progress_json) = 0;
+  // What the job's site keeps of it across carbond restarts (Slurm job id, token, events offset).
+  virtual Status SetSiteJob(int64_t id, const SiteJobRecord& s) {
+    (void)id;
+    (void)s;
+    return Status();
+  }
   // Marks a running job for cancellation (survives a daemon restart).
   virtual Status RequestCancel(int64_t id) = 0;
   virtual StatusOr<std::vector<JobEvent>> Events(int64_t id) = 0;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/config.h"
 #include "common/emissions_csv.h"
 #include "common/grid_file.h"
 #include "common/paths.h"
@@ -15,8 +16,49 @@ using protocol::WorkerExit;
 
 Scheduler::Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies,
                      const Clock& clock, SchedulerOptions options)
-    : store_(store), executor_(executor), policies_(policies), clock_(clock),
+    : store_(store), sites_{Site{kDefaultSiteName, &executor, "", -1, ""}}, policies_(policies), clock_(clock),
       options_(std::move(options)) {}
+
+const Site* Scheduler::FindSite(const std::string& name) const {
+  for (const Site& s : sites_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const Site* Scheduler::SiteOf(const JobRecord& job) const {
+  return job.site.empty() ? &sites_.front() : FindSite(job.site);
+}
+
+std::string Scheduler::ZoneOf(const JobSpec& spec, const std::string& site) const {
+  if (!spec.carbon.zone.empty()) return spec.carbon.zone;
+  const Site* s = site.empty() ? &sites_.front() : FindSite(site);
+  return s && !s->zone.empty() ? s->zone : options_.default_zone;
+}
+
+size_t Scheduler::RunningCount() const {
+  size_t n = 0;
+  for (const Site& s : sites_) n += s.executor->RunningCount();
+  return n;
+}
+
+bool Scheduler::SlotFree() const {
+  for (const Site& s : sites_)
+    if (static_cast<int64_t>(s.executor->RunningCount()) < SlotsOf(s)) return true;
+  return false;
+}
+
+void Scheduler::OnSiteJob(int64_t job_id, const SiteJobRecord& s) {
+  if (Status st = store_.SetSiteJob(job_id, s); !st.ok())
+    spdlog::error("job {}: cannot store its site's job (Slurm job {}): {}", job_id, s.slurm_job_id, st.ToString());
+}
+
+void Scheduler::OnSiteNote(int64_t job_id, const std::string& note) {
+  if (Status st = store_.UpdateReasons({{job_id, JobState::kRunning, note, std::nullopt}}); !st.ok()) {
+    spdlog::warn("job {}: cannot update its reason: {}", job_id, st.ToString());
+    return;
+  }
+  Notify(job_id);
+}
 
 std::optional<Timestamp> Scheduler::PlannedEnd(int64_t id) const {
   auto it = planned_ends_.find(id);
@@ -28,13 +70,15 @@ void Scheduler::Notify(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return;
   if (IsFinal(job->state)) specs_.erase(id);
-  if (job->state != JobState::kWaiting) planned_ends_.erase(id);
+  if (job->state != JobState::kWaiting) planned_ends_.erase(id), held_dirs_.erase(id);
   if (on_change) on_change(*job);
 }
 
 StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::string& file) const {
   if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
-  return ParseJobSpec(spec_text, file, options_.data_roots.empty() ? nullptr : &options_.data_roots);
+  std::vector<std::string> sites;
+  for (const Site& s : sites_) sites.push_back(s.name);
+  return ParseJobSpec(spec_text, file, options_.data_roots.empty() ? nullptr : &options_.data_roots, &sites);
 }
 
 void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
@@ -84,9 +128,10 @@ void Scheduler::Enqueue(JobSpec spec, const std::string& spec_text, uint32_t own
   nj.deadline = spec.carbon.deadline;
   nj.reason = "submitted by uid " + std::to_string(owner_uid);
   nj.signature = JobSignature(spec);
+  nj.site = spec.carbon.sites.empty() ? sites_.front().name : spec.carbon.sites.front();
   // Planned at once, in the same commit; a tick releases it.
   TickCache cache;
-  ReleaseDecision d = Decide(spec, nj.submitted, nj.submitted, cache);
+  ReleaseDecision d = Decide(spec, nj.site, nj.submitted, nj.submitted, cache);
   Transition plan{JobState::kQueued, JobState::kWaiting, d.reason, nj.submitted};
   plan.planned_start = d.planned_start;
   pending_.push_back({std::move(nj), std::move(plan), d.planned_end, std::move(spec), std::move(done)});
@@ -152,8 +197,8 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
     if (job.state == JobState::kRunning) {
       if (job.cancel_requested) return job;  // already on its way
       RETURN_IF_ERROR(store_.RequestCancel(id));
-      if (executor_.IsRunning(id)) {
-        RETURN_IF_ERROR(executor_.Stop(id, StopMode::kCancel));
+      if (const Site* site = SiteOf(job); site && site->executor->IsRunning(id)) {
+        RETURN_IF_ERROR(site->executor->Stop(id, StopMode::kCancel));
         spdlog::info("job {}: cancel requested by uid {}; stopping its worker", id, caller_uid);
       } else {
         Transition t{JobState::kRunning, JobState::kCancelled,
@@ -172,6 +217,7 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
     Status st = store_.Apply(id, t);
     if (st.ok()) {
       spdlog::info("job {} cancelled by uid {}", id, caller_uid);
+      if (const Site* site = SiteOf(job)) site->executor->Withdraw(id);
       Notify(id);
       return store_.Get(id);
     }
@@ -187,6 +233,7 @@ void Scheduler::EndUnstarted(int64_t id, JobState to, const std::string& reason,
   if (to == JobState::kFailed) t.error = reason;
   if (store_.Apply(id, t).ok()) {
     spdlog::warn("job {}: {}", id, reason);
+    for (const Site& s : sites_) s.executor->Withdraw(id);
     Notify(id);
   }
 }
@@ -221,13 +268,13 @@ const GridView& Scheduler::GridOf(const std::string& zone, TickCache& cache) {
   return g->second;
 }
 
-ReleaseDecision Scheduler::Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache,
-                                  std::optional<Timestamp> planned_start) {
+ReleaseDecision Scheduler::Decide(const JobSpec& spec, const std::string& site, Timestamp submitted, Timestamp now,
+                                  TickCache& cache, std::optional<Timestamp> planned_start) {
   PolicyInput in{spec, submitted, now};
   in.planned_start = planned_start;
   in.defaults = options_.policy_defaults;
   if (spec.carbon.policy == "immediate") return policies_.Decide(in);
-  in.grid = &GridOf(spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone, cache);
+  in.grid = &GridOf(ZoneOf(spec, site), cache);
   if (!spec.carbon.expected_duration) {
     const std::string sig = JobSignature(spec);
     auto r = cache.run_times.find(sig);
@@ -302,7 +349,7 @@ void Scheduler::Tick() {
       plans.emplace_back(job.id, t);
       continue;
     }
-    ReleaseDecision d = Decide(*spec, job.submitted, now, cache);
+    ReleaseDecision d = Decide(*spec, job.site, job.submitted, now, cache);
     if (d.planned_end) planned_ends_[job.id] = *d.planned_end;
     Transition t{JobState::kQueued, JobState::kWaiting, d.reason, now};
     t.planned_start = d.planned_start;
@@ -332,17 +379,43 @@ void Scheduler::Tick() {
     const JobSpec* spec = SpecOf(job, &error);
     if (!spec) continue;  // cannot happen: it validated when planned
     Timestamp now = clock_.Now();
-    ReleaseDecision d = Decide(*spec, job.submitted, now, cache, job.planned_start);
-    if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
-    else planned_ends_.erase(job.id);
-    if (!d.release) {
-      if (d.reason != job.reason) reasons.push_back({job.id, job.state, d.reason, d.planned_start});
+    const Site* site = SiteOf(job);
+    if (!site) {  // carbond.yaml no longer has it
+      EndUnstarted(job.id, JobState::kFailed,
+                   "not started: its site '" + job.site + "' is no longer in carbond.yaml's sites", now);
       continue;
     }
-    int64_t busy = static_cast<int64_t>(executor_.RunningCount());
-    if (busy >= options_.max_concurrent_jobs) {
-      std::string reason = "ready to run; waiting for a free worker slot (" + std::to_string(busy) +
-                           " of " + std::to_string(options_.max_concurrent_jobs) + " busy)";
+    const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
+                                std::to_string(job.id);
+    if (site->executor->Detached() && !held_dirs_.count(job.id)) {
+      // Submitted held before its start (Slurm): its files go in now. A job
+      // held by an earlier carbond (a stored token) has its directory already.
+      if (Status st = PrepareRunDir(run_dir, job.id, job.attempts == 0 && job.site_token.empty()); !st.ok()) {
+        const std::string why = "cannot hold it at site " + site->name + " yet: " + st.message();
+        if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
+        continue;
+      }
+      held_dirs_.insert(job.id);
+    }
+    site->executor->Hold(job, run_dir);
+    ReleaseDecision d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start);
+    if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
+    else planned_ends_.erase(job.id);
+    const std::string held = site->executor->Describe(job.id);
+    if (!d.release) {
+      const std::string reason = held.empty() ? d.reason : d.reason + "; " + held;
+      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, d.planned_start});
+      continue;
+    }
+    const int64_t busy = static_cast<int64_t>(site->executor->RunningCount()), slots = SlotsOf(*site);
+    if (busy >= slots) {
+      std::string reason = "ready to run; waiting for a free worker slot at site " + site->name + " (" +
+                           std::to_string(busy) + " of " + std::to_string(slots) + " busy)";
+      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
+      continue;
+    }
+    if (std::string why; !site->executor->Ready(job.id, &why)) {
+      const std::string reason = "ready to run; " + why;
       if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
       continue;
     }
@@ -357,8 +430,10 @@ void Scheduler::Tick() {
       EndUnstarted(job.id, JobState::kFailed, "not started: data.path " + st.message(), now);
       continue;
     }
-    std::string run_dir = options_.runs_dir + "/" + std::to_string(job.id);
-    if (Status st = PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0); !st.ok()) {
+    if (Status st = site->executor->Detached()
+                        ? Status()  // made when it was held
+                        : PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0);
+        !st.ok()) {
       if (st.code() == StatusCode::kUnavailable) {  // the file system; try again next tick
         const std::string why = "cannot start yet: " + st.message();
         if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
@@ -368,7 +443,9 @@ void Scheduler::Tick() {
       continue;
     }
     Transition t{JobState::kWaiting, JobState::kRunning,
-                 d.reason + "; attempt " + std::to_string(job.attempts + 1), now};
+                 d.reason + "; attempt " + std::to_string(job.attempts + 1) +
+                     (sites_.size() > 1 || site->executor->Detached() ? " at site " + site->name : ""),
+                 now};
     t.started = now;
     t.count_attempt = true;
     t.run_dir = run_dir;
@@ -379,9 +456,9 @@ void Scheduler::Tick() {
     }
     job.attempts += 1;
     Feed& feed = feeds_[job.id];
-    feed = Feed{spec->carbon.zone.empty() ? options_.default_zone : spec->carbon.zone, run_dir, std::nullopt, ""};
+    feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
     FeedGrid(feed, cache);
-    Status started = executor_.Start(job, run_dir);
+    Status started = site->executor->Start(job, run_dir);
     if (!started.ok()) {
       Transition f{JobState::kRunning, JobState::kFailed,
                    "worker did not start: " + started.message(), clock_.Now()};
@@ -432,7 +509,7 @@ std::optional<BudgetPrediction> Scheduler::PredictBudget(const JobRecord& job, c
   auto epochs = store_.Epochs(job.id);
   if (!epochs.ok() || epochs->empty()) return std::nullopt;
   TickCache cache;
-  const GridView& v = GridOf(spec.carbon.zone.empty() ? options_.default_zone : spec.carbon.zone, cache);
+  const GridView& v = GridOf(ZoneOf(spec, job.site), cache);
   auto p = PredictRunEmissions(*epochs, spec.train.epochs, v.forecast, v.current_gco2_per_kwh, clock_.Now());
   if (!p.ok()) {
     spdlog::info("job {}: no carbon budget prediction yet: {}", job.id, p.status().message());
@@ -454,7 +531,9 @@ void Scheduler::CheckBudget(const JobRecord& job) {
   }
   budget_stops_[job.id] = what;
   spdlog::warn("job {}: {}; stopping it after a checkpoint", job.id, what);
-  if (Status st = executor_.Stop(job.id, StopMode::kDrain); !st.ok())
+  const Site* site = SiteOf(job);
+  if (Status st = site ? site->executor->Stop(job.id, StopMode::kDrain) : NotFound("no site");
+      !st.ok())
     spdlog::warn("job {}: cannot stop its worker: {}", job.id, st.message());
 }
 
@@ -464,6 +543,22 @@ Status Scheduler::Recover() {
   running.limit = 100000;
   ASSIGN_OR_RETURN(auto jobs, store_.List(running));
   for (const JobRecord& job : jobs) {
+    const Site* site = SiteOf(job);
+    if (site && site->executor->Detached() && !job.site_token.empty()) {
+      // It runs on without carbond (Slurm): follow it to its end, never run it twice.
+      Status adopted = site->executor->Adopt(job);
+      if (adopted.ok()) {
+        spdlog::info("job {}: adopted Slurm job {} at site {} (attempt {})", job.id, job.slurm_job_id.value_or(0),
+                     site->name, job.attempts);
+        Status error;
+        if (const JobSpec* spec = SpecOf(job, &error))
+          feeds_[job.id] = Feed{ZoneOf(*spec, job.site), job.run_dir, std::nullopt, ""};
+        if (Status st = job.cancel_requested ? site->executor->Stop(job.id, StopMode::kCancel) : Status(); !st.ok())
+          spdlog::warn("job {}: cannot pass on its cancel request: {}", job.id, st.message());
+        continue;
+      }
+      spdlog::error("job {}: cannot adopt its Slurm job: {}", job.id, adopted.message());
+    }
     Transition t{JobState::kRunning, JobState::kQueued, "", clock_.Now()};
     if (job.cancel_requested) {
       t.to = JobState::kCancelled;
@@ -495,15 +590,21 @@ void Scheduler::BeginDrain() {
   auto jobs = store_.List(running);
   if (!jobs.ok()) return;
   for (const JobRecord& job : *jobs) {
-    if (executor_.IsRunning(job.id)) {
+    const Site* site = SiteOf(job);
+    if (!site || site->executor->Detached()) continue;  // Slurm jobs run on without carbond
+    if (site->executor->IsRunning(job.id)) {
       spdlog::info("job {}: asking its worker to checkpoint and stop", job.id);
-      if (Status st = executor_.Stop(job.id, StopMode::kDrain); !st.ok())
+      if (Status st = site->executor->Stop(job.id, StopMode::kDrain); !st.ok())
         spdlog::error("job {}: cannot ask its worker to stop: {}", job.id, st.ToString());
     }
   }
 }
 
-bool Scheduler::Drained() const { return executor_.RunningCount() == 0; }
+bool Scheduler::Drained() const {
+  for (const Site& s : sites_)
+    if (!s.executor->Detached() && s.executor->RunningCount() > 0) return false;
+  return true;
+}
 
 void Scheduler::OnWorkerEvent(int64_t job_id, const protocol::Event& event) {
   spdlog::debug("job {}: worker event {}", job_id, protocol::EventName(event));
@@ -560,6 +661,10 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     t.reason = "cancelled on request; worker " + info.description;
     t.finished = t.at;
     t.clear_cancel_request = true;
+  } else if (info.no_retry) {
+    t.reason = info.description + " on attempt " + n + "; not retried";
+    t.error = info.stderr_tail.empty() ? info.description : info.stderr_tail;
+    t.finished = t.at;
   } else if (info.outcome == WorkerExit::kOk) {
     t.to = JobState::kSucceeded;
     t.reason = "worker finished on attempt " + n;
@@ -604,7 +709,7 @@ void Scheduler::WriteEmissions(const JobRecord& job, bool with_total) {
 void Scheduler::AttachEmissions(const JobRecord& job, EpochRecord& e) {
   Status error;
   const JobSpec* spec = SpecOf(job, &error);
-  e.zone = spec && !spec->carbon.zone.empty() ? spec->carbon.zone : options_.default_zone;
+  e.zone = spec ? ZoneOf(*spec, job.site) : options_.default_zone;
   // The worker charged each sampling interval at the reading carbond gave it
   // (grid.json); only an epoch it could not charge gets the recorded mean.
   if (e.kg_co2) return;
@@ -634,7 +739,7 @@ void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
   Status error;
   const JobSpec* spec = SpecOf(job, &error);
   if (!spec) return;
-  const std::string zone = spec->carbon.zone.empty() ? options_.default_zone : spec->carbon.zone;
+  const std::string zone = ZoneOf(*spec, job.site);
   IntensitySeries rec = grid_->Recorded(zone, job.submitted, finished);
   std::optional<double> energy;
   if (auto epochs = store_.Epochs(job.id); epochs.ok()) {

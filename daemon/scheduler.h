@@ -11,6 +11,8 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "common/budget.h"
 #include "common/clock.h"
@@ -36,10 +38,34 @@ struct SchedulerOptions {
   PolicyDefaults policy_defaults;
 };
 
+// A place where released jobs run (carbond.yaml's sites): its executor,
+// its zone (empty: options.default_zone), its slots (negative:
+// options.max_concurrent_jobs, which reloads) and where its run directories
+// are (empty: options.runs_dir).
+struct Site {
+  std::string name;
+  Executor* executor = nullptr;
+  std::string zone;
+  int64_t slots = -1;
+  std::string runs_dir;
+};
+
 class Scheduler final : public ExecutorListener {
  public:
+  // `executor` is the default site's ("local") until set_sites.
   Scheduler(JobStore& store, Executor& executor, const PolicyRegistry& policies, const Clock& clock,
             SchedulerOptions options);
+
+  // The sites, the first one the default for jobs that name none; at
+  // start-up, before Recover. Each executor's listener must be this scheduler.
+  void set_sites(std::vector<Site> sites) { sites_ = std::move(sites); }
+  const std::vector<Site>& sites() const { return sites_; }
+  // Its slots, as configured or from options.max_concurrent_jobs.
+  int64_t SlotsOf(const Site& site) const { return site.slots < 0 ? options_.max_concurrent_jobs : site.slots; }
+  // Jobs released and not over, at every site.
+  size_t RunningCount() const;
+  // Whether some site has a free slot.
+  bool SlotFree() const;
 
   using SubmitCallback = std::function<void(StatusOr<JobRecord>)>;
 
@@ -94,6 +120,8 @@ class Scheduler final : public ExecutorListener {
   // ExecutorListener
   void OnWorkerEvent(int64_t job_id, const protocol::Event& event) override;
   void OnWorkerExit(int64_t job_id, const ExitInfo& info) override;
+  void OnSiteJob(int64_t job_id, const SiteJobRecord& s) override;
+  void OnSiteNote(int64_t job_id, const std::string& note) override;
 
   // Called after every state change (logs, the event stream).
   std::function<void(const JobRecord&)> on_change;
@@ -105,6 +133,12 @@ class Scheduler final : public ExecutorListener {
   // A waiting job that will not run: `to` (failed, stopped_budget) with
   // `reason`, finished now; a failure's reason is also its error.
   void EndUnstarted(int64_t id, JobState to, const std::string& reason, Timestamp now);
+  // The site a job runs at (the default site for jobs stored before sites);
+  // null when its site is no longer configured.
+  const Site* SiteOf(const JobRecord& job) const;
+  // The zone a job's grid is read in: its own, else its site's, else the default.
+  std::string ZoneOf(const JobSpec& spec, const std::string& site) const;
+  const Site* FindSite(const std::string& name) const;
   // OK when data.path lies in options_.data_roots (or there are none).
   Status CheckDataPath(const JobSpec& spec) const;
   // The parsed spec of a job, parsed once and cached while the job is not
@@ -123,8 +157,8 @@ class Scheduler final : public ExecutorListener {
     std::unordered_map<std::string, GridView> grids;
     std::unordered_map<std::string, RunTimes> run_times;
   };
-  ReleaseDecision Decide(const JobSpec& spec, Timestamp submitted, Timestamp now, TickCache& cache,
-                         std::optional<Timestamp> planned_start = std::nullopt);
+  ReleaseDecision Decide(const JobSpec& spec, const std::string& site, Timestamp submitted, Timestamp now,
+                         TickCache& cache, std::optional<Timestamp> planned_start = std::nullopt);
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);
@@ -159,7 +193,7 @@ class Scheduler final : public ExecutorListener {
   void FeedGrid(Feed& feed, TickCache& cache);
 
   JobStore& store_;
-  Executor& executor_;
+  std::vector<Site> sites_;
   const PolicyRegistry& policies_;
   const Clock& clock_;
   SchedulerOptions options_;
@@ -167,6 +201,7 @@ class Scheduler final : public ExecutorListener {
   bool draining_ = false;
   std::unordered_map<int64_t, JobSpec> specs_;
   std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
+  std::unordered_set<int64_t> held_dirs_;  // waiting jobs of Slurm sites whose run directory is made
   std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
   std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
   struct UnrecordedEnd {

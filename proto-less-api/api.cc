@@ -162,6 +162,8 @@ json JobToJson(const JobRecord& j, bool with_spec) {
       {"cancel_requested", j.cancel_requested},
       {"run_dir", j.run_dir},
       {"baseline_id", j.baseline_id ? json(*j.baseline_id) : json(nullptr)},
+      {"site", j.site},
+      {"slurm_job_id", j.slurm_job_id ? json(*j.slurm_job_id) : json(nullptr)},
   };
   auto progress = json::parse(j.progress, nullptr, false);
   out["progress"] = (j.progress.empty() || progress.is_discarded()) ? json(nullptr) : progress;
@@ -194,6 +196,9 @@ StatusOr<JobRecord> JobFromJson(const json& j) {
     r.run_dir = j.value("run_dir", "");
     if (j.contains("baseline_id") && j["baseline_id"].is_number_integer())
       r.baseline_id = j["baseline_id"].get<int64_t>();
+    r.site = j.value("site", "");
+    if (j.contains("slurm_job_id") && j["slurm_job_id"].is_number_integer())
+      r.slurm_job_id = j["slurm_job_id"].get<int64_t>();
     if (j.contains("progress") && !j["progress"].is_null()) r.progress = j["progress"].dump();
     r.spec_text = j.value("spec", "");
     return r;

@@ -117,7 +117,9 @@ void PrintJob(const carbon::api::JobDetail& d) {
             << "  finished:      " << Opt(j.finished) << "\n"
             << "  attempts:      " << j.attempts << "\n"
             << "  exit status:   " << (j.exit_status ? std::to_string(*j.exit_status) : "-") << "\n"
-            << "  run dir:       " << (j.run_dir.empty() ? "-" : j.run_dir) << "\n";
+            << "  run dir:       " << (j.run_dir.empty() ? "-" : j.run_dir) << "\n"
+            << "  site:          " << (j.site.empty() ? "local" : j.site)
+            << (j.slurm_job_id ? " (Slurm job " + std::to_string(*j.slurm_job_id) + ")" : std::string()) << "\n";
   if (!j.progress.empty()) std::cout << "  progress:      " << j.progress << "\n";
   if (d.savings.is_object()) std::cout << SavingsLines(d.savings);
   if (!j.error.empty()) std::cout << "  error:\n    " << j.error << "\n";

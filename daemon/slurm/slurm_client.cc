@@ -26,7 +26,10 @@ void Client::Run(const std::string& tool, std::vector<std::string> args,
 
 std::vector<std::string> Client::SubmitArgv(const Submission& s) const {
   std::vector<std::string> a = {"--parsable", "-J", s.name, "--comment=" + s.comment, "--chdir=" + s.chdir,
-                                "--output=" + s.output, "--export-file=" + s.export_file};
+                                "--output=" + s.output, "--export-file=" + s.export_file,
+                                // Preempted or node-failed jobs run again (resuming from their
+                                // checkpoint), appending to the same log.
+                                "--requeue", "--open-mode=append"};
   if (s.hold) a.push_back("--hold");
   if (!s.partition.empty()) a.push_back("--partition=" + s.partition);
   a.insert(a.end(), s.extra_args.begin(), s.extra_args.end());

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <random>
+#include <unordered_map>
 #include <spdlog/spdlog.h>
 #include <system_error>
 
@@ -17,7 +18,15 @@ struct Executor::Job {
   JobRecord record;
   std::string run_dir;
   std::string token;
-  int64_t slurm_id = 0;  // 0: sbatch in flight
+  int64_t slurm_id = 0;       // 0: not known (sbatch in flight, or not yet found in squeue)
+  int64_t events_offset = 0;  // where this attempt's events start in events.jsonl
+  bool submitting = false;    // sbatch in flight
+  bool verified = false;      // submitted, or seen in squeue with its token
+  bool released = false;      // carbond counts it as running (a slot)
+  bool releasing = false;     // scontrol release in flight
+  bool withdrawn = false;     // withdrawn while sbatch ran: cancelled once it answers
+  Phase phase = Phase::kUnknown;  // as squeue last showed it
+  std::string note;               // the last OnSiteNote
   std::unique_ptr<protocol::EventsFileFollower> events;
   std::string refusal;  // another protocol version
   bool stop_requested = false;
@@ -65,20 +74,45 @@ Executor::Executor(asio::io_context& io, ExecutorOptions options)
       poll_timer_(io),
       events_timer_(io) {}
 
-Executor::~Executor() = default;  // Slurm's jobs go on; a restarted carbond adopts them (issue 20)
+Executor::~Executor() = default;  // Slurm's jobs go on; a restarted carbond adopts them
 
 int64_t Executor::SlurmJobId(int64_t job_id) const {
   auto it = jobs_.find(job_id);
   return it == jobs_.end() ? 0 : it->second->slurm_id;
 }
 
-Status Executor::Start(const JobRecord& job, const std::string& run_dir) {
-  if (jobs_.count(job.id)) return FailedPrecondition("job already has a Slurm job");
-  auto j = std::make_shared<Job>(io_, job, run_dir);
-  j->token = RandomToken();
+bool Executor::IsRunning(int64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  return it != jobs_.end() && it->second->released;
+}
+
+void Executor::Persist(const std::shared_ptr<Job>& j) {
+  if (listener_) listener_->OnSiteJob(j->record.id, {j->slurm_id, j->token, j->events_offset});
+}
+
+void Executor::Note(const std::shared_ptr<Job>& j, const std::string& note) {
+  if (note == j->note) return;
+  j->note = note;
+  if (listener_)
+    listener_->OnSiteNote(j->record.id, "attempt " + std::to_string(j->record.attempts) + " at site " +
+                                            options_.site + ": " + note);
+}
+
+void Executor::CommandFailed(const Status& st) {
+  if (st.code() == StatusCode::kUnavailable) {
+    if (down_.empty()) spdlog::warn("site {}: Slurm unreachable: {}", options_.site, st.message());
+    down_ = "site " + options_.site + ": Slurm unreachable (" + st.message() + ")";
+  }
+}
+
+Status Executor::WriteFiles(const std::shared_ptr<Job>& j) {
+  const JobRecord& job = j->record;
+  const std::string& run_dir = j->run_dir;
   const std::string events = run_dir + "/events.jsonl";
+  // A held job runs as the next attempt; a job started at once as this one.
+  const int64_t attempt = j->released ? job.attempts : job.attempts + 1;
   std::vector<std::string> argv = {options_.worker_path, "--job-file", run_dir + "/job.yaml", "--run-dir", run_dir,
-                                   "--job-id", std::to_string(job.id), "--attempt", std::to_string(job.attempts),
+                                   "--job-id", std::to_string(job.id), "--attempt", std::to_string(attempt),
                                    "--grid-file", run_dir + "/grid.json", "--events-file", events};
   argv.insert(argv.end(), options_.worker_flags.begin(), options_.worker_flags.end());
   std::string env;
@@ -87,19 +121,153 @@ Status Executor::Start(const JobRecord& job, const std::string& run_dir) {
   RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/job.env", env));
   RETURN_IF_ERROR(WriteFileAtomically(
       run_dir + "/job.sh", BatchScript(argv, "carbond job " + std::to_string(job.id) + ", attempt " +
-                                                 std::to_string(job.attempts))));
+                                                 std::to_string(attempt) + ", site " + options_.site)));
   if (::chmod((run_dir + "/job.sh").c_str(), 0750) != 0)
     return Unavailable("cannot make " + run_dir + "/job.sh executable: " + std::error_code(errno, std::generic_category()).message());
   // The file is append-only over attempts: this attempt's events start at its end.
   struct stat st {};
-  j->events = std::make_unique<protocol::EventsFileFollower>(events, ::stat(events.c_str(), &st) == 0 ? st.st_size : 0);
+  j->events_offset = ::stat(events.c_str(), &st) == 0 ? st.st_size : 0;
+  return Status();
+}
+
+void Executor::Hold(const JobRecord& job, const std::string& run_dir) {
+  if (jobs_.count(job.id)) return;
+  auto j = std::make_shared<Job>(io_, job, run_dir);
+  if (!job.site_token.empty()) {
+    // Submitted before (by a carbond that restarted since, or by an sbatch
+    // that failed late): the next squeue finds it by its token, or it is
+    // submitted anew.
+    j->token = job.site_token;
+    j->slurm_id = job.slurm_job_id.value_or(0);
+    j->events_offset = job.events_offset;
+    jobs_[job.id] = j;
+    SchedulePoll();
+    return;
+  }
+  if (submits_in_flight_ >= options_.max_submits_in_flight || std::chrono::steady_clock::now() < retry_at_) return;
+  j->token = RandomToken();
+  if (Status st = WriteFiles(j); !st.ok()) {
+    spdlog::warn("site {}: job {}: {}", options_.site, job.id, st.message());
+    submit_error_ = st.message();
+    return;  // the next tick tries again
+  }
   jobs_[job.id] = j;
-  Submit(j);
+  Persist(j);  // the token first: a carbond killed during sbatch finds the job by it
+  Submit(j, /*hold=*/true);
+  SchedulePoll();
+}
+
+bool Executor::Ready(int64_t job_id, std::string* why) const {
+  auto it = jobs_.find(job_id);
+  const bool ready = it != jobs_.end() && it->second->verified && it->second->slurm_id != 0 &&
+                     !it->second->released && !it->second->submitting && !it->second->withdrawn && down_.empty();
+  if (!ready && why) {
+    *why = down_.empty() ? Describe(job_id) : down_;
+    if (why->empty()) *why = "waiting to be submitted to Slurm at site " + options_.site;
+  }
+  return ready;
+}
+
+std::string Executor::Describe(int64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    if (!submit_error_.empty()) {
+      const auto wait = std::chrono::duration_cast<std::chrono::seconds>(retry_at_ - std::chrono::steady_clock::now());
+      return "not yet held in Slurm at site " + options_.site + ": " + submit_error_ + "; retrying" +
+             (wait.count() > 0 ? " in " + std::to_string(wait.count()) + " s" : "");
+    }
+    return submits_in_flight_ >= options_.max_submits_in_flight
+               ? "waiting its turn to be submitted to Slurm at site " + options_.site
+               : "";
+  }
+  const Job& j = *it->second;
+  if (j.submitting) return "being submitted to Slurm (held) at site " + options_.site;
+  if (!j.verified)
+    return down_.empty() ? "looking for its held Slurm job at site " + options_.site + " in squeue" : down_;
+  return "held in Slurm as job " + std::to_string(j.slurm_id) + " at site " + options_.site;
+}
+
+void Executor::Withdraw(int64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second->released) return;
+  if (it->second->submitting) {
+    it->second->withdrawn = true;  // cancelled once sbatch answers
+    return;
+  }
+  Forget(it->second, /*cancel=*/true);
+}
+
+void Executor::Forget(const std::shared_ptr<Job>& j, bool cancel) {
+  if (cancel && j->slurm_id)
+    client_.Cancel(j->slurm_id, std::nullopt, LogFailure("Slurm job " + std::to_string(j->slurm_id) + ": scancel"));
+  jobs_.erase(j->record.id);
+  if (j->released) --released_;
+  j->token.clear();
+  j->slurm_id = 0;
+  j->events_offset = 0;
+  Persist(j);
+}
+
+Status Executor::Start(const JobRecord& job, const std::string& run_dir) {
+  auto it = jobs_.find(job.id);
+  if (it == jobs_.end()) {  // never held: submitted now, to run at once
+    auto j = std::make_shared<Job>(io_, job, run_dir);
+    j->token = RandomToken();
+    j->released = true;
+    RETURN_IF_ERROR(WriteFiles(j));
+    j->events = std::make_unique<protocol::EventsFileFollower>(run_dir + "/events.jsonl", j->events_offset);
+    jobs_[job.id] = j;
+    ++released_;
+    Persist(j);
+    Submit(j, /*hold=*/false);
+    SchedulePoll();
+    return Status();
+  }
+  auto j = it->second;
+  if (j->released) return FailedPrecondition("job " + std::to_string(job.id) + " was already released to Slurm");
+  if (!j->verified || j->slurm_id == 0 || j->submitting)
+    return Unavailable("its held Slurm job at site " + options_.site + " is not confirmed yet");
+  j->record = job;
+  j->run_dir = run_dir;
+  j->released = true;
+  ++released_;
+  j->events = std::make_unique<protocol::EventsFileFollower>(run_dir + "/events.jsonl", j->events_offset);
+  Release(j);
+  Note(j, "released Slurm job " + std::to_string(j->slurm_id));
   SchedulePoll();
   return Status();
 }
 
-void Executor::Submit(const std::shared_ptr<Job>& j) {
+Status Executor::Adopt(const JobRecord& job) {
+  if (jobs_.count(job.id)) return FailedPrecondition("job " + std::to_string(job.id) + " is already tracked");
+  if (job.site_token.empty()) return FailedPrecondition("job " + std::to_string(job.id) + " has no Slurm token");
+  const std::string run_dir = job.run_dir;
+  auto j = std::make_shared<Job>(io_, job, run_dir);
+  j->token = job.site_token;
+  j->slurm_id = job.slurm_job_id.value_or(0);
+  j->events_offset = job.events_offset;
+  j->released = true;
+  // From the attempt's first event: an epoch delivered before the restart
+  // is stored again over itself.
+  j->events = std::make_unique<protocol::EventsFileFollower>(run_dir + "/events.jsonl", j->events_offset);
+  jobs_[job.id] = j;
+  ++released_;
+  SchedulePoll();
+  return Status();
+}
+
+void Executor::Release(const std::shared_ptr<Job>& j) {
+  j->releasing = true;
+  client_.Release(j->slurm_id, [this, j](Status st) {
+    j->releasing = false;
+    if (st.ok()) return CommandWorked();
+    CommandFailed(st);
+    spdlog::warn("site {}: job {}: scontrol release {} failed ({}); the next poll tries again", options_.site,
+                 j->record.id, j->slurm_id, st.message());
+  });
+}
+
+void Executor::Submit(const std::shared_ptr<Job>& j, bool hold) {
   Submission s;
   s.name = "carbond-" + std::to_string(j->record.id);
   s.comment = JobComment(j->record.id, j->token);
@@ -109,32 +277,66 @@ void Executor::Submit(const std::shared_ptr<Job>& j) {
   s.partition = options_.partition;
   s.extra_args = options_.sbatch_args;
   s.script = j->run_dir + "/job.sh";
-  s.hold = false;
-  client_.Submit(s, [this, j](StatusOr<int64_t> id) {
-    if (jobs_.count(j->record.id) == 0 || jobs_.at(j->record.id) != j) return;
+  s.hold = hold;
+  j->submitting = true;
+  ++submits_in_flight_;
+  client_.Submit(s, [this, j, hold](StatusOr<int64_t> id) {
+    --submits_in_flight_;
+    j->submitting = false;
+    const bool tracked = jobs_.count(j->record.id) && jobs_.at(j->record.id) == j;
     if (!id.ok()) {
-      ExitInfo info;
-      info.outcome = protocol::WorkerExit::kFailed;
-      info.description = "Slurm did not take the job: " + id.status().message();
-      End(j, info);
+      CommandFailed(id.status());
+      if (!tracked) return;
+      if (!hold) {
+        ExitInfo info;
+        info.outcome = protocol::WorkerExit::kFailed;
+        info.description = "Slurm did not take the job: " + id.status().message();
+        End(j, info);
+        return;
+      }
+      // Retried with backoff. The token stays stored: a timed-out sbatch
+      // may have submitted it, and the next squeue would find it.
+      submit_error_ = id.status().message();
+      retry_delay_ = std::min<Duration>(retry_delay_ == Duration{} ? options_.retry_min : retry_delay_ * 2,
+                                        options_.retry_max);
+      retry_at_ = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(retry_delay_);
+      spdlog::warn("site {}: job {}: sbatch failed: {}; retrying in {} s", options_.site, j->record.id,
+                   submit_error_, std::chrono::duration_cast<std::chrono::seconds>(retry_delay_).count());
+      jobs_.erase(j->record.id);
       return;
     }
+    CommandWorked();
+    submit_error_.clear();
+    retry_delay_ = Duration{};
     j->slurm_id = *id;
-    spdlog::info("job {}: Slurm job {}", j->record.id, *id);
-    if (j->stop_requested) {  // cancelled while sbatch ran
+    j->verified = true;
+    if (!tracked || j->withdrawn) {  // withdrawn while sbatch ran
       client_.Cancel(*id, std::nullopt, LogFailure("Slurm job " + std::to_string(*id) + ": scancel"));
+      if (tracked) Forget(j, /*cancel=*/false);
+      return;
     }
+    Persist(j);
+    spdlog::info("site {}: job {}: Slurm job {}{}", options_.site, j->record.id, *id, hold ? " (held)" : "");
+    if (j->stop_requested)  // cancelled while sbatch ran
+      client_.Cancel(*id, std::nullopt, LogFailure("Slurm job " + std::to_string(*id) + ": scancel"));
   });
 }
 
 Status Executor::Stop(int64_t job_id, StopMode mode) {
   auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return NotFound("job " + std::to_string(job_id) + " has no Slurm job");
+  if (it == jobs_.end() || !it->second->released)
+    return NotFound("job " + std::to_string(job_id) + " has no released Slurm job");
   auto j = it->second;
   j->stop_requested = true;
   j->stop_mode = mode;
   if (j->slurm_id == 0) return Status();  // cancelled once sbatch answers
   const int64_t id = j->slurm_id;
+  if (j->phase != Phase::kRunning) {
+    // Held or pending: Slurm refuses signals to a job that does not run.
+    client_.Cancel(id, std::nullopt, LogFailure("Slurm job " + std::to_string(id) + ": scancel"));
+    return Status();
+  }
   // TERM first (the worker checkpoints and exits 75), scancel after the grace period.
   client_.Cancel(id, std::string("TERM"), LogFailure("Slurm job " + std::to_string(id) + ": scancel --signal=TERM"));
   j->kill_timer.expires_after(options_.cancel_grace);
@@ -147,6 +349,10 @@ Status Executor::Stop(int64_t job_id, StopMode mode) {
 }
 
 void Executor::SchedulePoll() {
+  if (released_ > 0 && !following_) {
+    following_ = true;
+    FollowEvents();
+  }
   if (polling_ || jobs_.empty()) return;
   polling_ = true;
   poll_timer_.expires_after(options_.poll);
@@ -154,7 +360,6 @@ void Executor::SchedulePoll() {
     if (ec) return;
     Poll();
   });
-  FollowEvents();
 }
 
 void Executor::FollowEvents() {
@@ -162,6 +367,7 @@ void Executor::FollowEvents() {
   events_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     for (auto& [id, j] : jobs_) {
+      if (!j->events) continue;
       Status st = j->events->Poll([this, j = j](StatusOr<protocol::Event> e, std::string_view) {
         if (!j->refusal.empty()) return;
         if (e.ok()) {
@@ -177,7 +383,10 @@ void Executor::FollowEvents() {
       });
       if (!st.ok()) spdlog::warn("job {}: {}", id, st.message());
     }
-    if (!jobs_.empty()) FollowEvents();
+    if (released_ > 0)
+      FollowEvents();
+    else
+      following_ = false;
   });
 }
 
@@ -185,22 +394,58 @@ void Executor::Poll() {
   client_.Queue([this](StatusOr<std::vector<QueueRow>> rows) {
     polling_ = false;
     if (!rows.ok()) {
-      spdlog::warn("Slurm: {}", rows.status().message());  // the jobs are kept; the next poll retries
+      CommandFailed(rows.status());  // the jobs are kept; the next poll retries
+      if (rows.status().code() != StatusCode::kUnavailable) spdlog::warn("site {}: {}", options_.site, rows.status().message());
       SchedulePoll();
       return;
     }
+    CommandWorked();
+    // carbond's jobs by comment: Slurm reuses ids, the token tells them apart.
+    std::unordered_map<std::string_view, const QueueRow*> by_comment;
+    for (const QueueRow& r : *rows)
+      if (r.comment.rfind("carbond:", 0) == 0) by_comment[r.comment] = &r;
     std::vector<std::shared_ptr<Job>> live;
     for (auto& [id, j] : jobs_) live.push_back(j);
     for (auto& j : live) {
-      if (j->slurm_id == 0 || j->finishing) continue;
-      const QueueRow* row = nullptr;
-      for (const QueueRow& r : *rows)
-        if (r.id == j->slurm_id && r.comment == JobComment(j->record.id, j->token)) row = &r;
+      if (j->submitting || j->finishing || !jobs_.count(j->record.id)) continue;
+      auto found = by_comment.find(JobComment(j->record.id, j->token));
+      const QueueRow* row = found == by_comment.end() ? nullptr : found->second;
+      if (row) {
+        j->phase = PhaseOf(row->state, row->reason);
+        if (j->slurm_id != row->id) {
+          j->slurm_id = row->id;
+          Persist(j);
+        }
+      }
+      if (!j->released) {
+        if (row && j->phase == Phase::kHeld) {
+          j->verified = true;
+          continue;
+        }
+        // Gone, or released by someone else: carbond decides when it runs,
+        // so it is submitted anew, held.
+        if (row)
+          spdlog::warn("site {}: job {}: its held Slurm job {} is {} ({}) without carbond's release; "
+                       "cancelling it and holding a new one", options_.site, j->record.id, row->id, row->state,
+                       row->reason);
+        Forget(j, /*cancel=*/row && !IsFinal(j->phase));
+        continue;
+      }
+      j->verified = true;
       if (!row) {
         Finish(j, "", "");  // gone from squeue: sacct knows how it ended
-      } else if (IsFinal(PhaseOf(row->state, row->reason))) {
-        Finish(j, row->state, row->reason);
+        continue;
       }
+      if (j->phase == Phase::kHeld && row->reason == "JobHeldUser" && !j->releasing) Release(j);  // it failed before
+      if (IsFinal(j->phase) && j->phase != Phase::kRequeue) {
+        Finish(j, row->state, row->reason);
+        continue;
+      }
+      std::string note = "Slurm job " + std::to_string(row->id) + " " + row->state;
+      if (!row->reason.empty() && row->reason != "None") note += " (" + row->reason + ")";
+      if (j->phase == Phase::kRequeue || (j->phase == Phase::kPending && j->note.find("RUNNING") != std::string::npos))
+        note += "; requeued by Slurm, it resumes from its checkpoint";
+      Note(j, note);
     }
     SchedulePoll();
   });
@@ -208,12 +453,25 @@ void Executor::Poll() {
 
 void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, const std::string& reason) {
   j->finishing = true;
+  if (j->slurm_id == 0) {
+    ExitInfo info;
+    info.no_retry = true;
+    info.description = "its Slurm job (comment " + JobComment(j->record.id, j->token) +
+                       ") is in neither squeue nor sacct; it may have run, so it is not run again";
+    End(j, info);
+    return;
+  }
   client_.Accounting({j->slurm_id}, /*jobcomp=*/false, [this, j, state, reason](StatusOr<std::vector<AcctRow>> rows) {
     auto conclude = [this, j, state, reason](StatusOr<std::vector<AcctRow>> acct) {
+      if (!acct.ok() && acct.status().code() == StatusCode::kUnavailable) {
+        CommandFailed(acct.status());
+        j->finishing = false;  // the next poll asks again
+        return;
+      }
       std::optional<AcctRow> row;
       if (acct.ok())
         for (const AcctRow& r : *acct)
-          if (r.id == j->slurm_id) row = r;
+          if (r.id == j->slurm_id && (r.comment.empty() || r.comment == JobComment(j->record.id, j->token))) row = r;
       const std::string final_state = row ? row->state : state;
       ExitInfo info;
       const Phase phase = PhaseOf(final_state, reason);
@@ -223,18 +481,35 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
                          (final_state.empty() ? std::string("vanished from squeue and sacct") : final_state) +
                          (reason.empty() || reason == "None" ? "" : " (" + reason + ")") +
                          (row ? ", exit " + std::to_string(row->exit_code) + ":" + std::to_string(row->signal) : "");
+      // Only COMPLETED is a success: Slurm records 0:0 for cancelled and timed-out jobs too.
+      const auto from_code = [&] {
+        auto e = row && row->signal == 0 ? protocol::WorkerExitFromCode(row->exit_code) : protocol::WorkerExit::kFailed;
+        return e == protocol::WorkerExit::kOk ? protocol::WorkerExit::kFailed : e;
+      };
       switch (phase) {
         case Phase::kSucceeded: info.outcome = protocol::WorkerExit::kOk; break;
         case Phase::kRequeue: info.outcome = protocol::WorkerExit::kInterrupted; break;
         case Phase::kOutOfMemory: info.outcome = protocol::WorkerExit::kOutOfMemory; break;
-        default:
-          info.outcome = row && row->signal == 0 ? protocol::WorkerExitFromCode(row->exit_code)
-                                                 : protocol::WorkerExit::kFailed;
+        case Phase::kCancelled:
+          info.outcome = from_code();
+          if (!j->stop_requested) {
+            info.no_retry = true;
+            info.description += ", cancelled in Slurm outside carbond (scancel)";
+          }
+          break;
+        default: info.outcome = from_code();
       }
-      if (j->stop_requested && j->stop_mode == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk)
+      if (final_state.empty()) {
+        info.no_retry = true;
+        info.description += "; it may have run, so it is not run again";
+      }
+      if (j->stop_requested && j->stop_mode == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk) {
         info.outcome = protocol::WorkerExit::kInterrupted;
+        info.no_retry = false;
+      }
       if (!j->refusal.empty()) {
         info.outcome = protocol::WorkerExit::kRejected;
+        info.no_retry = false;
         info.description = "refused by carbond: " + j->refusal;
       }
       End(j, info);
@@ -249,13 +524,19 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
 
 void Executor::End(const std::shared_ptr<Job>& j, ExitInfo info) {
   // What the worker wrote last.
-  Status st = j->events->Poll([this, j](StatusOr<protocol::Event> e, std::string_view) {
-    if (e.ok() && j->refusal.empty() && listener_) listener_->OnWorkerEvent(j->record.id, *e);
-  });
-  if (!st.ok()) spdlog::warn("job {}: {}", j->record.id, st.message());
+  if (j->events) {
+    Status st = j->events->Poll([this, j](StatusOr<protocol::Event> e, std::string_view) {
+      if (e.ok() && j->refusal.empty() && listener_) listener_->OnWorkerEvent(j->record.id, *e);
+    });
+    if (!st.ok()) spdlog::warn("job {}: {}", j->record.id, st.message());
+  }
   j->kill_timer.cancel();
   jobs_.erase(j->record.id);
+  if (j->released) --released_;
   info.stderr_tail = TailOfFile(j->run_dir + "/worker.log", options_.stderr_tail_bytes);
+  // The Slurm job id stays on record; the token goes: a next attempt is a new Slurm job.
+  j->token.clear();
+  Persist(j);
   if (listener_) listener_->OnWorkerExit(j->record.id, info);
 }
 

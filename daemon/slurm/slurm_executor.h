@@ -1,11 +1,16 @@
-// SlurmExecutor: runs released jobs as Slurm batch jobs (issue 20's site
-// executor; the scheduler does not use it yet). Each job gets, in its run
+// SlurmExecutor: a Slurm site (README "Running on a Slurm cluster"). A
+// waiting job is submitted held (Hold: sbatch --hold, with the comment
+// carbond:<job id>:<token>) so Slurm's users see it in squeue, and released
+// at its planned start (Start: scontrol release). Each job gets, in its run
 // directory (on storage the compute nodes see): job.yaml, job.sh (the
 // worker's command line, nothing else), job.env (its exact environment, for
 // sbatch --export-file) and the worker's append-only events.jsonl, which
 // this executor follows (the worker is not carbond's child: the events-file
 // transport of docs/protocol.md). One squeue call per poll tracks all of its
-// jobs; a job that left squeue is looked up in sacct. All callbacks run on
+// jobs, held or released, matched by comment (Slurm reuses ids); a job that
+// left squeue is looked up in sacct. Jobs outlive carbond: a restarted
+// carbond adopts them by their stored id and token. Slurm being down keeps
+// everything as it is; submissions retry with backoff. All callbacks run on
 // the io_context's thread.
 #pragma once
 
@@ -25,6 +30,7 @@
 namespace carbon::slurm {
 
 struct ExecutorOptions {
+  std::string site = "slurm";            // the site's name, in reasons and logs
   ClientOptions client;
   std::string partition;                 // empty: the cluster's default
   std::vector<std::string> sbatch_args;  // the site's extra sbatch flags
@@ -35,6 +41,9 @@ struct ExecutorOptions {
   Duration events_poll = std::chrono::milliseconds(500);    // the events files
   Duration cancel_grace = std::chrono::seconds(30);          // TERM, then scancel
   size_t stderr_tail_bytes = 2048;                           // of worker.log, into the exit's stderr_tail
+  size_t max_submits_in_flight = 8;                          // concurrent sbatch calls
+  Duration retry_min = std::chrono::seconds(5);              // after a failed sbatch; doubles up to retry_max
+  Duration retry_max = std::chrono::minutes(5);
 };
 
 class Executor final : public carbon::Executor {
@@ -43,24 +52,43 @@ class Executor final : public carbon::Executor {
   ~Executor() override;
 
   void SetListener(ExecutorListener* listener) override { listener_ = listener; }
-  // Writes the run directory's files and submits; the submission's outcome
-  // comes later: a refused sbatch ends the run through OnWorkerExit.
+  // Releases the job's held Slurm job; a job never held is submitted now.
+  // A refused sbatch then ends the run through OnWorkerExit.
   Status Start(const JobRecord& job, const std::string& run_dir) override;
   Status Stop(int64_t job_id, StopMode mode) override;
-  bool IsRunning(int64_t job_id) const override { return jobs_.count(job_id) > 0; }
-  size_t RunningCount() const override { return jobs_.size(); }
+  bool IsRunning(int64_t job_id) const override;
+  size_t RunningCount() const override { return released_; }
 
-  // The Slurm job id of a running job (0 while its sbatch is in flight).
+  void Hold(const JobRecord& job, const std::string& run_dir) override;
+  bool Ready(int64_t job_id, std::string* why) const override;
+  void Withdraw(int64_t job_id) override;
+  std::string Describe(int64_t job_id) const override;
+  bool Detached() const override { return true; }
+  Status Adopt(const JobRecord& job) override;
+  std::string Degraded() const override { return down_; }
+
+  // The Slurm job id of a job (0 while its sbatch is in flight or unknown).
   int64_t SlurmJobId(int64_t job_id) const;
+  // Jobs tracked, held or released.
+  size_t TrackedCount() const { return jobs_.size(); }
 
  private:
   struct Job;
-  void Submit(const std::shared_ptr<Job>& j);
+  // Writes job.yaml, job.sh and job.env for the job's next attempt.
+  Status WriteFiles(const std::shared_ptr<Job>& j);
+  void Submit(const std::shared_ptr<Job>& j, bool hold);
+  void Release(const std::shared_ptr<Job>& j);
+  void Forget(const std::shared_ptr<Job>& j, bool cancel);
+  void Persist(const std::shared_ptr<Job>& j);
+  void Note(const std::shared_ptr<Job>& j, const std::string& note);
   void SchedulePoll();
   void Poll();
   void FollowEvents();
   void Finish(const std::shared_ptr<Job>& j, const std::string& state, const std::string& reason);
   void End(const std::shared_ptr<Job>& j, ExitInfo info);
+  // A Slurm command failed: UNAVAILABLE marks the site down until one works.
+  void CommandFailed(const Status& st);
+  void CommandWorked() { down_.clear(); }
 
   boost::asio::io_context& io_;
   ExecutorOptions options_;
@@ -68,8 +96,14 @@ class Executor final : public carbon::Executor {
   Client client_;
   ExecutorListener* listener_ = nullptr;
   std::map<int64_t, std::shared_ptr<Job>> jobs_;
+  size_t released_ = 0;
+  size_t submits_in_flight_ = 0;
+  std::string down_;            // why the site is degraded; empty: it answers
+  std::string submit_error_;    // the last sbatch failure, while retrying
+  Duration retry_delay_{};      // the current backoff; zero after a success
+  std::chrono::steady_clock::time_point retry_at_{};
   boost::asio::steady_timer poll_timer_, events_timer_;
-  bool polling_ = false;
+  bool polling_ = false, following_ = false;
 };
 
 // The batch script for a command line: "#!/bin/sh", a comment, and `exec`

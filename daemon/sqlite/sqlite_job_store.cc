@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kColumns =
     "id, name, spec, policy, owner_uid, state, reason, submitted_at, not_before, deadline, "
     "planned_start, started_at, finished_at, attempts, exit_status, error, progress, "
-    "cancel_requested, run_dir, baseline_id";
+    "cancel_requested, run_dir, baseline_id, site, slurm_job_id, site_token, events_offset";
 
 std::optional<std::string> OptTime(const std::optional<Timestamp>& t) {
   if (!t) return std::nullopt;
@@ -48,6 +48,10 @@ JobRecord ReadJob(const sql::Statement& st) {
   j.cancel_requested = st.ColumnInt(17) != 0;
   j.run_dir = st.ColumnText(18);
   j.baseline_id = st.ColumnOptInt(19);
+  j.site = st.ColumnText(20);
+  j.slurm_job_id = st.ColumnOptInt(21);
+  j.site_token = st.ColumnText(22);
+  j.events_offset = st.ColumnInt(23);
   return j;
 }
 
@@ -94,7 +98,7 @@ StatusOr<std::vector<int64_t>> SqliteJobStore::InsertAll(
 StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const Transition* plan) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, not_before, "
-      "deadline, signature, baseline_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"));
+      "deadline, signature, baseline_id, site) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)"));
   RETURN_IF_ERROR(st.Bind(1, job.name)
                       .Bind(2, job.spec_text)
                       .Bind(3, job.policy)
@@ -105,6 +109,7 @@ StatusOr<int64_t> SqliteJobStore::InsertInTransaction(const NewJob& job, const T
                       .Bind(8, OptTime(job.deadline))
                       .Bind(9, job.signature)
                       .Bind(10, job.baseline_id)
+                      .Bind(11, job.site.empty() ? std::nullopt : std::optional<std::string>(job.site))
                       .Run());
   int64_t id = db_->LastInsertRowId();
   RETURN_IF_ERROR(AddEvent(id, std::nullopt, "queued", job.reason, job.submitted));
@@ -201,6 +206,18 @@ Status SqliteJobStore::UpdateReasons(const std::vector<ReasonUpdate>& updates) {
                         .Run());
   }
   return tx.Commit();
+}
+
+Status SqliteJobStore::SetSiteJob(int64_t id, const SiteJobRecord& s) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare(
+      "UPDATE jobs SET slurm_job_id = ?, site_token = ?, events_offset = ? WHERE id = ?"));
+  RETURN_IF_ERROR(st.Bind(1, s.slurm_job_id ? std::optional<int64_t>(s.slurm_job_id) : std::nullopt)
+                      .Bind(2, s.token.empty() ? std::nullopt : std::optional<std::string>(s.token))
+                      .Bind(3, s.events_offset)
+                      .Bind(4, id)
+                      .Run());
+  if (db_->Changes() != 1) return NotFound("no job with id " + std::to_string(id));
+  return Status();
 }
 
 Status SqliteJobStore::SetProgress(int64_t id, const std::string& progress_json) {

@@ -26,6 +26,7 @@ class SqliteJobStore final : public JobStore {
   std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) override;
   Status UpdateReasons(const std::vector<ReasonUpdate>& updates) override;
   Status SetProgress(int64_t id, const std::string& progress_json) override;
+  Status SetSiteJob(int64_t id, const SiteJobRecord& s) override;
   Status RequestCancel(int64_t id) override;
   StatusOr<std::vector<JobEvent>> Events(int64_t id) override;
   Status RecordEpoch(const EpochRecord& epoch) override;

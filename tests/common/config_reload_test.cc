@@ -112,6 +112,7 @@ const std::map<std::string, Change>& Changes() {
       {"clock.speed", {"60", {{"clock.mode", "virtual"}}}},
       {"clock.skip_idle", {"true", {{"clock.mode", "virtual"}}}},
       {"log.level", {"debug"}},
+      {"sites", {"[{name: cluster, executor: slurm, zone: DE, slots: 4, slurm: {run_root: /srv/runs}}]"}},
   };
   return changes;
 }

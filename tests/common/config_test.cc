@@ -197,5 +197,75 @@ TEST(Config, SystemdDirectoriesReplaceDefaultsOnly) {
   ::unsetenv("STATE_DIRECTORY");
 }
 
+
+TEST(Config, SitesDefaultToTheLocalWorkerAndAreParsed) {
+  auto none = ParseConfig("worker: {max_concurrent_jobs: 3}\nscheduler: {default_zone: FR}\n", "c");
+  ASSERT_TRUE(none.ok());
+  ASSERT_EQ(none->Sites().size(), 1u);
+  EXPECT_EQ(none->Sites()[0].name, "local");
+  EXPECT_EQ(none->Sites()[0].executor, "local");
+  EXPECT_EQ(none->Sites()[0].zone, "FR");
+  EXPECT_EQ(none->Sites()[0].slots, 3);
+  auto c = ParseConfig(R"(worker: {max_concurrent_jobs: 2}
+sites:
+  - name: box
+    executor: local
+    zone: GB
+  - name: cluster
+    executor: slurm
+    zone: DE
+    slots: 8
+    slurm:
+      conf: /etc/slurm/slurm.conf
+      partition: gpu
+      run_root: /shared/carbond/runs
+      worker_path: /opt/carbond/bin/carbon-worker
+      sbatch_args: ["--gres=gpu:1", "--time=1-00:00:00"]
+      poll: 10s
+)",
+                       "c");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->Sites().size(), 2u);
+  EXPECT_EQ(c->sites[0].slots, 2);  // a local site's default: worker.max_concurrent_jobs
+  const SiteConfig& s = c->sites[1];
+  EXPECT_EQ(s.executor, "slurm");
+  EXPECT_EQ(s.slots, 8);
+  EXPECT_EQ(s.slurm.partition, "gpu");
+  EXPECT_EQ(s.slurm.run_root, "/shared/carbond/runs");
+  EXPECT_EQ(s.slurm.worker_path, "/opt/carbond/bin/carbon-worker");
+  EXPECT_EQ(s.slurm.sbatch_args, (std::vector<std::string>{"--gres=gpu:1", "--time=1-00:00:00"}));
+  EXPECT_EQ(s.slurm.poll, std::chrono::seconds(10));
+  // Every site's zone is polled.
+  EXPECT_EQ(c->IntensityZones(), (std::vector<std::string>{"GB", "DE"}));
+}
+
+TEST(Config, BadSitesNameTheFieldLineAndWhatIsAccepted) {
+  struct Case {
+    std::string yaml, field, text;
+  };
+  const std::vector<Case> cases = {
+      {"sites: {name: a}\n", "sites", "expected a list of sites"},
+      {"sites:\n  - name: a\n    executor: pbs\n", "sites[0].executor", "c:3:15"},
+      {"sites:\n  - name: a\n    executor: slurm\n", "sites[0].slurm", "needs a 'slurm' section"},
+      {"sites:\n  - name: a\n    executor: slurm\n    slurm: {partition: gpu}\n", "sites[0].slurm.run_root",
+       "required"},
+      {"sites:\n  - name: a\n    executor: slurm\n    slurm: {run_root: runs}\n", "sites[0].slurm.run_root",
+       "'runs' is relative"},
+      {"sites:\n  - {name: a}\n  - {name: a}\n", "sites[1].name", "defined twice"},
+      {"sites:\n  - {name: 'a b'}\n", "sites[0].name", "letters, digits"},
+      {"sites:\n  - {name: a, slurm: {run_root: /r}}\n", "sites[0].slurm", "only a site with executor: slurm"},
+      {"sites:\n  - name: a\n    executor: slurm\n    slurm:\n      run_root: /r\n      sbatch_args: [--hold]\n",
+       "sites[0].slurm.sbatch_args[0]", "set by carbond itself"},
+      {"sites:\n  - {name: a, slots: -1}\n", "sites[0].slots", "c:2:"},
+      {"sites:\n  - {name: a, zone: GB, colour: red}\n", "sites[0].colour", "unknown key 'colour'"},
+  };
+  for (const Case& k : cases) {
+    auto c = ParseConfig(k.yaml, "c");
+    ASSERT_FALSE(c.ok()) << k.yaml;
+    EXPECT_EQ(c.status().field(), k.field) << k.yaml << c.status().message();
+    EXPECT_NE(c.status().message().find(k.text), std::string::npos) << k.yaml << c.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace carbon

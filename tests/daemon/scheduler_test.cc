@@ -112,7 +112,7 @@ TEST_F(SchedulerTest, OneSlotRunsOneJobAtATime) {
   sched_->Tick();
   EXPECT_EQ(Job(a).state, JobState::kRunning);
   EXPECT_EQ(Job(b).state, JobState::kWaiting);
-  EXPECT_NE(Job(b).reason.find("waiting for a free worker slot (1 of 1 busy)"), std::string::npos);
+  EXPECT_NE(Job(b).reason.find("waiting for a free worker slot at site local (1 of 1 busy)"), std::string::npos);
   exec_.Exit(a, 0);
   sched_->Tick();
   EXPECT_EQ(Job(b).state, JobState::kRunning);

@@ -178,7 +178,8 @@ TEST(SlurmClientArgv, TheSubmissionIsWhatSlurmExpects) {
   s.script = "/runs/7/job.sh";
   EXPECT_EQ(client.SubmitArgv(s),
             (std::vector<std::string>{"--parsable", "-J", "carbond-7", "--comment=carbond:7:abc", "--chdir=/runs/7",
-                                      "--output=/runs/7/slurm-%j.out", "--export-file=/runs/7/env", "--hold",
+                                      "--output=/runs/7/slurm-%j.out", "--export-file=/runs/7/env", "--requeue",
+                                      "--open-mode=append", "--hold",
                                       "--partition=gpu", "--gres=gpu:1", "--time=1-00:00:00", "/runs/7/job.sh"}));
 }
 
