@@ -197,7 +197,7 @@ void Executor::Withdraw(int64_t job_id) {
   Forget(it->second, /*cancel=*/true);
 }
 
-void Executor::Forget(const std::shared_ptr<Job>& j, bool cancel) {
+void Executor::Forget(std::shared_ptr<Job> j, bool cancel) {  // by value: it erases the map's copy
   if (cancel && j->slurm_id)
     client_.Cancel(j->slurm_id, std::nullopt, LogFailure("Slurm job " + std::to_string(j->slurm_id) + ": scancel"));
   jobs_.erase(j->record.id);
@@ -332,13 +332,18 @@ Status Executor::Stop(int64_t job_id, StopMode mode) {
   j->stop_mode = mode;
   if (j->slurm_id == 0) return Status();  // cancelled once sbatch answers
   const int64_t id = j->slurm_id;
-  if (j->phase != Phase::kRunning) {
-    // Held or pending: Slurm refuses signals to a job that does not run.
+  if (j->phase == Phase::kHeld || j->phase == Phase::kPending) {
+    // Slurm refuses signals to a job that does not run.
     client_.Cancel(id, std::nullopt, LogFailure("Slurm job " + std::to_string(id) + ": scancel"));
     return Status();
   }
-  // TERM first (the worker checkpoints and exits 75), scancel after the grace period.
-  client_.Cancel(id, std::string("TERM"), LogFailure("Slurm job " + std::to_string(id) + ": scancel --signal=TERM"));
+  // TERM first (the worker checkpoints and exits 75), scancel after the
+  // grace period, or at once when Slurm refuses the signal (it did not run yet).
+  client_.Cancel(id, std::string("TERM"), [this, id](Status st) {
+    if (st.ok()) return;
+    spdlog::warn("Slurm job {}: scancel --signal=TERM: {}; scancel", id, st.message());
+    client_.Cancel(id, std::nullopt, LogFailure("Slurm job " + std::to_string(id) + ": scancel"));
+  });
   j->kill_timer.expires_after(options_.cancel_grace);
   j->kill_timer.async_wait([this, j, id](const boost::system::error_code& ec) {
     if (ec || j->finishing) return;
@@ -371,6 +376,7 @@ void Executor::FollowEvents() {
       Status st = j->events->Poll([this, j = j](StatusOr<protocol::Event> e, std::string_view) {
         if (!j->refusal.empty()) return;
         if (e.ok()) {
+          j->phase = Phase::kRunning;  // its worker speaks
           if (listener_) listener_->OnWorkerEvent(j->record.id, *e);
         } else if (e.status().code() == StatusCode::kFailedPrecondition) {
           j->refusal = e.status().message();
@@ -522,7 +528,7 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
   });
 }
 
-void Executor::End(const std::shared_ptr<Job>& j, ExitInfo info) {
+void Executor::End(std::shared_ptr<Job> j, ExitInfo info) {  // by value: it erases the map's copy
   // What the worker wrote last.
   if (j->events) {
     Status st = j->events->Poll([this, j](StatusOr<protocol::Event> e, std::string_view) {

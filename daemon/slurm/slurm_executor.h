@@ -78,14 +78,14 @@ class Executor final : public carbon::Executor {
   Status WriteFiles(const std::shared_ptr<Job>& j);
   void Submit(const std::shared_ptr<Job>& j, bool hold);
   void Release(const std::shared_ptr<Job>& j);
-  void Forget(const std::shared_ptr<Job>& j, bool cancel);
+  void Forget(std::shared_ptr<Job> j, bool cancel);
   void Persist(const std::shared_ptr<Job>& j);
   void Note(const std::shared_ptr<Job>& j, const std::string& note);
   void SchedulePoll();
   void Poll();
   void FollowEvents();
   void Finish(const std::shared_ptr<Job>& j, const std::string& state, const std::string& reason);
-  void End(const std::shared_ptr<Job>& j, ExitInfo info);
+  void End(std::shared_ptr<Job> j, ExitInfo info);
   // A Slurm command failed: UNAVAILABLE marks the site down until one works.
   void CommandFailed(const Status& st);
   void CommandWorked() { down_.clear(); }
