@@ -26,6 +26,7 @@ struct Executor::Job {
   bool releasing = false;     // scontrol release in flight
   bool withdrawn = false;     // withdrawn while sbatch ran: cancelled once it answers
   Phase phase = Phase::kUnknown;  // as squeue last showed it
+  bool ran = false;               // seen running, or its worker spoke
   std::string note;               // the last OnSiteNote
   std::unique_ptr<protocol::EventsFileFollower> events;
   std::string refusal;  // another protocol version
@@ -59,6 +60,46 @@ std::string Quote(const std::string& s) {
 }
 
 }  // namespace
+
+ExitInfo ExitOf(int64_t slurm_id, const std::string& state, const std::string& reason,
+               const std::optional<AcctRow>& row, std::optional<StopMode> stopped) {
+  const std::string final_state = row ? row->state : state;
+  ExitInfo info;
+  const Phase phase = PhaseOf(final_state, reason);
+  if (row && row->signal == 0) info.exit_status = row->exit_code;
+  if (row && row->signal) info.exit_status = 128 + row->signal;
+  info.description = "Slurm job " + std::to_string(slurm_id) + " " +
+                     (final_state.empty() ? std::string("vanished from squeue and sacct") : final_state) +
+                     (reason.empty() || reason == "None" ? "" : " (" + reason + ")") +
+                     (row ? ", exit " + std::to_string(row->exit_code) + ":" + std::to_string(row->signal) : "");
+  // Only COMPLETED is a success: Slurm records 0:0 for cancelled and timed-out jobs too.
+  auto from_code = [&] {
+    auto e = row && row->signal == 0 ? protocol::WorkerExitFromCode(row->exit_code) : protocol::WorkerExit::kFailed;
+    return e == protocol::WorkerExit::kOk ? protocol::WorkerExit::kFailed : e;
+  };
+  switch (phase) {
+    case Phase::kSucceeded: info.outcome = protocol::WorkerExit::kOk; break;
+    case Phase::kRequeue: info.outcome = protocol::WorkerExit::kInterrupted; break;
+    case Phase::kOutOfMemory: info.outcome = protocol::WorkerExit::kOutOfMemory; break;
+    case Phase::kCancelled:
+      info.outcome = from_code();
+      if (!stopped) {
+        info.no_retry = true;
+        info.description += ", cancelled in Slurm outside carbond (scancel)";
+      }
+      break;
+    default: info.outcome = from_code();
+  }
+  if (final_state.empty()) {
+    info.no_retry = true;
+    info.description += "; it may have run, so it is not run again";
+  }
+  if (stopped == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk) {
+    info.outcome = protocol::WorkerExit::kInterrupted;
+    info.no_retry = false;
+  }
+  return info;
+}
 
 std::string BatchScript(const std::vector<std::string>& argv, const std::string& comment) {
   std::string s = "#!/bin/sh\n# " + comment + "\nexec";
@@ -377,6 +418,7 @@ void Executor::FollowEvents() {
         if (!j->refusal.empty()) return;
         if (e.ok()) {
           j->phase = Phase::kRunning;  // its worker speaks
+          j->ran = true;
           if (listener_) listener_->OnWorkerEvent(j->record.id, *e);
         } else if (e.status().code() == StatusCode::kFailedPrecondition) {
           j->refusal = e.status().message();
@@ -449,7 +491,8 @@ void Executor::Poll() {
       }
       std::string note = "Slurm job " + std::to_string(row->id) + " " + row->state;
       if (!row->reason.empty() && row->reason != "None") note += " (" + row->reason + ")";
-      if (j->phase == Phase::kRequeue || (j->phase == Phase::kPending && j->note.find("RUNNING") != std::string::npos))
+      if (j->phase == Phase::kRunning) j->ran = true;
+      if (j->phase == Phase::kRequeue || (j->ran && (j->phase == Phase::kPending || j->phase == Phase::kHeld)))
         note += "; requeued by Slurm, it resumes from its checkpoint";
       Note(j, note);
     }
@@ -478,41 +521,8 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
       if (acct.ok())
         for (const AcctRow& r : *acct)
           if (r.id == j->slurm_id && (r.comment.empty() || r.comment == JobComment(j->record.id, j->token))) row = r;
-      const std::string final_state = row ? row->state : state;
-      ExitInfo info;
-      const Phase phase = PhaseOf(final_state, reason);
-      if (row && row->signal == 0) info.exit_status = row->exit_code;
-      if (row && row->signal) info.exit_status = 128 + row->signal;
-      info.description = "Slurm job " + std::to_string(j->slurm_id) + " " +
-                         (final_state.empty() ? std::string("vanished from squeue and sacct") : final_state) +
-                         (reason.empty() || reason == "None" ? "" : " (" + reason + ")") +
-                         (row ? ", exit " + std::to_string(row->exit_code) + ":" + std::to_string(row->signal) : "");
-      // Only COMPLETED is a success: Slurm records 0:0 for cancelled and timed-out jobs too.
-      const auto from_code = [&] {
-        auto e = row && row->signal == 0 ? protocol::WorkerExitFromCode(row->exit_code) : protocol::WorkerExit::kFailed;
-        return e == protocol::WorkerExit::kOk ? protocol::WorkerExit::kFailed : e;
-      };
-      switch (phase) {
-        case Phase::kSucceeded: info.outcome = protocol::WorkerExit::kOk; break;
-        case Phase::kRequeue: info.outcome = protocol::WorkerExit::kInterrupted; break;
-        case Phase::kOutOfMemory: info.outcome = protocol::WorkerExit::kOutOfMemory; break;
-        case Phase::kCancelled:
-          info.outcome = from_code();
-          if (!j->stop_requested) {
-            info.no_retry = true;
-            info.description += ", cancelled in Slurm outside carbond (scancel)";
-          }
-          break;
-        default: info.outcome = from_code();
-      }
-      if (final_state.empty()) {
-        info.no_retry = true;
-        info.description += "; it may have run, so it is not run again";
-      }
-      if (j->stop_requested && j->stop_mode == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk) {
-        info.outcome = protocol::WorkerExit::kInterrupted;
-        info.no_retry = false;
-      }
+      ExitInfo info = ExitOf(j->slurm_id, state, reason, row,
+                             j->stop_requested ? std::optional<StopMode>(j->stop_mode) : std::nullopt);
       if (!j->refusal.empty()) {
         info.outcome = protocol::WorkerExit::kRejected;
         info.no_retry = false;

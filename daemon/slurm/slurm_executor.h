@@ -106,6 +106,17 @@ class Executor final : public carbon::Executor {
   bool polling_ = false, following_ = false;
 };
 
+// How a Slurm job ended, for carbond: `state` and `reason` as squeue last
+// showed them ("" when it had left squeue), `row` what accounting recorded
+// (its state wins), `stopped` how carbond stopped it, if it did. Only
+// COMPLETED succeeds (Slurm records 0:0 for cancelled and timed-out jobs
+// too); PREEMPTED, NODE_FAIL and REQUEUED resume (interrupted); TIMEOUT and
+// FAILED are failed attempts (retried while attempts remain); OUT_OF_MEMORY
+// is not retried; a job cancelled by someone else, or found in neither
+// squeue nor accounting, fails without retry (it may have run).
+ExitInfo ExitOf(int64_t slurm_id, const std::string& state, const std::string& reason,
+                const std::optional<AcctRow>& row, std::optional<StopMode> stopped);
+
 // The batch script for a command line: "#!/bin/sh", a comment, and `exec`
 // of the arguments, each in single quotes (a ' inside as '\'').
 std::string BatchScript(const std::vector<std::string>& argv, const std::string& comment);

@@ -1,6 +1,7 @@
 // Slurm's command output (daemon/slurm/slurm_output.h), on what Slurm 22.05
 // printed (tests/fixtures/slurm/) and on the lines it may print.
 #include "daemon/slurm/slurm_output.h"
+#include "daemon/slurm/slurm_executor.h"
 
 #include <gtest/gtest.h>
 
@@ -143,6 +144,50 @@ TEST(SlurmOutput, CarbondsCommentIdentifiesItsJob) {
   for (const char* other : {"", "carbond:42", "carbond:42:", "carbond:x:abc", "somebody:42:abc", "carbond:42:a b",
                             "carbond:42:a=b", "carbond:-1:abc"})
     EXPECT_FALSE(ParseJobComment(other)) << other;
+}
+
+// How a job's end reads for carbond, from what sacct recorded (the fixtures)
+// and from lines of the states Slurm ends jobs in.
+TEST(SlurmOutput, OnlyCompletedSucceedsAndEachEndSaysWhetherToRetry) {
+  using protocol::WorkerExit;
+  auto row = [](const std::string& line) { return ParseSacct(line)->front(); };
+  const AcctRow failed = ParseSacct(Fixture("sacct-failed.out"))->front();
+  ExitInfo e = ExitOf(2, "", "", failed, std::nullopt);
+  EXPECT_EQ(e.outcome, WorkerExit::kOutOfMemory);  // exit 3: the worker's own out-of-memory code
+  EXPECT_EQ(e.exit_status, 3);
+  EXPECT_EQ(e.description, "Slurm job 2 FAILED, exit 3:0");
+  EXPECT_FALSE(e.no_retry);
+  // Cancelled jobs record 0:0: not a success. By carbond: its cancel; by
+  // someone else: failed, not retried.
+  const AcctRow cancelled = ParseSacct(Fixture("sacct-cancelled.out"))->front();
+  e = ExitOf(1, "", "", cancelled, StopMode::kCancel);
+  EXPECT_EQ(e.outcome, WorkerExit::kFailed);
+  EXPECT_FALSE(e.no_retry);
+  e = ExitOf(1, "", "", cancelled, std::nullopt);
+  EXPECT_TRUE(e.no_retry);
+  EXPECT_EQ(e.description, "Slurm job 1 CANCELLED, exit 0:0, cancelled in Slurm outside carbond (scancel)");
+  // A drain's stop resumes whatever Slurm says.
+  EXPECT_EQ(ExitOf(1, "", "", cancelled, StopMode::kDrain).outcome, WorkerExit::kInterrupted);
+  EXPECT_EQ(ExitOf(5, "", "", row("5|j|COMPLETED|0:0|Unknown|Unknown|"), std::nullopt).outcome, WorkerExit::kOk);
+  EXPECT_EQ(ExitOf(5, "", "", row("5|j|TIMEOUT|0:0|Unknown|Unknown|"), std::nullopt).outcome, WorkerExit::kFailed);
+  EXPECT_EQ(ExitOf(5, "", "", row("5|j|OUT_OF_MEMORY|0:125|Unknown|Unknown|"), std::nullopt).outcome,
+            WorkerExit::kOutOfMemory);
+  for (const char* requeue : {"5|j|NODE_FAIL|0:0|Unknown|Unknown|", "5|j|PREEMPTED|0:15|Unknown|Unknown|"}) {
+    e = ExitOf(5, "", "", row(requeue), std::nullopt);
+    EXPECT_EQ(e.outcome, WorkerExit::kInterrupted) << requeue;
+    EXPECT_FALSE(e.no_retry) << requeue;
+  }
+  // A worker's exit code through Slurm: 75 checkpointed and stopped.
+  EXPECT_EQ(ExitOf(5, "", "", row("5|j|FAILED|75:0|Unknown|Unknown|"), std::nullopt).outcome,
+            WorkerExit::kInterrupted);
+  // Gone from squeue and from accounting: it may have run; never again.
+  e = ExitOf(9999, "", "", std::nullopt, std::nullopt);
+  EXPECT_TRUE(e.no_retry);
+  EXPECT_EQ(e.description, "Slurm job 9999 vanished from squeue and sacct; it may have run, so it is not run again");
+  // Seen final in squeue with no accounting: squeue's state and reason.
+  e = ExitOf(7, "TIMEOUT", "TimeLimit", std::nullopt, std::nullopt);
+  EXPECT_EQ(e.description, "Slurm job 7 TIMEOUT (TimeLimit)");
+  EXPECT_EQ(e.outcome, WorkerExit::kFailed);
 }
 
 }  // namespace
