@@ -68,13 +68,19 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
   return o;
 }
 
+// What every worker is told, wherever it runs: the energy settings and the data roots.
+std::vector<std::string> WorkerFlags(const Config& c) {
+  std::vector<std::string> f = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
+                                fmt::format("{}", c.energy.measure_power_secs)};
+  for (const auto& root : c.DataRoots()) f.insert(f.end(), {"--data-root", root});
+  return f;
+}
+
 ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& worker) {
   ProcessExecutorOptions o;
   o.worker_path = worker;
   o.cancel_grace = c.cancel_grace;
-  o.worker_flags = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
-                    fmt::format("{}", c.energy.measure_power_secs)};
-  for (const auto& root : c.DataRoots()) o.worker_flags.insert(o.worker_flags.end(), {"--data-root", root});
+  o.worker_flags = WorkerFlags(c);
   o.env_drop = {"CREDENTIALS_DIRECTORY"};
   if (!c.intensity.electricitymaps.token_env.empty()) o.env_drop.push_back(c.intensity.electricitymaps.token_env);
   o.memory_limit = c.memory_limit;
@@ -93,9 +99,7 @@ slurm::ExecutorOptions SlurmOptionsFrom(const Config& c, const SiteConfig& site)
   o.partition = site.slurm.partition;
   o.sbatch_args = site.slurm.sbatch_args;
   o.worker_path = site.slurm.worker_path;
-  o.worker_flags = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
-                    fmt::format("{}", c.energy.measure_power_secs)};
-  for (const auto& root : c.DataRoots()) o.worker_flags.insert(o.worker_flags.end(), {"--data-root", root});
+  o.worker_flags = WorkerFlags(c);
   o.poll = site.slurm.poll;
   o.cancel_grace = c.cancel_grace;
   return o;
