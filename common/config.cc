@@ -200,7 +200,7 @@ void ParseSites(YamlFields& y, YAML::Node n, int64_t local_slots, std::vector<Si
       if (!c.name.empty() && before.name == c.name)
         y.ErrorAt(s, "name", p + ".name", "site '" + c.name + "' is defined twice; site names must be unique");
     Set(c.executor, y.Enum(s, p, "executor", {"local", "slurm"}));
-    Set(c.zone, y.String(s, p, "zone"));
+    Set(c.zone, y.String(s, p, "zone", /*required=*/true));  // the grid its jobs run on
     c.slots = c.executor == "local" ? local_slots : 1;
     Set(c.slots, y.Int(s, p, "slots", 0, 100'000));
     if (c.executor == "slurm") {
@@ -273,12 +273,13 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
 
   YAML::Node sched = root["scheduler"];
   if (y.Map(sched, "scheduler", {"tick", "default_zone", "default_max_wait", "default_expected_duration",
-                                 "duration_margin"})) {
+                                 "duration_margin", "site_switch_margin"})) {
     Set(c.tick, y.DurationField(sched, "scheduler", "tick"));
     Set(c.default_zone, y.String(sched, "scheduler", "default_zone"));
     Set(c.default_max_wait, y.DurationField(sched, "scheduler", "default_max_wait", /*allow_zero=*/true));
     Set(c.default_expected_duration, y.DurationField(sched, "scheduler", "default_expected_duration"));
     Set(c.duration_margin, y.Double(sched, "scheduler", "duration_margin", 1.0, 10.0));
+    Set(c.site_switch_margin, y.Double(sched, "scheduler", "site_switch_margin", 0.0, 1.0));
   }
 
   YAML::Node api = root["api"];

@@ -100,7 +100,7 @@ struct SlurmSiteConfig {
 struct SiteConfig {
   std::string name;
   std::string executor = "local";  // local | slurm
-  std::string zone;                // empty: scheduler.default_zone
+  std::string zone;                // required in carbond.yaml; the default site's is scheduler.default_zone
   int64_t slots = 1;                // default: worker.max_concurrent_jobs for a local site, 1 for Slurm
   SlurmSiteConfig slurm;
 };
@@ -132,6 +132,7 @@ struct Config {
   Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait
   Duration default_expected_duration = std::chrono::hours(1);   // neither spec nor history
   double duration_margin = 1.2;                                  // on learned and default durations
+  double site_switch_margin = 0.05;  // a job over several sites moves only to a site this much cleaner
 
   int64_t max_header_bytes = 8 * 1024;
   int64_t max_body_bytes = 1024 * 1024;

@@ -103,19 +103,116 @@ ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
   double now_mean = MeanIntervals(series, in.now, in.now + d.duration);
   std::string tail = "expected duration " + FormatDuration(d.duration) + " (" + d.source + "); forecast from " +
                      g->forecast_source + (extended ? ", extended past its horizon by the daily cycle" : "");
-  if (!best || best->start <= in.now)
-    return {true, in.now,
-            "released: now is the cleanest start in the window (mean " + G(now_mean) + " g/kWh over " +
-                FormatDuration(d.duration) + "); " + tail};
-  if (in.planned_start && in.now >= *in.planned_start && now_mean <= best->mean_gco2_per_kwh * (1 + kKeepPlanMargin))
-    return {true, in.now,
-            "released at its planned start (mean " + G(now_mean) + " g/kWh over " + FormatDuration(d.duration) +
-                "; the newest forecast's best later window, " + ShortTime(best->start, in.now) + " UTC at " +
-                G(best->mean_gco2_per_kwh) + ", is within " + G(kKeepPlanMargin * 100) + "%); " + tail};
-  return {false, best->start,
-          "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, best->start) +
-              " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail,
-          best->end};
+  ReleaseDecision out;
+  if (!best || best->start <= in.now) {
+    out = {true, in.now,
+           "released: now is the cleanest start in the window (mean " + G(now_mean) + " g/kWh over " +
+               FormatDuration(d.duration) + "); " + tail};
+    out.mean_gco2_per_kwh = now_mean;
+  } else if (in.planned_start && in.now >= *in.planned_start &&
+             now_mean <= best->mean_gco2_per_kwh * (1 + kKeepPlanMargin)) {
+    out = {true, in.now,
+           "released at its planned start (mean " + G(now_mean) + " g/kWh over " + FormatDuration(d.duration) +
+               "; the newest forecast's best later window, " + ShortTime(best->start, in.now) + " UTC at " +
+               G(best->mean_gco2_per_kwh) + ", is within " + G(kKeepPlanMargin * 100) + "%); " + tail};
+    out.mean_gco2_per_kwh = now_mean;
+  } else {
+    out = {false, best->start,
+           "waiting for forecast window " + ShortTime(best->start, in.now) + "-" + ShortTime(best->end, best->start) +
+               " UTC, mean " + G(best->mean_gco2_per_kwh) + " g/kWh vs " + G(now_mean) + " if started now; " + tail,
+           best->end};
+    out.mean_gco2_per_kwh = best->mean_gco2_per_kwh;
+  }
+  return out;
+}
+
+Placement PlaceJob(const PolicyRegistry& policies, const PolicyInput& in, const std::vector<SiteOption>& sites,
+                   std::optional<size_t> current, double switch_margin) {
+  Placement p;
+  if (sites.empty()) {
+    p.decision = {false, std::nullopt, "no site to run at"};
+    return p;
+  }
+  std::vector<ReleaseDecision> ds;
+  for (const SiteOption& s : sites) {
+    PolicyInput x = in;
+    x.grid = s.grid;
+    ds.push_back(policies.Decide(x));
+  }
+  auto dirtier = [&](size_t than, size_t i) -> std::string {
+    const auto a = ds[than].mean_gco2_per_kwh, b = ds[i].mean_gco2_per_kwh;
+    if (!a || !b || *a <= 0) return sites[i].name;
+    return sites[i].name + " is " + G((*b / *a - 1) * 100) + "% dirtier";
+  };
+  auto at = [&](size_t i, const std::string& why) {
+    p.site = i;
+    p.decision = ds[i];
+    p.decision.reason = "site " + sites[i].name + ": " + ds[i].reason + why;
+    return p;
+  };
+  auto wait_for_slot = [&](size_t i, const std::string& others) {
+    p.site = i;
+    p.decision = ds[i];
+    p.decision.release = false;
+    p.decision.reason = "waiting for a slot at " + sites[i].name + (others.empty() ? "" : "; " + others) + " (" +
+                        ds[i].reason + ")";
+    return p;
+  };
+  const std::string& policy = in.spec.carbon.policy;
+  if (policy == "forecast") {
+    std::optional<double> best;
+    for (const auto& d : ds)
+      if (d.mean_gco2_per_kwh && (!best || *d.mean_gco2_per_kwh < *best)) best = d.mean_gco2_per_kwh;
+    std::vector<size_t> near;
+    for (size_t i = 0; i < ds.size(); ++i)
+      if (!best || (ds[i].mean_gco2_per_kwh && *ds[i].mean_gco2_per_kwh <= *best * (1 + switch_margin)))
+        near.push_back(i);
+    size_t pick = near.front();  // the first-listed of the near-ties
+    if (current && std::find(near.begin(), near.end(), *current) != near.end()) pick = *current;
+    std::string others;
+    for (size_t i = 0; i < ds.size(); ++i)
+      if (i != pick && ds[i].mean_gco2_per_kwh)
+        others += (others.empty() ? "; other sites: " : ", ") + sites[i].name + " " + G(*ds[i].mean_gco2_per_kwh) +
+                  " g/kWh";
+    if (!ds[pick].release || sites[pick].slot_free) return at(pick, others);
+    for (size_t i : near)
+      if (ds[i].release && sites[i].slot_free) return at(i, "; " + sites[pick].name + " is full" + others);
+    std::string free;
+    for (size_t i = 0; i < ds.size(); ++i)
+      if (i != pick && sites[i].slot_free) free += (free.empty() ? "" : ", ") + dirtier(pick, i);
+    return wait_for_slot(pick, free);
+  }
+  if (policy == "threshold") {
+    const double threshold = in.spec.carbon.threshold_gco2_per_kwh.value_or(0);
+    std::optional<size_t> first_under, first_full_under;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const GridView* g = sites[i].grid;
+      if (!(g && g->current_gco2_per_kwh && *g->current_gco2_per_kwh <= threshold)) continue;
+      if (sites[i].slot_free) {
+        if (!first_under) first_under = i;
+      } else if (!first_full_under) {
+        first_full_under = i;
+      }
+    }
+    if (first_under) return at(*first_under, "");
+    if (ds.front().release) {  // max_wait or the deadline: the first site with a slot
+      for (size_t i = 0; i < sites.size(); ++i)
+        if (sites[i].slot_free) return at(i, "");
+      return wait_for_slot(0, "");
+    }
+    if (first_full_under) return wait_for_slot(*first_full_under, "");
+    std::string now;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      const GridView* g = sites[i].grid;
+      now += (now.empty() ? "" : ", ") + sites[i].name + " " +
+             (g && g->current_gco2_per_kwh ? G(*g->current_gco2_per_kwh) + " g/kWh" : std::string("unknown"));
+    }
+    return at(0, "; now: " + now);
+  }
+  // immediate (and any other policy): the first site with a free slot.
+  for (size_t i = 0; i < sites.size(); ++i)
+    if (!ds[i].release || sites[i].slot_free) return at(i, "");
+  return wait_for_slot(0, "");
 }
 
 PolicyRegistry::PolicyRegistry() {

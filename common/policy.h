@@ -33,6 +33,9 @@ struct ReleaseDecision {
   std::optional<Timestamp> planned_start;  // when the policy expects to release it
   std::string reason;                      // for people: why (not) now
   std::optional<Timestamp> planned_end;    // end of the planned window (forecast policy)
+  // The forecast policy: the mean forecast intensity over the window it
+  // starts now or plans (what placement over several sites compares).
+  std::optional<double> mean_gco2_per_kwh;
 };
 
 // What the scheduler knows about the job's zone.
@@ -113,6 +116,32 @@ class PolicyRegistry {
  private:
   std::map<std::string, std::unique_ptr<ReleasePolicy>> policies_;
 };
+
+// Placement over several sites (carbon.sites with more than one name): each
+// site with its grid (its zone's) and whether it has a free slot now.
+struct SiteOption {
+  std::string name;
+  const GridView* grid = nullptr;
+  bool slot_free = true;
+};
+struct Placement {
+  ReleaseDecision decision;
+  size_t site = 0;  // index into the options
+};
+constexpr double kDefaultSiteSwitchMargin = 0.05;
+// The job's policy decided at every site, and the site chosen:
+//   forecast   the (site, start) with the lowest mean forecast intensity over
+//              the expected duration, within the same window at every site;
+//   threshold  the first site (in the job's order) at or under the threshold;
+//              at max_wait/deadline, the first site with a free slot;
+//   immediate  the first site with a free slot.
+// Sites within `switch_margin` of the best are near-ties: the current site
+// (`current`, the earlier plan) is kept, else the first-listed one wins. A
+// full site is skipped for now: the job goes to a site with a free slot
+// within the margin, else it waits for the slot, and the reason says how
+// much dirtier the free sites are.
+Placement PlaceJob(const PolicyRegistry& policies, const PolicyInput& in, const std::vector<SiteOption>& sites,
+                   std::optional<size_t> current, double switch_margin = kDefaultSiteSwitchMargin);
 
 // "02:30" (UTC) for reasons; with the date when it is not the day of `now`.
 std::string ShortTime(Timestamp t, Timestamp now);

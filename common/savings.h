@@ -21,11 +21,22 @@ struct JobSavings {
   std::optional<double> energy_kwh;             // measured; absent until energy is measured
   std::optional<double> saving_kg;              // energy x (counterfactual - run)
   std::string note;
+  // A job that ran away from its first-listed site (issue 17): the zone the
+  // counterfactual is in ("" when it is `zone`), and the saving split into
+  // time (baseline zone at submission vs during the run) and place (baseline
+  // zone vs `zone`, both during the run); they add up to saving_pct.
+  std::string baseline_zone;
+  double time_saving_pct = 0;
+  double place_saving_pct = 0;
 };
 
 // `recorded` must be sorted and cover both windows (at least one reading
 // overlapping each); otherwise FAILED_PRECONDITION saying which is missing.
+// With `baseline` (the recorded intensity of the first-listed site's zone,
+// when the job ran in another), the counterfactual is there and the saving
+// splits into time and place.
 StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp submitted, Timestamp started,
-                                    Timestamp finished, std::optional<double> energy_kwh);
+                                    Timestamp finished, std::optional<double> energy_kwh,
+                                    const IntensitySeries* baseline = nullptr);
 
 }  // namespace carbon

@@ -65,6 +65,7 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
   o.policy_defaults.max_wait = c.default_max_wait;
   o.policy_defaults.expected_duration = c.default_expected_duration;
   o.policy_defaults.duration_margin = c.duration_margin;
+  o.site_switch_margin = c.site_switch_margin;
   return o;
 }
 

@@ -129,6 +129,13 @@ class JobStore {
   virtual Status UpdateReasons(const std::vector<ReasonUpdate>& updates) = 0;
   virtual Status SetProgress(int64_t id, const std::string& progress_json) = 0;
   // What the job's site keeps of it across carbond restarts (Slurm job id, token, events offset).
+  // Moves a waiting job to another site (compare-and-set on waiting); what
+  // the old site kept of it is cleared.
+  virtual Status SetSite(int64_t id, const std::string& site) {
+    (void)id;
+    (void)site;
+    return Status();
+  }
   virtual Status SetSiteJob(int64_t id, const SiteJobRecord& s) {
     (void)id;
     (void)s;

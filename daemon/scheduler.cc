@@ -2,6 +2,8 @@
 
 #include "daemon/run_dir.h"
 
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "common/config.h"
@@ -78,7 +80,28 @@ StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::stri
   if (draining_) return Unavailable("carbond is shutting down and accepts no new jobs");
   std::vector<std::string> sites;
   for (const Site& s : sites_) sites.push_back(s.name);
-  return ParseJobSpec(spec_text, file, options_.data_roots.empty() ? nullptr : &options_.data_roots, &sites);
+  ASSIGN_OR_RETURN(JobSpec spec,
+                   ParseJobSpec(spec_text, file, options_.data_roots.empty() ? nullptr : &options_.data_roots, &sites));
+  // Where every site it may run at is local, its data must be here now (a
+  // Slurm site's nodes have their own file systems: the worker checks there).
+  bool all_local = true;
+  std::string names;
+  for (const std::string& n : spec.carbon.sites.empty() ? std::vector<std::string>{sites_.front().name}
+                                                         : spec.carbon.sites) {
+    const Site* s = FindSite(n);
+    all_local = all_local && s && !s->executor->Detached();
+    names += (names.empty() ? "" : ", ") + n;
+  }
+  if (all_local && !options_.data_roots.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(spec.data.path, ec))
+      return InvalidArgument(file + ": data.path '" + spec.data.path + "' does not exist on this machine, where " +
+                                 (spec.carbon.sites.size() > 1 ? "its sites (" + names + ") run" : "site " + names +
+                                                                                                       " runs") +
+                                 " its jobs; accepted: an existing dataset directory inside worker.data_roots",
+                             "data.path");
+  }
+  return spec;
 }
 
 void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
@@ -275,17 +298,45 @@ ReleaseDecision Scheduler::Decide(const JobSpec& spec, const std::string& site, 
   in.defaults = options_.policy_defaults;
   if (spec.carbon.policy == "immediate") return policies_.Decide(in);
   in.grid = &GridOf(ZoneOf(spec, site), cache);
-  if (!spec.carbon.expected_duration) {
-    const std::string sig = JobSignature(spec);
-    auto r = cache.run_times.find(sig);
-    if (r == cache.run_times.end()) {
-      auto times = store_.TypicalRunTime(sig);
-      r = cache.run_times.emplace(sig, times.ok() ? *times : RunTimes{}).first;
-    }
-    in.learned_duration = r->second.median;
-    in.learned_from = r->second.count;
-  }
+  LearnDuration(spec, cache, in);
   return policies_.Decide(in);
+}
+
+void Scheduler::LearnDuration(const JobSpec& spec, TickCache& cache, PolicyInput& in) {
+  if (spec.carbon.expected_duration) return;
+  const std::string sig = JobSignature(spec);
+  auto r = cache.run_times.find(sig);
+  if (r == cache.run_times.end()) {
+    auto times = store_.TypicalRunTime(sig);
+    r = cache.run_times.emplace(sig, times.ok() ? *times : RunTimes{}).first;
+  }
+  in.learned_duration = r->second.median;
+  in.learned_from = r->second.count;
+}
+
+const Site* Scheduler::Place(const JobRecord& job, const JobSpec& spec, Timestamp now, TickCache& cache,
+                             ReleaseDecision& decision, std::string* missing) {
+  std::vector<const Site*> sites;
+  std::vector<SiteOption> options;
+  std::optional<size_t> current;
+  for (const std::string& name : spec.carbon.sites) {
+    const Site* s = FindSite(name);
+    if (!s) {
+      *missing = name;
+      return nullptr;
+    }
+    if (name == job.site) current = sites.size();
+    sites.push_back(s);
+    options.push_back({name, &GridOf(ZoneOf(spec, name), cache),
+                       static_cast<int64_t>(s->executor->RunningCount()) < SlotsOf(*s)});
+  }
+  PolicyInput in{spec, job.submitted, now};
+  in.planned_start = job.planned_start;
+  in.defaults = options_.policy_defaults;
+  LearnDuration(spec, cache, in);
+  Placement p = PlaceJob(policies_, in, options, current, options_.site_switch_margin);
+  decision = std::move(p.decision);
+  return sites[p.site];
 }
 
 bool Scheduler::RecordEnd(const JobRecord& job, const Transition& t) {
@@ -385,6 +436,32 @@ void Scheduler::Tick() {
                    "not started: its site '" + job.site + "' is no longer in carbond.yaml's sites", now);
       continue;
     }
+    ReleaseDecision d;
+    if (spec->carbon.sites.size() > 1) {
+      // Placed over its sites; a waiting job may move (a held one is withdrawn).
+      std::string missing;
+      const Site* to = Place(job, *spec, now, cache, d, &missing);
+      if (!to) {
+        EndUnstarted(job.id, JobState::kFailed,
+                     "not started: its site '" + missing + "' is no longer in carbond.yaml's sites", now);
+        continue;
+      }
+      if (to != site) {
+        if (Status st = store_.SetSite(job.id, to->name); !st.ok()) {
+          spdlog::warn("job {}: cannot move it to site {}: {}", job.id, to->name, st.ToString());
+          continue;
+        }
+        spdlog::info("job {}: re-planned from site {} to site {}", job.id, site->name, to->name);
+        site->executor->Withdraw(job.id);
+        held_dirs_.erase(job.id);
+        job.site = to->name;
+        job.site_token.clear();
+        job.slurm_job_id.reset();
+        site = to;
+      }
+    } else {
+      d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start);
+    }
     const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
                                 std::to_string(job.id);
     if (site->executor->Detached() && !held_dirs_.count(job.id)) {
@@ -398,7 +475,6 @@ void Scheduler::Tick() {
       held_dirs_.insert(job.id);
     }
     site->executor->Hold(job, run_dir);
-    ReleaseDecision d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start);
     if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
     else planned_ends_.erase(job.id);
     const std::string held = site->executor->Describe(job.id);
@@ -747,7 +823,12 @@ void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
     for (const auto& ep : *epochs) sum += ep.energy_kwh;
     if (sum > 0) energy = sum;
   }
-  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, energy);
+  // Against starting at once at the first-listed site (issue 17), in its zone when that differs.
+  const std::string base_zone = ZoneOf(*spec, spec->carbon.sites.empty() ? "" : spec->carbon.sites.front());
+  IntensitySeries base;
+  if (base_zone != zone) base = grid_->Recorded(base_zone, job.submitted, finished);
+  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, energy, base_zone != zone ? &base : nullptr);
+  if (s.ok() && base_zone != zone) s->baseline_zone = base_zone;
   if (!s.ok()) {
     spdlog::info("job {}: no savings figure: {}", job.id, s.status().message());
     return;

@@ -36,6 +36,9 @@ struct SchedulerOptions {
   std::vector<std::string> data_roots;
   std::string default_zone = "GB";  // for jobs that name none
   PolicyDefaults policy_defaults;
+  // A job planned over several sites moves from its current plan only to a
+  // site more than this much cleaner (scheduler.site_switch_margin).
+  double site_switch_margin = kDefaultSiteSwitchMargin;
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,
@@ -159,6 +162,14 @@ class Scheduler final : public ExecutorListener {
   };
   ReleaseDecision Decide(const JobSpec& spec, const std::string& site, Timestamp submitted, Timestamp now,
                          TickCache& cache, std::optional<Timestamp> planned_start = std::nullopt);
+  // A job over several sites (carbon.sites): its decision (`decision`) and
+  // the site chosen; null, with the name in *missing, when one of its
+  // sites is no longer configured.
+  const Site* Place(const JobRecord& job, const JobSpec& spec, Timestamp now, TickCache& cache,
+                    ReleaseDecision& decision, std::string* missing);
+  // The run time learned from finished jobs like this one, into `in`
+  // (when the spec gives none).
+  void LearnDuration(const JobSpec& spec, TickCache& cache, PolicyInput& in);
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);

@@ -330,7 +330,10 @@ json SavingsToJson(const JobSavings& s) {
             {"saving_pct", s.saving_pct},
             {"energy_kwh", s.energy_kwh ? json(*s.energy_kwh) : json(nullptr)},
             {"saving_kg", s.saving_kg ? json(*s.saving_kg) : json(nullptr)},
-            {"note", s.note}};
+            {"note", s.note},
+            {"baseline_zone", s.baseline_zone.empty() ? s.zone : s.baseline_zone},
+            {"time_saving_pct", s.time_saving_pct},
+            {"place_saving_pct", s.place_saving_pct}};
   return j;
 }
 

@@ -85,6 +85,13 @@ std::string SavingsLines(const json& savings) {
                 savings.value("run_mean_gco2_per_kwh", 0.0), savings.value("zone", "?").c_str(),
                 savings.value("counterfactual_mean_gco2_per_kwh", 0.0), savings.value("saving_pct", 0.0));
   std::string out = line;
+  if (savings.value("baseline_zone", std::string()) != savings.value("zone", std::string())) {
+    // Placed away from its first-listed site: the counterfactual is there.
+    std::snprintf(line, sizeof line, " against starting at once in zone %s: %.1f%% by time, %.1f%% by place",
+                  savings.value("baseline_zone", "?").c_str(), savings.value("time_saving_pct", 0.0),
+                  savings.value("place_saving_pct", 0.0));
+    out += line;
+  }
   if (savings["saving_kg"].is_number()) {
     char kg[64];
     double v = savings["saving_kg"].get<double>();
@@ -571,6 +578,49 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
           }};
 }
 
+// carbonctl intensity with several zones: one line per zone (its reading,
+// source and the cleanest `window` of its forecast) and the sites in it.
+int IntensityZones(carbon::api::Client& client, const json& health, const std::vector<std::string>& zones,
+                   carbon::Duration window, bool as_json) {
+  json out = json::array();
+  for (const std::string& z : zones) {
+    json row = {{"zone", z}};
+    const json& zj = health["intensity"]["zones"][z];
+    row["gco2_per_kwh"] = zj.value("gco2_per_kwh", json(nullptr));
+    row["source"] = zj.value("source", json(nullptr));
+    json sites = json::array();
+    if (health.contains("sites"))
+      for (const auto& site : health["sites"])
+        if (site.value("zone", "") == z) sites.push_back(site.value("name", ""));
+    row["sites"] = sites;
+    auto fc = client.IntensityForecast(z);
+    row["cleanest_window"] = fc.ok() ? carbon::api::CleanestWindowJson(*fc, window) : json(nullptr);
+    out.push_back(row);
+  }
+  if (as_json) {
+    std::cout << json{{"zones", out}}.dump(2) << "\n";
+    return kOk;
+  }
+  std::printf("%-14s %9s  %-16s %-28s %s\n", "ZONE", "G/KWH NOW", "SOURCE",
+              ("CLEANEST " + carbon::FormatDuration(window) + " (UTC), MEAN").c_str(), "SITES");
+  for (const json& r : out) {
+    std::string now = r["gco2_per_kwh"].is_number() ? std::to_string(std::lround(r["gco2_per_kwh"].get<double>())) : "-";
+    std::string win = "-";
+    if (r["cleanest_window"].is_object()) {
+      const json& w = r["cleanest_window"];
+      win = w["start"].get<std::string>().substr(5, 11) + "-" + w["end"].get<std::string>().substr(11, 5) + ", " +
+            std::to_string(std::lround(w["mean_gco2_per_kwh"].get<double>()));
+    }
+    std::string sites;
+    for (const auto& n : r["sites"]) sites += (sites.empty() ? "" : ", ") + n.get<std::string>();
+    std::printf("%-14s %9s  %-16s %-28s %s\n", r["zone"].get<std::string>().c_str(), now.c_str(),
+                r["source"].is_string() ? r["source"].get<std::string>().c_str() : "-", win.c_str(),
+                sites.empty() ? "-" : sites.c_str());
+  }
+  std::cout << "(carbonctl intensity --zone ZONE for one zone's chart)\n";
+  return kOk;
+}
+
 Subcommand IntensityCmd(CLI::App& app, const Context& ctx) {
   struct Args {
     std::string zone, window = "3h";
@@ -578,7 +628,7 @@ Subcommand IntensityCmd(CLI::App& app, const Context& ctx) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("intensity",
                                  "show the grid's carbon intensity now, its source and age, and the next 48 h");
-  cmd->add_option("--zone", a->zone, "grid zone (default: the daemon's first zone)");
+  cmd->add_option("--zone", a->zone, "grid zone (default: every zone carbond polls, side by side, or its only one)");
   cmd->add_option("--window", a->window, "length of the cleanest window to mark")->capture_default_str();
   return {cmd, [a, &ctx] {
             auto window = carbon::ParseDuration(a->window);
@@ -587,6 +637,15 @@ Subcommand IntensityCmd(CLI::App& app, const Context& ctx) {
               return kUsage;
             }
             auto client = ctx.client();
+            if (a->zone.empty()) {
+              // Several zones polled (sites in different grids): side by side.
+              auto h = client.Health();
+              if (!h.ok()) return ctx.Fail(h.status());
+              std::vector<std::string> zones;
+              if (h->contains("intensity") && (*h)["intensity"]["zones"].is_object())
+                for (const auto& [z, v] : (*h)["intensity"]["zones"].items()) zones.push_back(z);
+              if (zones.size() > 1) return IntensityZones(client, *h, zones, *window, ctx.as_json());
+            }
             auto cur = client.Intensity(a->zone);
             if (!cur.ok() && cur.status().message().rfind("cannot connect", 0) == 0) return ctx.Fail(cur.status());
             if (!cur.ok() && cur.status().code() != StatusCode::kUnavailable) return ctx.Fail(cur.status());

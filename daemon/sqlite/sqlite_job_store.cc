@@ -208,6 +208,14 @@ Status SqliteJobStore::UpdateReasons(const std::vector<ReasonUpdate>& updates) {
   return tx.Commit();
 }
 
+Status SqliteJobStore::SetSite(int64_t id, const std::string& site) {
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE jobs SET site = ?, slurm_job_id = NULL, site_token = NULL, "
+                                         "events_offset = 0 WHERE id = ? AND state = 'waiting'"));
+  RETURN_IF_ERROR(st.Bind(1, site).Bind(2, id).Run());
+  if (db_->Changes() != 1) return FailedPrecondition("job " + std::to_string(id) + " is not waiting");
+  return Status();
+}
+
 Status SqliteJobStore::SetSiteJob(int64_t id, const SiteJobRecord& s) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "UPDATE jobs SET slurm_job_id = ?, site_token = ?, events_offset = ? WHERE id = ?"));
@@ -422,8 +430,8 @@ StatusOr<RunTimes> SqliteJobStore::TypicalRunTime(const std::string& signature) 
 Status SqliteJobStore::RecordSavings(const JobSavings& s) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "INSERT OR REPLACE INTO job_savings (job_id, zone, computed_at, run_s, run_mean_gco2_per_kwh, "
-      "counterfactual_mean_gco2_per_kwh, saving_pct, energy_kwh, saving_kg, note) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      "counterfactual_mean_gco2_per_kwh, saving_pct, energy_kwh, saving_kg, note, baseline_zone, time_saving_pct, "
+      "place_saving_pct) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.Bind(1, s.job_id)
       .Bind(2, s.zone)
       .Bind(3, FormatTime(s.computed_at))
@@ -433,13 +441,14 @@ Status SqliteJobStore::RecordSavings(const JobSavings& s) {
       .Bind(7, s.saving_pct);
   if (s.energy_kwh) st.Bind(8, *s.energy_kwh); else st.BindNull(8);
   if (s.saving_kg) st.Bind(9, *s.saving_kg); else st.BindNull(9);
-  return st.Bind(10, s.note).Run();
+  return st.Bind(10, s.note).Bind(11, s.baseline_zone).Bind(12, s.time_saving_pct).Bind(13, s.place_saving_pct).Run();
 }
 
 StatusOr<std::optional<JobSavings>> SqliteJobStore::Savings(int64_t id) {
   ASSIGN_OR_RETURN(auto st, db_->Prepare(
       "SELECT zone, computed_at, run_s, run_mean_gco2_per_kwh, counterfactual_mean_gco2_per_kwh, saving_pct, "
-      "energy_kwh, saving_kg, note FROM job_savings WHERE job_id = ?"));
+      "energy_kwh, saving_kg, note, baseline_zone, time_saving_pct, place_saving_pct FROM job_savings "
+      "WHERE job_id = ?"));
   st.Bind(1, id);
   ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<JobSavings>();
@@ -454,6 +463,10 @@ StatusOr<std::optional<JobSavings>> SqliteJobStore::Savings(int64_t id) {
   if (!st.ColumnIsNull(6)) s.energy_kwh = st.ColumnDouble(6);
   if (!st.ColumnIsNull(7)) s.saving_kg = st.ColumnDouble(7);
   s.note = st.ColumnText(8);
+  s.baseline_zone = st.ColumnText(9);
+  // Stored before v11: all of it was time.
+  s.time_saving_pct = st.ColumnIsNull(10) ? s.saving_pct : st.ColumnDouble(10);
+  s.place_saving_pct = st.ColumnIsNull(11) ? 0 : st.ColumnDouble(11);
   return std::optional<JobSavings>(s);
 }
 

@@ -27,6 +27,7 @@ class SqliteJobStore final : public JobStore {
   Status UpdateReasons(const std::vector<ReasonUpdate>& updates) override;
   Status SetProgress(int64_t id, const std::string& progress_json) override;
   Status SetSiteJob(int64_t id, const SiteJobRecord& s) override;
+  Status SetSite(int64_t id, const std::string& site) override;
   Status RequestCancel(int64_t id) override;
   StatusOr<std::vector<JobEvent>> Events(int64_t id) override;
   Status RecordEpoch(const EpochRecord& epoch) override;

@@ -135,5 +135,111 @@ TEST(ForecastPolicy, KeepsAPlannedStartThatHasComeUnlessALaterWindowIsClearlyCle
   EXPECT_EQ(FormatTime(*move.planned_start), "2026-01-01T04:00:00.000Z");
 }
 
+// Placement over several sites (issue 17), on hand-made hourly forecasts.
+GridView Hourly(const std::string& zone, const std::vector<double>& values, double current) {
+  GridView g;
+  g.zone = zone;
+  g.current_gco2_per_kwh = current;
+  g.current_source = "test";
+  g.forecast_source = "test";
+  Timestamp t = T("2026-01-01T00:00:00Z");
+  for (double v : values) {
+    g.forecast.push_back({t, std::chrono::hours(1), v, true});
+    t += std::chrono::hours(1);
+  }
+  return g;
+}
+
+TEST(Placement, TheCleanSiteWinsAndTheTimeOfDayIsPartOfTheChoice) {
+  PolicyRegistry policies;
+  // gb is cleanest at 03:00 (100), de at once (150 now, 300 later).
+  GridView gb = Hourly("GB", {300, 300, 300, 100, 100, 300, 300, 300, 300, 300, 300, 300}, 300);
+  GridView de = Hourly("DE", {150, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300}, 150);
+  JobSpec spec = Spec("name: a\ncarbon: {policy: forecast, expected_duration: 1h, max_wait: 8h, sites: [gb, de]}\n");
+  PolicyInput in{spec, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  Placement p = PlaceJob(policies, in, {{"gb", &gb, true}, {"de", &de, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 0u);  // gb at 03:00 (100) beats de now (150)
+  EXPECT_FALSE(p.decision.release);
+  EXPECT_EQ(FormatTime(*p.decision.planned_start), "2026-01-01T03:00:00.000Z");
+  EXPECT_NE(p.decision.reason.find("site gb: waiting for forecast window 03:00-04:00 UTC"), std::string::npos)
+      << p.decision.reason;
+  EXPECT_NE(p.decision.reason.find("other sites: de 150 g/kWh"), std::string::npos) << p.decision.reason;
+  // With a window that ends before gb's trough, de now is the best.
+  JobSpec soon = Spec("name: a\ncarbon: {policy: forecast, expected_duration: 1h, max_wait: 2h, sites: [gb, de]}\n");
+  PolicyInput in2{soon, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  p = PlaceJob(policies, in2, {{"gb", &gb, true}, {"de", &de, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 1u);
+  EXPECT_TRUE(p.decision.release);
+  EXPECT_NE(p.decision.reason.find("site de: released"), std::string::npos) << p.decision.reason;
+}
+
+TEST(Placement, AFullSiteIsSkippedOnlyForANearTie) {
+  PolicyRegistry policies;
+  GridView fr = Hourly("FR", std::vector<double>(12, 50), 50);
+  GridView pl = Hourly("PL", std::vector<double>(12, 700), 700);
+  GridView fr2 = Hourly("FR", std::vector<double>(12, 51), 51);
+  JobSpec spec = Spec("name: a\ncarbon: {policy: forecast, expected_duration: 1h, sites: [fr, pl, fr2]}\n");
+  PolicyInput in{spec, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  // fr full: fr2 is within 5%: released there.
+  Placement p = PlaceJob(policies, in, {{"fr", &fr, false}, {"pl", &pl, true}, {"fr2", &fr2, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 2u);
+  EXPECT_TRUE(p.decision.release);
+  EXPECT_NE(p.decision.reason.find("fr is full"), std::string::npos) << p.decision.reason;
+  // fr full and only pl free: it waits for fr, and says how much dirtier pl is.
+  p = PlaceJob(policies, in, {{"fr", &fr, false}, {"pl", &pl, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 0u);
+  EXPECT_FALSE(p.decision.release);
+  EXPECT_EQ(p.decision.reason.rfind("waiting for a slot at fr; pl is 1300% dirtier", 0), 0u) << p.decision.reason;
+}
+
+TEST(Placement, NearTiesKeepThePlanElseTheFirstListedSite) {
+  PolicyRegistry policies;
+  GridView a = Hourly("A", std::vector<double>(12, 100), 100);
+  GridView b = Hourly("B", std::vector<double>(12, 97), 97);  // 3% cleaner: a near-tie
+  GridView c = Hourly("C", std::vector<double>(12, 80), 80);  // 20% cleaner
+  JobSpec spec = Spec("name: a\ncarbon: {policy: forecast, expected_duration: 1h, sites: [a, b]}\n");
+  PolicyInput in{spec, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  EXPECT_EQ(PlaceJob(policies, in, {{"a", &a, true}, {"b", &b, true}}, std::nullopt).site, 0u);  // first-listed
+  EXPECT_EQ(PlaceJob(policies, in, {{"a", &a, true}, {"b", &b, true}}, 1).site, 1u);             // its plan
+  EXPECT_EQ(PlaceJob(policies, in, {{"a", &a, true}, {"c", &c, true}}, 0).site, 1u);             // clearly cleaner
+  EXPECT_EQ(PlaceJob(policies, in, {{"a", &a, true}, {"b", &b, true}}, std::nullopt, 0.0).site, 1u);  // no margin
+}
+
+TEST(Placement, TheDeadlineHoldsAtEverySite) {
+  PolicyRegistry policies;
+  // Both troughs lie after the deadline's latest start (01:00): released now, at the cleaner site now.
+  GridView gb = Hourly("GB", {300, 300, 300, 10, 10, 10, 300, 300, 300, 300, 300, 300}, 300);
+  GridView de = Hourly("DE", {200, 200, 200, 200, 10, 10, 200, 200, 200, 200, 200, 200}, 200);
+  JobSpec spec = Spec(
+      "name: a\ncarbon: {policy: forecast, expected_duration: 1h, deadline: 2026-01-01T02:00:00Z, sites: [gb, de]}\n");
+  PolicyInput in{spec, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:30:00Z")};
+  Placement p = PlaceJob(policies, in, {{"gb", &gb, true}, {"de", &de, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 1u);
+  ASSERT_TRUE(p.decision.planned_start);
+  EXPECT_LE(*p.decision.planned_start, T("2026-01-01T01:00:00Z"));
+}
+
+TEST(Placement, ThresholdTakesTheFirstSiteUnderItAndImmediateTheFirstFreeSite) {
+  PolicyRegistry policies;
+  GridView a = Hourly("A", std::vector<double>(12, 300), 300);
+  GridView b = Hourly("B", std::vector<double>(12, 120), 120);
+  GridView c = Hourly("C", std::vector<double>(12, 90), 90);
+  JobSpec t = Spec("name: a\ncarbon: {policy: threshold, threshold_gco2_per_kwh: 150, sites: [a, b, c]}\n");
+  PolicyInput in{t, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  Placement p = PlaceJob(policies, in, {{"a", &a, true}, {"b", &b, true}, {"c", &c, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 1u);
+  EXPECT_TRUE(p.decision.release);
+  p = PlaceJob(policies, in, {{"a", &a, true}, {"b", &b, false}, {"c", &c, true}}, std::nullopt);
+  EXPECT_EQ(p.site, 2u);  // b is full
+  JobSpec high = Spec("name: a\ncarbon: {policy: threshold, threshold_gco2_per_kwh: 50, sites: [a, b]}\n");
+  PolicyInput in2{high, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  p = PlaceJob(policies, in2, {{"a", &a, true}, {"b", &b, true}}, std::nullopt);
+  EXPECT_FALSE(p.decision.release);
+  EXPECT_NE(p.decision.reason.find("now: a 300 g/kWh, b 120 g/kWh"), std::string::npos) << p.decision.reason;
+  JobSpec now = Spec("name: a\ncarbon: {policy: immediate, sites: [a, b]}\n");
+  PolicyInput in3{now, T("2026-01-01T00:00:00Z"), T("2026-01-01T00:00:00Z")};
+  EXPECT_EQ(PlaceJob(policies, in3, {{"a", &a, false}, {"b", &b, true}}, std::nullopt).site, 1u);
+}
+
 }  // namespace
 }  // namespace carbon

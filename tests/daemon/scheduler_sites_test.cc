@@ -9,6 +9,7 @@
 #include <set>
 
 #include "daemon/scheduler.h"
+#include "daemon/grid_provider.h"
 #include "common/time_util.h"
 #include "daemon/sqlite/sqlite_job_store.h"
 #include "tests/support/fakes.h"
@@ -204,6 +205,89 @@ TEST_F(SchedulerSitesTest, AJobOfASiteNoLongerConfiguredFailsWithThatReason) {
   sched_->Tick();
   EXPECT_EQ(Job(id).state, JobState::kFailed);
   EXPECT_EQ(Job(id).reason, "not started: its site 'cluster' is no longer in carbond.yaml's sites");
+}
+
+// A grid per zone: a flat forecast at each zone's value, and its recorded
+// readings (for the savings).
+class ZoneGrid final : public GridProvider {
+ public:
+  GridView View(const std::string& zone) override {
+    GridView v;
+    v.zone = zone;
+    v.current_gco2_per_kwh = now[zone];
+    v.current_source = "test";
+    v.forecast_source = "test";
+    Timestamp t = start;
+    for (int h = 0; h < 48; ++h, t += std::chrono::hours(1))
+      v.forecast.push_back({t, std::chrono::hours(1), now[zone], true});
+    return v;
+  }
+  IntensitySeries Recorded(const std::string& zone, Timestamp from, Timestamp to) override {
+    return SliceSorted(recorded[zone], from, to);
+  }
+  Timestamp start;
+  std::map<std::string, double> now;
+  std::map<std::string, IntensitySeries> recorded;
+};
+
+TEST_F(SchedulerSitesTest, AWaitingJobMovesToAClearlyCleanerSiteAndItsHeldJobIsWithdrawn) {
+  ZoneGrid grid;
+  grid.start = *ParseTime("2026-11-26T12:00:00Z");
+  grid.now = {{"GB", 100}, {"DE", 300}};
+  sched_->set_grid(&grid);
+  // Held at the cluster (DE) until not_before; placed by forecast over both sites.
+  const int64_t id = Submit(
+      "name: a\ncarbon: {policy: forecast, expected_duration: 1h, not_before: 2026-11-26T15:00:00Z, "
+      "sites: [cluster, box]}\n");
+  EXPECT_EQ(Job(id).site, "cluster");  // the first-listed until planned
+  sched_->Tick();
+  EXPECT_EQ(Job(id).site, "cluster");  // not_before: no forecast decision yet
+  ASSERT_TRUE(slurm_.held.count(id));
+  clock_.Advance(std::chrono::hours(3));
+  sched_->Tick();  // GB is 3x cleaner: it moves to box, and its held Slurm job is withdrawn
+  JobRecord j = Job(id);
+  EXPECT_EQ(j.site, "box");
+  EXPECT_TRUE(j.site_token.empty());
+  EXPECT_FALSE(j.slurm_job_id);
+  EXPECT_EQ(slurm_.withdrawn, std::vector<int64_t>{id});
+  EXPECT_EQ(j.state, JobState::kRunning);
+  EXPECT_NE(j.reason.find("site box: released"), std::string::npos) << j.reason;
+  EXPECT_NE(j.reason.find("other sites: cluster 300 g/kWh"), std::string::npos) << j.reason;
+  EXPECT_EQ(local_.started, std::vector<int64_t>{id});
+  // Its saving is against starting at once at the first-listed site (DE),
+  // in time (none: both flat) and place (GB against DE).
+  Timestamp t = *ParseTime("2026-11-26T12:00:00Z");
+  for (int h = 0; h < 6; ++h, t += std::chrono::hours(1)) {
+    grid.recorded["GB"].push_back({t, std::chrono::hours(1), 100, false});
+    grid.recorded["DE"].push_back({t, std::chrono::hours(1), 300, false});
+  }
+  clock_.Advance(std::chrono::hours(1));
+  local_.Exit(id, 0);
+  auto saved = store_->Savings(id);
+  ASSERT_TRUE(saved.ok() && *saved);
+  EXPECT_EQ((*saved)->zone, "GB");
+  EXPECT_EQ((*saved)->baseline_zone, "DE");
+  EXPECT_NEAR((*saved)->saving_pct, 100.0 * 2 / 3, 1e-9);
+  EXPECT_NEAR((*saved)->time_saving_pct, 0, 1e-9);
+  EXPECT_NEAR((*saved)->place_saving_pct, 100.0 * 2 / 3, 1e-9);
+}
+
+TEST_F(SchedulerSitesTest, ANearTieKeepsTheFirstListedSiteAndAFullOneWaitsForItsSlot) {
+  ZoneGrid grid;
+  grid.start = *ParseTime("2026-11-26T12:00:00Z");
+  grid.now = {{"GB", 100}, {"DE", 98}};
+  sched_->set_grid(&grid);
+  const int64_t busy = Submit("name: busy\ncarbon: {policy: immediate}\n");
+  sched_->Tick();
+  ASSERT_EQ(Job(busy).state, JobState::kRunning);  // box's one slot is taken
+  const int64_t id = Submit("name: a\ncarbon: {policy: forecast, expected_duration: 1h, sites: [box, cluster]}\n");
+  sched_->Tick();  // DE is 2% cleaner: a near-tie, and box is full: released at the cluster
+  EXPECT_EQ(Job(id).site, "cluster");
+  grid.now = {{"GB", 100}, {"DE", 400}};
+  const int64_t other = Submit("name: b\ncarbon: {policy: forecast, expected_duration: 1h, sites: [box, cluster]}\n");
+  sched_->Tick();  // box is full and the cluster 300% dirtier: it waits for box
+  EXPECT_EQ(Job(other).state, JobState::kWaiting);
+  EXPECT_EQ(Job(other).reason.rfind("waiting for a slot at box; cluster is 300% dirtier", 0), 0u) << Job(other).reason;
 }
 
 }  // namespace

@@ -219,6 +219,15 @@ TEST(RealWorker, BadDataPathFailsWithoutRetryAndSaysWhy) {
   ASSERT_TRUE(d.Start()) << d.Log();
   std::string job = dir / "nodata.yaml";
   std::ofstream(job) << "name: nodata\ncarbon: {policy: immediate}\ndata: {path: " << (dir / "state/datasets/nothing") << "}\n";
+  // A path that does not exist where the job may run is refused at once.
+  auto refused = d.Ctl({"submit", job});
+  EXPECT_EQ(refused.exit_code, 1);  // refused by carbond (HTTP 400)
+  EXPECT_NE(refused.err.find("data.path '" + (dir / "state/datasets/nothing") +
+                             "' does not exist on this machine, where site local runs its jobs"),
+            std::string::npos)
+      << refused.err;
+  // One that exists but holds no dataset fails at the start, without retry.
+  std::filesystem::create_directories(dir / "state/datasets/nothing");
   ASSERT_EQ(d.Ctl({"submit", job}).exit_code, 0);
   EXPECT_EQ(d.Ctl({"wait", "1", "--timeout", "60"}).exit_code, 1);
   json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
@@ -284,4 +293,49 @@ TEST(RealWorker, MemoryLimitKillsTheWorkerAndFailsTheJobWithoutRetry) {
 }
 
 }  // namespace
+// Two local sites in different grids (issue 17): the mock's GB and JP
+// zones follow the same daily cycle nine hours apart. At 17:00 UTC GB nears
+// its evening peak while JP nears its night-time trough (18:00 UTC), so a
+// job that may run at either, within 4 h, is placed in JP, and its saving
+// against starting at once in GB (its first-listed site) is mostly place.
+TEST(RealWorker, AJobOverTwoSitesRunsAtTheCleanerOneAndSplitsItsSaving) {
+  TempDir dir;
+  DaemonProcess d(dir, CARBON_WORKER_BIN,
+                  "  max_concurrent_jobs: 1\nsites:\n  - {name: london, executor: local, zone: GB}\n"
+                  "  - {name: tokyo, executor: local, zone: JP}\n"
+                  "clock: {mode: virtual, start: 2026-11-26T17:00:00Z, skip_idle: true}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  // Both zones are polled, side by side.
+  auto in = d.Ctl({"intensity"});
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_NE(in.out.find("GB"), std::string::npos) << in.out;
+  EXPECT_NE(in.out.find("JP"), std::string::npos) << in.out;
+  EXPECT_NE(in.out.find("tokyo"), std::string::npos) << in.out;
+  std::string job = dir / "placed.yaml";
+  std::ofstream(job) << "name: placed\ncarbon: {policy: forecast, expected_duration: 10m, max_wait: 4h, "
+                        "sites: [london, tokyo]}\nmodel: {arch: mlp, hidden: [32]}\n"
+                     << "data: {path: " << kData << ", train_limit: 1000, test_limit: 200}\n"
+                     << "train: {epochs: 1, batch_size: 32, threads: 1}\n";
+  ASSERT_EQ(d.Ctl({"submit", job}).exit_code, 0);
+  ASSERT_EQ(d.Ctl({"wait", "1", "--timeout", "300"}).exit_code, 0) << d.Log();
+  json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  EXPECT_EQ(j["state"], "succeeded");
+  EXPECT_EQ(j["site"], "tokyo");
+  bool placed = false;
+  for (const auto& e : j["events"])
+    if (e["to"] == "running") placed = e["reason"].get<std::string>().find("site tokyo: ") == 0;
+  EXPECT_TRUE(placed) << j["events"].dump();
+  ASSERT_TRUE(j["savings"].is_object()) << j.dump();
+  EXPECT_EQ(j["savings"]["zone"], "JP");
+  EXPECT_EQ(j["savings"]["baseline_zone"], "GB");
+  const double total = j["savings"]["saving_pct"].get<double>(), time = j["savings"]["time_saving_pct"].get<double>(),
+               place = j["savings"]["place_saving_pct"].get<double>();
+  EXPECT_GT(total, 0) << j["savings"].dump();
+  EXPECT_GT(place, time) << j["savings"].dump();
+  EXPECT_NEAR(time + place, total, 1e-9);
+  auto st = d.Ctl({"status", "1"});
+  EXPECT_NE(st.out.find("site:          tokyo"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("against starting at once in zone GB"), std::string::npos) << st.out;
+}
+
 }  // namespace carbon

@@ -301,7 +301,7 @@ TEST_F(SlurmDaemonTest, AnUnknownSiteAndABadSlurmConfigAreClearErrors) {
   // A Slurm site without run_root: carbond does not start, and says why.
   fakes::TempDir other;
   DaemonProcess bad(other, FAKE_WORKER_BIN,
-                    "sites:\n  - name: cluster\n    executor: slurm\n    slurm: {conf: " + cluster_->conf() +
+                    "sites:\n  - name: cluster\n    zone: GB\n    executor: slurm\n    slurm: {conf: " + cluster_->conf() +
                         ", partition: gpu}\n");
   EXPECT_FALSE(bad.Start());
   EXPECT_NE(bad.Log().find("sites[0].slurm.run_root"), std::string::npos) << bad.Log();
