@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <set>
 
 #include "common/forecaster.h"
 #include "common/mock_intensity.h"
@@ -146,6 +148,174 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   double oracle_saving = s.immediate_mean_g - s.oracle_mean_g;
   s.share_of_oracle = oracle_saving > 0 ? (s.immediate_mean_g - s.policy_mean_g) / oracle_saving : 1.0;
   return result;
+}
+
+namespace {
+
+// Starts of the jobs placed in one zone: how many run at a time (all jobs
+// last the same duration).
+class Occupancy {
+ public:
+  Occupancy(int64_t slots, Duration duration) : slots_(slots), duration_(duration) {}
+  bool Free(Timestamp t) const {
+    if (slots_ <= 0) return true;
+    auto lo = starts_.upper_bound(t - duration_), hi = starts_.upper_bound(t);
+    return std::distance(lo, hi) < slots_;
+  }
+  // The first time from `t` on when a slot is free.
+  Timestamp NextFree(Timestamp t) const {
+    while (!Free(t)) {
+      auto lo = starts_.upper_bound(t - duration_);
+      t = *lo + duration_;  // the earliest running job ends
+    }
+    return t;
+  }
+  void Take(Timestamp start) { starts_.insert(start); }
+
+ private:
+  int64_t slots_;
+  Duration duration_;
+  std::multiset<Timestamp> starts_;
+};
+
+// One job placed over `zones` (indices into all) from its arrival: its start
+// and zone, re-planned at every step, as the daemon does at every tick.
+struct Placed {
+  Timestamp start;
+  size_t zone = 0;
+};
+Placed PlaceOne(const std::vector<SimZone>& all, const std::vector<size_t>& zones, std::vector<Occupancy>& occ,
+                const JobSpec& spec, const PolicyRegistry& registry, Timestamp arrival, const SimOptions& o,
+                Duration step) {
+  const Timestamp latest = arrival + o.max_wait;
+  Timestamp now = arrival;
+  std::optional<Timestamp> planned;
+  std::optional<size_t> current;
+  std::vector<GridView> grids(zones.size());
+  std::vector<SiteOption> options(zones.size());
+  while (true) {
+    for (size_t k = 0; k < zones.size(); ++k) {
+      const SimZone& z = all[zones[k]];
+      GridView& g = grids[k];
+      g = GridView();
+      g.zone = z.zone;
+      if (auto p = PointAt(z.trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
+      g.current_source = "trace";
+      if (o.policy == "forecast") {
+        g.forecast = ForecastAt(z.trace, now, o);
+        g.forecast_source = o.forecast;
+      }
+      options[k] = SiteOption{z.zone, &g, occ[zones[k]].Free(now)};
+    }
+    PolicyInput in{spec, arrival, now};
+    in.planned_start = planned;
+    Placement p = PlaceJob(registry, in, options, current, o.site_switch_margin);
+    current = p.site;
+    if (p.decision.release && options[p.site].slot_free) return {now, zones[p.site]};
+    if (now >= latest) {
+      // Out of time: the cleanest zone now with a free slot, else the first slot to free up.
+      std::optional<size_t> best;
+      for (size_t k = 0; k < zones.size(); ++k)
+        if (options[k].slot_free &&
+            (!best || grids[k].current_gco2_per_kwh.value_or(1e18) < grids[*best].current_gco2_per_kwh.value_or(1e18)))
+          best = k;
+      if (best) return {now, zones[*best]};
+      size_t first = 0;
+      Timestamp at = Timestamp::max();
+      for (size_t k = 0; k < zones.size(); ++k)
+        if (Timestamp t = occ[zones[k]].NextFree(now); t < at) at = t, first = k;
+      return {at, zones[first]};
+    }
+    planned = p.decision.planned_start;
+    Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
+    while (next <= now) next += step;
+    // A perfect forecast and no slots to wait for: the plan cannot change, go to it.
+    if (o.forecast == "perfect" && o.slots_per_site <= 0 && planned && *planned > now) next = *planned;
+    if (planned && *planned > now) next = std::min(next, *planned);
+    now = std::min(next, latest);
+  }
+}
+
+}  // namespace
+
+StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const SimOptions& o) {
+  if (zones.empty()) return InvalidArgument("no zone to simulate");
+  for (const SimZone& z : zones)
+    if (z.trace.size() < 2) return InvalidArgument("the trace of zone " + z.zone + " holds fewer than two points");
+  if (o.jobs < 1) return InvalidArgument("jobs must be at least 1", "jobs");
+  if (o.policy != "immediate" && o.policy != "threshold" && o.policy != "forecast")
+    return InvalidArgument("--policy '" + o.policy + "' is not accepted; expected immediate, threshold or forecast",
+                           "policy");
+  const Duration step = std::chrono::duration_cast<Duration>(zones[0].trace[1].time - zones[0].trace[0].time);
+  Timestamp begin = zones[0].trace.front().time, end = zones[0].trace.back().end();
+  for (const SimZone& z : zones) {
+    begin = std::max(begin, z.trace.front().time);
+    end = std::min(end, z.trace.back().end());
+  }
+  const Timestamp first = begin + std::chrono::hours(24 * 35);
+  const Timestamp last = end - o.max_wait - o.duration;
+  if (last <= first)
+    return InvalidArgument("the traces overlap over " + FormatTime(begin) + " .. " + FormatTime(end) +
+                           ", too short: jobs arrive after 35 days of history and need max_wait + duration");
+  JobSpec spec;
+  spec.name = "sim";
+  spec.carbon.policy = o.policy;
+  spec.carbon.threshold_gco2_per_kwh = o.threshold;
+  spec.carbon.max_wait = o.max_wait;
+  spec.carbon.expected_duration = o.duration;
+  PolicyRegistry registry;
+  std::vector<size_t> every(zones.size()), only_first = {0};
+  for (size_t k = 0; k < zones.size(); ++k) every[k] = k;
+  std::vector<Occupancy> placed_occ(zones.size(), Occupancy(o.slots_per_site, o.duration));
+  std::vector<Occupancy> first_occ(zones.size(), Occupancy(o.slots_per_site, o.duration));
+  // The zone cleanest over the whole overlap.
+  size_t fixed = 0;
+  double fixed_mean = std::numeric_limits<double>::max();
+  for (size_t k = 0; k < zones.size(); ++k)
+    if (double m = MeanIntervals(zones[k].trace, begin, end); m < fixed_mean) fixed_mean = m, fixed = k;
+  SimSitesSummary s;
+  s.jobs = o.jobs;
+  s.best_fixed_zone = zones[fixed].zone;
+  std::vector<int64_t> per_zone(zones.size(), 0);
+  double delay = 0;
+  const double span = std::chrono::duration<double>(last - first).count();
+  for (int64_t i = 0; i < o.jobs; ++i) {
+    double u = (static_cast<double>(i) + static_cast<double>(HashMix(o.seed * 7919 + static_cast<uint64_t>(i)) % 1000) / 1000.0) /
+               static_cast<double>(o.jobs);
+    Timestamp arrival = first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span));
+    arrival = std::chrono::floor<std::chrono::minutes>(arrival);
+    Placed p = PlaceOne(zones, every, placed_occ, spec, registry, arrival, o, step);
+    placed_occ[p.zone].Take(p.start);
+    Placed t = PlaceOne(zones, only_first, first_occ, spec, registry, arrival, o, step);
+    first_occ[0].Take(t.start);
+    const Timestamp latest = arrival + o.max_wait;
+    s.immediate_mean_g += MeanIntervals(zones[0].trace, arrival, arrival + o.duration);
+    s.policy_mean_g += MeanIntervals(zones[p.zone].trace, p.start, p.start + o.duration);
+    s.time_only_mean_g += MeanIntervals(zones[0].trace, t.start, t.start + o.duration);
+    s.best_fixed_mean_g += MeanIntervals(zones[fixed].trace, arrival, arrival + o.duration);
+    double oracle = std::numeric_limits<double>::max();
+    for (const SimZone& z : zones)
+      if (auto b = BestStart(SliceSorted(z.trace, arrival, latest + o.duration), arrival, latest, o.duration))
+        oracle = std::min(oracle, b->mean_gco2_per_kwh);
+    s.oracle_mean_g += oracle == std::numeric_limits<double>::max() ? 0 : oracle;
+    ++per_zone[p.zone];
+    const double h = std::chrono::duration<double>(p.start - arrival).count() / 3600.0;
+    delay += h;
+    s.max_delay_h = std::max(s.max_delay_h, h);
+  }
+  const double n = static_cast<double>(o.jobs);
+  for (double* v : {&s.immediate_mean_g, &s.policy_mean_g, &s.oracle_mean_g, &s.time_only_mean_g, &s.best_fixed_mean_g})
+    *v /= n;
+  s.mean_delay_h = delay / n;
+  auto saving = [&](double g) { return s.immediate_mean_g > 0 ? 100 * (s.immediate_mean_g - g) / s.immediate_mean_g : 0; };
+  s.saving_pct = saving(s.policy_mean_g);
+  s.oracle_saving_pct = saving(s.oracle_mean_g);
+  s.time_only_saving_pct = saving(s.time_only_mean_g);
+  s.best_fixed_zone_saving_pct = saving(s.best_fixed_mean_g);
+  const double oracle_saving = s.immediate_mean_g - s.oracle_mean_g;
+  s.share_of_oracle = oracle_saving > 0 ? (s.immediate_mean_g - s.policy_mean_g) / oracle_saving : 1.0;
+  for (size_t k = 0; k < zones.size(); ++k) s.zone_share.emplace_back(zones[k].zone, static_cast<double>(per_zone[k]) / n);
+  return s;
 }
 
 }  // namespace carbon

@@ -24,6 +24,9 @@ struct SimOptions {
   double noise_sigma = 0.10;         // noise: relative sd of each forecast point
   Duration horizon = std::chrono::hours(48);
   uint64_t seed = 1;
+  // Several zones (SimulateSites): jobs running at once in one zone; 0: no limit.
+  int64_t slots_per_site = 0;
+  double site_switch_margin = 0.05;
 };
 
 // Parses "perfect", "own", "noise:0.1" or "noise:10%".
@@ -58,5 +61,29 @@ struct SimResult {
 // each re-planned at every trace step.
 // Emission figures assume constant power: the mean intensity over the run.
 StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& options);
+
+// Placement over several zones (issue 17): each job may run in any of them
+// and is placed by the daemon's own PlaceJob (common/policy.h), re-planned at
+// every trace step; the first zone is the job's first-listed site.
+struct SimZone {
+  std::string zone;
+  IntensitySeries trace;  // sorted, the same step in every zone
+};
+struct SimSitesSummary {
+  int64_t jobs = 0;
+  double immediate_mean_g = 0;   // every job at once in the first zone
+  double policy_mean_g = 0;      // placed in (zone, start)
+  double oracle_mean_g = 0;      // the best (zone, start) in each job's window, knowing the future
+  double time_only_mean_g = 0;   // the same policy in the first zone only
+  double best_fixed_mean_g = 0;  // every job at once in the zone cleanest over the whole trace
+  std::string best_fixed_zone;
+  double saving_pct = 0, oracle_saving_pct = 0, time_only_saving_pct = 0, best_fixed_zone_saving_pct = 0;
+  double share_of_oracle = 0;  // saving / oracle saving
+  std::vector<std::pair<std::string, double>> zone_share;  // share of the jobs placed in each zone
+  double mean_delay_h = 0, max_delay_h = 0;
+};
+// With slots_per_site, the jobs compete for slots: each job, in arrival
+// order, sees the slots taken by the jobs placed before it.
+StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const SimOptions& options);
 
 }  // namespace carbon

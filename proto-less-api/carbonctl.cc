@@ -551,17 +551,108 @@ Subcommand Health(CLI::App& app, const Context& ctx) {
           }};
 }
 
+// carbonctl simulate --trace ZONE=FILE --trace ZONE=FILE ...: placement over zones.
+int SimulateZones(carbon::SimOptions o, const std::vector<std::string>& traces, const std::string& forecast,
+                  const std::string& duration, const std::string& max_wait, const std::string& time_col,
+                  const std::string& value_col, bool as_json) {
+  auto usage = [](const std::string& msg) {
+    std::cerr << "carbonctl simulate: " << msg << "\n";
+    return kUsage;
+  };
+  if (Status st = carbon::ParseForecastMode(forecast, o); !st.ok()) return usage(st.message());
+  auto d = carbon::ParseDuration(duration);
+  if (!d.ok()) return usage("--duration: " + d.status().message());
+  auto w = carbon::ParseDuration(max_wait, /*allow_zero=*/true);
+  if (!w.ok()) return usage("--max-wait: " + w.status().message());
+  o.duration = *d;
+  o.max_wait = *w;
+  if (o.slots_per_site < 0) return usage("--slots-per-site must be 0 (no limit) or more");
+  std::vector<carbon::SimZone> zones;
+  for (const std::string& t : traces) {
+    const size_t eq = t.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == t.size())
+      return usage("--trace '" + t + "': with several traces each is ZONE=FILE, e.g. --trace GB=gb-2023.csv");
+    carbon::SimZone z;
+    z.zone = t.substr(0, eq);
+    for (const auto& other : zones)
+      if (other.zone == z.zone) return usage("--trace: zone " + z.zone + " is given twice");
+    const std::string path = t.substr(eq + 1);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return usage("cannot open trace '" + path + "' (zone " + z.zone + ")");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    auto trace = carbon::ParseIntensityCsv(ss.str(), path, {time_col, value_col});
+    if (!trace.ok()) return usage(trace.status().message());
+    z.trace = std::move(*trace);
+    zones.push_back(std::move(z));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = carbon::SimulateSites(zones, o);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!r.ok()) return usage(r.status().message());
+  const carbon::SimSitesSummary& s = *r;
+  json share = json::object();
+  for (const auto& [zone, f] : s.zone_share) share[zone] = f;
+  json names = json::array();
+  for (const auto& z : zones) names.push_back(z.zone);
+  if (as_json) {
+    std::cout << json{{"zones", names},
+                      {"policy", o.policy},
+                      {"forecast", o.forecast == "noise" ? "noise:" + std::to_string(o.noise_sigma) : o.forecast},
+                      {"jobs", s.jobs},
+                      {"duration", carbon::FormatDuration(o.duration)},
+                      {"max_wait", carbon::FormatDuration(o.max_wait)},
+                      {"slots_per_site", o.slots_per_site},
+                      {"immediate_mean_gco2_per_kwh", s.immediate_mean_g},
+                      {"policy_mean_gco2_per_kwh", s.policy_mean_g},
+                      {"oracle_mean_gco2_per_kwh", s.oracle_mean_g},
+                      {"saving_pct", s.saving_pct},
+                      {"oracle_saving_pct", s.oracle_saving_pct},
+                      {"share_of_oracle", s.share_of_oracle},
+                      {"time_only_saving_pct", s.time_only_saving_pct},
+                      {"best_fixed_zone", s.best_fixed_zone},
+                      {"best_fixed_zone_saving_pct", s.best_fixed_zone_saving_pct},
+                      {"zone_share", share},
+                      {"mean_delay_h", s.mean_delay_h},
+                      {"max_delay_h", s.max_delay_h},
+                      {"seconds", secs}}
+                     .dump(2)
+              << "\n";
+    return kOk;
+  }
+  std::string list;
+  for (const auto& z : zones) list += (list.empty() ? "" : ", ") + z.zone;
+  std::printf("zones %s; policy %s (forecast %s), %lld jobs of %s, max wait %s, %s\n", list.c_str(), o.policy.c_str(),
+              o.forecast.c_str(), static_cast<long long>(s.jobs), carbon::FormatDuration(o.duration).c_str(),
+              carbon::FormatDuration(o.max_wait).c_str(),
+              o.slots_per_site > 0 ? (std::to_string(o.slots_per_site) + " slots per zone").c_str() : "no slot limit");
+  std::printf("saving vs at once in %s: %.1f%% (time only %.1f%%, best fixed zone %s %.1f%%, oracle %.1f%%), "
+              "%.1f%% of the space-time oracle's saving\n",
+              zones[0].zone.c_str(), s.saving_pct, s.time_only_saving_pct, s.best_fixed_zone.c_str(),
+              s.best_fixed_zone_saving_pct, s.oracle_saving_pct, 100 * s.share_of_oracle);
+  std::string shares;
+  for (const auto& [zone, f] : s.zone_share) shares += (shares.empty() ? "" : ", ") + zone + " " + std::to_string(std::lround(100 * f)) + "%";
+  std::printf("placed: %s; delay mean %.1f h, max %.1f h; simulated in %.2f s\n", shares.c_str(), s.mean_delay_h,
+              s.max_delay_h, secs);
+  return kOk;
+}
+
 Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
   struct Args {
     carbon::SimOptions sim;
-    std::string trace, forecast = "perfect", duration = "4h", max_wait = "24h", time_col, value_col;
+    std::vector<std::string> traces;
+    std::string forecast = "perfect", duration = "4h", max_wait = "24h", time_col, value_col;
     bool per_job = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("simulate",
                                  "replay a recorded intensity trace through a release policy (no daemon needed)");
-  cmd->add_option("--trace", a->trace, "CSV trace (Electricity Maps yearly, Let's Wait Awhile, NESO, CATS)")
+  cmd->add_option("--trace", a->traces,
+                  "CSV trace (Electricity Maps yearly, Let's Wait Awhile, NESO, CATS); ZONE=FILE, repeated, places "
+                  "each job over several zones (the first is its first-listed site)")
       ->required();
+  cmd->add_option("--slots-per-site", a->sim.slots_per_site, "several zones: jobs running at once per zone (0: no limit)")
+      ->capture_default_str();
   cmd->add_option("--policy", a->sim.policy, "immediate | threshold | forecast")->capture_default_str();
   cmd->add_option("--jobs", a->sim.jobs, "jobs arriving evenly over the trace")->capture_default_str();
   cmd->add_option("--duration", a->duration, "each job's run time")->capture_default_str();
@@ -573,8 +664,11 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
   cmd->add_option("--value-column", a->value_col, "CSV value column (default: by the header)");
   cmd->add_flag("--per-job", a->per_job, "with -o json: every job, not only the summary");
   return {cmd, [a, &ctx] {
-            return Simulate(a->sim, a->trace, a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
-                            a->per_job, ctx.as_json());
+            if (a->traces.size() == 1 && a->traces[0].find('=') == std::string::npos)
+              return Simulate(a->sim, a->traces[0], a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
+                              a->per_job, ctx.as_json());
+            return SimulateZones(a->sim, a->traces, a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
+                                 ctx.as_json());
           }};
 }
 

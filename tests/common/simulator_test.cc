@@ -114,5 +114,59 @@ TEST(Forecaster, BeatsSeasonalNaiveOnTheMockAndFollowsTheCycle) {
   EXPECT_TRUE(ForecastFromHistory({}, trace.front().time, 48h).empty());
 }
 
+// Two mock grids with the same daily cycle eight hours apart, the second
+// 30% cleaner on average, plus a flat dirty one: placement over them.
+std::vector<SimZone> ThreeZones() {
+  Timestamp start = *ParseTime("2025-01-01T00:00:00Z");
+  auto zone = [&](const std::string& name, double mean, int utc_offset_minutes, double amplitude) {
+    MockIntensityParams p;
+    p.step = 1h;
+    p.noise = 10;
+    p.mean = mean;
+    p.amplitude = amplitude;
+    p.utc_offset_minutes = utc_offset_minutes;
+    return SimZone{name, MockIntensityModel(p).Range(start, start + std::chrono::hours(24 * 80))};
+  };
+  return {zone("A", 300, 0, 120), zone("B", 210, 480, 90), zone("C", 600, 0, 0)};
+}
+
+SimSitesSummary SimSites(const std::vector<SimZone>& zones, const std::string& forecast, int64_t slots = 0) {
+  SimOptions o;
+  o.jobs = 300;
+  o.slots_per_site = slots;
+  EXPECT_TRUE(ParseForecastMode(forecast, o).ok());
+  auto r = SimulateSites(zones, o);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : SimSitesSummary{};
+}
+
+TEST(SimulatorSites, PlacementBeatsTimeAloneAndTheBestFixedZone) {
+  const SimSitesSummary s = SimSites(ThreeZones(), "perfect");
+  EXPECT_GE(s.share_of_oracle, 0.99);
+  EXPECT_GT(s.saving_pct, s.time_only_saving_pct);
+  EXPECT_EQ(s.best_fixed_zone, "B");
+  EXPECT_GT(s.saving_pct, s.best_fixed_zone_saving_pct);
+  ASSERT_EQ(s.zone_share.size(), 3u);
+  EXPECT_EQ(s.zone_share[2].first, "C");
+  EXPECT_DOUBLE_EQ(s.zone_share[2].second, 0);  // the dirty flat zone never wins
+  EXPECT_GT(s.zone_share[0].second + s.zone_share[1].second, 0.99);
+  // A noisy forecast still places well; with one slot per zone jobs spread out.
+  const SimSitesSummary noisy = SimSites(ThreeZones(), "noise:10%");
+  EXPECT_GE(noisy.share_of_oracle, 0.8);
+  const SimSitesSummary tight = SimSites(ThreeZones(), "perfect", 1);
+  EXPECT_LT(tight.saving_pct, s.saving_pct + 1e-9);
+  EXPECT_GT(tight.zone_share[0].second, 0);
+  EXPECT_GT(tight.zone_share[1].second, 0);
+}
+
+TEST(SimulatorSites, OneZoneIsTheTimeOnlySimulation) {
+  const std::vector<SimZone> zones = {ThreeZones().front()};
+  const SimSitesSummary s = SimSites(zones, "perfect");
+  EXPECT_NEAR(s.saving_pct, s.time_only_saving_pct, 1e-9);
+  EXPECT_EQ(s.best_fixed_zone, "A");
+  EXPECT_NEAR(s.best_fixed_zone_saving_pct, 0, 1e-9);
+  EXPECT_FALSE(SimulateSites({}, SimOptions()).ok());
+}
+
 }  // namespace
 }  // namespace carbon
