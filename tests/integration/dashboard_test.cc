@@ -62,6 +62,9 @@ TEST(Dashboard, ChromiumSeesAJobAppearRunAndFinishWithoutReload) {
   const std::string row = "document.querySelector('#queue tr[data-job=\"1\"]')";
   ASSERT_TRUE(b.WaitFor(row, seconds(10))) << b.ConsoleText();
   EXPECT_EQ(b.Eval(row + ".children[1].textContent").get<std::string>(), "live-cnn");
+  EXPECT_EQ(b.Eval(row + ".children[3].textContent").get<std::string>(), "local");  // its site
+  EXPECT_NE(b.Eval("document.getElementById('sites').textContent").get<std::string>().find("site local: zone GB, "),
+            std::string::npos);
   ASSERT_TRUE(b.WaitFor(row + ".querySelector('.state').textContent === 'running'", seconds(30)))
       << b.Eval(row + ".textContent").dump() << d.Log();
   // Its live view: an epoch done, drawn in the loss and energy charts.
