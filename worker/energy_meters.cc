@@ -229,6 +229,17 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
 
 EnergyTracker::~EnergyTracker() = default;
 
+void EnergyTracker::TickLoad(double seconds) {
+  if (rapl_) return;
+  double load = 0;
+  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
+    if (last_times_) load = LoadBetween(*last_times_, *t);
+    last_times_ = *t;
+  }
+  tdp_kwh_ += KwhFromPowerAndTime(CpuPowerAtLoad(tdp_w_, load), seconds);
+  ticked_s_ += seconds;
+}
+
 EnergySample EnergyTracker::Sample(double seconds) {
   EnergySample s;
   s.seconds = seconds;
@@ -237,12 +248,11 @@ EnergySample EnergyTracker::Sample(double seconds) {
     s.cpu_kwh = kwh.ok() ? *kwh : 0;
     s.cpu_method = "rapl";
   } else {
-    double load = 0;
-    if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
-      if (last_times_) load = LoadBetween(*last_times_, *t);
-      last_times_ = *t;
-    }
-    s.cpu_kwh = KwhFromPowerAndTime(CpuPowerAtLoad(tdp_w_, load), seconds);
+    // The rest of the interval since the last tick, at its own load.
+    TickLoad(std::max(0.0, seconds - ticked_s_));
+    s.cpu_kwh = tdp_kwh_;
+    tdp_kwh_ = 0;
+    ticked_s_ = 0;
     s.cpu_method = "tdp-model";
   }
   if (nvml_) {
@@ -287,14 +297,24 @@ std::optional<GridReading> GridFeed::Current() {
 }
 
 SampledTracker::SampledTracker(EnergyTracker& tracker, GridFeed& grid, double period_s)
-    : tracker_(tracker), grid_(grid), period_s_(period_s), last_(std::chrono::steady_clock::now()) {
-  if (period_s_ > 0) {
-    thread_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      const auto period = std::chrono::duration<double>(period_s_);
-      while (!cv_.wait_for(lock, period, [this] { return stop_; })) SampleLocked();
-    });
-  }
+    : tracker_(tracker), grid_(grid), period_s_(period_s), last_(std::chrono::steady_clock::now()), last_tick_(last_) {
+  const bool ticks = tracker_.uses_load_model();
+  if (period_s_ <= 0 && !ticks) return;
+  // Wake once a second for the load curve (TDP model), or once a period.
+  const double wake_s = ticks ? std::min(1.0, period_s_ > 0 ? period_s_ : 1.0) : period_s_;
+  thread_ = std::thread([this, wake_s, ticks] {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto wake = std::chrono::duration<double>(wake_s);
+    while (!cv_.wait_for(lock, wake, [this] { return stop_; })) {
+      const auto now = std::chrono::steady_clock::now();
+      if (period_s_ > 0 && std::chrono::duration<double>(now - last_).count() >= period_s_ - 1e-3) {
+        SampleLocked();
+      } else if (ticks) {
+        tracker_.TickLoad(std::chrono::duration<double>(now - last_tick_).count());
+        last_tick_ = now;
+      }
+    }
+  });
 }
 
 SampledTracker::~SampledTracker() {
@@ -310,6 +330,7 @@ void SampledTracker::SampleLocked() {
   const auto now = std::chrono::steady_clock::now();
   const double secs = std::chrono::duration<double>(now - last_).count();
   last_ = now;
+  last_tick_ = now;
   const EnergySample s = tracker_.Sample(secs);
   EnergySample& a = acc_.energy;
   a.seconds += s.seconds;

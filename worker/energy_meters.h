@@ -121,6 +121,14 @@ class EnergyTracker {
   ~EnergyTracker();
   // Energy since the previous Sample (or construction), `seconds` of wall time.
   EnergySample Sample(double seconds);
+  // The TDP model's load curve, as CodeCarbon applies it: it samples the
+  // load about once a second and averages the powers of the samples, so a
+  // load that alternates is charged more than the curve at its mean load.
+  // Each tick reads /proc/stat and charges the `seconds` since the previous
+  // one at the power of that load; Sample charges the rest of its interval
+  // the same way. Nothing to do with RAPL.
+  void TickLoad(double seconds);
+  bool uses_load_model() const { return !rapl_; }
   const std::vector<std::string>& notes() const { return notes_; }
   const std::string& cpu_model() const { return cpu_.model; }
   double cpu_tdp_watts() const { return tdp_w_; }
@@ -134,6 +142,7 @@ class EnergyTracker {
   double tdp_w_ = kNoModelCpuWatts;
   double ram_w_ = 0;
   std::optional<CpuTimes> last_times_;
+  double tdp_kwh_ = 0, ticked_s_ = 0;  // TDP model: charged by ticks since the last Sample
   std::vector<std::string> notes_;
 };
 
@@ -173,7 +182,8 @@ struct EpochEnergy {
 };
 
 // Samples the tracker every `period_s` seconds on its own thread (CodeCarbon's
-// measure_power_secs; 0: only at epoch boundaries) and at every TakeEpoch.
+// measure_power_secs; 0: only at epoch boundaries) and at every TakeEpoch;
+// with the TDP model it also ticks the load curve once a second.
 class SampledTracker {
  public:
   SampledTracker(EnergyTracker& tracker, GridFeed& grid, double period_s);
@@ -191,7 +201,7 @@ class SampledTracker {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::chrono::steady_clock::time_point last_;
+  std::chrono::steady_clock::time_point last_, last_tick_;
   EpochEnergy acc_;
   double unattributed_kwh_ = 0;
   double attributed_kwh_ = 0;

@@ -104,6 +104,44 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_DOUBLE_EQ(EnergyTracker(o).cpu_tdp_watts(), 85);
 }
 
+// The case: an 8 W TDP, the load alternating 7.5 s at 100% and 7.5 s
+// at 10%. CodeCarbon applies the curve to each ~1 s load sample and averages
+// the powers; the curve at the 15 s mean load (55%) charges far less.
+TEST(Tracker, TheLoadCurveIsAppliedToEachSecondNotToTheIntervalsMeanLoad) {
+  fakes::TempDir dir;
+  const std::string proc = dir / "proc";
+  Write(proc + "/cpuinfo", "processor\t: 0\nprocessor\t: 1\nmodel name\t: Mystery 9000\n");  // 2 x 4 W
+  Write(proc + "/meminfo", "MemTotal:       15625000 kB\n");
+  Write(proc + "/stat", "cpu  0 0 0 0 0 0 0 0 0 0\n");
+  TrackerOptions o;
+  o.powercap_root = dir / "no-powercap";
+  o.proc_root = proc;
+  o.try_nvml = false;
+  EnergyTracker t(o);
+  ASSERT_DOUBLE_EQ(t.cpu_tdp_watts(), 8);
+  ASSERT_TRUE(t.uses_load_model());
+  // 100 ticks of the 100 jiffies a second: busy 100 for 7.5 s, then 10.
+  uint64_t busy = 0, idle = 0;
+  double expected_kwh = 0;
+  for (int tenth = 0; tenth < 150; ++tenth) {  // 0.1 s steps, ticked once a second
+    const bool high = tenth < 75;
+    busy += high ? 10 : 1;
+    idle += high ? 0 : 9;
+    if (tenth % 10 == 9) {
+      Write(proc + "/stat", "cpu  " + std::to_string(busy) + " 0 0 " + std::to_string(idle) + " 0 0 0 0 0 0\n");
+      t.TickLoad(1.0);
+    }
+  }
+  // Seconds 1-7 at 100%, second 8 at 55%, seconds 9-15 at 10%.
+  for (double load : {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.55, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1})
+    expected_kwh += KwhFromPowerAndTime(CpuPowerAtLoad(8, load), 1.0);
+  EnergySample s = t.Sample(15);  // nothing left after the ticks
+  EXPECT_NEAR(s.cpu_kwh, expected_kwh, 1e-15);
+  EXPECT_NEAR(s.cpu_w, 4.243, 0.001);  // (7 x 8 W + 1.998 W + 7 x 0.807 W) / 15
+  EXPECT_GT(s.cpu_w, 2 * CpuPowerAtLoad(8, 0.55) - 0.1);  // the mean load's curve: 2.00 W
+  EXPECT_NEAR(CpuPowerAtLoad(8, 0.55), 2.00, 0.01);
+}
+
 TEST(Nvml, AbsentLibraryIsUnavailableNotAnError) {
   std::string why;
   auto m = NvmlMeter::Open(&why, "libnvidia-ml-does-not-exist.so.1");
