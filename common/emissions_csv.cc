@@ -153,12 +153,16 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   r.project_name = job.name;
   r.run_id = "carbond-job-" + std::to_string(job.id) + "-attempt-" + std::to_string(e.attempt);
   r.experiment_id = "carbond-job-" + std::to_string(job.id);
-  r.duration = e.wall_s;
+  // The span the energy covers, so that power = energy / duration (issue 19).
+  r.duration = e.energy_s && *e.energy_s > 0 ? *e.energy_s : e.wall_s;
   r.emissions = e.kg_co2.value_or(0);
-  r.emissions_rate = e.wall_s > 0 ? r.emissions / e.wall_s : 0;
-  r.cpu_power = e.cpu_w;
-  r.gpu_power = e.gpu_w;
-  r.ram_power = e.ram_w;
+  r.emissions_rate = r.duration > 0 ? r.emissions / r.duration : 0;
+  auto watts = [&](double kwh, double fallback) {
+    return e.energy_s && *e.energy_s > 0 ? kwh * 3600.0 * 1000.0 / *e.energy_s : fallback;
+  };
+  r.cpu_power = watts(e.cpu_kwh, e.cpu_w);
+  r.gpu_power = watts(e.gpu_kwh, e.gpu_w);
+  r.ram_power = watts(e.ram_kwh, e.ram_w);
   r.cpu_energy = e.cpu_kwh;
   r.gpu_energy = e.gpu_kwh;
   r.ram_energy = e.ram_kwh;

@@ -91,6 +91,9 @@ struct EpochRecord {
   // the energy times the grid intensity recorded during the epoch).
   double cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0, energy_kwh = 0;
   double cpu_w = 0, gpu_w = 0, ram_w = 0;
+  // The seconds the energy covers: from the previous epoch-end sample to
+  // this one (checkpoint saves included), where wall_s is train + evaluation.
+  std::optional<double> energy_s;
   std::string cpu_method, gpu_method, ram_method;
   std::optional<double> gco2_per_kwh;
   std::optional<double> kg_co2;

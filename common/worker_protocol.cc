@@ -128,6 +128,7 @@ ojson EncodeFields(const Epoch& ep) {
                    {"energy_kwh", e.energy_kwh}, {"cpu_w", e.cpu_w},           {"gpu_w", e.gpu_w},
                    {"ram_w", e.ram_w},           {"cpu_method", e.cpu_method}, {"gpu_method", e.gpu_method},
                    {"ram_method", e.ram_method}, {"samples", *ep.energy_samples}};
+    if (e.energy_s) j["energy"]["seconds"] = *e.energy_s;
     if (ep.pue) j["energy"]["pue"] = *ep.pue;
     if (ep.measure_power_secs) j["energy"]["measure_power_secs"] = *ep.measure_power_secs;
   }
@@ -192,6 +193,7 @@ Event DecodeEpoch(const Fields& f) {
   ep.loss_scale = f.Num("loss_scale", 1.0);
   const Fields en = f.Object("energy");
   ep.energy_samples = en.OptInt("samples");
+  e.energy_s = en.OptNum("seconds");
   e.cpu_kwh = en.Num("cpu_kwh");
   e.gpu_kwh = en.Num("gpu_kwh");
   e.ram_kwh = en.Num("ram_kwh");

@@ -238,6 +238,7 @@ json EpochToJson(const EpochRecord& e) {
             {"cpu_w", e.cpu_w},
             {"gpu_w", e.gpu_w},
             {"ram_w", e.ram_w},
+            {"seconds", e.energy_s ? json(*e.energy_s) : json(nullptr)},
             {"cpu_method", e.cpu_method},
             {"gpu_method", e.gpu_method},
             {"ram_method", e.ram_method}}},
@@ -272,6 +273,7 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
       e.cpu_w = en->value("cpu_w", 0.0);
       e.gpu_w = en->value("gpu_w", 0.0);
       e.ram_w = en->value("ram_w", 0.0);
+      if (auto sec = en->find("seconds"); sec != en->end() && sec->is_number()) e.energy_s = sec->get<double>();
       e.cpu_method = en->value("cpu_method", "");
       e.gpu_method = en->value("gpu_method", "");
       e.ram_method = en->value("ram_method", "");

@@ -400,6 +400,7 @@ void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   r.cpu_method = s.cpu_method;
   r.gpu_method = s.gpu_method;
   r.ram_method = s.ram_method;
+  r.energy_s = s.seconds;
   ev.energy_samples = en.samples;
   ev.pue = o_.tracker.pue;
   ev.measure_power_secs = o_.measure_power_secs;

@@ -267,8 +267,8 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       "INSERT OR REPLACE INTO epochs (job_id, epoch, attempt, at, train_loss, test_loss, "
       "test_accuracy, samples, samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, "
       "cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, "
-      "gco2_per_kwh, kg_co2, intensity_source, zone, memory_added_bytes) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      "gco2_per_kwh, kg_co2, intensity_source, zone, memory_added_bytes, energy_s) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.Bind(1, e.job_id)
       .Bind(2, e.epoch)
       .Bind(3, e.attempt)
@@ -295,6 +295,7 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
   if (e.gco2_per_kwh) st.Bind(24, *e.gco2_per_kwh); else st.BindNull(24);
   if (e.kg_co2) st.Bind(25, *e.kg_co2); else st.BindNull(25);
   if (e.memory_added_bytes) st.Bind(28, *e.memory_added_bytes); else st.BindNull(28);
+  if (e.energy_s) st.Bind(29, *e.energy_s); else st.BindNull(29);
   return st.Bind(26, e.intensity_source).Bind(27, e.zone).Run();
 }
 
@@ -303,7 +304,7 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
       "SELECT job_id, epoch, attempt, at, train_loss, test_loss, test_accuracy, samples, "
       "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, "
       "cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, gco2_per_kwh, kg_co2, intensity_source, zone, "
-      "memory_added_bytes FROM epochs WHERE job_id = ? ORDER BY epoch"));
+      "memory_added_bytes, energy_s FROM epochs WHERE job_id = ? ORDER BY epoch"));
   st.Bind(1, id);
   std::vector<EpochRecord> out;
   for (;;) {
@@ -338,6 +339,7 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
     e.intensity_source = st.ColumnText(25);
     e.zone = st.ColumnText(26);
     if (!st.ColumnIsNull(27)) e.memory_added_bytes = st.ColumnInt(27);
+    if (!st.ColumnIsNull(28)) e.energy_s = st.ColumnDouble(28);
     out.push_back(std::move(e));
   }
   return out;

@@ -2,6 +2,7 @@
 #include "common/energy_model.h"
 
 #include "common/emissions_csv.h"
+#include "common/time_util.h"
 #include "tests/support/files.h"
 
 #include <gtest/gtest.h>
@@ -151,6 +152,48 @@ TEST(EmissionsCsv, HeaderRowAndFloatsAsCodeCarbonWritesThem) {
   EXPECT_EQ(PythonFloat(1e16), "1e+16");
   EXPECT_EQ(PythonFloat(123456789012345.6), "123456789012345.6");
   EXPECT_EQ(PythonFloat(-2.5e-07), "-2.5e-07");
+}
+
+// A row's energy, duration and power cover the same span (issue 19): the
+// epoch's energy runs from the previous epoch-end sample (checkpoint save
+// included), so that span, not train + evaluation time, is the duration,
+// and a constant 20 W RAM model reads 20 W in every row and in the total.
+TEST(EmissionsCsv, DurationAndPowerAreTheSpanTheEnergyCovers) {
+  JobRecord job;
+  job.id = 7;
+  job.name = "span";
+  std::vector<EpochRecord> epochs(2);
+  for (int i = 0; i < 2; ++i) {
+    EpochRecord& e = epochs[i];
+    e.job_id = 7;
+    e.epoch = i + 1;
+    e.attempt = 1;
+    e.at = *ParseTime(i ? "2026-11-28T10:01:00Z" : "2026-11-28T10:00:00Z");
+    e.wall_s = 50;                 // train + evaluation
+    e.energy_s = i ? 61.5 : 52.0;  // plus the checkpoint save before it
+    e.ram_kwh = KwhFromPowerAndTime(20, *e.energy_s);
+    e.cpu_kwh = KwhFromPowerAndTime(8, *e.energy_s);
+    e.energy_kwh = e.ram_kwh + e.cpu_kwh;
+    e.ram_w = 20 * *e.energy_s / 50;  // what a power over wall_s would say
+    e.kg_co2 = e.energy_kwh * 0.2;
+  }
+  const auto rows = EmissionsRows(job, epochs);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_DOUBLE_EQ(rows[0].duration, 52.0);
+  EXPECT_DOUBLE_EQ(rows[1].duration, 61.5);
+  for (const auto& r : rows) {
+    EXPECT_NEAR(r.ram_power, 20.0, 1e-9);
+    EXPECT_NEAR(r.cpu_power, 8.0, 1e-9);
+    EXPECT_NEAR(r.emissions_rate, r.emissions / r.duration, 1e-18);
+  }
+  job.finished = *ParseTime("2026-11-28T10:02:00Z");
+  const EmissionsRecord total = EmissionsTotal(job, epochs);
+  EXPECT_DOUBLE_EQ(total.duration, 113.5);
+  EXPECT_NEAR(total.ram_power, 20.0, 1e-9);
+  // An epoch stored before the span was recorded keeps wall_s and its own powers.
+  epochs[0].energy_s.reset();
+  EXPECT_DOUBLE_EQ(EmissionsRows(job, epochs)[0].duration, 50.0);
+  EXPECT_DOUBLE_EQ(EmissionsRows(job, epochs)[0].ram_power, 20 * 52.0 / 50);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ class SlurmCluster {
 
   SlurmCluster() {
     std::string out = Script("start");
+    start_output_ = out;
     const std::string key = "SLURM_CONF=";
     size_t at = out.rfind(key);
     if (at != std::string::npos) {
@@ -40,6 +41,8 @@ class SlurmCluster {
     if (!dir_.empty()) Script("stop " + dir_);
   }
   bool ok() const { return !conf_.empty(); }
+  // What start-cluster.sh printed (why it failed, when it did).
+  const std::string& start_output() const { return start_output_; }
   const std::string& conf() const { return conf_; }
   const std::string& dir() const { return dir_; }
   void StopController() { Script("stop-controller " + dir_); }
@@ -54,7 +57,7 @@ class SlurmCluster {
     while (p && std::fgets(buf.data(), buf.size(), p.get())) out += buf.data();
     return out;
   }
-  std::string conf_, dir_;
+  std::string conf_, dir_, start_output_;
 };
 
 // A test fixture with one cluster for all its tests (skipped, saying why,
@@ -71,7 +74,8 @@ class SlurmClusterTest : public ::testing::Test {
   }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
-    ASSERT_TRUE(cluster_ && cluster_->ok()) << "the cluster did not start";
+    ASSERT_TRUE(cluster_ && cluster_->ok())
+        << "the cluster did not start (tests/slurm/start-cluster.sh start):\n" << (cluster_ ? cluster_->start_output() : "");
   }
   static inline SlurmCluster* cluster_ = nullptr;
   static inline std::string skip_;
