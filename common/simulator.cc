@@ -37,6 +37,27 @@ Status ParseForecastMode(const std::string& text, SimOptions& o) {
 
 namespace {
 
+// The job every simulated arrival is: the options' policy and durations.
+JobSpec SimSpec(const SimOptions& o) {
+  JobSpec spec;
+  spec.name = "sim";
+  spec.carbon.policy = o.policy;
+  spec.carbon.threshold_gco2_per_kwh = o.threshold;
+  spec.carbon.max_wait = o.max_wait;
+  spec.carbon.expected_duration = o.duration;
+  return spec;
+}
+
+// Job i's arrival: evenly spread over `span_s` from `first`, with a seeded
+// offset inside each slot, on a whole minute.
+Timestamp Arrival(Timestamp first, double span_s, int64_t i, const SimOptions& o) {
+  const double u =
+      (static_cast<double>(i) + static_cast<double>(HashMix(o.seed * 7919 + static_cast<uint64_t>(i)) % 1000) / 1000.0) /
+      static_cast<double>(o.jobs);
+  return std::chrono::floor<std::chrono::minutes>(
+      first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span_s)));
+}
+
 // The forecast a policy sees at `now`.
 IntensitySeries ForecastAt(const IntensitySeries& trace, Timestamp now, const SimOptions& o) {
   if (o.forecast == "own") {
@@ -75,22 +96,13 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   if (last <= first)
     return InvalidArgument("the trace (" + FormatTime(trace.front().time) + " .. " + FormatTime(trace.back().end()) +
                            ") is too short: jobs arrive after 35 days of history and need max_wait + duration");
-  JobSpec spec;
-  spec.name = "sim";
-  spec.carbon.policy = o.policy;
-  spec.carbon.threshold_gco2_per_kwh = o.threshold;
-  spec.carbon.max_wait = o.max_wait;
-  spec.carbon.expected_duration = o.duration;
+  const JobSpec spec = SimSpec(o);
   PolicyRegistry registry;
   SimResult result;
   result.jobs.reserve(static_cast<size_t>(o.jobs));
   const double span = std::chrono::duration<double>(last - first).count();
   for (int64_t i = 0; i < o.jobs; ++i) {
-    // Evenly spread, with a seeded offset inside each slot.
-    double u = (static_cast<double>(i) + static_cast<double>(HashMix(o.seed * 7919 + static_cast<uint64_t>(i)) % 1000) / 1000.0) /
-               static_cast<double>(o.jobs);
-    Timestamp arrival = first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span));
-    arrival = std::chrono::floor<std::chrono::minutes>(arrival);
+    const Timestamp arrival = Arrival(first, span, i, o);
     SimJob job;
     job.arrival = arrival;
     Timestamp latest = arrival + o.max_wait;
@@ -257,12 +269,7 @@ StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const
   if (last <= first)
     return InvalidArgument("the traces overlap over " + FormatTime(begin) + " .. " + FormatTime(end) +
                            ", too short: jobs arrive after 35 days of history and need max_wait + duration");
-  JobSpec spec;
-  spec.name = "sim";
-  spec.carbon.policy = o.policy;
-  spec.carbon.threshold_gco2_per_kwh = o.threshold;
-  spec.carbon.max_wait = o.max_wait;
-  spec.carbon.expected_duration = o.duration;
+  const JobSpec spec = SimSpec(o);
   PolicyRegistry registry;
   std::vector<size_t> every(zones.size()), only_first = {0};
   for (size_t k = 0; k < zones.size(); ++k) every[k] = k;
@@ -280,10 +287,7 @@ StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const
   double delay = 0;
   const double span = std::chrono::duration<double>(last - first).count();
   for (int64_t i = 0; i < o.jobs; ++i) {
-    double u = (static_cast<double>(i) + static_cast<double>(HashMix(o.seed * 7919 + static_cast<uint64_t>(i)) % 1000) / 1000.0) /
-               static_cast<double>(o.jobs);
-    Timestamp arrival = first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span));
-    arrival = std::chrono::floor<std::chrono::minutes>(arrival);
+    const Timestamp arrival = Arrival(first, span, i, o);
     Placed p = PlaceOne(zones, every, placed_occ, spec, registry, arrival, o, step);
     placed_occ[p.zone].Take(p.start);
     Placed t = PlaceOne(zones, only_first, first_occ, spec, registry, arrival, o, step);
