@@ -27,6 +27,7 @@ struct Executor::Job {
   bool withdrawn = false;     // withdrawn while sbatch ran: cancelled once it answers
   Phase phase = Phase::kUnknown;  // as squeue last showed it
   bool ran = false;               // seen running, or its worker spoke
+  int end_polls = 0;              // polls in a row that saw it ended or gone
   std::string note;               // the last OnSiteNote
   std::unique_ptr<protocol::EventsFileFollower> events;
   std::string refusal;  // another protocol version
@@ -480,12 +481,17 @@ void Executor::Poll() {
         continue;
       }
       j->verified = true;
+      // Ended (or gone from squeue): believed at the second poll in a row,
+      // so that a job Slurm is requeueing is not taken for over.
+      const bool ended = !row || (IsFinal(j->phase) && j->phase != Phase::kRequeue);
+      j->end_polls = ended ? j->end_polls + 1 : 0;
+      if (ended && j->end_polls < 2) continue;
       if (!row) {
         Finish(j, "", "");  // gone from squeue: sacct knows how it ended
         continue;
       }
       if (j->phase == Phase::kHeld && row->reason == "JobHeldUser" && !j->releasing) Release(j);  // it failed before
-      if (IsFinal(j->phase) && j->phase != Phase::kRequeue) {
+      if (ended) {
         Finish(j, row->state, row->reason);
         continue;
       }
@@ -517,10 +523,14 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
         j->finishing = false;  // the next poll asks again
         return;
       }
+      // A job Slurm requeued has a record per run (the earlier ones
+      // REQUEUED or PREEMPTED): its end is the latest run's.
       std::optional<AcctRow> row;
       if (acct.ok())
         for (const AcctRow& r : *acct)
-          if (r.id == j->slurm_id && (r.comment.empty() || r.comment == JobComment(j->record.id, j->token))) row = r;
+          if (r.id == j->slurm_id && (r.comment.empty() || r.comment == JobComment(j->record.id, j->token)) &&
+              (!row || !row->start || (r.start && *r.start >= *row->start)))
+            row = r;
       ExitInfo info = ExitOf(j->slurm_id, state, reason, row,
                              j->stop_requested ? std::optional<StopMode>(j->stop_mode) : std::nullopt);
       if (!j->refusal.empty()) {
