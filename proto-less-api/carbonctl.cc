@@ -147,6 +147,39 @@ void PrintJob(const carbon::api::JobDetail& d) {
   }
 }
 
+// --forecast, --duration and --max-wait into `o`; the error names the flag.
+Status ParseSimFlags(carbon::SimOptions& o, const std::string& forecast, const std::string& duration,
+                     const std::string& max_wait) {
+  RETURN_IF_ERROR(carbon::ParseForecastMode(forecast, o));
+  auto d = carbon::ParseDuration(duration);
+  if (!d.ok()) return Status(StatusCode::kInvalidArgument, "--duration: " + d.status().message());
+  auto w = carbon::ParseDuration(max_wait, /*allow_zero=*/true);
+  if (!w.ok()) return Status(StatusCode::kInvalidArgument, "--max-wait: " + w.status().message());
+  o.duration = *d;
+  o.max_wait = *w;
+  return Status();
+}
+
+// The keys both simulate forms print: the run's settings and its summary.
+json SimJson(const carbon::SimOptions& o, int64_t jobs, double immediate, double policy, double oracle,
+             double saving_pct, double oracle_saving_pct, double share_of_oracle, double mean_delay_h,
+             double max_delay_h, double seconds) {
+  return {{"policy", o.policy},
+          {"forecast", o.forecast == "noise" ? "noise:" + std::to_string(o.noise_sigma) : o.forecast},
+          {"jobs", jobs},
+          {"duration", carbon::FormatDuration(o.duration)},
+          {"max_wait", carbon::FormatDuration(o.max_wait)},
+          {"immediate_mean_gco2_per_kwh", immediate},
+          {"policy_mean_gco2_per_kwh", policy},
+          {"oracle_mean_gco2_per_kwh", oracle},
+          {"saving_pct", saving_pct},
+          {"oracle_saving_pct", oracle_saving_pct},
+          {"share_of_oracle", share_of_oracle},
+          {"mean_delay_h", mean_delay_h},
+          {"max_delay_h", max_delay_h},
+          {"seconds", seconds}};
+}
+
 int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::string& forecast,
              const std::string& duration, const std::string& max_wait, const std::string& time_col,
              const std::string& value_col, bool per_job, bool as_json) {
@@ -154,13 +187,7 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
     std::cerr << "carbonctl simulate: " << st.message() << "\n";
     return kUsage;
   };
-  if (Status st = carbon::ParseForecastMode(forecast, o); !st.ok()) return usage(st);
-  auto d = carbon::ParseDuration(duration);
-  if (!d.ok()) return usage(Status(StatusCode::kInvalidArgument, "--duration: " + d.status().message()));
-  auto w = carbon::ParseDuration(max_wait, /*allow_zero=*/true);
-  if (!w.ok()) return usage(Status(StatusCode::kInvalidArgument, "--max-wait: " + w.status().message()));
-  o.duration = *d;
-  o.max_wait = *w;
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st);
   std::ifstream in(trace_path, std::ios::binary);
   if (!in) return usage(Status(StatusCode::kInvalidArgument, "cannot open trace '" + trace_path + "'"));
   std::ostringstream ss;
@@ -173,23 +200,11 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
   if (!r.ok()) return usage(r.status());
   const carbon::SimSummary& s = r->summary;
   if (as_json) {
-    json j = {{"trace", trace_path},
-              {"points", trace->size()},
-              {"policy", o.policy},
-              {"forecast", o.forecast == "noise" ? "noise:" + std::to_string(o.noise_sigma) : o.forecast},
-              {"threshold", o.threshold},
-              {"jobs", s.jobs},
-              {"duration", carbon::FormatDuration(o.duration)},
-              {"max_wait", carbon::FormatDuration(o.max_wait)},
-              {"immediate_mean_gco2_per_kwh", s.immediate_mean_g},
-              {"policy_mean_gco2_per_kwh", s.policy_mean_g},
-              {"oracle_mean_gco2_per_kwh", s.oracle_mean_g},
-              {"saving_pct", s.saving_pct},
-              {"oracle_saving_pct", s.oracle_saving_pct},
-              {"share_of_oracle", s.share_of_oracle},
-              {"mean_delay_h", s.mean_delay_h},
-              {"max_delay_h", s.max_delay_h},
-              {"seconds", secs}};
+    json j = SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct,
+                     s.oracle_saving_pct, s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+    j["trace"] = trace_path;
+    j["points"] = trace->size();
+    j["threshold"] = o.threshold;
     if (per_job) {
       json jobs = json::array();
       for (const auto& job : r->jobs)
@@ -559,13 +574,7 @@ int SimulateZones(carbon::SimOptions o, const std::vector<std::string>& traces, 
     std::cerr << "carbonctl simulate: " << msg << "\n";
     return kUsage;
   };
-  if (Status st = carbon::ParseForecastMode(forecast, o); !st.ok()) return usage(st.message());
-  auto d = carbon::ParseDuration(duration);
-  if (!d.ok()) return usage("--duration: " + d.status().message());
-  auto w = carbon::ParseDuration(max_wait, /*allow_zero=*/true);
-  if (!w.ok()) return usage("--max-wait: " + w.status().message());
-  o.duration = *d;
-  o.max_wait = *w;
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st.message());
   if (o.slots_per_site < 0) return usage("--slots-per-site must be 0 (no limit) or more");
   std::vector<carbon::SimZone> zones;
   for (const std::string& t : traces) {
@@ -596,27 +605,15 @@ int SimulateZones(carbon::SimOptions o, const std::vector<std::string>& traces, 
   json names = json::array();
   for (const auto& z : zones) names.push_back(z.zone);
   if (as_json) {
-    std::cout << json{{"zones", names},
-                      {"policy", o.policy},
-                      {"forecast", o.forecast == "noise" ? "noise:" + std::to_string(o.noise_sigma) : o.forecast},
-                      {"jobs", s.jobs},
-                      {"duration", carbon::FormatDuration(o.duration)},
-                      {"max_wait", carbon::FormatDuration(o.max_wait)},
-                      {"slots_per_site", o.slots_per_site},
-                      {"immediate_mean_gco2_per_kwh", s.immediate_mean_g},
-                      {"policy_mean_gco2_per_kwh", s.policy_mean_g},
-                      {"oracle_mean_gco2_per_kwh", s.oracle_mean_g},
-                      {"saving_pct", s.saving_pct},
-                      {"oracle_saving_pct", s.oracle_saving_pct},
-                      {"share_of_oracle", s.share_of_oracle},
-                      {"time_only_saving_pct", s.time_only_saving_pct},
-                      {"best_fixed_zone", s.best_fixed_zone},
-                      {"best_fixed_zone_saving_pct", s.best_fixed_zone_saving_pct},
-                      {"zone_share", share},
-                      {"mean_delay_h", s.mean_delay_h},
-                      {"max_delay_h", s.max_delay_h},
-                      {"seconds", secs}}
-                     .dump(2)
+    json j = SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct,
+                     s.oracle_saving_pct, s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+    j["zones"] = names;
+    j["slots_per_site"] = o.slots_per_site;
+    j["time_only_saving_pct"] = s.time_only_saving_pct;
+    j["best_fixed_zone"] = s.best_fixed_zone;
+    j["best_fixed_zone_saving_pct"] = s.best_fixed_zone_saving_pct;
+    j["zone_share"] = share;
+    std::cout << j.dump(2)
               << "\n";
     return kOk;
   }
