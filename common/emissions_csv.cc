@@ -1,7 +1,9 @@
 #include "common/emissions_csv.h"
 
+#include <gnu/libc-version.h>
 #include <sys/utsname.h>
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -141,11 +143,39 @@ std::string EmissionsJson(const EmissionsRecord& r) {
 
 namespace {
 
-std::string Os() {
+struct CountryCode {
+  const char* alpha2;
+  const char* alpha3;
+  const char* name;
+};
+constexpr CountryCode kCountries[] = {
+#include "common/country_codes.inc"
+};
+
+}  // namespace
+
+std::optional<Country> CountryOfZone(const std::string& zone) {
+  std::string code = zone.substr(0, zone.find('-'));
+  for (char& c : code) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (code.size() != 2 && !(code.size() == 3 && zone.size() == 3)) return std::nullopt;
+  for (const CountryCode& c : kCountries)
+    if (code == (code.size() == 2 ? c.alpha2 : c.alpha3)) return Country{c.alpha3, c.name};
+  return std::nullopt;
+}
+
+std::string PlatformName() {
   utsname u{};
   if (::uname(&u) != 0) return "";
-  return std::string(u.sysname) + "-" + u.release + "-" + u.machine;
+  // platform.platform(): system-release-machine-with-libc, '-' never doubled.
+  std::string out = std::string(u.sysname) + "-" + u.release + "-" + u.machine + "-with-glibc" + gnu_get_libc_version();
+  for (char& c : out)
+    if (c == ' ' || c == '/' || c == '(' || c == ')') c = '_';
+  std::string::size_type at;
+  while ((at = out.find("--")) != std::string::npos) out.erase(at, 1);
+  return out;
 }
+
+namespace {
 
 EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   EmissionsRecord r;
@@ -168,7 +198,22 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   r.ram_energy = e.ram_kwh;
   r.energy_consumed = e.energy_kwh;
   r.region = e.zone;
-  r.os = Os();
+  if (auto c = CountryOfZone(e.zone)) {
+    r.country_iso_code = c->iso3;
+    r.country_name = c->name;
+  }
+  // The worker's machine (the one that trained); this one's name for rows
+  // stored before the worker reported it.
+  const EpochHost& h = e.host;
+  r.os = h.os.empty() ? PlatformName() : h.os;
+  r.cpu_count = h.cpu_count;
+  r.cpu_model = h.cpu_model;
+  r.gpu_count = h.gpu_count;
+  r.gpu_model = h.gpu_model;
+  r.ram_total_size = h.ram_total_gib;
+  r.cpu_utilization_percent = h.cpu_utilization_pct.value_or(0);
+  r.ram_utilization_percent = h.ram_utilization_pct.value_or(0);
+  r.ram_used_gb = h.ram_used_gib.value_or(0);
   return r;
 }
 
@@ -187,7 +232,12 @@ EmissionsRecord EmissionsTotal(const JobRecord& job, const std::vector<EpochReco
   t.run_id = "carbond-job-" + std::to_string(job.id);
   if (!epochs.empty()) t.timestamp = FormatTime(job.finished.value_or(epochs.back().at)).substr(0, 19);
   t.duration = t.emissions = t.cpu_energy = t.gpu_energy = t.ram_energy = t.energy_consumed = 0;
+  t.cpu_utilization_percent = t.ram_utilization_percent = t.ram_used_gb = 0;
   for (const auto& r : rows) {
+    // Utilisation: the mean over the run, each epoch weighted by its duration.
+    t.cpu_utilization_percent += r.cpu_utilization_percent * r.duration;
+    t.ram_utilization_percent += r.ram_utilization_percent * r.duration;
+    t.ram_used_gb += r.ram_used_gb * r.duration;
     t.duration += r.duration;
     t.emissions += r.emissions;
     t.cpu_energy += r.cpu_energy;
@@ -196,6 +246,8 @@ EmissionsRecord EmissionsTotal(const JobRecord& job, const std::vector<EpochReco
     t.energy_consumed += r.energy_consumed;
   }
   t.emissions_rate = t.duration > 0 ? t.emissions / t.duration : 0;
+  for (double* v : {&t.cpu_utilization_percent, &t.ram_utilization_percent, &t.ram_used_gb})
+    *v = t.duration > 0 ? *v / t.duration : 0;
   // Mean powers over the whole run.
   t.cpu_power = t.duration > 0 ? t.cpu_energy / t.duration * 3600.0 * 1000.0 : 0;
   t.gpu_power = t.duration > 0 ? t.gpu_energy / t.duration * 3600.0 * 1000.0 : 0;

@@ -61,6 +61,21 @@ std::string RenderEmissionsJson(const std::vector<EmissionsRecord>& rows);
 Status WriteEmissionsFiles(const std::string& run_dir, const std::vector<EmissionsRecord>& rows,
                            const EmissionsRecord* total = nullptr);
 
+// The country of a grid zone, for country_iso_code and country_name:
+// Electricity Maps zone ids begin with the ISO 3166-1 alpha-2 code ("GB",
+// "DE-LU", "US-CAL-CISO", "JP-TK"); a three-letter zone is taken as an
+// alpha-3 code ("GBR", what `carbon-worker --country` charges at). The name
+// is CodeCarbon's where CodeCarbon has the country (global_energy_mix.json),
+// else iso-codes'. Absent for a zone that begins with no country code.
+struct Country {
+  std::string iso3, name;
+};
+std::optional<Country> CountryOfZone(const std::string& zone);
+
+// This machine as Python's platform.platform() names it
+// ("Linux-6.1.0-18-amd64-x86_64-with-glibc2.36"), CodeCarbon's `os`.
+std::string PlatformName();
+
 // A double as Python's repr() writes it: the shortest digits that read back
 // the same, "100.0" not "100", "1e-05" below 1e-4, "1e+16" from 1e16 up.
 std::string PythonFloat(double v);

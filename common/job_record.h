@@ -69,6 +69,20 @@ struct SiteJobRecord {
 };
 
 // One finished epoch as the worker reported it.
+// The machine an epoch ran on and its load over the epoch, as the worker
+// saw them: what CodeCarbon's rows carry beside the energy (issue 19).
+struct EpochHost {
+  std::string cpu_model;              // /proc/cpuinfo "model name"
+  std::optional<int64_t> cpu_count;   // logical CPUs
+  std::string gpu_model;              // CodeCarbon's form: "1 x NVIDIA H100 80GB HBM3"
+  std::optional<int64_t> gpu_count;   // absent without a GPU in use
+  std::optional<double> ram_total_gib;
+  std::string os;                     // Python's platform.platform() form
+  // Means over the epoch's samples: busy share of all CPUs, (MemTotal -
+  // MemAvailable) / MemTotal, and MemTotal - MemAvailable in GiB.
+  std::optional<double> cpu_utilization_pct, ram_utilization_pct, ram_used_gib;
+};
+
 struct EpochRecord {
   int64_t job_id = 0;
   int64_t epoch = 0;
@@ -99,6 +113,7 @@ struct EpochRecord {
   std::optional<double> kg_co2;
   std::string intensity_source;
   std::string zone;
+  EpochHost host;
 };
 
 struct JobEvent {

@@ -106,6 +106,36 @@ ojson EncodeFields(const Started& s) {
 ojson EncodeFields(const Progress& p) {
   return {{"epoch", p.epoch}, {"epochs", p.epochs}, {"step", p.step}, {"steps", p.steps}, {"train_loss", p.train_loss}};
 }
+// An epoch's host: only what is known.
+ojson HostFields(const EpochHost& h) {
+  ojson host = ojson::object();
+  auto put = [&host](const char* key, const auto& v) {
+    if (v) host[key] = *v;
+  };
+  if (!h.cpu_model.empty()) host["cpu_model"] = h.cpu_model;
+  put("cpu_count", h.cpu_count);
+  if (!h.gpu_model.empty()) host["gpu_model"] = h.gpu_model;
+  put("gpu_count", h.gpu_count);
+  put("ram_total_gib", h.ram_total_gib);
+  if (!h.os.empty()) host["os"] = h.os;
+  put("cpu_utilization_percent", h.cpu_utilization_pct);
+  put("ram_utilization_percent", h.ram_utilization_pct);
+  put("ram_used_gib", h.ram_used_gib);
+  return host;
+}
+EpochHost DecodeHostFields(const Fields& h) {
+  EpochHost e;
+  e.cpu_model = h.Str("cpu_model");
+  e.cpu_count = h.OptInt("cpu_count");
+  e.gpu_model = h.Str("gpu_model");
+  e.gpu_count = h.OptInt("gpu_count");
+  e.ram_total_gib = h.OptNum("ram_total_gib");
+  e.os = h.Str("os");
+  e.cpu_utilization_pct = h.OptNum("cpu_utilization_percent");
+  e.ram_utilization_pct = h.OptNum("ram_utilization_percent");
+  e.ram_used_gib = h.OptNum("ram_used_gib");
+  return e;
+}
 ojson EncodeFields(const Epoch& ep) {
   const EpochRecord& e = ep.record;
   ojson j = {{"epoch", e.epoch},
@@ -138,6 +168,7 @@ ojson EncodeFields(const Epoch& ep) {
     j["intensity_source"] = e.intensity_source;
     if (!e.zone.empty()) j["zone"] = e.zone;
   }
+  if (ojson host = HostFields(e.host); !host.empty()) j["host"] = std::move(host);
   return j;
 }
 ojson EncodeFields(const Checkpoint& c) { return {{"epoch", c.epoch}, {"step", c.step}, {"path", c.path}}; }
@@ -210,6 +241,7 @@ Event DecodeEpoch(const Fields& f) {
   e.gco2_per_kwh = f.OptNum("gco2_per_kwh");
   e.intensity_source = f.Str("intensity_source");
   e.zone = f.Str("zone");
+  e.host = DecodeHostFields(f.Object("host"));
   return ep;
 }
 Event DecodeCheckpoint(const Fields& f) { return Checkpoint{f.Int("epoch"), f.Int("step"), f.Str("path")}; }
@@ -261,6 +293,18 @@ std::string Encode(const Event& e) {
   ojson fields = std::visit([](const auto& ev) { return EncodeFields(ev); }, e);
   for (auto& [k, v] : fields.items()) j[k] = v;
   return j.dump() + "\n";
+}
+
+std::string EncodeHost(const EpochHost& host) { return HostFields(host).dump(); }
+
+StatusOr<EpochHost> DecodeHost(std::string_view object) {
+  auto j = nlohmann::json::parse(object.begin(), object.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("an epoch's host is not a JSON object: " + Excerpt(object));
+  try {
+    return DecodeHostFields(Fields(j, "epoch"));
+  } catch (const FieldError& e) {
+    return InvalidArgument(e.what());
+  }
 }
 
 StatusOr<Event> Decode(std::string_view line) {

@@ -98,6 +98,11 @@ std::string Encode(const Event& e);
 // the wrong type) and FAILED_PRECONDITION for another version.
 StatusOr<Event> Decode(std::string_view line);
 
+// An epoch's host as the "host" object of an epoch event (only what is
+// known; "{}" when nothing is), and back: the API shows it in the same form.
+std::string EncodeHost(const EpochHost& host);
+StatusOr<EpochHost> DecodeHost(std::string_view object);
+
 // Splits a byte stream into lines and decodes each. Bytes may arrive in any
 // pieces: a line is decoded once its '\n' has come. A line longer than
 // kMaxLine is an error and skipped up to its end.

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/time_util.h"
+#include "common/worker_protocol.h"
 
 namespace carbon::api {
 
@@ -245,7 +246,8 @@ json EpochToJson(const EpochRecord& e) {
           {"gco2_per_kwh", e.gco2_per_kwh ? json(*e.gco2_per_kwh) : json(nullptr)},
           {"kg_co2", e.kg_co2 ? json(*e.kg_co2) : json(nullptr)},
           {"intensity_source", e.intensity_source},
-          {"zone", e.zone}};
+          {"zone", e.zone},
+          {"host", json::parse(protocol::EncodeHost(e.host))}};
 }
 
 StatusOr<EpochRecord> EpochFromJson(const json& j) {
@@ -282,6 +284,11 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
     if (j.contains("kg_co2") && j["kg_co2"].is_number()) e.kg_co2 = j["kg_co2"].get<double>();
     e.intensity_source = j.value("intensity_source", "");
     e.zone = j.value("zone", "");
+    if (auto h = j.find("host"); h != j.end() && h->is_object()) {
+      auto host = protocol::DecodeHost(h->dump());
+      if (!host.ok()) return InvalidArgument("malformed epoch in response: " + host.status().message());
+      e.host = *host;
+    }
     return e;
   } catch (const json::exception& ex) {
     return InvalidArgument(std::string("malformed epoch in response: ") + ex.what());

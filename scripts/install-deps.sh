@@ -11,6 +11,7 @@ PKGS=(
   libtorch-dev libopenblas0-openmp dataset-fashion-mnist
   zlib1g-dev libssl-dev ca-certificates openssl systemd curl procps
   chromium  # renders carbonctl's HTML report in its test (headless screenshot)
+  python3-pandas  # reads emissions.csv as CodeCarbon's dashboard does, in the real-worker test
   slurmctld slurmd slurm-client munge  # the Slurm tests' single-node cluster (tests/slurm/start-cluster.sh)
 )
 

@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/emissions_csv.h"
+
 namespace carbon::energy {
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -76,12 +78,47 @@ CpuInfo ParseCpuInfo(const std::string& text) {
   return c;
 }
 
-std::optional<double> ParseMemTotalGib(const std::string& meminfo) {
-  auto p = meminfo.find("MemTotal:");
-  if (p == std::string::npos) return std::nullopt;
-  double kb = std::strtod(meminfo.c_str() + p + 9, nullptr);
-  if (kb <= 0) return std::nullopt;
+namespace {
+// A "Key:   N kB" line of /proc/meminfo in GiB.
+std::optional<double> MeminfoGib(const std::string& meminfo, const std::string& key) {
+  auto p = meminfo.find("\n" + key + ":");
+  if (meminfo.rfind(key + ":", 0) == 0) p = 0;
+  else if (p != std::string::npos) ++p;
+  else return std::nullopt;
+  double kb = std::strtod(meminfo.c_str() + p + key.size() + 1, nullptr);
+  if (kb < 0) return std::nullopt;
   return kb / (1024.0 * 1024.0);  // kB (KiB) to GiB
+}
+}  // namespace
+
+std::optional<double> ParseMemTotalGib(const std::string& meminfo) {
+  auto gib = MeminfoGib(meminfo, "MemTotal");
+  if (!gib || *gib <= 0) return std::nullopt;
+  return gib;
+}
+
+std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo) {
+  auto total = ParseMemTotalGib(meminfo);
+  auto available = MeminfoGib(meminfo, "MemAvailable");
+  if (!total || !available) return std::nullopt;
+  MemoryUse m;
+  m.used_gib = std::max(0.0, *total - *available);
+  m.percent = 100.0 * m.used_gib / *total;
+  return m;
+}
+
+std::string GpuModelName(const std::vector<std::string>& names) {
+  // CodeCarbon: "".join(f"{i} x {name}" for name, i in Counter(names).items()),
+  // the names in first-seen order, joined with nothing.
+  std::vector<std::pair<std::string, int>> counts;
+  for (const auto& n : names) {
+    auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == n; });
+    if (it == counts.end()) counts.emplace_back(n, 1);
+    else ++it->second;
+  }
+  std::string out;
+  for (const auto& [name, count] : counts) out += std::to_string(count) + " x " + name;
+  return out;
 }
 
 StatusOr<std::unique_ptr<RaplReader>> RaplReader::Open(const std::string& root) {
@@ -149,9 +186,14 @@ std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library
     if (why) *why = "NVML present but no usable GPU: GPU energy is 0, method unavailable";
     return nullptr;
   }
+  using NameFn = int (*)(void*, char*, unsigned int);
+  auto name = reinterpret_cast<NameFn>(sym("nvmlDeviceGetName"));
   for (unsigned int i = 0; i < n; ++i) {
     void* h = nullptr;
-    if (handle(i, &h) == 0) m->handles_.push_back(h);
+    if (handle(i, &h) != 0) continue;
+    m->handles_.push_back(h);
+    char buf[96] = {};
+    m->names_.push_back(name && name(h, buf, sizeof buf) == 0 ? std::string(buf) : "NVIDIA GPU");
   }
   m->last_mj_.assign(m->handles_.size(), 0);
   for (size_t i = 0; i < m->handles_.size(); ++i)
@@ -224,7 +266,15 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
     nvml_ = NvmlMeter::Open(&why);
     if (!nvml_) notes_.push_back(why);
   }
-  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = *t;
+  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = util_times_ = *t;
+  host_.cpu_model = cpu_.model;
+  if (cpu_.threads > 0) host_.cpu_count = cpu_.threads;
+  host_.ram_total_gib = ParseMemTotalGib(ReadFile(o_.proc_root + "/meminfo").value_or(""));
+  if (nvml_) {
+    host_.gpu_count = nvml_->devices();
+    host_.gpu_model = GpuModelName(nvml_->names());
+  }
+  host_.os = carbon::PlatformName();
 }
 
 EnergyTracker::~EnergyTracker() = default;
@@ -262,6 +312,12 @@ EnergySample EnergyTracker::Sample(double seconds) {
     s.gpu_method = "unavailable";
   }
   s.ram_kwh = KwhFromPowerAndTime(ram_w_, seconds);
+  // The machine's load over the interval, as CodeCarbon records it per measure.
+  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
+    if (util_times_ && t->total > util_times_->total) s.cpu_utilization_pct = 100.0 * LoadBetween(*util_times_, *t);
+    util_times_ = *t;
+  }
+  s.memory = ParseMemoryUse(ReadFile(o_.proc_root + "/meminfo").value_or(""));
   s.cpu_kwh *= o_.pue;
   s.gpu_kwh *= o_.pue;
   s.ram_kwh *= o_.pue;
@@ -341,6 +397,8 @@ void SampledTracker::SampleLocked() {
   a.gpu_method = s.gpu_method;
   a.ram_method = s.ram_method;
   ++acc_.samples;
+  if (s.cpu_utilization_pct) acc_.cpu_utilization_sum += *s.cpu_utilization_pct, ++acc_.cpu_utilization_n;
+  if (s.memory) acc_.ram_percent_sum += s.memory->percent, acc_.ram_used_gib_sum += s.memory->used_gib, ++acc_.memory_n;
   const double kwh = s.total_kwh();
   if (auto g = grid_.Current()) {
     acc_.kg_co2 = acc_.kg_co2.value_or(0) + kwh * g->gco2_per_kwh * 0.001;  // kWh x g/kWh = g; x 0.001 = kg
@@ -401,6 +459,12 @@ void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   r.gpu_method = s.gpu_method;
   r.ram_method = s.ram_method;
   r.energy_s = s.seconds;
+  r.host = tracker_->host();
+  if (en.cpu_utilization_n) r.host.cpu_utilization_pct = en.cpu_utilization_sum / en.cpu_utilization_n;
+  if (en.memory_n) {
+    r.host.ram_utilization_pct = en.ram_percent_sum / en.memory_n;
+    r.host.ram_used_gib = en.ram_used_gib_sum / en.memory_n;
+  }
   ev.energy_samples = en.samples;
   ev.pue = o_.tracker.pue;
   ev.measure_power_secs = o_.measure_power_secs;

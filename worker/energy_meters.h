@@ -51,6 +51,14 @@ CpuInfo ParseCpuInfo(const std::string& text);
 // RAM model (B_TO_GB = 1024 * 1024 * 1024 in codecarbon/external/hardware.py,
 // applied to psutil's total, which is MemTotal in bytes).
 std::optional<double> ParseMemTotalGib(const std::string& meminfo);
+// Memory in use as psutil.virtual_memory() reports it on Linux: MemTotal -
+// MemAvailable (GiB) and its share of MemTotal (percent).
+struct MemoryUse {
+  double used_gib = 0, percent = 0;
+};
+std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo);
+// CodeCarbon's gpu_model: each distinct name with its count, "2 x NVIDIA H100 80GB HBM3".
+std::string GpuModelName(const std::vector<std::string>& names);
 
 // RAPL package domains (intel-rapl:N whose name starts with "package").
 class RaplReader {
@@ -82,6 +90,7 @@ class NvmlMeter {
   // ("nvml" energy counter or "nvml-power" integrated over `seconds`).
   StatusOr<double> DeltaKwh(double seconds, std::string* method);
   int devices() const { return static_cast<int>(handles_.size()); }
+  const std::vector<std::string>& names() const { return names_; }
   // Integrate nvmlDeviceGetPowerUsage even where the energy counter works
   // (bench/nvml_compare checks the two against each other).
   void UsePowerIntegration() { counter_ok_ = false; }
@@ -90,6 +99,7 @@ class NvmlMeter {
   NvmlMeter() = default;
   void* lib_ = nullptr;
   std::vector<void*> handles_;
+  std::vector<std::string> names_;
   std::vector<unsigned long long> last_mj_;
   bool counter_ok_ = true;
   int (*energy_)(void*, unsigned long long*) = nullptr;
@@ -102,6 +112,10 @@ struct EnergySample {
   double cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0;
   double cpu_w = 0, gpu_w = 0, ram_w = 0;
   std::string cpu_method, gpu_method, ram_method = "ram-model";
+  // The machine's load over the interval: busy share of all CPUs (absent on
+  // the first reading) and memory in use at its end.
+  std::optional<double> cpu_utilization_pct;
+  std::optional<MemoryUse> memory;
   double total_kwh() const { return cpu_kwh + gpu_kwh + ram_kwh; }
 };
 
@@ -133,6 +147,8 @@ class EnergyTracker {
   const std::string& cpu_model() const { return cpu_.model; }
   double cpu_tdp_watts() const { return tdp_w_; }
   double ram_watts() const { return ram_w_; }
+  // CPU model and count, GPUs, RAM size and OS (no utilisation).
+  const carbon::EpochHost& host() const { return host_; }
 
  private:
   TrackerOptions o_;
@@ -141,7 +157,8 @@ class EnergyTracker {
   CpuInfo cpu_;
   double tdp_w_ = kNoModelCpuWatts;
   double ram_w_ = 0;
-  std::optional<CpuTimes> last_times_;
+  std::optional<CpuTimes> last_times_, util_times_;
+  carbon::EpochHost host_;
   double tdp_kwh_ = 0, ticked_s_ = 0;  // TDP model: charged by ticks since the last Sample
   std::vector<std::string> notes_;
 };
@@ -179,6 +196,10 @@ struct EpochEnergy {
   std::string intensity_source;  // the sources charged, '+'-joined in first-use order
   std::string zone;
   int samples = 0;               // sampling intervals in the epoch
+  // Sums over the samples that had each, for their means (CodeCarbon
+  // averages its per-measure utilisation the same way).
+  double cpu_utilization_sum = 0, ram_percent_sum = 0, ram_used_gib_sum = 0;
+  int cpu_utilization_n = 0, memory_n = 0;
 };
 
 // Samples the tracker every `period_s` seconds on its own thread (CodeCarbon's

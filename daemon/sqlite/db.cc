@@ -32,6 +32,9 @@ Statement& Statement::Bind(int i, const std::optional<std::string>& v) {
 Statement& Statement::Bind(int i, const std::optional<int64_t>& v) {
   return v ? Bind(i, *v) : BindNull(i);
 }
+Statement& Statement::Bind(int i, const std::optional<double>& v) {
+  return v ? Bind(i, *v) : BindNull(i);
+}
 Statement& Statement::BindNull(int i) {
   sqlite3_bind_null(stmt_, i);
   return *this;
@@ -72,6 +75,10 @@ std::optional<std::string> Statement::ColumnOptText(int c) const {
 std::optional<int64_t> Statement::ColumnOptInt(int c) const {
   if (ColumnIsNull(c)) return std::nullopt;
   return ColumnInt(c);
+}
+std::optional<double> Statement::ColumnOptDouble(int c) const {
+  if (ColumnIsNull(c)) return std::nullopt;
+  return ColumnDouble(c);
 }
 
 StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, OpenOptions opt) {

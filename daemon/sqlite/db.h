@@ -37,6 +37,7 @@ class Statement {
   Statement& Bind(int index, const char* value) { return Bind(index, std::string(value)); }
   Statement& Bind(int index, const std::optional<std::string>& value);
   Statement& Bind(int index, const std::optional<int64_t>& value);
+  Statement& Bind(int index, const std::optional<double>& value);
   Statement& BindNull(int index);
 
   // Advances one row: true with a row, false when done.
@@ -50,6 +51,7 @@ class Statement {
   bool ColumnIsNull(int col) const;
   std::optional<std::string> ColumnOptText(int col) const;
   std::optional<int64_t> ColumnOptInt(int col) const;
+  std::optional<double> ColumnOptDouble(int col) const;
 
  private:
   friend class Database;

@@ -267,8 +267,11 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       "INSERT OR REPLACE INTO epochs (job_id, epoch, attempt, at, train_loss, test_loss, "
       "test_accuracy, samples, samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, "
       "cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, "
-      "gco2_per_kwh, kg_co2, intensity_source, zone, memory_added_bytes, energy_s) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      "gco2_per_kwh, kg_co2, intensity_source, zone, memory_added_bytes, energy_s, host_cpu_model, "
+      "host_cpu_count, host_gpu_model, host_gpu_count, host_ram_total_gib, host_os, cpu_utilization_pct, "
+      "ram_utilization_pct, ram_used_gib) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.Bind(1, e.job_id)
       .Bind(2, e.epoch)
       .Bind(3, e.attempt)
@@ -296,6 +299,17 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
   if (e.kg_co2) st.Bind(25, *e.kg_co2); else st.BindNull(25);
   if (e.memory_added_bytes) st.Bind(28, *e.memory_added_bytes); else st.BindNull(28);
   if (e.energy_s) st.Bind(29, *e.energy_s); else st.BindNull(29);
+  auto text = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+  const EpochHost& h = e.host;
+  st.Bind(30, text(h.cpu_model))
+      .Bind(31, h.cpu_count)
+      .Bind(32, text(h.gpu_model))
+      .Bind(33, h.gpu_count)
+      .Bind(34, h.ram_total_gib)
+      .Bind(35, text(h.os))
+      .Bind(36, h.cpu_utilization_pct)
+      .Bind(37, h.ram_utilization_pct)
+      .Bind(38, h.ram_used_gib);
   return st.Bind(26, e.intensity_source).Bind(27, e.zone).Run();
 }
 
@@ -304,7 +318,9 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
       "SELECT job_id, epoch, attempt, at, train_loss, test_loss, test_accuracy, samples, "
       "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, "
       "cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, gco2_per_kwh, kg_co2, intensity_source, zone, "
-      "memory_added_bytes, energy_s FROM epochs WHERE job_id = ? ORDER BY epoch"));
+      "memory_added_bytes, energy_s, host_cpu_model, host_cpu_count, host_gpu_model, host_gpu_count, "
+      "host_ram_total_gib, host_os, cpu_utilization_pct, ram_utilization_pct, ram_used_gib "
+      "FROM epochs WHERE job_id = ? ORDER BY epoch"));
   st.Bind(1, id);
   std::vector<EpochRecord> out;
   for (;;) {
@@ -340,6 +356,16 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
     e.zone = st.ColumnText(26);
     if (!st.ColumnIsNull(27)) e.memory_added_bytes = st.ColumnInt(27);
     if (!st.ColumnIsNull(28)) e.energy_s = st.ColumnDouble(28);
+    EpochHost& h = e.host;
+    h.cpu_model = st.ColumnText(29);
+    h.cpu_count = st.ColumnOptInt(30);
+    h.gpu_model = st.ColumnText(31);
+    h.gpu_count = st.ColumnOptInt(32);
+    h.ram_total_gib = st.ColumnOptDouble(33);
+    h.os = st.ColumnText(34);
+    h.cpu_utilization_pct = st.ColumnOptDouble(35);
+    h.ram_utilization_pct = st.ColumnOptDouble(36);
+    h.ram_used_gib = st.ColumnOptDouble(37);
     out.push_back(std::move(e));
   }
   return out;

@@ -196,5 +196,75 @@ TEST(EmissionsCsv, DurationAndPowerAreTheSpanTheEnergyCovers) {
   EXPECT_DOUBLE_EQ(EmissionsRows(job, epochs)[0].ram_power, 20 * 52.0 / 50);
 }
 
+// country_iso_code and country_name come from the zone (issue 19): CodeCarbon's
+// dashboard upper-cases the code and fails on an empty one.
+TEST(EmissionsCsv, TheCountryComesFromTheZone) {
+  auto is = [](const char* zone, const char* iso3, const char* name) {
+    auto c = CountryOfZone(zone);
+    ASSERT_TRUE(c) << zone;
+    EXPECT_EQ(c->iso3, iso3) << zone;
+    EXPECT_EQ(c->name, name) << zone;
+  };
+  is("GB", "GBR", "United Kingdom");
+  is("DE-LU", "DEU", "Germany");
+  is("US-CAL-CISO", "USA", "United States");
+  is("US-TEX-ERCO", "USA", "United States");
+  is("AU-NSW", "AUS", "Australia");
+  is("CA-ON", "CAN", "Canada");
+  is("JP-TK", "JPN", "Japan");
+  is("GB-NIR", "GBR", "United Kingdom");
+  is("KR", "KOR", "South Korea");        // CodeCarbon's name, not iso-codes' "Korea, Republic of"
+  is("GBR", "GBR", "United Kingdom");    // carbon-worker --country GBR
+  is("fr", "FRA", "France");
+  is("AQ", "ATA", "Antarctica");         // not in CodeCarbon's table: iso-codes' name
+  for (const char* none : {"", "mock", "XX", "ZZZ", "EU-WEST", "-GB", "GBRX"}) EXPECT_FALSE(CountryOfZone(none)) << none;
+}
+
+TEST(EmissionsCsv, RowsCarryTheMachineAndItsLoad) {
+  JobRecord job;
+  job.id = 3;
+  job.name = "host";
+  std::vector<EpochRecord> epochs(2);
+  for (int i = 0; i < 2; ++i) {
+    EpochRecord& e = epochs[i];
+    e.job_id = 3;
+    e.epoch = i + 1;
+    e.attempt = 1;
+    e.at = *ParseTime("2026-11-28T10:00:00Z");
+    e.energy_s = i ? 30.0 : 10.0;
+    e.zone = "DE-LU";
+    e.host.cpu_model = "AMD EPYC 7513 32-Core Processor";
+    e.host.cpu_count = 32;
+    e.host.gpu_model = "1 x NVIDIA H100 80GB HBM3";
+    e.host.gpu_count = 1;
+    e.host.ram_total_gib = 125.7;
+    e.host.os = "Linux-6.8.0-x86_64-with-glibc2.39";
+    e.host.cpu_utilization_pct = i ? 20.0 : 100.0;
+    e.host.ram_utilization_pct = i ? 40.0 : 20.0;
+    e.host.ram_used_gib = i ? 50.0 : 25.0;
+  }
+  const auto rows = EmissionsRows(job, epochs);
+  ASSERT_EQ(rows.size(), 2u);
+  const std::string csv = EmissionsCsvRow(rows[0]);
+  EXPECT_NE(csv.find(",Germany,DEU,DE-LU,,,Linux-6.8.0-x86_64-with-glibc2.39,,,32,AMD EPYC 7513 32-Core Processor,1,"
+                     "1 x NVIDIA H100 80GB HBM3,,,125.7,machine,100.0,0.0,20.0,25.0,N,"),
+            std::string::npos)
+      << csv;
+  // The run's row: utilisation averaged over the run, each epoch by its duration.
+  const EmissionsRecord t = EmissionsTotal(job, epochs);
+  EXPECT_DOUBLE_EQ(t.cpu_utilization_percent, (100.0 * 10 + 20.0 * 30) / 40);
+  EXPECT_DOUBLE_EQ(t.ram_utilization_percent, (20.0 * 10 + 40.0 * 30) / 40);
+  EXPECT_DOUBLE_EQ(t.ram_used_gb, (25.0 * 10 + 50.0 * 30) / 40);
+  EXPECT_EQ(t.country_iso_code, "DEU");
+  // A row stored before the worker reported its machine names carbond's own OS, in the same form.
+  epochs[0].host = EpochHost{};
+  const EmissionsRecord old = EmissionsRows(job, epochs)[0];
+  EXPECT_EQ(old.os, PlatformName());
+  EXPECT_EQ(old.os.rfind("Linux-", 0), 0u) << old.os;
+  EXPECT_NE(old.os.find("-with-glibc"), std::string::npos) << old.os;
+  EXPECT_EQ(old.os.find("--"), std::string::npos) << old.os;
+  EXPECT_FALSE(old.cpu_count);
+}
+
 }  // namespace
 }  // namespace carbon::energy

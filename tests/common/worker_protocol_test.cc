@@ -36,6 +36,15 @@ Epoch SampleEpoch() {
   ep.record.gco2_per_kwh = 200;
   ep.record.intensity_source = "grid";
   ep.record.zone = "GB";
+  ep.record.host.cpu_model = "Intel(R) Xeon(R) CPU @ 2.20GHz";
+  ep.record.host.cpu_count = 2;
+  ep.record.host.gpu_model = "1 x NVIDIA H100 80GB HBM3";
+  ep.record.host.gpu_count = 1;
+  ep.record.host.ram_total_gib = 23.5;
+  ep.record.host.os = "Linux-6.1.0-18-amd64-x86_64-with-glibc2.36";
+  ep.record.host.cpu_utilization_pct = 99.5;
+  ep.record.host.ram_utilization_pct = 10.5;
+  ep.record.host.ram_used_gib = 2.5;
   return ep;
 }
 
@@ -67,6 +76,18 @@ TEST(WorkerProtocol, EveryEventSurvivesEncodingAndDecoding) {
   EXPECT_DOUBLE_EQ(r.energy_kwh, 0.0015);
   EXPECT_EQ(r.kg_co2, 0.0003);
   EXPECT_EQ(std::get<Epoch>(*ep).pue, 1.2);
+  EXPECT_EQ(r.host.gpu_model, "1 x NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(r.host.cpu_count, 2);
+  EXPECT_EQ(r.host.ram_used_gib, 2.5);
+  // A worker that reports no host (energy tracking off) leaves it empty.
+  Epoch bare;
+  bare.record.epoch = 1;
+  const std::string line = Encode(bare);
+  EXPECT_EQ(line.find("\"host\""), std::string::npos) << line;
+  auto b = Decode(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(std::get<Epoch>(*b).record.host.cpu_count);
+  EXPECT_EQ(std::get<Epoch>(*b).record.host.os, "");
 }
 
 TEST(WorkerProtocol, AnotherVersionIsRefusedNamingBoth) {

@@ -134,6 +134,41 @@ TEST_F(StoreTest, EpochsAreStoredAndAResumedEpochReplacesItsRow) {
   EXPECT_DOUBLE_EQ(mb->ColumnDouble(0), 3.0);
 }
 
+// The machine an epoch ran on (schema v13) comes back as stored; absent parts stay absent.
+TEST_F(StoreTest, AnEpochsHostComesBackAsStored) {
+  int64_t id = Add("host");
+  EpochRecord e;
+  e.job_id = id;
+  e.epoch = 1;
+  e.attempt = 1;
+  e.at = now_;
+  e.host.cpu_model = "AMD EPYC 7B13";
+  e.host.cpu_count = 2;
+  e.host.ram_total_gib = 23.47;
+  e.host.os = "Linux-6.1.0-18-amd64-x86_64-with-glibc2.36";
+  e.host.cpu_utilization_pct = 97.5;
+  e.host.ram_utilization_pct = 12.25;
+  e.host.ram_used_gib = 2.875;
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  auto all = store_->Epochs(id);
+  ASSERT_EQ(all->size(), 1u);
+  const EpochHost& h = (*all)[0].host;
+  EXPECT_EQ(h.cpu_model, "AMD EPYC 7B13");
+  EXPECT_EQ(h.cpu_count, 2);
+  EXPECT_EQ(h.ram_total_gib, 23.47);
+  EXPECT_EQ(h.os, e.host.os);
+  EXPECT_EQ(h.cpu_utilization_pct, 97.5);
+  EXPECT_EQ(h.ram_utilization_pct, 12.25);
+  EXPECT_EQ(h.ram_used_gib, 2.875);
+  EXPECT_FALSE(h.gpu_count);
+  EXPECT_EQ(h.gpu_model, "");
+  auto null = store_->db().Prepare("SELECT host_gpu_count IS NULL, host_gpu_model IS NULL FROM epochs WHERE job_id = ?");
+  null->Bind(1, id);
+  ASSERT_TRUE(*null->Step());
+  EXPECT_EQ(null->ColumnInt(0), 1);
+  EXPECT_EQ(null->ColumnInt(1), 1);
+}
+
 TEST_F(StoreTest, UnknownJobIsNotFound) {
   EXPECT_EQ(store_->Get(999).status().code(), StatusCode::kNotFound);
   Transition t(JobState::kQueued, JobState::kWaiting, "x", now_);

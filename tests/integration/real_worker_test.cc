@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include <filesystem>
@@ -99,6 +100,42 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
     std::stringstream total_text;
     total_text << total_file.rdbuf();
     EXPECT_EQ(d.Ctl({"emissions", "1", "--total"}).out, total_text.str());
+    // CodeCarbon's dashboard reads the file (tests/tools/carbonboard_summary.py, with Debian's
+    // python3-pandas): one project, the epochs' totals as SQLite holds them, a country it can
+    // upper-case, and the machine that trained.
+    const std::string cmd = std::string("/usr/bin/python3 ") + CARBON_SOURCE_DIR +
+                            "/tests/tools/carbonboard_summary.py " + j["run_dir"].get<std::string>() +
+                            "/emissions.csv 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+      EXPECT_EQ(::pclose(p), 0) << out << "\n(install python3-pandas: scripts/install-deps.sh does)";
+    }
+    auto board = json::parse(out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(board.is_object() && board.contains("tiny-mlp")) << out;
+    const json& s = board["tiny-mlp"];
+    double kg = 0, kwh = 0, secs = 0;
+    for (const auto& ep : j["epochs"]) {
+      kg += ep["kg_co2"].get<double>();
+      kwh += ep["energy"]["energy_kwh"].get<double>();
+      secs += ep["energy"]["seconds"].get<double>();
+    }
+    EXPECT_EQ(s["rows"], 2);
+    EXPECT_NEAR(s["emissions"].get<double>(), kg, kg * 1e-12);
+    EXPECT_NEAR(s["energy_consumed"].get<double>(), kwh, kwh * 1e-12);
+    EXPECT_NEAR(s["duration"].get<double>(), secs, secs * 1e-12);
+    EXPECT_EQ(s["country_iso_code"], "GBR");
+    EXPECT_EQ(s["location"], "GB, United Kingdom");
+    const json& host = j["epochs"][1]["host"];
+    EXPECT_EQ(s["cpu_model"], host["cpu_model"]) << host.dump();
+    EXPECT_EQ(s["cpu_count"], host["cpu_count"]);
+    EXPECT_GE(host["cpu_count"].get<int>(), 1);
+    EXPECT_GT(s["ram_total_size"].get<double>(), 0.5);
+    EXPECT_EQ(s["os"].get<std::string>().rfind("Linux-", 0), 0u) << s.dump();
+    EXPECT_GT(s["cpu_utilization_percent"].get<double>(), 0.0);
+    EXPECT_LE(s["cpu_utilization_percent"].get<double>(), 100.0);
+    EXPECT_GT(s["ram_used_gb"].get<double>(), 0.0);
   }
   auto status = d.Ctl({"status", "1"});
   EXPECT_NE(status.out.find("epochs (memory: peak-rss"), std::string::npos) << status.out;

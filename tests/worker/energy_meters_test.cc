@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/emissions_csv.h"
 #include "tests/support/fakes.h"
 
 namespace carbon::energy {
@@ -89,6 +90,21 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_DOUBLE_EQ(s.ram_kwh, KwhFromPowerAndTime(10, 60));
   EXPECT_NEAR(s.cpu_w, 205 * (0.1 + 0.9 * 0.125), 1e-9);
   EXPECT_FALSE(t.notes().empty());  // says why RAPL is not used
+  // The machine as CodeCarbon's rows name it, and its load over the sample.
+  EXPECT_EQ(t.host().cpu_model, "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
+  EXPECT_EQ(t.host().cpu_count, 2);
+  EXPECT_NEAR(*t.host().ram_total_gib, 15625000 / 1048576.0, 1e-12);
+  EXPECT_FALSE(t.host().gpu_count);
+  EXPECT_EQ(t.host().os, carbon::PlatformName());
+  EXPECT_EQ(s.cpu_utilization_pct, 50.0);
+  EXPECT_FALSE(s.memory);  // no MemAvailable in this meminfo
+  Write(proc + "/meminfo", "MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:   12000000 kB\n");
+  Write(proc + "/stat", "cpu  600 0 0 1900 0 0 0 0 0 0\n");  // 100 of 500 busy: 20%
+  s = t.Sample(15);
+  EXPECT_DOUBLE_EQ(*s.cpu_utilization_pct, 20.0);
+  ASSERT_TRUE(s.memory);
+  EXPECT_DOUBLE_EQ(s.memory->percent, 25.0);
+  EXPECT_DOUBLE_EQ(s.memory->used_gib, 4000000 / 1048576.0);
   // Two sockets (physical id 0 and 1): CodeCarbon counts the package's TDP twice.
   Write(proc + "/cpuinfo",
         "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 0\n\n"
@@ -102,6 +118,12 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_DOUBLE_EQ(EnergyTracker(o).cpu_tdp_watts(), 12);
   Write(proc + "/cpuinfo", "");
   EXPECT_DOUBLE_EQ(EnergyTracker(o).cpu_tdp_watts(), 85);
+}
+
+TEST(Tracker, GpuModelIsEachNameWithItsCountAsCodeCarbonJoinsThem) {
+  EXPECT_EQ(GpuModelName({}), "");
+  EXPECT_EQ(GpuModelName({"NVIDIA H100 80GB HBM3"}), "1 x NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(GpuModelName({"A", "B", "A"}), "2 x A1 x B");  // "".join(...), first-seen order
 }
 
 // The case: an 8 W TDP, the load alternating 7.5 s at 100% and 7.5 s
