@@ -12,8 +12,9 @@ Method (CodeCarbon, tracking_mode "machine", no RAPL, no GPU):
     sockets, else 4 W per logical CPU (CodeCarbon's unknown-model fallback).
   - RAM: 5 W per estimated DIMM (2 up to 16 GiB, 4 up to 64, 8 up to 128),
     at least 10 W, MemTotal in GiB.
-A row ends when the worker's events file shows an epoch: the rest of the
-second is charged at the load measured then, as CodeCarbon does at a flush.
+A row ends when the worker's events file shows an epoch: the part of the
+second up to then is charged at the load measured then, as CodeCarbon does
+at a flush; the samples stay on the one-second grid of the launch.
 
     codecarbon_reproduction.py EVENTS_FILE WORKER_PID CPU_POWER_CSV OUT_JSON
 """
@@ -73,6 +74,7 @@ def main():
     rows = []
     row = {"cpu_j": 0.0, "seconds": 0.0}
     last_t = time.monotonic()
+    next_tick = last_t + 1.0  # a fixed one-second grid from launch, whatever the rows
     last_busy, last_total = cpu_times()
     offset = 0
 
@@ -96,8 +98,10 @@ def main():
     while True:
         time.sleep(0.02)
         now = time.monotonic()
-        if now - last_t >= 1.0:
+        if now >= next_tick:
             charge(now)
+            while next_tick <= now:
+                next_tick += 1.0
         ended = False
         if os.path.exists(events):
             with open(events) as f:
