@@ -43,10 +43,11 @@ IntensitySeries ForecastFromHistory(const IntensitySeries& h, Timestamp now, Dur
   auto last_it = std::upper_bound(h.begin(), h.end(), now, [](Timestamp v, const IntensityPoint& p) { return v < p.time; });
   if (last_it == h.begin()) return out;
   const IntensityPoint& last = *std::prev(last_it);
-  // Level: the last 24 h against the profile of those hours.
+  // Level: the 24 h up to the latest value against the profile of those
+  // hours (so the forecast is the same from anywhere in the latest step).
   double actual = 0, profile = 0;
   int n = 0;
-  for (Timestamp t = Floor(now, o.step) - std::chrono::hours(24); t < now; t += o.step) {
+  for (Timestamp t = Floor(last.time, o.step) - std::chrono::hours(24) + o.step; t <= last.time; t += o.step) {
     auto a = Known(h, t, now);
     auto p = Profile(h, t, now, o);
     if (a && p) actual += *a, profile += *p, ++n;

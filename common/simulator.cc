@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <set>
+#include <unordered_map>
 
 #include "common/forecaster.h"
 #include "common/mock_intensity.h"
@@ -58,27 +59,46 @@ Timestamp Arrival(Timestamp first, double span_s, int64_t i, const SimOptions& o
       first + std::chrono::duration_cast<Timestamp::duration>(std::chrono::duration<double>(u * span_s)));
 }
 
-// The forecast a policy sees at `now`.
-IntensitySeries ForecastAt(const IntensitySeries& trace, Timestamp now, const SimOptions& o) {
-  if (o.forecast == "own") {
-    IntensitySeries history = SliceSorted(trace, now - std::chrono::hours(24 * 35), now);
-    Duration step = trace.size() > 1 ? std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time)
-                                     : Duration(std::chrono::hours(1));
-    ForecasterOptions fo;
-    fo.step = step;
-    return ForecastFromHistory(history, now, o.horizon, fo);
+// The forecast a policy sees at `now`. The own forecaster's is issued at the
+// start of the trace step holding `now` (as the daemon refreshes its
+// forecasts each step) and shared by every job planned in that step.
+class Forecasts {
+ public:
+  Forecasts(const IntensitySeries& trace, const SimOptions& o) : trace_(trace), o_(o) {
+    step_ = trace.size() > 1 ? std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time)
+                             : Duration(std::chrono::hours(1));
   }
-  IntensitySeries f = SliceSorted(trace, now, now + o.horizon);
-  if (o.forecast == "noise") {
-    const int64_t issued = std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count();
-    for (IntensityPoint& p : f) {
-      uint64_t key = HashMix(o.seed) ^ HashMix(static_cast<uint64_t>(issued)) ^
-                     static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(p.time.time_since_epoch()).count());
-      p.gco2_per_kwh = std::max(0.0, p.gco2_per_kwh * (1 + o.noise_sigma * SeededGaussian(key)));
+  const IntensitySeries& At(Timestamp now) {
+    if (o_.forecast == "own") {
+      const Timestamp issued = trace_.front().time + (now - trace_.front().time) / step_ * step_;
+      auto [it, fresh] = cache_.try_emplace(issued.time_since_epoch().count());
+      if (fresh) {
+        IntensitySeries history = SliceSorted(trace_, issued - std::chrono::hours(24 * 35), issued);
+        ForecasterOptions fo;
+        fo.step = step_;
+        it->second = ForecastFromHistory(history, issued, o_.horizon, fo);
+      }
+      return it->second;
     }
+    scratch_ = SliceSorted(trace_, now, now + o_.horizon);
+    if (o_.forecast == "noise") {
+      const int64_t issued = std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count();
+      for (IntensityPoint& p : scratch_) {
+        uint64_t key = HashMix(o_.seed) ^ HashMix(static_cast<uint64_t>(issued)) ^
+                       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(p.time.time_since_epoch()).count());
+        p.gco2_per_kwh = std::max(0.0, p.gco2_per_kwh * (1 + o_.noise_sigma * SeededGaussian(key)));
+      }
+    }
+    return scratch_;
   }
-  return f;
-}
+
+ private:
+  const IntensitySeries& trace_;
+  const SimOptions& o_;
+  Duration step_;
+  std::unordered_map<int64_t, IntensitySeries> cache_;
+  IntensitySeries scratch_;
+};
 
 }  // namespace
 
@@ -101,6 +121,7 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   SimResult result;
   result.jobs.reserve(static_cast<size_t>(o.jobs));
   const double span = std::chrono::duration<double>(last - first).count();
+  Forecasts forecasts(trace, o);
   for (int64_t i = 0; i < o.jobs; ++i) {
     const Timestamp arrival = Arrival(first, span, i, o);
     SimJob job;
@@ -115,7 +136,7 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
       if (auto p = PointAt(trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
       g.current_source = "trace";
       if (o.policy == "forecast") {
-        g.forecast = ForecastAt(trace, now, o);
+        g.forecast = forecasts.At(now);
         g.forecast_source = o.forecast;
       }
       PolicyInput in{spec, arrival, now};
@@ -196,9 +217,9 @@ struct Placed {
   Timestamp start;
   size_t zone = 0;
 };
-Placed PlaceOne(const std::vector<SimZone>& all, const std::vector<size_t>& zones, std::vector<Occupancy>& occ,
-                const JobSpec& spec, const PolicyRegistry& registry, Timestamp arrival, const SimOptions& o,
-                Duration step) {
+Placed PlaceOne(const std::vector<SimZone>& all, std::vector<Forecasts>& forecasts, const std::vector<size_t>& zones,
+                std::vector<Occupancy>& occ, const JobSpec& spec, const PolicyRegistry& registry, Timestamp arrival,
+                const SimOptions& o, Duration step) {
   const Timestamp latest = arrival + o.max_wait;
   Timestamp now = arrival;
   std::optional<Timestamp> planned;
@@ -214,7 +235,7 @@ Placed PlaceOne(const std::vector<SimZone>& all, const std::vector<size_t>& zone
       if (auto p = PointAt(z.trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
       g.current_source = "trace";
       if (o.policy == "forecast") {
-        g.forecast = ForecastAt(z.trace, now, o);
+        g.forecast = forecasts[zones[k]].At(now);
         g.forecast_source = o.forecast;
       }
       options[k] = SiteOption{z.zone, &g, occ[zones[k]].Free(now)};
@@ -280,6 +301,8 @@ StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const
   double fixed_mean = std::numeric_limits<double>::max();
   for (size_t k = 0; k < zones.size(); ++k)
     if (double m = MeanIntervals(zones[k].trace, begin, end); m < fixed_mean) fixed_mean = m, fixed = k;
+  std::vector<Forecasts> forecasts;
+  for (const SimZone& z : zones) forecasts.emplace_back(z.trace, o);
   SimSitesSummary s;
   s.jobs = o.jobs;
   s.best_fixed_zone = zones[fixed].zone;
@@ -288,9 +311,9 @@ StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const
   const double span = std::chrono::duration<double>(last - first).count();
   for (int64_t i = 0; i < o.jobs; ++i) {
     const Timestamp arrival = Arrival(first, span, i, o);
-    Placed p = PlaceOne(zones, every, placed_occ, spec, registry, arrival, o, step);
+    Placed p = PlaceOne(zones, forecasts, every, placed_occ, spec, registry, arrival, o, step);
     placed_occ[p.zone].Take(p.start);
-    Placed t = PlaceOne(zones, only_first, first_occ, spec, registry, arrival, o, step);
+    Placed t = PlaceOne(zones, forecasts, only_first, first_occ, spec, registry, arrival, o, step);
     first_occ[0].Take(t.start);
     const Timestamp latest = arrival + o.max_wait;
     s.immediate_mean_g += MeanIntervals(zones[0].trace, arrival, arrival + o.duration);

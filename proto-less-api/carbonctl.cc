@@ -180,6 +180,63 @@ json SimJson(const carbon::SimOptions& o, int64_t jobs, double immediate, double
           {"seconds", seconds}};
 }
 
+// A trace file read and parsed; the error names the file.
+carbon::StatusOr<carbon::IntensitySeries> LoadTrace(const std::string& path, const std::string& time_col,
+                                                    const std::string& value_col) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(StatusCode::kInvalidArgument, "cannot open trace '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return carbon::ParseIntensityCsv(ss.str(), path, {time_col, value_col});
+}
+
+// The summary keys of one run over one trace.
+json SimRow(const carbon::SimOptions& o, const carbon::SimSummary& s, double secs) {
+  return SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct, s.oracle_saving_pct,
+                 s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+}
+
+// carbonctl simulate --each --trace A --trace B ...: every trace on its own,
+// one JSON line (or table row) per trace, then the mean and the lowest share.
+int SimulateEach(carbon::SimOptions o, const std::vector<std::string>& traces, const std::string& forecast,
+                 const std::string& duration, const std::string& max_wait, const std::string& time_col,
+                 const std::string& value_col, bool as_json) {
+  auto usage = [](const Status& st) {
+    std::cerr << "carbonctl simulate: " << st.message() << "\n";
+    return kUsage;
+  };
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st);
+  const auto t0 = std::chrono::steady_clock::now();
+  double share_sum = 0, share_min = 0;
+  std::string lowest;
+  if (!as_json)
+    std::printf("%-48s %8s %8s %8s %7s %7s\n", "TRACE", "SAVING", "ORACLE", "SHARE", "DELAY", "SECONDS");
+  for (const std::string& path : traces) {
+    auto trace = LoadTrace(path, time_col, value_col);
+    if (!trace.ok()) return usage(trace.status());
+    const auto t1 = std::chrono::steady_clock::now();
+    auto r = carbon::Simulate(*trace, o);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    if (!r.ok()) return usage(Status(r.status().code(), path + ": " + r.status().message()));
+    const carbon::SimSummary& s = r->summary;
+    share_sum += s.share_of_oracle;
+    if (lowest.empty() || s.share_of_oracle < share_min) share_min = s.share_of_oracle, lowest = path;
+    if (as_json) {
+      json j = SimRow(o, s, secs);
+      j["trace"] = path;
+      std::cout << j.dump() << "\n";
+    } else {
+      std::printf("%-48s %7.1f%% %7.1f%% %7.1f%% %6.1fh %7.2f\n", path.c_str(), s.saving_pct, s.oracle_saving_pct,
+                  100 * s.share_of_oracle, s.mean_delay_h, secs);
+    }
+  }
+  const double all = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!as_json)
+    std::printf("%zu traces in %.2f s: share of the oracle's saving mean %.1f%%, lowest %.1f%% (%s)\n", traces.size(),
+                all, 100 * share_sum / static_cast<double>(traces.size()), 100 * share_min, lowest.c_str());
+  return kOk;
+}
+
 int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::string& forecast,
              const std::string& duration, const std::string& max_wait, const std::string& time_col,
              const std::string& value_col, bool per_job, bool as_json) {
@@ -188,11 +245,7 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
     return kUsage;
   };
   if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st);
-  std::ifstream in(trace_path, std::ios::binary);
-  if (!in) return usage(Status(StatusCode::kInvalidArgument, "cannot open trace '" + trace_path + "'"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto trace = carbon::ParseIntensityCsv(ss.str(), trace_path, {time_col, value_col});
+  auto trace = LoadTrace(trace_path, time_col, value_col);
   if (!trace.ok()) return usage(trace.status());
   auto t0 = std::chrono::steady_clock::now();
   auto r = carbon::Simulate(*trace, o);
@@ -200,8 +253,7 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
   if (!r.ok()) return usage(r.status());
   const carbon::SimSummary& s = r->summary;
   if (as_json) {
-    json j = SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct,
-                     s.oracle_saving_pct, s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+    json j = SimRow(o, s, secs);
     j["trace"] = trace_path;
     j["points"] = trace->size();
     j["threshold"] = o.threshold;
@@ -585,13 +637,8 @@ int SimulateZones(carbon::SimOptions o, const std::vector<std::string>& traces, 
     z.zone = t.substr(0, eq);
     for (const auto& other : zones)
       if (other.zone == z.zone) return usage("--trace: zone " + z.zone + " is given twice");
-    const std::string path = t.substr(eq + 1);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return usage("cannot open trace '" + path + "' (zone " + z.zone + ")");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto trace = carbon::ParseIntensityCsv(ss.str(), path, {time_col, value_col});
-    if (!trace.ok()) return usage(trace.status().message());
+    auto trace = LoadTrace(t.substr(eq + 1), time_col, value_col);
+    if (!trace.ok()) return usage(trace.status().message() + " (zone " + z.zone + ")");
     z.trace = std::move(*trace);
     zones.push_back(std::move(z));
   }
@@ -639,7 +686,7 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
     carbon::SimOptions sim;
     std::vector<std::string> traces;
     std::string forecast = "perfect", duration = "4h", max_wait = "24h", time_col, value_col;
-    bool per_job = false;
+    bool per_job = false, each = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("simulate",
@@ -660,7 +707,13 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
   cmd->add_option("--time-column", a->time_col, "CSV time column (default: by the header)");
   cmd->add_option("--value-column", a->value_col, "CSV value column (default: by the header)");
   cmd->add_flag("--per-job", a->per_job, "with -o json: every job, not only the summary");
+  cmd->add_flag("--each", a->each,
+                "several --trace FILE: simulate each on its own (one JSON line or row per trace, then the mean "
+                "and lowest share of the oracle)");
   return {cmd, [a, &ctx] {
+            if (a->each)
+              return SimulateEach(a->sim, a->traces, a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
+                                  ctx.as_json());
             if (a->traces.size() == 1 && a->traces[0].find('=') == std::string::npos)
               return Simulate(a->sim, a->traces[0], a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
                               a->per_job, ctx.as_json());

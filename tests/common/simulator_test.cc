@@ -114,6 +114,28 @@ TEST(Forecaster, BeatsSeasonalNaiveOnTheMockAndFollowsTheCycle) {
   EXPECT_TRUE(ForecastFromHistory({}, trace.front().time, 48h).empty());
 }
 
+// The forecast depends on what is known, not on the minute it is asked: from
+// anywhere in the latest step it is the one issued at the step's start, which
+// is what lets the simulator share it between every job planned in that step.
+TEST(Forecaster, IsTheSameFromAnywhereInTheLatestStep) {
+  IntensitySeries trace = MockTrace();
+  const Timestamp issued = trace.front().time + std::chrono::hours(24 * 40);
+  IntensitySeries history = SliceSorted(trace, trace.front().time, issued + 59min);
+  auto at_start = ForecastFromHistory(history, issued, 48h);
+  for (auto later : {1min, 30min, 59min}) {
+    auto f = ForecastFromHistory(history, issued + later, 48h);
+    ASSERT_EQ(f.size(), at_start.size() + 1);  // it reaches 48 h past the later now: one step more
+    for (size_t i = 0; i < at_start.size(); ++i) {
+      EXPECT_EQ(f[i].time, at_start[i].time);
+      EXPECT_DOUBLE_EQ(f[i].gco2_per_kwh, at_start[i].gco2_per_kwh) << i;
+    }
+  }
+  // A new value changes it.
+  auto next = ForecastFromHistory(history, issued + 1h, 48h);
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(next.front().time, issued + 1h);
+}
+
 // Two mock grids with the same daily cycle eight hours apart, the second
 // 30% cleaner on average, plus a flat dirty one: placement over them.
 std::vector<SimZone> ThreeZones() {
