@@ -308,6 +308,8 @@ EnergySample EnergyTracker::Sample(double seconds) {
   if (nvml_) {
     auto kwh = nvml_->DeltaKwh(seconds, &s.gpu_method);
     s.gpu_kwh = kwh.ok() ? *kwh : 0;
+    // A GPU lost mid-run: no figure, and the row's method says why it is 0.
+    if (!kwh.ok()) s.gpu_method = "nvml-error";
   } else {
     s.gpu_method = "unavailable";
   }

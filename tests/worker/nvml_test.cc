@@ -1,0 +1,159 @@
+// The worker's NVML code against the fake libnvidia-ml.so.1
+// (tests/support/fake_nvml.cc), loaded by name through LD_LIBRARY_PATH as
+// the driver's library would be; each test writes its FAKE_NVML_SCENARIO.
+// ctest -R 'Nvml|Gpu' selects these.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "common/emissions_csv.h"
+#include "common/energy_model.h"
+#include "tests/support/fakes.h"
+#include "worker/energy_meters.h"
+
+namespace carbon::energy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class FakeNvml : public ::testing::Test {
+ protected:
+  void SetUp() override { ::unsetenv("FAKE_NVML_SCENARIO"); }
+  void TearDown() override { ::unsetenv("FAKE_NVML_SCENARIO"); }
+  void Scenario(const std::string& text) {
+    const std::string path = dir_ / "scenario";
+    std::ofstream(path) << text;
+    ::setenv("FAKE_NVML_SCENARIO", path.c_str(), 1);
+  }
+  static double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+  fakes::TempDir dir_;
+};
+
+TEST_F(FakeNvml, TheDefaultGpuDraws100WOnItsEnergyCounter) {
+  std::string why;
+  auto m = NvmlMeter::Open(&why);  // by name: LD_LIBRARY_PATH finds the fake
+  ASSERT_TRUE(m) << why;
+  const auto t0 = Clock::now();
+  ASSERT_EQ(m->devices(), 1);
+  EXPECT_EQ(m->names(), std::vector<std::string>{"Fake NVML GPU"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  std::string method;
+  auto kwh = m->DeltaKwh(0, &method);
+  const double secs = Seconds(t0);
+  ASSERT_TRUE(kwh.ok()) << kwh.status().ToString();
+  EXPECT_EQ(method, "nvml");
+  EXPECT_NEAR(*kwh, KwhFromPowerAndTime(100, secs), KwhFromPowerAndTime(100, secs) * 0.01);
+}
+
+TEST_F(FakeNvml, WithoutAnEnergyCounterPowerIsIntegratedOverTheInterval) {
+  Scenario("device Fake A100 watts 250 counter no\n");
+  std::string why, method;
+  auto m = NvmlMeter::Open(&why);
+  ASSERT_TRUE(m) << why;
+  auto kwh = m->DeltaKwh(2.0, &method);
+  ASSERT_TRUE(kwh.ok());
+  EXPECT_EQ(method, "nvml-power");
+  EXPECT_DOUBLE_EQ(*kwh, KwhFromPowerAndTime(250, 2.0));
+}
+
+TEST_F(FakeNvml, NoPermissionOnTheCounterFallsBackToPower) {
+  Scenario("device Fake L4 watts 72 energy_error 4\n");  // NVML_ERROR_NO_PERMISSION
+  std::string why, method;
+  auto m = NvmlMeter::Open(&why);
+  ASSERT_TRUE(m) << why;
+  auto kwh = m->DeltaKwh(10.0, &method);
+  ASSERT_TRUE(kwh.ok());
+  EXPECT_EQ(method, "nvml-power");
+  EXPECT_DOUBLE_EQ(*kwh, KwhFromPowerAndTime(72, 10.0));
+}
+
+TEST_F(FakeNvml, TwoGpusAreSummedAndNamedAsCodeCarbonDoes) {
+  Scenario("# two GPUs of one model, one of another\n"
+           "device Fake H100 80GB HBM3 watts 300\n\n"
+           "device Fake H100 80GB HBM3 watts 200\n"
+           "device Fake L4 watts 50\n");
+  std::string why, method;
+  auto m = NvmlMeter::Open(&why);
+  ASSERT_TRUE(m) << why;
+  const auto t0 = Clock::now();
+  ASSERT_EQ(m->devices(), 3);
+  EXPECT_EQ(GpuModelName(m->names()), "2 x Fake H100 80GB HBM31 x Fake L4");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto kwh = m->DeltaKwh(0, &method);
+  const double secs = Seconds(t0);
+  ASSERT_TRUE(kwh.ok());
+  EXPECT_NEAR(*kwh, KwhFromPowerAndTime(550, secs), KwhFromPowerAndTime(550, secs) * 0.01);
+}
+
+TEST_F(FakeNvml, AGpuLostMidRunIsAnErrorNotAFigure) {
+  Scenario("device Fake GPU watts 100 lost_after 0.3\n");
+  std::string why, method;
+  auto m = NvmlMeter::Open(&why);
+  ASSERT_TRUE(m) << why;
+  EXPECT_TRUE(m->DeltaKwh(0, &method).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto lost = m->DeltaKwh(0, &method);
+  EXPECT_FALSE(lost.ok());
+  EXPECT_NE(lost.status().message().find("nvmlDeviceGetTotalEnergyConsumption failed"), std::string::npos)
+      << lost.status().ToString();
+  // Through the tracker, the sample charges no GPU energy and its method says so.
+  Scenario("device Fake GPU watts 100 lost_after 0.2\n");
+  TrackerOptions o;
+  o.powercap_root = dir_ / "no-powercap";
+  o.try_nvml = true;
+  EnergyTracker t(o);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EnergySample s = t.Sample(0.3);
+  EXPECT_EQ(s.gpu_method, "nvml-error");
+  EXPECT_EQ(s.gpu_kwh, 0);
+}
+
+TEST_F(FakeNvml, NoLibraryOrNoGpuSaysWhy) {
+  std::string why;
+  EXPECT_FALSE(NvmlMeter::Open(&why, "/nonexistent/libnvidia-ml.so.1"));
+  EXPECT_NE(why.find("no NVML"), std::string::npos) << why;
+  Scenario("# a driver with no GPU\n");
+  EXPECT_FALSE(NvmlMeter::Open(&why));
+  EXPECT_NE(why.find("no usable GPU"), std::string::npos) << why;
+  Scenario("init_error 9\n");  // NVML_ERROR_DRIVER_NOT_LOADED
+  EXPECT_FALSE(NvmlMeter::Open(&why));
+  EXPECT_NE(why.find("no usable GPU"), std::string::npos) << why;
+}
+
+// Through the tracker into an emissions row: gpu_count, gpu_model,
+// gpu_energy and gpu_power from the fake's known draw.
+TEST_F(FakeNvml, GpuFiguresReachTheEmissionsRow) {
+  Scenario("device Fake H100 80GB HBM3 watts 400\n");
+  TrackerOptions o;
+  o.powercap_root = dir_ / "no-powercap";
+  o.try_nvml = true;
+  EnergyTracker t(o);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(t.host().gpu_count, 1);
+  EXPECT_EQ(t.host().gpu_model, "1 x Fake H100 80GB HBM3");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double secs = Seconds(t0);
+  EnergySample s = t.Sample(secs);
+  EXPECT_EQ(s.gpu_method, "nvml");
+  EXPECT_NEAR(s.gpu_kwh, KwhFromPowerAndTime(400, secs), KwhFromPowerAndTime(400, secs) * 0.01);
+  JobRecord job;
+  job.id = 1;
+  job.name = "gpu";
+  EpochRecord e;
+  e.epoch = 1;
+  e.attempt = 1;
+  e.gpu_kwh = s.gpu_kwh;
+  e.energy_s = secs;
+  e.host = t.host();
+  const EmissionsRecord row = EmissionsRows(job, {e})[0];
+  EXPECT_EQ(row.gpu_count, 1);
+  EXPECT_EQ(row.gpu_model, "1 x Fake H100 80GB HBM3");
+  EXPECT_NEAR(row.gpu_power, 400, 4);
+  EXPECT_DOUBLE_EQ(row.gpu_energy, s.gpu_kwh);
+}
+
+}  // namespace
+}  // namespace carbon::energy
