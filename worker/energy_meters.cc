@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -163,7 +164,32 @@ StatusOr<double> RaplReader::DeltaKwh() {
   return kwh;
 }
 
-std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library) {
+std::vector<size_t> VisibleGpus(const std::optional<std::string>& visible, const std::vector<std::string>& uuids) {
+  std::vector<size_t> out;
+  if (!visible) {
+    for (size_t k = 0; k < uuids.size(); ++k) out.push_back(k);
+    return out;
+  }
+  std::istringstream in(*visible);
+  for (std::string item; std::getline(in, item, ',');) {
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    std::optional<size_t> found;
+    if (!item.empty() && item.find_first_not_of("0123456789") == std::string::npos) {
+      if (std::stoul(item) < uuids.size()) found = std::stoul(item);
+    } else if (!item.empty()) {
+      const std::string want = item.rfind("GPU-", 0) == 0 ? item : "GPU-" + item;
+      for (size_t k = 0; k < uuids.size() && !found; ++k)
+        if (!uuids[k].empty() && uuids[k].rfind(want, 0) == 0) found = k;
+    }
+    if (!found) break;  // CUDA ignores the list from its first invalid entry on
+    if (std::find(out.begin(), out.end(), *found) == out.end()) out.push_back(*found);
+  }
+  return out;
+}
+
+std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library,
+                                           const std::optional<std::string>& visible) {
   void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     if (why) *why = std::string("no NVML (") + library + " not found): GPU energy is 0, method unavailable";
@@ -186,14 +212,29 @@ std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library
     if (why) *why = "NVML present but no usable GPU: GPU energy is 0, method unavailable";
     return nullptr;
   }
-  using NameFn = int (*)(void*, char*, unsigned int);
-  auto name = reinterpret_cast<NameFn>(sym("nvmlDeviceGetName"));
+  using TextFn = int (*)(void*, char*, unsigned int);
+  auto name = reinterpret_cast<TextFn>(sym("nvmlDeviceGetName"));
+  auto uuid = reinterpret_cast<TextFn>(sym("nvmlDeviceGetUUID"));
+  std::vector<void*> handles;
+  std::vector<std::string> names, uuids;
   for (unsigned int i = 0; i < n; ++i) {
     void* h = nullptr;
     if (handle(i, &h) != 0) continue;
-    m->handles_.push_back(h);
-    char buf[96] = {};
-    m->names_.push_back(name && name(h, buf, sizeof buf) == 0 ? std::string(buf) : "NVIDIA GPU");
+    char buf[96] = {}, id[96] = {};
+    handles.push_back(h);
+    names.push_back(name && name(h, buf, sizeof buf) == 0 ? std::string(buf) : "NVIDIA GPU");
+    uuids.push_back(uuid && uuid(h, id, sizeof id) == 0 ? std::string(id) : "");
+  }
+  for (size_t k : VisibleGpus(visible, uuids)) {
+    m->handles_.push_back(handles[k]);
+    m->names_.push_back(names[k]);
+  }
+  if (m->handles_.empty()) {
+    if (why)
+      *why = visible ? "CUDA_VISIBLE_DEVICES='" + *visible + "' names none of the " + std::to_string(handles.size()) +
+                           " GPU(s) NVML reports: GPU energy is 0, method unavailable"
+                     : "NVML gave no handle for any GPU: GPU energy is 0, method unavailable";
+    return nullptr;
   }
   m->last_mj_.assign(m->handles_.size(), 0);
   for (size_t i = 0; i < m->handles_.size(); ++i)
@@ -263,7 +304,9 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
   }
   if (o_.try_nvml) {
     std::string why;
-    nvml_ = NvmlMeter::Open(&why);
+    const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+    nvml_ = NvmlMeter::Open(&why, "libnvidia-ml.so.1",
+                            visible ? std::optional<std::string>(visible) : std::nullopt);
     if (!nvml_) notes_.push_back(why);
   }
   if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = util_times_ = *t;
@@ -430,9 +473,8 @@ EpochEnergy SampledTracker::TakeEpoch() {
   return out;
 }
 
-RunMeter::RunMeter(MeterOptions options, bool cuda) : o_(std::move(options)) {
+RunMeter::RunMeter(MeterOptions options) : o_(std::move(options)) {
   if (!o_.enabled) return;
-  o_.tracker.try_nvml = cuda;
   tracker_ = std::make_unique<EnergyTracker>(o_.tracker);
   feed_ = std::make_unique<GridFeed>(o_.grid_file, o_.fallback);
   sampler_ = std::make_unique<SampledTracker>(*tracker_, *feed_, o_.measure_power_secs);

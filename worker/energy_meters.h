@@ -57,6 +57,10 @@ struct MemoryUse {
   double used_gib = 0, percent = 0;
 };
 std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo);
+// The NVML indices CUDA_VISIBLE_DEVICES names, in its order: each entry an
+// index or a UUID (or its prefix, "GPU-" optional), as CUDA reads it, up to
+// the first entry that names no GPU; unset (nullopt): every GPU.
+std::vector<size_t> VisibleGpus(const std::optional<std::string>& visible, const std::vector<std::string>& uuids);
 // CodeCarbon's gpu_model: each distinct name with its count, "2 x NVIDIA H100 80GB HBM3".
 std::string GpuModelName(const std::vector<std::string>& names);
 
@@ -83,8 +87,11 @@ class RaplReader {
 // NVML through dlopen; no build-time dependency.
 class NvmlMeter {
  public:
-  // Null (and *why set) when the library or a GPU is missing.
-  static std::unique_ptr<NvmlMeter> Open(std::string* why, const char* library = "libnvidia-ml.so.1");
+  // Null (and *why set) when the library or a GPU is missing. `visible`:
+  // CUDA_VISIBLE_DEVICES when set (only those GPUs are metered), else every
+  // GPU NVML reports, as CodeCarbon meters a machine.
+  static std::unique_ptr<NvmlMeter> Open(std::string* why, const char* library = "libnvidia-ml.so.1",
+                                         const std::optional<std::string>& visible = std::nullopt);
   ~NvmlMeter();
   // kWh over all GPUs since the previous call, and the method used
   // ("nvml" energy counter or "nvml-power" integrated over `seconds`).
@@ -241,7 +248,9 @@ struct MeterOptions {
 
 class RunMeter {
  public:
-  RunMeter(MeterOptions options, bool cuda);
+  // Meters the machine as CodeCarbon does (tracking_mode machine): every
+  // GPU the job may see, whatever device it trains on.
+  explicit RunMeter(MeterOptions options);
   ~RunMeter();
   // Why a component fell back (RAPL unreadable, no GPU, unknown CPU).
   std::vector<std::string> notes() const;

@@ -234,7 +234,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   model->train();
   EvalResult eval;
   // Energy and CO2 per epoch, CodeCarbon's methodology (worker/energy_meters.h).
-  energy::RunMeter meter(options.meter, device.is_cuda());
+  energy::RunMeter meter(options.meter);
   for (const auto& note : meter.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
   for (int64_t epoch = state.epoch; epoch < t.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -2,11 +2,12 @@
 // the driver's library would be (dlopen by name, found through
 // LD_LIBRARY_PATH, or by path). Tests only: it implements the NVML calls the
 // project makes, driven by the scenario file named by FAKE_NVML_SCENARIO,
-// read at nvmlInit. Without one: one GPU named "Fake NVML GPU" drawing a
+// read at the first nvmlInit (init and shutdown are counted, as NVML's
+// are). Without one: one GPU named "Fake NVML GPU" drawing a
 // constant 100 W, with an energy counter.
 //
 // Scenario file, one line per device (blank lines and # comments skipped):
-//   device NAME... watts W [counter no] [lost_after S] [energy_error CODE] [power_error CODE]
+//   device NAME... watts W [uuid GPU-...] [counter no] [lost_after S] [energy_error CODE] [power_error CODE]
 // and optionally a line `init_error CODE`. NAME runs up to the first
 // keyword. The energy counter is W x the seconds since nvmlInit (in mJ, as
 // NVML counts); `counter no` makes nvmlDeviceGetTotalEnergyConsumption fail
@@ -27,6 +28,7 @@ constexpr int kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotSuppor
 
 struct Device {
   std::string name = "Fake NVML GPU";
+  std::string uuid;  // default: GPU-fake-<index>
   double watts = 100;
   bool counter = true;
   double lost_after = -1;
@@ -35,6 +37,7 @@ struct Device {
 
 struct State {
   bool initialised = false;
+  int inits = 0;  // NVML counts nvmlInit against nvmlShutdown
   int init_error = 0;
   std::vector<Device> devices;
   std::chrono::steady_clock::time_point start;
@@ -54,6 +57,7 @@ void Load() {
   const char* path = std::getenv("FAKE_NVML_SCENARIO");
   if (!path || !*path) {
     s.devices.emplace_back();
+    s.devices.back().uuid = "GPU-fake-0";
     return;
   }
   std::ifstream in(path);
@@ -71,6 +75,7 @@ void Load() {
     while (words >> w) {
       if (w == "watts") words >> d.watts;
       else if (w == "counter") words >> w, d.counter = w != "no";
+      else if (w == "uuid") words >> d.uuid;
       else if (w == "lost_after") words >> d.lost_after;
       else if (w == "energy_error") words >> d.energy_error;
       else if (w == "power_error") words >> d.power_error;
@@ -78,6 +83,8 @@ void Load() {
     }
     s.devices.push_back(d);
   }
+  for (size_t i = 0; i < s.devices.size(); ++i)
+    if (s.devices[i].uuid.empty()) s.devices[i].uuid = "GPU-fake-" + std::to_string(i);
 }
 
 // The device behind a handle, or the error a call on it gets.
@@ -95,15 +102,18 @@ int Lookup(void* handle, const Device** out) {
 extern "C" {
 
 int nvmlInit_v2() {
-  Load();
+  if (S().inits > 0) return ++S().inits, kSuccess;
+  Load();  // the scenario is read when the library is first initialised
   if (S().init_error) return S().init_error;
+  S().inits = 1;
   S().initialised = true;
   S().start = std::chrono::steady_clock::now();
   return kSuccess;
 }
 
 int nvmlShutdown() {
-  S().initialised = false;
+  if (S().inits == 0) return kUninitialized;
+  if (--S().inits == 0) S().initialised = false;
   return kSuccess;
 }
 
@@ -126,6 +136,15 @@ int nvmlDeviceGetName(void* handle, char* name, unsigned int length) {
   if (!name || length == 0) return kInvalidArgument;
   std::strncpy(name, d->name.c_str(), length - 1);
   name[length - 1] = '\0';
+  return kSuccess;
+}
+
+int nvmlDeviceGetUUID(void* handle, char* uuid, unsigned int length) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (!uuid || length == 0) return kInvalidArgument;
+  std::strncpy(uuid, d->uuid.c_str(), length - 1);
+  uuid[length - 1] = '\0';
   return kSuccess;
 }
 

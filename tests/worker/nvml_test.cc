@@ -1,17 +1,19 @@
 // The worker's NVML code against the fake libnvidia-ml.so.1
 // (tests/support/fake_nvml.cc), loaded by name through LD_LIBRARY_PATH as
 // the driver's library would be; each test writes its FAKE_NVML_SCENARIO.
-// ctest -R 'Nvml|Gpu' selects these.
+// ctest -R 'Nvml|Gpu' selects these. The last runs the real carbon-worker.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/emissions_csv.h"
 #include "common/energy_model.h"
 #include "tests/support/fakes.h"
+#include "tests/support/files.h"
 #include "worker/energy_meters.h"
 
 namespace carbon::energy {
@@ -123,6 +125,37 @@ TEST_F(FakeNvml, NoLibraryOrNoGpuSaysWhy) {
   EXPECT_NE(why.find("no usable GPU"), std::string::npos) << why;
 }
 
+// CUDA_VISIBLE_DEVICES as CUDA reads it: indices or UUIDs (prefixes, "GPU-"
+// optional), in its order, up to the first entry that names no GPU.
+TEST(VisibleGpus, IndicesOrUuidsUpToTheFirstInvalidEntry) {
+  const std::vector<std::string> uuids = {"GPU-aaaa-1111", "GPU-bbbb-2222", "GPU-cccc-3333"};
+  using V = std::vector<size_t>;
+  EXPECT_EQ(VisibleGpus(std::nullopt, uuids), (V{0, 1, 2}));
+  EXPECT_EQ(VisibleGpus("", uuids), V{});
+  EXPECT_EQ(VisibleGpus("2,0", uuids), (V{2, 0}));
+  EXPECT_EQ(VisibleGpus("GPU-bbbb-2222", uuids), V{1});
+  EXPECT_EQ(VisibleGpus("cccc, GPU-aaaa", uuids), (V{2, 0}));
+  EXPECT_EQ(VisibleGpus("1,7,0", uuids), V{1});  // 7 is no GPU: the rest is ignored
+  EXPECT_EQ(VisibleGpus("-1", uuids), V{});
+}
+
+TEST_F(FakeNvml, OnlyTheVisibleGpusAreMetered) {
+  Scenario("device Fake A watts 100 uuid GPU-aaaa\ndevice Fake B watts 300 uuid GPU-bbbb\n");
+  std::string why, method;
+  auto m = NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("GPU-bbbb"));
+  ASSERT_TRUE(m) << why;
+  EXPECT_EQ(m->names(), std::vector<std::string>{"Fake B"});
+  m.reset();  // shut down, so the next init reads the next scenario
+  Scenario("device Fake A watts 100 counter no\ndevice Fake B watts 300 counter no\n");
+  m = NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("1"));
+  ASSERT_TRUE(m) << why;
+  auto kwh = m->DeltaKwh(3600, &method);
+  ASSERT_TRUE(kwh.ok());
+  EXPECT_DOUBLE_EQ(*kwh, 0.3);  // GPU 1 only: 300 W for an hour
+  EXPECT_FALSE(NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("")));
+  EXPECT_NE(why.find("CUDA_VISIBLE_DEVICES=''"), std::string::npos) << why;
+}
+
 // Through the tracker into an emissions row: gpu_count, gpu_model,
 // gpu_energy and gpu_power from the fake's known draw.
 TEST_F(FakeNvml, GpuFiguresReachTheEmissionsRow) {
@@ -157,3 +190,51 @@ TEST_F(FakeNvml, GpuFiguresReachTheEmissionsRow) {
 
 }  // namespace
 }  // namespace carbon::energy
+
+#ifdef CARBON_WORKER_BIN
+namespace carbon::energy {
+namespace {
+
+// The real carbon-worker training on the CPU of a box with a (fake) GPU
+// meters it, as CodeCarbon's machine mode does, into its emissions.csv.
+TEST(GpuBox, TheRealWorkerMetersTheMachinesGpuIntoEmissionsCsv) {
+  ::unsetenv("FAKE_NVML_SCENARIO");  // the default: one 100 W GPU
+  ::unsetenv("CUDA_VISIBLE_DEVICES");
+  fakes::TempDir dir;
+  const std::string job = dir / "job.yaml";
+  std::ofstream(job) << "name: gpu-box\nmodel: {arch: mlp, hidden: [64]}\n"
+                        "data: {path: /usr/share/datasets/fashion-mnist, train_limit: 20000, test_limit: 500}\n"
+                        "train: {epochs: 2, batch_size: 64, threads: 1}\n";
+  const std::string cmd = std::string(CARBON_WORKER_BIN) + " --job " + job + " --run-dir " + (dir / "run") +
+                          " --gco2-per-kwh 100 > " + (dir / "events") + " 2> " + (dir / "log");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << fakes::ReadAll(dir / "log");
+  std::ifstream csv(dir / "run/emissions.csv");
+  std::string header, line;
+  ASSERT_TRUE(std::getline(csv, header));
+  std::vector<std::string> names;
+  std::istringstream h(header);
+  for (std::string c; std::getline(h, c, ',');) names.push_back(c);
+  auto col = [&](const std::string& row, const std::string& name) {
+    std::istringstream in(row);
+    std::string cell;
+    for (const auto& n : names) {
+      std::getline(in, cell, ',');
+      if (n == name) return cell;
+    }
+    return std::string();
+  };
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    EXPECT_EQ(col(line, "gpu_count"), "1") << line;
+    EXPECT_EQ(col(line, "gpu_model"), "1 x Fake NVML GPU") << line;
+    const double duration = std::stod(col(line, "duration")), kwh = std::stod(col(line, "gpu_energy"));
+    EXPECT_NEAR(std::stod(col(line, "gpu_power")), 100.0, 1.0) << line;
+    EXPECT_NEAR(kwh, KwhFromPowerAndTime(100, duration), KwhFromPowerAndTime(100, duration) * 0.01) << line;
+  }
+  EXPECT_EQ(rows, 2);
+}
+
+}  // namespace
+}  // namespace carbon::energy
+#endif
