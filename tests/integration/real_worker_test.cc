@@ -133,7 +133,8 @@ TEST(RealWorker, TrainsASubsetOfFashionMnistThroughCarbond) {
     EXPECT_GE(host["cpu_count"].get<int>(), 1);
     EXPECT_GT(s["ram_total_size"].get<double>(), 0.5);
     EXPECT_EQ(s["os"].get<std::string>().rfind("Linux-", 0), 0u) << s.dump();
-    EXPECT_GT(s["cpu_utilization_percent"].get<double>(), 0.0);
+    // A percentage (an epoch this short may span too few /proc/stat ticks to show its load).
+    EXPECT_GE(s["cpu_utilization_percent"].get<double>(), 0.0);
     EXPECT_LE(s["cpu_utilization_percent"].get<double>(), 100.0);
     EXPECT_GT(s["ram_used_gb"].get<double>(), 0.0);
   }

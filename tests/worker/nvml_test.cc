@@ -224,7 +224,7 @@ TEST(GpuBox, TheRealWorkerMetersTheMachinesGpuIntoEmissionsCsv) {
   fakes::TempDir dir;
   const std::string job = dir / "job.yaml";
   std::ofstream(job) << "name: gpu-box\nmodel: {arch: mlp, hidden: [64]}\n"
-                        "data: {path: /usr/share/datasets/fashion-mnist, train_limit: 20000, test_limit: 500}\n"
+                        "data: {path: /usr/share/datasets/fashion-mnist, train_limit: 60000, test_limit: 500}\n"
                         "train: {epochs: 2, batch_size: 64, threads: 1}\n";
   const std::string cmd = std::string(CARBON_WORKER_BIN) + " --job " + job + " --run-dir " + (dir / "run") +
                           " --gco2-per-kwh 100 > " + (dir / "events") + " 2> " + (dir / "log");
