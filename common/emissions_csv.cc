@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/energy_model.h"
 #include "common/paths.h"
 #include "common/time_util.h"
 
@@ -164,15 +165,20 @@ std::optional<Country> CountryOfZone(const std::string& zone) {
 }
 
 std::string PlatformName() {
-  utsname u{};
-  if (::uname(&u) != 0) return "";
-  // platform.platform(): system-release-machine-with-libc, '-' never doubled.
-  std::string out = std::string(u.sysname) + "-" + u.release + "-" + u.machine + "-with-glibc" + gnu_get_libc_version();
-  for (char& c : out)
-    if (c == ' ' || c == '/' || c == '(' || c == ')') c = '_';
-  std::string::size_type at;
-  while ((at = out.find("--")) != std::string::npos) out.erase(at, 1);
-  return out;
+  // The machine does not change under a running process: worked out once.
+  static const std::string name = [] {
+    utsname u{};
+    if (::uname(&u) != 0) return std::string();
+    // platform.platform(): system-release-machine-with-libc, '-' never doubled.
+    std::string out =
+        std::string(u.sysname) + "-" + u.release + "-" + u.machine + "-with-glibc" + gnu_get_libc_version();
+    for (char& c : out)
+      if (c == ' ' || c == '/' || c == '(' || c == ')') c = '_';
+    std::string::size_type at;
+    while ((at = out.find("--")) != std::string::npos) out.erase(at, 1);
+    return out;
+  }();
+  return name;
 }
 
 namespace {
@@ -188,7 +194,7 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   r.emissions = e.kg_co2.value_or(0);
   r.emissions_rate = r.duration > 0 ? r.emissions / r.duration : 0;
   auto watts = [&](double kwh, double fallback) {
-    return e.energy_s && *e.energy_s > 0 ? kwh * 3600.0 * 1000.0 / *e.energy_s : fallback;
+    return e.energy_s && *e.energy_s > 0 ? energy::WattsFromEnergies(kwh, 0, *e.energy_s) : fallback;
   };
   r.cpu_power = watts(e.cpu_kwh, e.cpu_w);
   r.gpu_power = watts(e.gpu_kwh, e.gpu_w);
@@ -249,9 +255,9 @@ EmissionsRecord EmissionsTotal(const JobRecord& job, const std::vector<EpochReco
   for (double* v : {&t.cpu_utilization_percent, &t.ram_utilization_percent, &t.ram_used_gb})
     *v = t.duration > 0 ? *v / t.duration : 0;
   // Mean powers over the whole run.
-  t.cpu_power = t.duration > 0 ? t.cpu_energy / t.duration * 3600.0 * 1000.0 : 0;
-  t.gpu_power = t.duration > 0 ? t.gpu_energy / t.duration * 3600.0 * 1000.0 : 0;
-  t.ram_power = t.duration > 0 ? t.ram_energy / t.duration * 3600.0 * 1000.0 : 0;
+  t.cpu_power = t.duration > 0 ? energy::WattsFromEnergies(t.cpu_energy, 0, t.duration) : 0;
+  t.gpu_power = t.duration > 0 ? energy::WattsFromEnergies(t.gpu_energy, 0, t.duration) : 0;
+  t.ram_power = t.duration > 0 ? energy::WattsFromEnergies(t.ram_energy, 0, t.duration) : 0;
   return t;
 }
 

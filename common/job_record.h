@@ -68,7 +68,6 @@ struct SiteJobRecord {
   int64_t events_offset = 0;
 };
 
-// One finished epoch as the worker reported it.
 // The machine an epoch ran on and its load over the epoch, as the worker
 // saw them: what CodeCarbon's rows carry beside the energy (issue 19).
 struct EpochHost {
@@ -83,6 +82,7 @@ struct EpochHost {
   std::optional<double> cpu_utilization_pct, ram_utilization_pct, ram_used_gib;
 };
 
+// One finished epoch as the worker reported it.
 struct EpochRecord {
   int64_t job_id = 0;
   int64_t epoch = 0;

@@ -147,6 +147,12 @@ void PrintJob(const carbon::api::JobDetail& d) {
   }
 }
 
+// A simulate usage error: said on stderr, exit code 2.
+int SimUsage(const std::string& msg) {
+  std::cerr << "carbonctl simulate: " << msg << "\n";
+  return kUsage;
+}
+
 // --forecast, --duration and --max-wait into `o`; the error names the flag.
 Status ParseSimFlags(carbon::SimOptions& o, const std::string& forecast, const std::string& duration,
                      const std::string& max_wait) {
@@ -201,11 +207,7 @@ json SimRow(const carbon::SimOptions& o, const carbon::SimSummary& s, double sec
 int SimulateEach(carbon::SimOptions o, const std::vector<std::string>& traces, const std::string& forecast,
                  const std::string& duration, const std::string& max_wait, const std::string& time_col,
                  const std::string& value_col, bool as_json) {
-  auto usage = [](const Status& st) {
-    std::cerr << "carbonctl simulate: " << st.message() << "\n";
-    return kUsage;
-  };
-  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st);
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return SimUsage(st.message());
   const auto t0 = std::chrono::steady_clock::now();
   double share_sum = 0, share_min = 0;
   std::string lowest;
@@ -213,11 +215,11 @@ int SimulateEach(carbon::SimOptions o, const std::vector<std::string>& traces, c
     std::printf("%-48s %8s %8s %8s %7s %7s\n", "TRACE", "SAVING", "ORACLE", "SHARE", "DELAY", "SECONDS");
   for (const std::string& path : traces) {
     auto trace = LoadTrace(path, time_col, value_col);
-    if (!trace.ok()) return usage(trace.status());
+    if (!trace.ok()) return SimUsage(trace.status().message());
     const auto t1 = std::chrono::steady_clock::now();
     auto r = carbon::Simulate(*trace, o);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-    if (!r.ok()) return usage(Status(r.status().code(), path + ": " + r.status().message()));
+    if (!r.ok()) return SimUsage(path + ": " + r.status().message());
     const carbon::SimSummary& s = r->summary;
     share_sum += s.share_of_oracle;
     if (lowest.empty() || s.share_of_oracle < share_min) share_min = s.share_of_oracle, lowest = path;
@@ -240,17 +242,13 @@ int SimulateEach(carbon::SimOptions o, const std::vector<std::string>& traces, c
 int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::string& forecast,
              const std::string& duration, const std::string& max_wait, const std::string& time_col,
              const std::string& value_col, bool per_job, bool as_json) {
-  auto usage = [](const Status& st) {
-    std::cerr << "carbonctl simulate: " << st.message() << "\n";
-    return kUsage;
-  };
-  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st);
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return SimUsage(st.message());
   auto trace = LoadTrace(trace_path, time_col, value_col);
-  if (!trace.ok()) return usage(trace.status());
+  if (!trace.ok()) return SimUsage(trace.status().message());
   auto t0 = std::chrono::steady_clock::now();
   auto r = carbon::Simulate(*trace, o);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!r.ok()) return usage(r.status());
+  if (!r.ok()) return SimUsage(r.status().message());
   const carbon::SimSummary& s = r->summary;
   if (as_json) {
     json j = SimRow(o, s, secs);
@@ -622,30 +620,26 @@ Subcommand Health(CLI::App& app, const Context& ctx) {
 int SimulateZones(carbon::SimOptions o, const std::vector<std::string>& traces, const std::string& forecast,
                   const std::string& duration, const std::string& max_wait, const std::string& time_col,
                   const std::string& value_col, bool as_json) {
-  auto usage = [](const std::string& msg) {
-    std::cerr << "carbonctl simulate: " << msg << "\n";
-    return kUsage;
-  };
-  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return usage(st.message());
-  if (o.slots_per_site < 0) return usage("--slots-per-site must be 0 (no limit) or more");
+  if (Status st = ParseSimFlags(o, forecast, duration, max_wait); !st.ok()) return SimUsage(st.message());
+  if (o.slots_per_site < 0) return SimUsage("--slots-per-site must be 0 (no limit) or more");
   std::vector<carbon::SimZone> zones;
   for (const std::string& t : traces) {
     const size_t eq = t.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == t.size())
-      return usage("--trace '" + t + "': with several traces each is ZONE=FILE, e.g. --trace GB=gb-2023.csv");
+      return SimUsage("--trace '" + t + "': with several traces each is ZONE=FILE, e.g. --trace GB=gb-2023.csv");
     carbon::SimZone z;
     z.zone = t.substr(0, eq);
     for (const auto& other : zones)
-      if (other.zone == z.zone) return usage("--trace: zone " + z.zone + " is given twice");
+      if (other.zone == z.zone) return SimUsage("--trace: zone " + z.zone + " is given twice");
     auto trace = LoadTrace(t.substr(eq + 1), time_col, value_col);
-    if (!trace.ok()) return usage(trace.status().message() + " (zone " + z.zone + ")");
+    if (!trace.ok()) return SimUsage(trace.status().message() + " (zone " + z.zone + ")");
     z.trace = std::move(*trace);
     zones.push_back(std::move(z));
   }
   auto t0 = std::chrono::steady_clock::now();
   auto r = carbon::SimulateSites(zones, o);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!r.ok()) return usage(r.status().message());
+  if (!r.ok()) return SimUsage(r.status().message());
   const carbon::SimSitesSummary& s = *r;
   json share = json::object();
   for (const auto& [zone, f] : s.zone_share) share[zone] = f;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -176,7 +177,9 @@ std::vector<size_t> VisibleGpus(const std::optional<std::string>& visible, const
     while (!item.empty() && item.back() == ' ') item.pop_back();
     std::optional<size_t> found;
     if (!item.empty() && item.find_first_not_of("0123456789") == std::string::npos) {
-      if (std::stoul(item) < uuids.size()) found = std::stoul(item);
+      size_t index = 0;  // an index too large to parse names no GPU, as one too large to exist
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), index);
+      if (ec == std::errc() && end == item.data() + item.size() && index < uuids.size()) found = index;
     } else if (!item.empty()) {
       const std::string want = item.rfind("GPU-", 0) == 0 ? item : "GPU-" + item;
       for (size_t k = 0; k < uuids.size() && !found; ++k)
@@ -295,7 +298,8 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
       notes_.push_back("no CPU model: CodeCarbon's 85 W");
     }
   }
-  if (auto gb = ParseMemTotalGib(ReadFile(o_.proc_root + "/meminfo").value_or(""))) {
+  host_.ram_total_gib = ParseMemTotalGib(ReadFile(o_.proc_root + "/meminfo").value_or(""));
+  if (auto gb = host_.ram_total_gib) {
 #if defined(__aarch64__) || defined(__arm__)
     ram_w_ = RamPowerWatts(*gb, true);
 #else
@@ -312,7 +316,6 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
   if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = util_times_ = *t;
   host_.cpu_model = cpu_.model;
   if (cpu_.threads > 0) host_.cpu_count = cpu_.threads;
-  host_.ram_total_gib = ParseMemTotalGib(ReadFile(o_.proc_root + "/meminfo").value_or(""));
   if (nvml_) {
     host_.gpu_count = nvml_->devices();
     host_.gpu_model = GpuModelName(nvml_->names());
@@ -322,10 +325,17 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
 
 EnergyTracker::~EnergyTracker() = default;
 
+StatusOr<CpuTimes> EnergyTracker::ReadTimes() const {
+  return ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or(""));
+}
+
 void EnergyTracker::TickLoad(double seconds) {
-  if (rapl_) return;
+  if (!rapl_) TickLoadAt(seconds, ReadTimes());
+}
+
+void EnergyTracker::TickLoadAt(double seconds, const StatusOr<CpuTimes>& t) {
   double load = 0;
-  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
+  if (t.ok()) {
     if (last_times_) load = LoadBetween(*last_times_, *t);
     last_times_ = *t;
   }
@@ -336,13 +346,14 @@ void EnergyTracker::TickLoad(double seconds) {
 EnergySample EnergyTracker::Sample(double seconds) {
   EnergySample s;
   s.seconds = seconds;
+  const StatusOr<CpuTimes> times = ReadTimes();  // one read for the load curve and the utilisation
   if (rapl_) {
     auto kwh = rapl_->DeltaKwh();
     s.cpu_kwh = kwh.ok() ? *kwh : 0;
     s.cpu_method = "rapl";
   } else {
     // The rest of the interval since the last tick, at its own load.
-    TickLoad(std::max(0.0, seconds - ticked_s_));
+    TickLoadAt(std::max(0.0, seconds - ticked_s_), times);
     s.cpu_kwh = tdp_kwh_;
     tdp_kwh_ = 0;
     ticked_s_ = 0;
@@ -358,9 +369,10 @@ EnergySample EnergyTracker::Sample(double seconds) {
   }
   s.ram_kwh = KwhFromPowerAndTime(ram_w_, seconds);
   // The machine's load over the interval, as CodeCarbon records it per measure.
-  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) {
-    if (util_times_ && t->total > util_times_->total) s.cpu_utilization_pct = 100.0 * LoadBetween(*util_times_, *t);
-    util_times_ = *t;
+  if (times.ok()) {
+    if (util_times_ && times->total > util_times_->total)
+      s.cpu_utilization_pct = 100.0 * LoadBetween(*util_times_, *times);
+    util_times_ = *times;
   }
   s.memory = ParseMemoryUse(ReadFile(o_.proc_root + "/meminfo").value_or(""));
   s.cpu_kwh *= o_.pue;

@@ -164,6 +164,8 @@ class EnergyTracker {
   CpuInfo cpu_;
   double tdp_w_ = kNoModelCpuWatts;
   double ram_w_ = 0;
+  StatusOr<CpuTimes> ReadTimes() const;
+  void TickLoadAt(double seconds, const StatusOr<CpuTimes>& times);
   std::optional<CpuTimes> last_times_, util_times_;
   carbon::EpochHost host_;
   double tdp_kwh_ = 0, ticked_s_ = 0;  // TDP model: charged by ticks since the last Sample

@@ -295,10 +295,7 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       .Bind(21, e.cpu_method)
       .Bind(22, e.gpu_method)
       .Bind(23, e.ram_method);
-  if (e.gco2_per_kwh) st.Bind(24, *e.gco2_per_kwh); else st.BindNull(24);
-  if (e.kg_co2) st.Bind(25, *e.kg_co2); else st.BindNull(25);
-  if (e.memory_added_bytes) st.Bind(28, *e.memory_added_bytes); else st.BindNull(28);
-  if (e.energy_s) st.Bind(29, *e.energy_s); else st.BindNull(29);
+  st.Bind(24, e.gco2_per_kwh).Bind(25, e.kg_co2).Bind(28, e.memory_added_bytes).Bind(29, e.energy_s);
   auto text = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
   const EpochHost& h = e.host;
   st.Bind(30, text(h.cpu_model))
@@ -350,12 +347,12 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
     e.cpu_method = st.ColumnText(20);
     e.gpu_method = st.ColumnText(21);
     e.ram_method = st.ColumnText(22);
-    if (!st.ColumnIsNull(23)) e.gco2_per_kwh = st.ColumnDouble(23);
-    if (!st.ColumnIsNull(24)) e.kg_co2 = st.ColumnDouble(24);
+    e.gco2_per_kwh = st.ColumnOptDouble(23);
+    e.kg_co2 = st.ColumnOptDouble(24);
     e.intensity_source = st.ColumnText(25);
     e.zone = st.ColumnText(26);
-    if (!st.ColumnIsNull(27)) e.memory_added_bytes = st.ColumnInt(27);
-    if (!st.ColumnIsNull(28)) e.energy_s = st.ColumnDouble(28);
+    e.memory_added_bytes = st.ColumnOptInt(27);
+    e.energy_s = st.ColumnOptDouble(28);
     EpochHost& h = e.host;
     h.cpu_model = st.ColumnText(29);
     h.cpu_count = st.ColumnOptInt(30);

@@ -27,8 +27,8 @@ class SlurmCluster {
   }
 
   SlurmCluster() {
-    std::string out = Script("start");
-    start_output_ = out;
+    start_output_ = Script("start");
+    const std::string& out = start_output_;
     const std::string key = "SLURM_CONF=";
     size_t at = out.rfind(key);
     if (at != std::string::npos) {

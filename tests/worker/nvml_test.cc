@@ -155,6 +155,7 @@ TEST(VisibleGpus, IndicesOrUuidsUpToTheFirstInvalidEntry) {
   EXPECT_EQ(VisibleGpus("cccc, GPU-aaaa", uuids), (V{2, 0}));
   EXPECT_EQ(VisibleGpus("1,7,0", uuids), V{1});  // 7 is no GPU: the rest is ignored
   EXPECT_EQ(VisibleGpus("-1", uuids), V{});
+  EXPECT_EQ(VisibleGpus("99999999999999999999999,0", uuids), V{});  // too large to parse: no GPU, no throw
 }
 
 TEST_F(FakeNvml, OnlyTheVisibleGpusAreMetered) {
