@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA checks of the worker and energy issues, as one script for a machine
 # with an NVIDIA GPU (never run by the tests or CI):
-#  1. fp16 AMP against fp32: samples/s and peak CUDA memory (CNN, batch 256);
+#  1. fp16 AMP against fp32: samples/s and peak CUDA memory (CNN, batch 256, or MODEL and BATCH);
 #  2. peak CUDA memory added by training for accumulation k = 1, 2, 4, 8 at the
 #     same effective batch (256);
 #  3. NVML's energy counter against integrated power over 60 s while a CUDA
@@ -13,19 +13,23 @@
 #   cmake --build build-cuda --target carbon-worker nvml_compare
 #   usage: bench/gpu-check.sh [build-cuda] [DATA_DIR with the Fashion-MNIST IDX files]
 # DEVICE=cpu LIMIT=2000 runs the same steps on a CPU for a dry run of the script.
+# MODEL (a YAML mapping, default the small CNN) and BATCH (default 256) change
+# the network of steps 1 and 2; ENERGY=0 skips step 3.
 set -euo pipefail
 build=${1:-build-cuda}
 data=${2:-/usr/share/datasets/fashion-mnist}
 worker=$build/worker/carbon-worker
+cnn='{arch: cnn, channels: [32, 64]}'
+model=${MODEL:-$cnn}
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 nvidia-smi --query-gpu=name,memory.total,power.limit --format=csv || true
 job() {  # name precision k epochs
   cat > "$dir/$1.yaml" <<YAML
 name: $1
-model: {arch: cnn, channels: [32, 64]}
+model: $model
 data: {path: $data, train_limit: ${LIMIT:-0}}
-train: {epochs: $4, batch_size: 256, accumulation_steps: $3, precision: $2, device: ${DEVICE:-cuda}, seed: 1}
+train: {epochs: $4, batch_size: ${BATCH:-256}, accumulation_steps: $3, precision: $2, device: ${DEVICE:-cuda}, seed: 1}
 YAML
 }
 epoch_rows() { grep '"event":"epoch"' "$1" || true; }
@@ -39,7 +43,7 @@ for r in 1 2 3; do
     "$worker" --job "$dir/$p.yaml" --run-dir "$dir/run" 2>>"$dir/log" | epoch_rows /dev/stdin | sed "s/^/$p /" >>"$dir/prec"
   done
 done
-echo "== 2. peak CUDA memory against k (effective batch 256)"
+echo "== 2. peak CUDA memory against k (effective batch ${BATCH:-256})"
 for k in 1 2 4 8; do
   job "k$k" fp32 "$k" 1
   rm -rf "$dir/run"
@@ -68,6 +72,7 @@ for line in open(sys.argv[2]):
           f"peak {e['peak_memory_bytes'] / 2**20:.1f} MB, {e['samples_per_s']:.0f} samples/s")
 PY
 
+[[ ${ENERGY:-1} == 0 ]] && exit 0
 echo "== 3. NVML energy counter vs integrated power, 60 s of CUDA training"
 job energy auto 2 50
 "$worker" --job "$dir/energy.yaml" --run-dir "$dir/erun" --measure-power-secs 5 --gco2-per-kwh 200 \
