@@ -300,9 +300,10 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
   ParseSites(y, root["sites"], c.max_concurrent_jobs, c.sites);
 
   YAML::Node energy = root["energy"];
-  if (y.Map(energy, "energy", {"pue", "measure_power_secs"})) {
+  if (y.Map(energy, "energy", {"pue", "measure_power_secs", "tracking_mode"})) {
     Set(c.energy.pue, y.Double(energy, "energy", "pue", 1.0, 10.0));
     Set(c.energy.measure_power_secs, y.Double(energy, "energy", "measure_power_secs", 0.0, 3600.0));
+    Set(c.energy.tracking_mode, y.Enum(energy, "energy", "tracking_mode", {"machine", "process"}));
   }
 
   YAML::Node clock = root["clock"];

@@ -80,6 +80,7 @@ struct IntensityConfig {
 struct EnergyConfig {
   double pue = 1.0;                 // every energy figure is multiplied by it
   double measure_power_secs = 15;   // samples within an epoch (0: only at epoch ends)
+  std::string tracking_mode = "machine";  // machine | process (CodeCarbon's tracking_mode)
 };
 
 // A Slurm site's settings (README "Running on a Slurm cluster").

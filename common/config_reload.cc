@@ -155,6 +155,7 @@ const std::vector<Entry>& Entries() {
       CARBON_KEY("intensity.static.value", kSources, intensity.static_value),
       CARBON_KEY("energy.pue", nullptr, energy.pue),
       CARBON_KEY("energy.measure_power_secs", nullptr, energy.measure_power_secs),
+      CARBON_KEY("energy.tracking_mode", nullptr, energy.tracking_mode),
       CARBON_KEY("clock.mode", kClock, clock.mode),
       CARBON_KEY("clock.start", kClock, clock.start),
       CARBON_KEY("clock.speed", kClock, clock.speed),

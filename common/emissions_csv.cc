@@ -220,6 +220,7 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   r.cpu_utilization_percent = h.cpu_utilization_pct.value_or(0);
   r.ram_utilization_percent = h.ram_utilization_pct.value_or(0);
   r.ram_used_gb = h.ram_used_gib.value_or(0);
+  if (!e.tracking_mode.empty()) r.tracking_mode = e.tracking_mode;
   return r;
 }
 

@@ -109,6 +109,9 @@ struct EpochRecord {
   // this one (checkpoint saves included), where wall_s is train + evaluation.
   std::optional<double> energy_s;
   std::string cpu_method, gpu_method, ram_method;
+  // CodeCarbon's tracking_mode: "machine" (the whole machine's energy) or
+  // "process" (the worker's share); empty: a worker before schema v14 (machine).
+  std::string tracking_mode;
   std::optional<double> gco2_per_kwh;
   std::optional<double> kg_co2;
   std::string intensity_source;

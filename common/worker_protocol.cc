@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,12 @@ class Fields {
     if (!v) return {};
     if (!v->is_string()) throw Wrong(key, "a string", *v);
     return v->get<std::string>();
+  }
+  // A string from a fixed set; absent gives "".
+  std::string OneOf(const char* key, std::initializer_list<const char*> allowed, const char* want) const {
+    std::string s = Str(key);
+    if (s.empty() || std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return s == a; })) return s;
+    throw Wrong(key, want, *Find(key));
   }
   bool Bool(const char* key) const {
     const auto* v = Find(key);
@@ -159,6 +166,7 @@ ojson EncodeFields(const Epoch& ep) {
                    {"ram_w", e.ram_w},           {"cpu_method", e.cpu_method}, {"gpu_method", e.gpu_method},
                    {"ram_method", e.ram_method}, {"samples", *ep.energy_samples}};
     if (e.energy_s) j["energy"]["seconds"] = *e.energy_s;
+    if (!e.tracking_mode.empty()) j["energy"]["tracking_mode"] = e.tracking_mode;
     if (ep.pue) j["energy"]["pue"] = *ep.pue;
     if (ep.measure_power_secs) j["energy"]["measure_power_secs"] = *ep.measure_power_secs;
   }
@@ -235,6 +243,7 @@ Event DecodeEpoch(const Fields& f) {
   e.cpu_method = en.Str("cpu_method");
   e.gpu_method = en.Str("gpu_method");
   e.ram_method = en.Str("ram_method");
+  e.tracking_mode = en.OneOf("tracking_mode", {"machine", "process"}, "\"machine\" or \"process\"");
   ep.pue = en.OptNum("pue");
   ep.measure_power_secs = en.OptNum("measure_power_secs");
   e.kg_co2 = f.OptNum("kg_co2");

@@ -72,7 +72,8 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
 // What every worker is told, wherever it runs: the energy settings and the data roots.
 std::vector<std::string> WorkerFlags(const Config& c) {
   std::vector<std::string> f = {"--pue", fmt::format("{}", c.energy.pue), "--measure-power-secs",
-                                fmt::format("{}", c.energy.measure_power_secs)};
+                                fmt::format("{}", c.energy.measure_power_secs), "--tracking-mode",
+                                c.energy.tracking_mode};
   for (const auto& root : c.DataRoots()) f.insert(f.end(), {"--data-root", root});
   return f;
 }

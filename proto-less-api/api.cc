@@ -242,7 +242,8 @@ json EpochToJson(const EpochRecord& e) {
             {"seconds", e.energy_s ? json(*e.energy_s) : json(nullptr)},
             {"cpu_method", e.cpu_method},
             {"gpu_method", e.gpu_method},
-            {"ram_method", e.ram_method}}},
+            {"ram_method", e.ram_method},
+            {"tracking_mode", e.tracking_mode.empty() ? "machine" : e.tracking_mode}}},
           {"gco2_per_kwh", e.gco2_per_kwh ? json(*e.gco2_per_kwh) : json(nullptr)},
           {"kg_co2", e.kg_co2 ? json(*e.kg_co2) : json(nullptr)},
           {"intensity_source", e.intensity_source},
@@ -279,6 +280,7 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
       e.cpu_method = en->value("cpu_method", "");
       e.gpu_method = en->value("gpu_method", "");
       e.ram_method = en->value("ram_method", "");
+      e.tracking_mode = en->value("tracking_mode", "");
     }
     if (j.contains("gco2_per_kwh") && j["gco2_per_kwh"].is_number()) e.gco2_per_kwh = j["gco2_per_kwh"].get<double>();
     if (j.contains("kg_co2") && j["kg_co2"].is_number()) e.kg_co2 = j["kg_co2"].get<double>();

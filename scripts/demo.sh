@@ -28,6 +28,11 @@ clock:
   start: $(date -u +%Y-%m-%dT17:00:00Z)
   speed: 1
   skip_idle: true
+# CodeCarbon's process mode: each job is charged its worker's share of the
+# CPU and RAM energy (its CPU time over all busy CPU time, its resident
+# memory), so the comparison does not depend on what else this machine runs.
+energy:
+  tracking_mode: process
 YAML
 export CARBOND_SOCKET=$demo/carbond.sock
 ctl=build/proto-less-api/carbonctl

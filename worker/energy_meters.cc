@@ -60,6 +60,46 @@ double LoadBetween(const CpuTimes& a, const CpuTimes& b) {
   return std::clamp(busy / static_cast<double>(b.total - a.total), 0.0, 1.0);
 }
 
+StatusOr<uint64_t> ParseProcPidStat(const std::string& text) {
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so
+  // count the fields after its last ')'. Field 3 (state) is the first there.
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return InvalidArgument("/proc/<pid>/stat: no '(comm)' field");
+  std::istringstream in(text.substr(close + 1));
+  std::string field;
+  uint64_t ticks = 0;
+  for (int n = 3; n <= 17; ++n) {
+    if (!(in >> field)) return InvalidArgument("/proc/<pid>/stat: fewer than 17 fields");
+    if (n < 14) continue;
+    uint64_t v = 0;
+    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+    if (ec != std::errc() || end != field.data() + field.size())
+      return InvalidArgument("/proc/<pid>/stat: field " + std::to_string(n) + " is not a tick count: " + field);
+    ticks += v;
+  }
+  return ticks;
+}
+
+std::optional<double> ParseVmRssGib(const std::string& status) {
+  std::istringstream in(status);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    std::istringstream v(line.substr(6));
+    double kb = 0;
+    std::string unit;
+    if (v >> kb >> unit && unit == "kB") return kb / (1024.0 * 1024.0);
+  }
+  return std::nullopt;
+}
+
+double ProcessShare(const CpuTimes& a, const CpuTimes& b, uint64_t pa, uint64_t pb) {
+  if (b.busy <= a.busy || pb <= pa) return 0;
+  return std::clamp(static_cast<double>(pb - pa) / static_cast<double>(b.busy - a.busy), 0.0, 1.0);
+}
+
+const char* TrackingModeName(TrackingMode m) { return m == TrackingMode::kProcess ? "process" : "machine"; }
+
 CpuInfo ParseCpuInfo(const std::string& text) {
   CpuInfo c;
   std::set<std::string> packages;
@@ -313,7 +353,15 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
                             visible ? std::optional<std::string>(visible) : std::nullopt);
     if (!nvml_) notes_.push_back(why);
   }
-  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok()) last_times_ = util_times_ = *t;
+  if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok())
+    last_times_ = util_times_ = share_times_ = *t;
+  if (process_mode()) {
+    last_process_ = share_process_ = ReadProcessTicks();
+    if (!last_process_)
+      notes_.push_back("tracking_mode process: cannot read " + o_.proc_root + "/" + o_.pid +
+                       "/stat; the process's share counts as 0");
+    if (!o_.process_uses_gpu) notes_.push_back("tracking_mode process: the job trains on the CPU, so no GPU energy");
+  }
   host_.cpu_model = cpu_.model;
   if (cpu_.threads > 0) host_.cpu_count = cpu_.threads;
   if (nvml_) {
@@ -329,37 +377,64 @@ StatusOr<CpuTimes> EnergyTracker::ReadTimes() const {
   return ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or(""));
 }
 
-void EnergyTracker::TickLoad(double seconds) {
-  if (!rapl_) TickLoadAt(seconds, ReadTimes());
+std::optional<uint64_t> EnergyTracker::ReadProcessTicks() const {
+  auto text = ReadFile(o_.proc_root + "/" + o_.pid + "/stat");
+  if (!text) return std::nullopt;
+  auto ticks = ParseProcPidStat(*text);
+  return ticks.ok() ? std::optional<uint64_t>(*ticks) : std::nullopt;
 }
 
-void EnergyTracker::TickLoadAt(double seconds, const StatusOr<CpuTimes>& t) {
+double EnergyTracker::ShareSince(std::optional<CpuTimes>& before_machine, std::optional<uint64_t>& before_process,
+                                 const StatusOr<CpuTimes>& machine, std::optional<uint64_t> process) const {
+  double share = 0;
+  if (machine.ok() && process && before_machine && before_process)
+    share = ProcessShare(*before_machine, *machine, *before_process, *process);
+  if (machine.ok()) before_machine = *machine;
+  if (process) before_process = process;
+  return share;
+}
+
+void EnergyTracker::TickLoad(double seconds) {
+  if (!rapl_) TickLoadAt(seconds, ReadTimes(), process_mode() ? ReadProcessTicks() : std::nullopt);
+}
+
+void EnergyTracker::TickLoadAt(double seconds, const StatusOr<CpuTimes>& t, std::optional<uint64_t> process) {
   double load = 0;
+  std::optional<CpuTimes> before = last_times_;
   if (t.ok()) {
     if (last_times_) load = LoadBetween(*last_times_, *t);
     last_times_ = *t;
   }
-  tdp_kwh_ += KwhFromPowerAndTime(CpuPowerAtLoad(tdp_w_, load), seconds);
+  double kwh = KwhFromPowerAndTime(CpuPowerAtLoad(tdp_w_, load), seconds);
+  // Process mode: this second's machine power, times the process's share of its busy time.
+  if (process_mode()) kwh *= ShareSince(before, last_process_, t, process);
+  tdp_kwh_ += kwh;
   ticked_s_ += seconds;
 }
 
 EnergySample EnergyTracker::Sample(double seconds) {
   EnergySample s;
   s.seconds = seconds;
+  s.tracking_mode = TrackingModeName(o_.tracking_mode);
   const StatusOr<CpuTimes> times = ReadTimes();  // one read for the load curve and the utilisation
+  const std::optional<uint64_t> process = process_mode() ? ReadProcessTicks() : std::nullopt;
   if (rapl_) {
     auto kwh = rapl_->DeltaKwh();
     s.cpu_kwh = kwh.ok() ? *kwh : 0;
+    // Process mode: the package energy times the process's share of the busy time.
+    if (process_mode()) s.cpu_kwh *= ShareSince(share_times_, share_process_, times, process);
     s.cpu_method = "rapl";
   } else {
     // The rest of the interval since the last tick, at its own load.
-    TickLoadAt(std::max(0.0, seconds - ticked_s_), times);
+    TickLoadAt(std::max(0.0, seconds - ticked_s_), times, process);
     s.cpu_kwh = tdp_kwh_;
     tdp_kwh_ = 0;
     ticked_s_ = 0;
     s.cpu_method = "tdp-model";
   }
-  if (nvml_) {
+  if (process_mode() && !o_.process_uses_gpu) {
+    s.gpu_method = "none-cpu-job";  // process mode: the job uses no GPU
+  } else if (nvml_) {
     auto kwh = nvml_->DeltaKwh(seconds, &s.gpu_method);
     s.gpu_kwh = kwh.ok() ? *kwh : 0;
     // A GPU lost mid-run: no figure, and the row's method says why it is 0.
@@ -367,7 +442,14 @@ EnergySample EnergyTracker::Sample(double seconds) {
   } else {
     s.gpu_method = "unavailable";
   }
-  s.ram_kwh = KwhFromPowerAndTime(ram_w_, seconds);
+  double ram_w = ram_w_;
+  if (process_mode()) {
+    // Its resident memory's share of the machine's, at the end of the interval.
+    const auto rss = ParseVmRssGib(ReadFile(o_.proc_root + "/" + o_.pid + "/status").value_or(""));
+    const auto total = host_.ram_total_gib;
+    ram_w = rss && total && *total > 0 ? ram_w_ * std::min(1.0, *rss / *total) : 0;
+  }
+  s.ram_kwh = KwhFromPowerAndTime(ram_w, seconds);
   // The machine's load over the interval, as CodeCarbon records it per measure.
   if (times.ok()) {
     if (util_times_ && times->total > util_times_->total)
@@ -453,6 +535,7 @@ void SampledTracker::SampleLocked() {
   a.cpu_method = s.cpu_method;
   a.gpu_method = s.gpu_method;
   a.ram_method = s.ram_method;
+  a.tracking_mode = s.tracking_mode;
   ++acc_.samples;
   if (s.cpu_utilization_pct) acc_.cpu_utilization_sum += *s.cpu_utilization_pct, ++acc_.cpu_utilization_n;
   if (s.memory) acc_.ram_percent_sum += s.memory->percent, acc_.ram_used_gib_sum += s.memory->used_gib, ++acc_.memory_n;
@@ -514,6 +597,7 @@ void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   r.cpu_method = s.cpu_method;
   r.gpu_method = s.gpu_method;
   r.ram_method = s.ram_method;
+  r.tracking_mode = s.tracking_mode;
   r.energy_s = s.seconds;
   r.host = tracker_->host();
   if (en.cpu_utilization_n) r.host.cpu_utilization_pct = en.cpu_utilization_sum / en.cpu_utilization_n;

@@ -6,6 +6,7 @@
 //    counter, else integrated power; no library or no GPU: 0 kWh, method
 //    "unavailable".
 //  - RAM: CodeCarbon 3's DIMM model from MemTotal.
+// In tracking_mode process, each is the worker's share (TrackerOptions).
 // No Torch here. Each Sample() returns the energy since the previous one.
 // Not thread-safe.
 #pragma once
@@ -57,6 +58,17 @@ struct MemoryUse {
   double used_gib = 0, percent = 0;
 };
 std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo);
+// CPU time of one process from /proc/<pid>/stat: utime + stime + cutime +
+// cstime (fields 14-17, clock ticks, the unit of /proc/stat), children it
+// waited for included as CodeCarbon counts a process's children.
+StatusOr<uint64_t> ParseProcPidStat(const std::string& text);
+// VmRSS of /proc/<pid>/status in GiB.
+std::optional<double> ParseVmRssGib(const std::string& status);
+// The process's share of the machine's CPU work between two readings: its
+// CPU time over the busy time of all CPUs, in [0, 1]; 0 when no CPU was busy.
+double ProcessShare(const CpuTimes& machine_before, const CpuTimes& machine_after, uint64_t process_before,
+                    uint64_t process_after);
+
 // The NVML indices CUDA_VISIBLE_DEVICES names, in its order: each entry an
 // index or a UUID (or its prefix, "GPU-" optional), as CUDA reads it, up to
 // the first entry that names no GPU; unset (nullopt): every GPU.
@@ -119,6 +131,7 @@ struct EnergySample {
   double cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0;
   double cpu_w = 0, gpu_w = 0, ram_w = 0;
   std::string cpu_method, gpu_method, ram_method = "ram-model";
+  std::string tracking_mode = "machine";
   // The machine's load over the interval: busy share of all CPUs (absent on
   // the first reading) and memory in use at its end.
   std::optional<double> cpu_utilization_pct;
@@ -126,12 +139,23 @@ struct EnergySample {
   double total_kwh() const { return cpu_kwh + gpu_kwh + ram_kwh; }
 };
 
+// CodeCarbon's tracking_mode. machine: the whole machine's CPU, GPU and RAM
+// energy. process: the tracked process's share of it (docs/benchmarks.md,
+// "Process mode"): the CPU energy times its CPU time over the busy time of
+// all CPUs in each interval, the RAM power times its resident memory over
+// MemTotal, and the GPUs only when it trains on one.
+enum class TrackingMode { kMachine, kProcess };
+const char* TrackingModeName(TrackingMode m);
+
 struct TrackerOptions {
   std::string powercap_root = "/sys/class/powercap";
   std::string proc_root = "/proc";
   std::string cpu_power_csv;  // CodeCarbon's TDP table; empty: TDP model without it (threads x 4 W)
   bool try_nvml = true;
   double pue = 1.0;
+  TrackingMode tracking_mode = TrackingMode::kMachine;
+  std::string pid = "self";       // process mode: <proc_root>/<pid>/stat and status
+  bool process_uses_gpu = true;   // process mode: false meters no GPU (a job trained on the CPU)
 };
 
 class EnergyTracker {
@@ -165,8 +189,14 @@ class EnergyTracker {
   double tdp_w_ = kNoModelCpuWatts;
   double ram_w_ = 0;
   StatusOr<CpuTimes> ReadTimes() const;
-  void TickLoadAt(double seconds, const StatusOr<CpuTimes>& times);
-  std::optional<CpuTimes> last_times_, util_times_;
+  std::optional<uint64_t> ReadProcessTicks() const;  // process mode only
+  bool process_mode() const { return o_.tracking_mode == TrackingMode::kProcess; }
+  void TickLoadAt(double seconds, const StatusOr<CpuTimes>& times, std::optional<uint64_t> process);
+  // The share of the interval since `before` that the process took; moves `before` on.
+  double ShareSince(std::optional<CpuTimes>& before_machine, std::optional<uint64_t>& before_process,
+                    const StatusOr<CpuTimes>& machine, std::optional<uint64_t> process) const;
+  std::optional<CpuTimes> last_times_, util_times_, share_times_;
+  std::optional<uint64_t> last_process_, share_process_;
   carbon::EpochHost host_;
   double tdp_kwh_ = 0, ticked_s_ = 0;  // TDP model: charged by ticks since the last Sample
   std::vector<std::string> notes_;
@@ -250,8 +280,8 @@ struct MeterOptions {
 
 class RunMeter {
  public:
-  // Meters the machine as CodeCarbon does (tracking_mode machine): every
-  // GPU the job may see, whatever device it trains on.
+  // Meters as CodeCarbon does: in tracking_mode machine every GPU the job may
+  // see, whatever device it trains on; in process mode its share (TrackerOptions).
   explicit RunMeter(MeterOptions options);
   ~RunMeter();
   // Why a component fell back (RAPL unreadable, no GPU, unknown CPU).

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   std::string cpu_power_csv, grid_file, country;
   std::optional<double> gco2_per_kwh;
   double pue = 1.0, measure_power_secs = 15;
+  std::string tracking_mode = "machine";
   bool no_energy = false;
   app.add_option("--cpu-power-csv", cpu_power_csv,
                  "CodeCarbon's CPU TDP table (default: <prefix>/share/carbond/codecarbon/cpu_power.csv, "
@@ -148,6 +149,11 @@ int main(int argc, char** argv) {
   app.add_option("--measure-power-secs", measure_power_secs,
                  "seconds between energy samples within an epoch (0: only at epoch ends)")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--tracking-mode", tracking_mode,
+                 "CodeCarbon's tracking_mode: machine (the whole machine's energy) or process (this worker's "
+                 "share: its CPU time over all busy CPU time, its resident memory over MemTotal, GPUs only "
+                 "when it trains on one)")
+      ->check(CLI::IsMember({"machine", "process"}));
   app.add_option("--grid-file", grid_file, "carbond's live intensity for this run (rewritten when it changes)");
   app.add_option("--gco2-per-kwh", gco2_per_kwh, "a fixed grid intensity (standalone runs)")
       ->check(CLI::Range(0.0, 5000.0));
@@ -192,6 +198,8 @@ int main(int argc, char** argv) {
     options.meter.tracker.cpu_power_csv = cpu_power_csv.empty() ? DefaultCodecarbonFile("cpu_power.csv") : cpu_power_csv;
     options.meter.tracker.pue = pue;
     options.meter.measure_power_secs = measure_power_secs;
+    options.meter.tracker.tracking_mode =
+        tracking_mode == "process" ? carbon::energy::TrackingMode::kProcess : carbon::energy::TrackingMode::kMachine;
     options.meter.grid_file = grid_file;
     // Under carbond the grid file is the source; a fixed value or country
     // given with it covers the time before carbond's first reading.

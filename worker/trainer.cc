@@ -234,7 +234,9 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   model->train();
   EvalResult eval;
   // Energy and CO2 per epoch, CodeCarbon's methodology (worker/energy_meters.h).
-  energy::RunMeter meter(options.meter);
+  energy::MeterOptions meter_options = options.meter;
+  meter_options.tracker.process_uses_gpu = device.is_cuda();  // process mode meters GPUs only for a CUDA job
+  energy::RunMeter meter(meter_options);
   for (const auto& note : meter.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
   for (int64_t epoch = state.epoch; epoch < t.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();

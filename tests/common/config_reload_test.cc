@@ -108,6 +108,7 @@ const std::map<std::string, Change>& Changes() {
       {"intensity.static.value", {"300"}},
       {"energy.pue", {"1.2"}},
       {"energy.measure_power_secs", {"5"}},
+      {"energy.tracking_mode", {"process"}},
       {"clock.mode", {"virtual"}},
       {"clock.start", {"2026-11-26T15:00:00Z", {{"clock.mode", "virtual"}}}},
       {"clock.speed", {"60", {{"clock.mode", "virtual"}}}},

@@ -264,6 +264,10 @@ TEST(EmissionsCsv, RowsCarryTheMachineAndItsLoad) {
   EXPECT_NE(old.os.find("-with-glibc"), std::string::npos) << old.os;
   EXPECT_EQ(old.os.find("--"), std::string::npos) << old.os;
   EXPECT_FALSE(old.cpu_count);
+  // tracking_mode: the epoch's (issue 21); a row stored before v14 was machine mode.
+  EXPECT_EQ(old.tracking_mode, "machine");
+  epochs[1].tracking_mode = "process";
+  EXPECT_NE(EmissionsCsvRow(EmissionsRows(job, epochs)[1]).find(",process,"), std::string::npos);
 }
 
 }  // namespace

@@ -45,6 +45,7 @@ Epoch SampleEpoch() {
   ep.record.host.cpu_utilization_pct = 99.5;
   ep.record.host.ram_utilization_pct = 10.5;
   ep.record.host.ram_used_gib = 2.5;
+  ep.record.tracking_mode = "process";
   return ep;
 }
 
@@ -77,6 +78,7 @@ TEST(WorkerProtocol, EveryEventSurvivesEncodingAndDecoding) {
   EXPECT_EQ(r.kg_co2, 0.0003);
   EXPECT_EQ(std::get<Epoch>(*ep).pue, 1.2);
   EXPECT_EQ(r.host.gpu_model, "1 x NVIDIA H100 80GB HBM3");
+  EXPECT_EQ(r.tracking_mode, "process");
   EXPECT_EQ(r.host.cpu_count, 2);
   EXPECT_EQ(r.host.ram_used_gib, 2.5);
   // A worker that reports no host (energy tracking off) leaves it empty.
@@ -117,6 +119,8 @@ TEST(WorkerProtocol, MalformedLinesAreErrorsThatSayWhat) {
            {R"({"v":1,"event":"epoch","epoch":0})", "must be 1 or more"},
            {R"({"v":1,"event":"epoch","epoch":1,"energy":[1]})", "field 'energy' must be an object"},
            {R"({"v":1,"event":"epoch","epoch":1,"energy":{"cpu_kwh":"x"}})", "field 'cpu_kwh' must be a number"},
+           {R"({"v":1,"event":"epoch","epoch":1,"energy":{"tracking_mode":"gpu"}})",
+            "field 'tracking_mode' must be \"machine\" or \"process\", not \"gpu\""},
            {R"({"v":1,"event":"failed","retryable":"yes"})", "field 'retryable' must be true or false"},
        }) {
     auto e = Decode(c.line);

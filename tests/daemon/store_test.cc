@@ -169,6 +169,30 @@ TEST_F(StoreTest, AnEpochsHostComesBackAsStored) {
   EXPECT_EQ(null->ColumnInt(1), 1);
 }
 
+// How the energy was attributed (schema v14): stored and read back; a row
+// without one (before v14, machine mode) reads as empty.
+TEST_F(StoreTest, AnEpochsTrackingModeComesBackAsStored) {
+  int64_t id = Add("mode");
+  EpochRecord e;
+  e.job_id = id;
+  e.epoch = 1;
+  e.attempt = 1;
+  e.at = now_;
+  e.tracking_mode = "process";
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  e.epoch = 2;
+  e.tracking_mode.clear();
+  ASSERT_TRUE(store_->RecordEpoch(e).ok());
+  auto all = store_->Epochs(id);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].tracking_mode, "process");
+  EXPECT_EQ((*all)[1].tracking_mode, "");
+  auto null = store_->db().Prepare("SELECT tracking_mode IS NULL FROM epochs WHERE job_id = ? AND epoch = 2");
+  null->Bind(1, id);
+  ASSERT_TRUE(*null->Step());
+  EXPECT_EQ(null->ColumnInt(0), 1);
+}
+
 TEST_F(StoreTest, UnknownJobIsNotFound) {
   EXPECT_EQ(store_->Get(999).status().code(), StatusCode::kNotFound);
   Transition t(JobState::kQueued, JobState::kWaiting, "x", now_);

@@ -164,6 +164,134 @@ TEST(Tracker, TheLoadCurveIsAppliedToEachSecondNotToTheIntervalsMeanLoad) {
   EXPECT_NEAR(CpuPowerAtLoad(8, 0.55), 2.00, 0.01);
 }
 
+// /proc/<pid>/stat and status as read on the development machine (ctest
+// running the suite: utime 20, stime 32, cutime 7468, cstime 1740 ticks).
+constexpr char kRecordedPidStat[] =
+    "23013 (ctest) S 23011 23008 13052 0 -1 4194304 42752 2561949 11 791 20 32 7468 1740 20 0 1 0 3781112 "
+    "72749056 4599 18446744073709551615 93846855487488 93846864311305 140732608463952 0 0 0 0 0 65536 1 0 0 17 "
+    "0 0 0 0 0 0 93846865912912 93846865978216 93847560806400 140732608465511 140732608465552 140732608465552 "
+    "140732608466921 0\n";
+
+TEST(ProcessMode, PidStatAndVmRssAsTheKernelWritesThem) {
+  EXPECT_EQ(*ParseProcPidStat(kRecordedPidStat), 20u + 32 + 7468 + 1740);
+  // A command name may hold spaces and parentheses: the fields count from the last ')'.
+  EXPECT_EQ(*ParseProcPidStat("7 (a) b (c d)) R 1 1 1 0 -1 0 0 0 0 0 5 6 7 8 20 0 1 0 9\n"), 26u);
+  EXPECT_FALSE(ParseProcPidStat("7 (short) R 1 1 1").ok());
+  EXPECT_FALSE(ParseProcPidStat("no parenthesis at all").ok());
+  EXPECT_FALSE(ParseProcPidStat("7 (x) R 1 1 1 0 -1 0 0 0 0 0 5 six 7 8 20\n").ok());
+  EXPECT_NEAR(*ParseVmRssGib("Name:\tctest\nVmPeak:\t  80000 kB\nVmRSS:\t   18656 kB\n"), 18656 / 1048576.0, 1e-15);
+  EXPECT_FALSE(ParseVmRssGib("Name:\tkthreadd\n"));  // kernel threads have no VmRSS
+  // Its share of the busy time: 30 of 120 busy ticks; none busy: 0; more than all: 1.
+  CpuTimes a{100, 1000}, b{220, 1400};
+  EXPECT_DOUBLE_EQ(ProcessShare(a, b, 500, 530), 0.25);
+  EXPECT_DOUBLE_EQ(ProcessShare(a, a, 500, 530), 0.0);
+  EXPECT_DOUBLE_EQ(ProcessShare(a, b, 500, 900), 1.0);  // counters read at slightly different moments
+  EXPECT_DOUBLE_EQ(ProcessShare(a, b, 500, 500), 0.0);
+}
+
+// A fake /proc with the machine's counters and two processes' (pids 100, 200).
+struct FakeProc {
+  fakes::TempDir dir;
+  std::string proc = dir / "proc";
+  FakeProc() {
+    Write(proc + "/cpuinfo", "processor\t: 0\nprocessor\t: 1\nmodel name\t: Mystery 9000\n");  // 2 x 4 W
+    Write(proc + "/meminfo", "MemTotal:       15625000 kB\n");  // 2 DIMMs, 10 W
+    Set(0, 0, 0, 0);
+  }
+  // The machine's busy and idle ticks, and each process's CPU ticks.
+  void Set(uint64_t busy, uint64_t idle, uint64_t p100, uint64_t p200) {
+    Write(proc + "/stat", "cpu  " + std::to_string(busy) + " 0 0 " + std::to_string(idle) + " 0 0 0 0 0 0\n");
+    for (auto [pid, ticks] : {std::pair{100, p100}, std::pair{200, p200}}) {
+      Write(proc + "/" + std::to_string(pid) + "/stat", std::to_string(pid) + " (carbon-worker) R 1 1 1 0 -1 0 0 0 0 0 " +
+                                                            std::to_string(ticks) + " 0 0 0 20 0 9 0 1\n");
+      Write(proc + "/" + std::to_string(pid) + "/status", "Name:\tcarbon-worker\nVmRSS:\t 1562500 kB\n");
+    }
+  }
+  TrackerOptions Options(TrackingMode mode, const std::string& pid) const {
+    TrackerOptions o;
+    o.powercap_root = dir / "no-powercap";
+    o.proc_root = proc;
+    o.try_nvml = false;
+    o.tracking_mode = mode;
+    o.pid = pid;
+    return o;
+  }
+};
+
+TEST(ProcessMode, TwoJobsOnOneBoxShareTheMachinesEnergyByCpuTimeAndResidentMemory) {
+  FakeProc f;
+  EnergyTracker machine(f.Options(TrackingMode::kMachine, "self"));
+  EnergyTracker a(f.Options(TrackingMode::kProcess, "100"));
+  EnergyTracker b(f.Options(TrackingMode::kProcess, "200"));
+  // 60 s: 150 of 200 ticks busy (75%); job a took 100 of them, job b 50.
+  f.Set(150, 50, 100, 50);
+  const EnergySample m = machine.Sample(60), sa = a.Sample(60), sb = b.Sample(60);
+  EXPECT_EQ(m.tracking_mode, "machine");
+  EXPECT_EQ(sa.tracking_mode, "process");
+  EXPECT_DOUBLE_EQ(m.cpu_kwh, KwhFromPowerAndTime(CpuPowerAtLoad(8, 0.75), 60));
+  EXPECT_DOUBLE_EQ(sa.cpu_kwh, m.cpu_kwh * 100 / 150);
+  EXPECT_DOUBLE_EQ(sb.cpu_kwh, m.cpu_kwh * 50 / 150);
+  EXPECT_NEAR(sa.cpu_kwh + sb.cpu_kwh, m.cpu_kwh, 1e-18);  // no double counting
+  // RAM: 1.49 GiB resident of 14.9 GiB: a tenth of the machine's 10 W each.
+  EXPECT_DOUBLE_EQ(m.ram_w, 10);
+  EXPECT_NEAR(sa.ram_w, 1.0, 1e-12);
+  EXPECT_NEAR(sb.ram_w, 1.0, 1e-12);
+  EXPECT_EQ(sa.cpu_method, "tdp-model");
+  EXPECT_EQ(sa.ram_method, "ram-model");
+  // A loaded machine: a third process takes the rest; job a's figure does not grow with it.
+  f.Set(350, 50, 200, 50);  // +200 busy: a +100, b 0, someone else +100
+  const EnergySample m2 = machine.Sample(60), sa2 = a.Sample(60), sb2 = b.Sample(60);
+  EXPECT_DOUBLE_EQ(m2.cpu_kwh, KwhFromPowerAndTime(CpuPowerAtLoad(8, 1.0), 60));
+  EXPECT_DOUBLE_EQ(sa2.cpu_kwh, m2.cpu_kwh * 0.5);
+  EXPECT_DOUBLE_EQ(sb2.cpu_kwh, 0);
+}
+
+TEST(ProcessMode, EachSecondOfTheLoadCurveIsSharedByThatSecondsCpuTime) {
+  FakeProc f;
+  EnergyTracker a(f.Options(TrackingMode::kProcess, "100"));
+  // Second 1: 100% busy, all of it job a's; second 2: 50% busy, none of it a's.
+  f.Set(100, 0, 100, 0);
+  a.TickLoad(1);
+  f.Set(150, 50, 100, 0);
+  a.TickLoad(1);
+  const EnergySample s = a.Sample(2);
+  EXPECT_DOUBLE_EQ(s.cpu_kwh, KwhFromPowerAndTime(CpuPowerAtLoad(8, 1.0), 1));
+}
+
+TEST(ProcessMode, RaplEnergyIsSharedAndACpuJobGetsNoGpuEnergy) {
+  FakeProc f;
+  const std::string powercap = f.dir / "powercap";
+  Write(powercap + "/intel-rapl:0/name", "package-0\n");
+  Write(powercap + "/intel-rapl:0/energy_uj", "0\n");
+  Write(powercap + "/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+  TrackerOptions o = f.Options(TrackingMode::kProcess, "100");
+  o.powercap_root = powercap;
+  o.process_uses_gpu = false;
+  EnergyTracker a(o);
+  ASSERT_FALSE(a.uses_load_model());
+  f.Set(200, 200, 50, 0);
+  Write(powercap + "/intel-rapl:0/energy_uj", "3600000000\n");  // 3600 J = 1 Wh
+  const EnergySample s = a.Sample(60);
+  EXPECT_EQ(s.cpu_method, "rapl");
+  EXPECT_DOUBLE_EQ(s.cpu_kwh, RaplDeltaKwh(0, 3600000000, 262143328850) * 50 / 200);
+  EXPECT_EQ(s.gpu_method, "none-cpu-job");
+  EXPECT_EQ(s.gpu_kwh, 0);
+  bool said = false;
+  for (const auto& n : a.notes()) said = said || n.find("trains on the CPU") != std::string::npos;
+  EXPECT_TRUE(said);
+}
+
+TEST(ProcessMode, AProcessThatCannotBeReadIsChargedNothingAndSaysWhy) {
+  FakeProc f;
+  EnergyTracker gone(f.Options(TrackingMode::kProcess, "999"));
+  f.Set(100, 100, 0, 0);
+  const EnergySample s = gone.Sample(10);
+  EXPECT_EQ(s.cpu_kwh, 0);
+  EXPECT_EQ(s.ram_kwh, 0);
+  ASSERT_FALSE(gone.notes().empty());
+  EXPECT_NE(gone.notes().back().find("999/stat"), std::string::npos) << gone.notes().back();
+}
+
 TEST(Nvml, AbsentLibraryIsUnavailableNotAnError) {
   std::string why;
   auto m = NvmlMeter::Open(&why, "libnvidia-ml-does-not-exist.so.1");
