@@ -100,7 +100,7 @@ int Main(int argc, char** argv) {
       ::mkdir(run_dir.c_str(), 0750);
       JobRecord job = Record(id);
       exec.Hold(job, run_dir);
-      if (!RunUntil(io, [&] { return exec.Ready(id, nullptr); }, std::chrono::seconds(30))) {
+      if (!RunUntil(io, [&] { return exec.Ready(job, nullptr); }, std::chrono::seconds(30))) {
         std::fprintf(stderr, "job %lld was never held\n", static_cast<long long>(id));
         return 1;
       }
@@ -139,7 +139,7 @@ int Main(int argc, char** argv) {
     for (int64_t id : ids) exec.Hold(Record(id), dir + "/" + std::to_string(id));  // as each tick does
     io.run_for(std::chrono::milliseconds(50));
     ready = 0;
-    for (int64_t id : ids) ready += exec.Ready(id, nullptr);
+    for (int64_t id : ids) ready += exec.Ready(Record(id), nullptr);
   }
   const double submit_s = std::chrono::duration<double>(Clock::now() - submit_start).count();
   std::printf("held %zu jobs in %.1f s (sbatch, 8 at a time)\n", ready, submit_s);

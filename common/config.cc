@@ -250,7 +250,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
 
   YAML::Node worker = root["worker"];
   if (y.Map(worker, "worker", {"path", "max_concurrent_jobs", "max_attempts", "cancel_grace", "data_roots",
-                               "memory_limit", "events"})) {
+                               "memory_limit", "events", "gpus"})) {
     Set(c.worker_path, y.String(worker, "worker", "path"));
     Set(c.max_concurrent_jobs, y.Int(worker, "worker", "max_concurrent_jobs", 0, 256));
     Set(c.max_attempts, y.Int(worker, "worker", "max_attempts", 1, 100));
@@ -269,6 +269,22 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
                 "a worker needs at least 64MiB; 0 (the default) sets no limit");
     if (c.worker_path.empty()) y.ErrorAt(worker, "path", "worker.path", "must not be empty");
     Set(c.worker_events, y.Enum(worker, "worker", "events", {"socketpair", "file"}));
+    if (auto gpus = y.StringList(worker, "worker", "gpus")) {
+      for (size_t i = 0; i < gpus->size(); ++i) {
+        const std::string& g = (*gpus)[i];
+        const std::string at = "worker.gpus[" + std::to_string(i) + "]";
+        const bool index = !g.empty() && g.find_first_not_of("0123456789") == std::string::npos && g.size() <= 3;
+        const bool uuid = (g.rfind("GPU-", 0) == 0 || g.rfind("MIG-", 0) == 0) && g.size() > 4 &&
+                          g.find_first_of(", ") == std::string::npos;
+        if (!index && !uuid)
+          y.Error(worker["gpus"][i], at,
+                  "'" + g + "' is not a GPU; expected an NVML index (0, 1, ...) or a UUID (GPU-..., MIG-...) "
+                  "as nvidia-smi -L prints them");
+        for (size_t k = 0; k < i; ++k)
+          if ((*gpus)[k] == g) y.Error(worker["gpus"][i], at, "'" + g + "' is listed twice");
+      }
+      c.gpus = *gpus;
+    }
   }
 
   YAML::Node sched = root["scheduler"];

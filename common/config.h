@@ -128,6 +128,10 @@ struct Config {
   // How workers send their events (docs/protocol.md): "socketpair" (fd 3) or
   // "file" (<run_dir>/events.jsonl, which carbond follows).
   std::string worker_events = "socketpair";
+  // GPUs carbond hands to local jobs (NVML indices or UUIDs), each job its
+  // train.gpus of them through CUDA_VISIBLE_DEVICES; empty: none handed out,
+  // workers see every GPU.
+  std::vector<std::string> gpus;
   Duration tick = std::chrono::seconds(1);
   std::string default_zone = "GB";
   Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait

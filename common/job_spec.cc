@@ -83,7 +83,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
   YAML::Node train = root["train"];
   if (y.Map(train, "train",
             {"epochs", "batch_size", "accumulation_steps", "optimizer", "lr", "momentum",
-             "lr_schedule", "weight_decay", "seed", "precision", "device", "threads"})) {
+             "lr_schedule", "weight_decay", "seed", "precision", "device", "threads", "gpus"})) {
     TrainSpec& t = spec.train;
     Set(t.epochs, y.Int(train, "train", "epochs", 1, 100'000));
     auto bs = y.Int(train, "train", "batch_size", 1, 1 << 20);
@@ -117,6 +117,12 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
     Set(t.precision, y.Enum(train, "train", "precision", {"fp32", "fp16", "bf16", "auto"}));
     Set(t.device, y.Enum(train, "train", "device", {"auto", "cpu", "cuda"}));
     Set(t.threads, y.Int(train, "train", "threads", 0, 1024));
+    t.gpus = y.Int(train, "train", "gpus", 0, 64);
+    if (t.gpus && *t.gpus > 0 && t.device == "cpu")
+      y.ErrorAt(train, "gpus", "train.gpus",
+                std::to_string(*t.gpus) + " GPUs for a job on device cpu; use device cuda or auto, or gpus: 0");
+    if (t.gpus && *t.gpus == 0 && t.device == "cuda")
+      y.ErrorAt(train, "gpus", "train.gpus", "0 GPUs for a job on device cuda; use 1 or more, or device cpu");
     if (t.precision == "fp16" && t.device == "cpu")
       y.ErrorAt(train, "precision", "train.precision",
                 "fp16 mixed precision needs CUDA; on device cpu use bf16 or fp32 (or device "
@@ -210,5 +216,7 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
   RETURN_IF_ERROR(ParseJobSpec(text, file + " (baseline twin)").status());
   return text;
 }
+
+int64_t GpusWanted(const TrainSpec& t) { return t.gpus ? *t.gpus : (t.device == "cpu" ? 0 : 1); }
 
 }  // namespace carbon

@@ -51,7 +51,13 @@ struct TrainSpec {
   std::string precision = "auto";  // fp32 | fp16 | bf16 | auto
   std::string device = "auto";     // auto | cpu | cuda
   int64_t threads = 0;             // 0: all cores
+  // GPUs the job is given where carbond hands them out (worker.gpus); unset:
+  // 1 for device cuda or auto, 0 for cpu. The worker trains on the first and
+  // meters all of them.
+  std::optional<int64_t> gpus;
 };
+// The GPUs a job asks for (train.gpus, else by its device).
+int64_t GpusWanted(const TrainSpec& t);
 
 struct CheckpointSpec {
   int64_t every_epochs = 1;

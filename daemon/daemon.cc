@@ -87,6 +87,7 @@ ProcessExecutorOptions ExecutorOptionsFrom(const Config& c, const std::string& w
   if (!c.intensity.electricitymaps.token_env.empty()) o.env_drop.push_back(c.intensity.electricitymaps.token_env);
   o.memory_limit = c.memory_limit;
   o.event_transport = c.worker_events == "file" ? EventTransport::kFile : EventTransport::kSocketpair;
+  o.gpus = c.gpus;
   return o;
 }
 

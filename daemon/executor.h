@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/job_record.h"
+#include "common/job_spec.h"
 #include "common/status.h"
 #include "common/worker_protocol.h"
 
@@ -80,10 +81,15 @@ class Executor {
     (void)job;
     (void)run_dir;
   }
-  virtual bool Ready(int64_t job_id, std::string* why) const {
-    (void)job_id;
+  virtual bool Ready(const JobRecord& job, std::string* why) const {
+    (void)job;
     (void)why;
     return true;
+  }
+  // Whether this site can ever run such a job (its GPUs); checked at submission.
+  virtual Status Accepts(const JobSpec& spec) const {
+    (void)spec;
+    return Status();
   }
   virtual void Withdraw(int64_t job_id) { (void)job_id; }
   // What the site says of a waiting job, for its reason ("held in Slurm as

@@ -87,8 +87,61 @@ StatusOr<std::string> ResolveWorkerPath(const std::string& path) {
                   self.parent_path().string() + ") nor in PATH; set worker.path in carbond.yaml");
 }
 
+std::vector<std::string> ProcessExecutor::FreeGpus() const {
+  std::vector<std::string> free;
+  for (const std::string& g : options_.gpus) {
+    bool used = false;
+    for (const auto& [id, gs] : gpus_in_use_) used = used || std::find(gs.begin(), gs.end(), g) != gs.end();
+    if (!used) free.push_back(g);
+  }
+  return free;
+}
+
+namespace {
+// The GPUs a stored job asks for; a spec that no longer parses asks for none
+// (the worker rejects it with the reason).
+int64_t GpusOf(const JobRecord& job) {
+  auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+  return spec.ok() ? GpusWanted(spec->train) : 0;
+}
+}  // namespace
+
+bool ProcessExecutor::Ready(const JobRecord& job, std::string* why) const {
+  if (options_.gpus.empty()) return true;
+  const int64_t want = GpusOf(job);
+  const size_t free = FreeGpus().size();
+  if (want <= static_cast<int64_t>(free)) return true;
+  if (why) {
+    std::string users;
+    for (const auto& [id, gs] : gpus_in_use_)
+      if (!gs.empty()) users += (users.empty() ? "" : ", ") + std::to_string(id);
+    *why = "waiting for " + std::to_string(want) + (want == 1 ? " GPU" : " GPUs") + " (" +
+           std::to_string(options_.gpus.size() - free) + " of " + std::to_string(options_.gpus.size()) +
+           " in worker.gpus in use" + (users.empty() ? "" : " by jobs " + users) + ")";
+  }
+  return false;
+}
+
+Status ProcessExecutor::Accepts(const JobSpec& spec) const {
+  const int64_t want = GpusWanted(spec.train);
+  if (options_.gpus.empty() || want <= static_cast<int64_t>(options_.gpus.size())) return Status();
+  return InvalidArgument("train.gpus: the job asks for " + std::to_string(want) + " GPUs but worker.gpus lists " +
+                             std::to_string(options_.gpus.size()) + "; accepted: at most " +
+                             std::to_string(options_.gpus.size()),
+                         "train.gpus");
+}
+
 Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
   if (children_.count(job.id)) return FailedPrecondition("job already has a worker");
+  std::vector<std::string> given;
+  if (!options_.gpus.empty()) {
+    const int64_t want = GpusOf(job);
+    std::vector<std::string> free = FreeGpus();
+    if (want > static_cast<int64_t>(free.size()))
+      return Unavailable("job " + std::to_string(job.id) + " asks for " + std::to_string(want) + " GPUs; " +
+                         std::to_string(free.size()) + " are free");
+    given.assign(free.begin(), free.begin() + want);
+  }
   const std::string job_file = run_dir + "/job.yaml";
   {
     int fd = ::open(job_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
@@ -123,7 +176,18 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   const auto events_offset = file_transport ? fs::file_size(events_file, size_ec) : 0;
   SpawnOptions spawn;
   spawn.argv = std::move(args);
-  spawn.env = EnvironmentWithout(options_.env_drop);
+  if (options_.gpus.empty()) {
+    spawn.env = EnvironmentWithout(options_.env_drop);
+  } else {
+    // Its GPUs only (none for a CPU job), numbered as NVML and nvidia-smi number them.
+    std::vector<std::string> drop = options_.env_drop;
+    drop.insert(drop.end(), {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"});
+    spawn.env = EnvironmentWithout(drop);
+    std::string visible;
+    for (const std::string& g : given) visible += (visible.empty() ? "" : ",") + g;
+    spawn.env.push_back("CUDA_VISIBLE_DEVICES=" + visible);
+    spawn.env.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
+  }
   spawn.stdout_fd = spawn.stderr_fd = log_fd;
   if (!file_transport) spawn.fd3 = sv[1];
   auto pid = Spawn(spawn);
@@ -140,6 +204,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   child->pid = *pid;
   child->run_dir = run_dir;
   children_[job.id] = child;
+  if (!options_.gpus.empty()) gpus_in_use_[job.id] = given;
   spdlog::debug("job {}: worker pid {} started", job.id, *pid);
   if (file_transport) {
     ::close(sv[0]);
@@ -324,6 +389,7 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   }
   info.stderr_tail = TailOfFile(child->run_dir + "/worker.log", options_.stderr_tail_bytes);
   children_.erase(child->job_id);
+  gpus_in_use_.erase(child->job_id);
   if (listener_) listener_->OnWorkerExit(child->job_id, info);
 }
 

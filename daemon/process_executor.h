@@ -42,6 +42,9 @@ struct ProcessExecutorOptions {
   Duration memory_poll = std::chrono::milliseconds(250);
   EventTransport event_transport = EventTransport::kSocketpair;
   Duration events_file_poll = std::chrono::milliseconds(200);  // kFile: how often the file is read
+  // worker.gpus: the GPUs handed out, each job its train.gpus of them through
+  // CUDA_VISIBLE_DEVICES (a CPU job gets none); empty: the environment's.
+  std::vector<std::string> gpus;
 };
 
 class ProcessExecutor final : public Executor {
@@ -54,6 +57,9 @@ class ProcessExecutor final : public Executor {
   Status Stop(int64_t job_id, StopMode mode) override;
   bool IsRunning(int64_t job_id) const override { return children_.count(job_id) > 0; }
   size_t RunningCount() const override { return children_.size(); }
+  // With worker.gpus: whether enough of them are free for the job.
+  bool Ready(const JobRecord& job, std::string* why) const override;
+  Status Accepts(const JobSpec& spec) const override;
 
   void set_options(const ProcessExecutorOptions& o) { options_ = o; }
 
@@ -73,6 +79,8 @@ class ProcessExecutor final : public Executor {
   ExecutorListener* listener_ = nullptr;
   boost::asio::signal_set sigchld_;
   std::map<int64_t, std::shared_ptr<Child>> children_;
+  std::map<int64_t, std::vector<std::string>> gpus_in_use_;  // job -> its GPUs
+  std::vector<std::string> FreeGpus() const;
 };
 
 // Resolves a worker path: absolute or relative with a '/' as given; a bare name

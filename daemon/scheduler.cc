@@ -91,6 +91,9 @@ StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::stri
     const Site* s = FindSite(n);
     all_local = all_local && s && !s->executor->Detached();
     names += (names.empty() ? "" : ", ") + n;
+    if (s)
+      if (Status st = s->executor->Accepts(spec); !st.ok())
+        return InvalidArgument(file + ": " + st.message() + " at site " + n, st.field());
   }
   if (all_local && !options_.data_roots.empty()) {
     std::error_code ec;
@@ -490,7 +493,7 @@ void Scheduler::Tick() {
       if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
       continue;
     }
-    if (std::string why; !site->executor->Ready(job.id, &why)) {
+    if (std::string why; !site->executor->Ready(job, &why)) {
       const std::string reason = "ready to run; " + why;
       if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
       continue;

@@ -271,6 +271,7 @@ std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library
   for (size_t k : VisibleGpus(visible, uuids)) {
     m->handles_.push_back(handles[k]);
     m->names_.push_back(names[k]);
+    if (visible) m->chosen_ += (m->chosen_.empty() ? ":" : ",") + (uuids[k].empty() ? std::to_string(k) : uuids[k]);
   }
   if (m->handles_.empty()) {
     if (why)
@@ -304,7 +305,7 @@ StatusOr<double> NvmlMeter::DeltaKwh(double seconds, std::string* method) {
       kwh += KwhFromPowerAndTime(mw / 1000.0, seconds);
     }
   }
-  if (method) *method = counter_ok_ ? "nvml" : "nvml-power";
+  if (method) *method = (counter_ok_ ? "nvml" : "nvml-power") + chosen_;
   return kwh;
 }
 

@@ -106,7 +106,9 @@ class NvmlMeter {
                                          const std::optional<std::string>& visible = std::nullopt);
   ~NvmlMeter();
   // kWh over all GPUs since the previous call, and the method used
-  // ("nvml" energy counter or "nvml-power" integrated over `seconds`).
+  // ("nvml" energy counter or "nvml-power" integrated over `seconds`; where
+  // CUDA_VISIBLE_DEVICES chose the GPUs, followed by ':' and their UUIDs,
+  // "nvml:GPU-8f2a...,GPU-77c1...").
   StatusOr<double> DeltaKwh(double seconds, std::string* method);
   int devices() const { return static_cast<int>(handles_.size()); }
   const std::vector<std::string>& names() const { return names_; }
@@ -119,6 +121,7 @@ class NvmlMeter {
   void* lib_ = nullptr;
   std::vector<void*> handles_;
   std::vector<std::string> names_;
+  std::string chosen_;  // ":" and the UUIDs CUDA_VISIBLE_DEVICES chose; empty: every GPU
   std::vector<unsigned long long> last_mj_;
   bool counter_ok_ = true;
   int (*energy_)(void*, unsigned long long*) = nullptr;

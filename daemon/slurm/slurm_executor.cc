@@ -199,7 +199,8 @@ void Executor::Hold(const JobRecord& job, const std::string& run_dir) {
   SchedulePoll();
 }
 
-bool Executor::Ready(int64_t job_id, std::string* why) const {
+bool Executor::Ready(const JobRecord& job, std::string* why) const {
+  const int64_t job_id = job.id;
   auto it = jobs_.find(job_id);
   const bool ready = it != jobs_.end() && it->second->verified && it->second->slurm_id != 0 &&
                      !it->second->released && !it->second->submitting && !it->second->withdrawn && down_.empty();

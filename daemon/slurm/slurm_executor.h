@@ -60,7 +60,7 @@ class Executor final : public carbon::Executor {
   size_t RunningCount() const override { return released_; }
 
   void Hold(const JobRecord& job, const std::string& run_dir) override;
-  bool Ready(int64_t job_id, std::string* why) const override;
+  bool Ready(const JobRecord& job, std::string* why) const override;
   void Withdraw(int64_t job_id) override;
   std::string Describe(int64_t job_id) const override;
   bool Detached() const override { return true; }

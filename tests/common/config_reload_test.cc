@@ -56,6 +56,7 @@ const std::map<std::string, Change>& Changes() {
       {"worker.data_roots", {"[/srv/datasets]"}},
       {"worker.memory_limit", {"8GiB"}},
       {"worker.events", {"file"}},
+      {"worker.gpus", {"[0, GPU-8f2a]"}},
       {"scheduler.tick", {"2s"}},
       {"scheduler.default_zone", {"DE"}},
       {"scheduler.default_max_wait", {"12h"}},

@@ -105,6 +105,26 @@ TEST(Config, EnergySettingsAndTheirLimits) {
   EXPECT_FALSE(ParseConfig("energy: {measure_power_sec: 5}\n", "c.yaml").ok());
 }
 
+TEST(Config, TrackingModeAndWorkerGpus) {
+  auto ok = ParseConfig("energy: {tracking_mode: process}\nworker: {gpus: [0, 1, GPU-8f2a77c1, MIG-1a2b]}\n", "c.yaml");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->energy.tracking_mode, "process");
+  EXPECT_EQ(ok->gpus, (std::vector<std::string>{"0", "1", "GPU-8f2a77c1", "MIG-1a2b"}));
+  EXPECT_EQ(ParseConfig("", "c")->energy.tracking_mode, "machine");
+  EXPECT_TRUE(ParseConfig("", "c")->gpus.empty());
+  auto mode = ParseConfig("energy:\n  tracking_mode: gpu\n", "c.yaml");
+  ASSERT_FALSE(mode.ok());
+  EXPECT_NE(mode.status().message().find("energy.tracking_mode"), std::string::npos) << mode.status().message();
+  EXPECT_NE(mode.status().message().find("process"), std::string::npos) << mode.status().message();
+  auto bad = ParseConfig("worker:\n  gpus: [0, gpu1, 0]\n", "c.yaml");
+  ASSERT_FALSE(bad.ok());
+  const std::string m = bad.status().message();
+  EXPECT_NE(m.find("'worker.gpus[1]': 'gpu1' is not a GPU; expected an NVML index"), std::string::npos) << m;
+  EXPECT_NE(m.find("at c.yaml:2:13"), std::string::npos) << m;
+  EXPECT_NE(m.find("'worker.gpus[2]': '0' is listed twice at c.yaml:2:19"), std::string::npos) << m;
+  EXPECT_FALSE(ParseConfig("worker: {gpus: [\"GPU-a,GPU-b\"]}\n", "c.yaml").ok());
+}
+
 TEST(Config, SkipIdleNeedsTheVirtualClock) {
   auto ok = ParseConfig("clock: {mode: virtual, start: 2026-11-26T17:00:00Z, skip_idle: true}\n", "c.yaml");
   ASSERT_TRUE(ok.ok()) << ok.status().message();

@@ -137,6 +137,20 @@ TEST(JobSpec, RangesAreChecked) {
   EXPECT_HAS(ErrorOf("name: x\ncheckpoint: {keep: 0}\n"), "'checkpoint.keep'");
 }
 
+TEST(JobSpec, GpusDefaultByDeviceAndMustFitIt) {
+  auto spec = [](const std::string& train) { return ParseJobSpec("name: x\ntrain: " + train + "\n", "job.yaml"); };
+  EXPECT_EQ(GpusWanted(spec("{device: auto}")->train), 1);
+  EXPECT_EQ(GpusWanted(spec("{device: cuda}")->train), 1);
+  EXPECT_EQ(GpusWanted(spec("{device: cpu}")->train), 0);
+  EXPECT_EQ(GpusWanted(spec("{device: cuda, gpus: 4}")->train), 4);
+  EXPECT_EQ(GpusWanted(spec("{device: auto, gpus: 0}")->train), 0);
+  EXPECT_HAS(ErrorOf("name: x\ntrain:\n  device: cpu\n  gpus: 2\n"),
+             "'train.gpus': 2 GPUs for a job on device cpu; use device cuda or auto, or gpus: 0 at job.yaml:4:9");
+  EXPECT_HAS(ErrorOf("name: x\ntrain: {device: cuda, gpus: 0}\n"), "0 GPUs for a job on device cuda");
+  EXPECT_HAS(ErrorOf("name: x\ntrain: {gpus: 65}\n"), "'train.gpus'");
+  EXPECT_HAS(ErrorOf("name: x\ntrain: {gpus: two}\n"), "train.gpus");
+}
+
 TEST(JobSpec, BatchSizeMustDivideByAccumulationSteps) {
   std::string msg = ErrorOf("name: x\ntrain:\n  batch_size: 64\n  accumulation_steps: 3\n");
   EXPECT_HAS(msg, "batch_size 64 is not divisible by accumulation_steps 3");

@@ -8,17 +8,22 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tests/support/fakes.h"
+#include "tests/support/files.h"
 
 namespace carbon {
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::string kRecorded = std::string(CARBON_SOURCE_DIR) + "/tests/fixtures/worker-events/recorded.jsonl";
 
@@ -109,6 +114,83 @@ TEST(ProcessExecutor, ExitCodesBecomeOutcomes) {
     EXPECT_EQ(failed.exit.outcome, protocol::WorkerExit::kFailed);
     EXPECT_EQ(failed.exit.exit_status, 1);
   }
+}
+
+// worker.gpus: each job gets its train.gpus of them through
+// CUDA_VISIBLE_DEVICES (numbered as NVML numbers them), a CPU job none, and
+// a job waits while too few are free; an exit returns them.
+TEST(ProcessExecutor, WorkerGpusAreHandedOutAndReturned) {
+  fakes::TempDir dir;
+  const std::string worker = dir / "worker.sh";
+  {
+    std::ofstream w(worker);
+    w << "#!/bin/sh\n"
+         "while [ $# -gt 0 ]; do [ \"$1\" = --run-dir ] && rd=$2; shift; done\n"
+         "printf '%s|%s' \"${CUDA_VISIBLE_DEVICES-unset}\" \"${CUDA_DEVICE_ORDER-unset}\" > \"$rd/env\"\n"
+         "while [ ! -e \"$rd/stop\" ]; do sleep 0.02; done\n";
+  }
+  fs::permissions(worker, fs::perms::owner_all);
+  boost::asio::io_context io;
+  ProcessExecutorOptions o;
+  o.worker_path = worker;
+  o.gpus = {"0", "GPU-8f2a"};
+  ProcessExecutor exec(io, o);
+  struct Exits final : ExecutorListener {
+    std::vector<int64_t> ids;
+    void OnWorkerEvent(int64_t, const protocol::Event&) override {}
+    void OnWorkerExit(int64_t id, const ExitInfo&) override { ids.push_back(id); }
+  } exits;
+  exec.SetListener(&exits);
+  auto job = [](int64_t id, const std::string& train) {
+    JobRecord j;
+    j.id = id;
+    j.attempts = 1;
+    j.spec_text = "name: j" + std::to_string(id) + "\ntrain: " + train + "\n";
+    return j;
+  };
+  auto run_dir = [&](int64_t id) {
+    const std::string d = dir / ("run-" + std::to_string(id));
+    fs::create_directories(d);
+    return d;
+  };
+  auto env_of = [&](int64_t id) {
+    const std::string f = dir / ("run-" + std::to_string(id) + "/env");
+    for (int i = 0; i < 500 && !fs::exists(f); ++i) io.run_for(std::chrono::milliseconds(10));
+    return fakes::ReadAll(f);
+  };
+  auto stop = [&](int64_t id) {
+    std::ofstream(dir / ("run-" + std::to_string(id) + "/stop")).put('\n');
+    for (int i = 0; i < 1000 && std::find(exits.ids.begin(), exits.ids.end(), id) == exits.ids.end(); ++i)
+      io.run_for(std::chrono::milliseconds(10));
+    ASSERT_NE(std::find(exits.ids.begin(), exits.ids.end(), id), exits.ids.end()) << "job " << id << " did not end";
+  };
+  // Never more than the list: refused at submission.
+  auto three = ParseJobSpec("name: x\ntrain: {gpus: 3}\n", "big.yaml");
+  ASSERT_TRUE(three.ok());
+  EXPECT_NE(exec.Accepts(*three).message().find("asks for 3 GPUs but worker.gpus lists 2"), std::string::npos);
+  EXPECT_TRUE(exec.Accepts(*ParseJobSpec("name: x\ntrain: {gpus: 2}\n", "two.yaml")).ok());
+
+  ASSERT_TRUE(exec.Start(job(1, "{device: auto}"), run_dir(1)).ok());
+  EXPECT_EQ(env_of(1), "0|PCI_BUS_ID");
+  std::string why;
+  EXPECT_FALSE(exec.Ready(job(2, "{device: cuda, gpus: 2}"), &why));
+  EXPECT_EQ(why, "waiting for 2 GPUs (1 of 2 in worker.gpus in use by jobs 1)");
+  ASSERT_TRUE(exec.Start(job(3, "{device: cpu}"), run_dir(3)).ok());
+  EXPECT_EQ(env_of(3), "|PCI_BUS_ID");  // a CPU job sees no GPU, and meters none
+  EXPECT_TRUE(exec.Ready(job(4, "{device: cuda}"), &why));
+  ASSERT_TRUE(exec.Start(job(4, "{device: cuda}"), run_dir(4)).ok());
+  EXPECT_EQ(env_of(4), "GPU-8f2a|PCI_BUS_ID");
+  EXPECT_FALSE(exec.Ready(job(5, "{device: cuda}"), &why));
+  EXPECT_EQ(why, "waiting for 1 GPU (2 of 2 in worker.gpus in use by jobs 1, 4)");
+  EXPECT_FALSE(exec.Start(job(5, "{device: cuda}"), run_dir(5)).ok());
+  stop(1);
+  EXPECT_FALSE(exec.Ready(job(2, "{device: cuda, gpus: 2}"), &why));
+  stop(4);
+  EXPECT_TRUE(exec.Ready(job(2, "{device: cuda, gpus: 2}"), &why));
+  ASSERT_TRUE(exec.Start(job(2, "{device: cuda, gpus: 2}"), run_dir(2)).ok());
+  EXPECT_EQ(env_of(2), "0,GPU-8f2a|PCI_BUS_ID");
+  stop(2);
+  stop(3);
 }
 
 }  // namespace

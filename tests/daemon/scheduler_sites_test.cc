@@ -41,10 +41,10 @@ class HoldingExecutor final : public Executor {
     dir_existed[job.id] = std::filesystem::is_directory(run_dir);
     listener_->OnSiteJob(job.id, {40 + job.id, "tok" + std::to_string(job.id), 0});
   }
-  bool Ready(int64_t id, std::string* why) const override {
+  bool Ready(const JobRecord& job, std::string* why) const override {
     if (ready) return true;
     *why = "Slurm unreachable (test)";
-    (void)id;
+    (void)job;
     return false;
   }
   void Withdraw(int64_t id) override { withdrawn.push_back(id); }

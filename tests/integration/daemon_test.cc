@@ -112,6 +112,38 @@ TEST(Daemon, BadInputIsRefusedAndNothingIsStored) {
   EXPECT_EQ(d.Ctl({"frobnicate"}).exit_code, 2);
 }
 
+// worker.gpus (issue 21): a job asking for more GPUs than the list is
+// refused at submission; one that finds too few free waits and says for
+// what; a CPU job needs none; a cancelled job's GPUs go to the next.
+TEST(Daemon, WorkerGpusAreHandedOutAndAJobWaitsForFreeOnes) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "  max_concurrent_jobs: 3\n  gpus: [0, GPU-8f2a]\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto job = [&](const std::string& name, const std::string& train) {
+    const std::string path = dir / (name + ".yaml");
+    std::ofstream(path) << "name: " << name << "\ntrain: " << train << "\ncarbon: {policy: immediate}\n";
+    return path;
+  };
+  auto big = d.Ctl({"submit", job("big", "{device: cuda, gpus: 3}")});
+  EXPECT_EQ(big.exit_code, 1) << big.out << big.err;
+  EXPECT_NE(big.err.find("the job asks for 3 GPUs but worker.gpus lists 2; accepted: at most 2 at site local"),
+            std::string::npos)
+      << big.err;
+  const int64_t a = Submit(d, job("slow-a", "{device: cuda, gpus: 2}"));
+  WaitFor(d, a, StateIs("running"));
+  const int64_t b = Submit(d, job("slow-b", "{device: cuda}"));
+  json jb = WaitFor(d, b, [](const json& j) { return j["reason"].get<std::string>().find("GPU") != std::string::npos; });
+  EXPECT_EQ(jb["state"], "waiting");
+  EXPECT_EQ(jb["reason"], "ready to run; waiting for 1 GPU (2 of 2 in worker.gpus in use by jobs " +
+                              std::to_string(a) + ")");
+  const int64_t c = Submit(d, job("quick-cpu", "{device: cpu, epochs: 1}"));
+  WaitFor(d, c, StateIs("succeeded"));
+  EXPECT_EQ(d.Ctl({"cancel", std::to_string(a)}).exit_code, 0);
+  WaitFor(d, b, StateIs("running"));
+  EXPECT_EQ(d.Ctl({"cancel", std::to_string(b)}).exit_code, 0);
+  WaitFor(d, b, StateIs("cancelled"));
+}
+
 TEST(Daemon, LimitsGive413And431) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN, "api:\n  max_body_bytes: 2048\n  max_header_bytes: 1024\n");

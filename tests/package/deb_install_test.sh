@@ -30,7 +30,9 @@ command -v debootstrap >/dev/null || skip "debootstrap is not installed (scripts
 cache=${CARBON_TEST_CACHE:-/var/cache/carbond-tests}
 mkdir -p "$cache/archives/partial"
 base=$cache/bookworm-minbase
-mirror=$(sed -n 's/^URIs: //p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+# The archive this machine uses (deb822 sources, else the one-line format).
+mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+[[ -n $mirror ]] || mirror=$(sed -n 's/^deb  *\(http[^ ]*\) .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
 (
   flock 9

@@ -164,6 +164,14 @@ TEST_F(FakeNvml, OnlyTheVisibleGpusAreMetered) {
   auto m = NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("GPU-bbbb"));
   ASSERT_TRUE(m) << why;
   EXPECT_EQ(m->names(), std::vector<std::string>{"Fake B"});
+  ASSERT_TRUE(m->DeltaKwh(1, &method).ok());
+  EXPECT_EQ(method, "nvml:GPU-bbbb");  // the GPUs it was given, by UUID
+  m.reset();
+  Scenario("device Fake A watts 100 uuid GPU-aaaa\ndevice Fake B watts 300 uuid GPU-bbbb\n");
+  m = NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("1,0"));  // indices: named by UUID too
+  ASSERT_TRUE(m) << why;
+  ASSERT_TRUE(m->DeltaKwh(1, &method).ok());
+  EXPECT_EQ(method, "nvml:GPU-bbbb,GPU-aaaa");
   m.reset();  // shut down, so the next init reads the next scenario
   Scenario("device Fake A watts 100 counter no\ndevice Fake B watts 300 counter no\n");
   m = NvmlMeter::Open(&why, "libnvidia-ml.so.1", std::string("1"));
