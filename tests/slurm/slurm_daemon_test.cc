@@ -281,10 +281,11 @@ TEST_F(SlurmDaemonTest, AJobSlurmRequeuesResumesFromItsCheckpoint) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   j = Wait(*d, id, StateIs("succeeded"), 300);
-  EXPECT_EQ(j["attempts"], 1) << d->Log();  // Slurm's requeue is not a failed attempt
+  const std::string log = fakes::ReadAll(Shared() + "/" + std::to_string(id) + "/worker.log");
+  // Slurm's requeue is not a failed attempt (on failure: carbond's log, the job, the worker's log).
+  EXPECT_EQ(j["attempts"], 1) << d->Log() << "\n" << j.dump() << "\n" << log;
   EXPECT_EQ(j["slurm_job_id"], slurm);
   ASSERT_EQ(j["epochs"].size(), 3u) << j.dump();
-  const std::string log = fakes::ReadAll(Shared() + "/" + std::to_string(id) + "/worker.log");
   EXPECT_NE(log.find("resumed from"), std::string::npos) << log;
 }
 
