@@ -31,8 +31,10 @@ cache=${CARBON_TEST_CACHE:-/var/cache/carbond-tests}
 mkdir -p "$cache/archives/partial"
 base=$cache/bookworm-minbase
 # The archive this machine uses (deb822 sources, else the one-line format).
-mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
-[[ -n $mirror ]] || mirror=$(sed -n 's/^deb  *\(http[^ ]*\) .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1)
+# (Either file may be missing: a debootstrapped Debian has only sources.list.)
+mirror=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1 || true)
+[[ -n $mirror ]] ||
+  mirror=$(sed -n 's/^deb  *\(http[^ ]*\) .*/\1/p' /etc/apt/sources.list 2>/dev/null | head -1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 (
   flock 9
