@@ -28,6 +28,7 @@ struct Executor::Job {
   Phase phase = Phase::kUnknown;  // as squeue last showed it
   bool ran = false;               // seen running, or its worker spoke
   int end_polls = 0;              // polls in a row that saw it ended or gone
+  std::chrono::steady_clock::time_point ended_since;  // the first of those polls
   std::string note;               // the last OnSiteNote
   std::unique_ptr<protocol::EventsFileFollower> events;
   std::string refusal;  // another protocol version
@@ -483,10 +484,16 @@ void Executor::Poll() {
       }
       j->verified = true;
       // Ended (or gone from squeue): believed at the second poll in a row,
-      // so that a job Slurm is requeueing is not taken for over.
+      // and, unless carbond stopped it, once squeue has said so for
+      // end_settle, so that a job Slurm is requeueing is not taken for over
+      // (under load a requeued job showed FAILED at two 300 ms polls).
       const bool ended = !row || (IsFinal(j->phase) && j->phase != Phase::kRequeue);
+      const auto now = std::chrono::steady_clock::now();
+      if (ended && j->end_polls == 0) j->ended_since = now;
       j->end_polls = ended ? j->end_polls + 1 : 0;
-      if (ended && j->end_polls < 2) continue;
+      if (ended && (j->end_polls < 2 ||
+                    (row && !j->stop_requested && now - j->ended_since < options_.end_settle)))
+        continue;
       if (!row) {
         Finish(j, "", "");  // gone from squeue: sacct knows how it ended
         continue;

@@ -38,6 +38,10 @@ struct ExecutorOptions {
   std::vector<std::string> worker_flags;  // after the job's own flags (energy settings)
   std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};  // the job's environment
   Duration poll = std::chrono::seconds(5);                  // squeue
+  // How long squeue must show a job carbond did not stop in a final state
+  // before it is believed: a requeued job can show FAILED or CANCELLED for a
+  // moment on its way back to PENDING.
+  Duration end_settle = std::chrono::seconds(5);
   Duration events_poll = std::chrono::milliseconds(500);    // the events files
   Duration cancel_grace = std::chrono::seconds(30);          // TERM, then scancel
   size_t stderr_tail_bytes = 2048;                           // of worker.log, into the exit's stderr_tail
