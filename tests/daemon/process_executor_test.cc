@@ -126,7 +126,9 @@ TEST(ProcessExecutor, WorkerGpusAreHandedOutAndReturned) {
     std::ofstream w(worker);
     w << "#!/bin/sh\n"
          "while [ $# -gt 0 ]; do [ \"$1\" = --run-dir ] && rd=$2; shift; done\n"
-         "printf '%s|%s' \"${CUDA_VISIBLE_DEVICES-unset}\" \"${CUDA_DEVICE_ORDER-unset}\" > \"$rd/env\"\n"
+         // Written aside and renamed: the test reads it as soon as it exists.
+         "printf '%s|%s' \"${CUDA_VISIBLE_DEVICES-unset}\" \"${CUDA_DEVICE_ORDER-unset}\" > \"$rd/env.tmp\"\n"
+         "mv \"$rd/env.tmp\" \"$rd/env\"\n"
          "while [ ! -e \"$rd/stop\" ]; do sleep 0.02; done\n";
   }
   fs::permissions(worker, fs::perms::owner_all);
