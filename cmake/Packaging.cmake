@@ -5,33 +5,24 @@
 # Man pages: scripts/gen-man.sh runs each built program's --help (help2man).
 find_program(HELP2MAN help2man)
 set(CARBON_MAN_DIR ${CMAKE_BINARY_DIR}/man)
+# carbon_man_page(PROGRAM "SHORT DESCRIPTION" SEE-ALSO...): PROGRAM's target
+# has the program's name.
+function(carbon_man_page prog desc)
+  add_custom_command(
+    OUTPUT ${CARBON_MAN_DIR}/${prog}.1.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CARBON_MAN_DIR}
+    COMMAND ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh $<TARGET_FILE:${prog}> ${prog} ${PROJECT_VERSION} ${desc}
+            ${CARBON_MAN_DIR}/${prog}.1 ${ARGN}
+    COMMAND gzip -9nf ${CARBON_MAN_DIR}/${prog}.1
+    DEPENDS ${prog} ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh
+    COMMENT "man page ${prog}(1) from its --help"
+    VERBATIM)
+endfunction()
 if(HELP2MAN AND CARBON_BUILD_WORKER)
-  set(_man_pages)
-  foreach(_prog carbond carbonctl carbon-worker)
-    if(_prog STREQUAL "carbond")
-      set(_target carbond)
-      set(_desc "carbon-aware scheduler for ML training (the daemon)")
-      set(_see carbonctl carbon-worker)
-    elseif(_prog STREQUAL "carbonctl")
-      set(_target carbonctl)
-      set(_desc "submit and inspect carbon-aware training jobs")
-      set(_see carbond carbon-worker)
-    else()
-      set(_target carbon-worker)
-      set(_desc "train one carbond job with LibTorch, measuring its energy")
-      set(_see carbond carbonctl)
-    endif()
-    add_custom_command(
-      OUTPUT ${CARBON_MAN_DIR}/${_prog}.1.gz
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${CARBON_MAN_DIR}
-      COMMAND ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh $<TARGET_FILE:${_target}> ${_prog}
-              ${PROJECT_VERSION} ${_desc} ${CARBON_MAN_DIR}/${_prog}.1 ${_see}
-      COMMAND gzip -9nf ${CARBON_MAN_DIR}/${_prog}.1
-      DEPENDS ${_target} ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh
-      COMMENT "man page ${_prog}(1) from its --help"
-      VERBATIM)
-    list(APPEND _man_pages ${CARBON_MAN_DIR}/${_prog}.1.gz)
-  endforeach()
+  carbon_man_page(carbond "carbon-aware scheduler for ML training (the daemon)" carbonctl carbon-worker)
+  carbon_man_page(carbonctl "submit and inspect carbon-aware training jobs" carbond carbon-worker)
+  carbon_man_page(carbon-worker "train one carbond job with LibTorch, measuring its energy" carbond carbonctl)
+  set(_man_pages ${CARBON_MAN_DIR}/carbond.1.gz ${CARBON_MAN_DIR}/carbonctl.1.gz ${CARBON_MAN_DIR}/carbon-worker.1.gz)
   add_custom_target(man ALL DEPENDS ${_man_pages})
   install(FILES ${_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 else()

@@ -88,7 +88,10 @@ mount --bind /dev "$root/dev" && mounted+=("$root/dev")
 mount --bind /dev/pts "$root/dev/pts" && mounted+=("$root/dev/pts")
 mount --bind "$cache/archives" "$root/var/cache/apt/archives" && mounted+=("$root/var/cache/apt/archives")
 cp "$deb1" "$deb2" "$root/tmp/"
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# A command in the chroot with a clean environment (exec all the way: $! of
+# "${chroot_env[@]}" CMD & is CMD's own pid).
+chroot_env=(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8)
+in_root() { "${chroot_env[@]}" "$@"; }
 as_user() { local u=$1; shift; in_root setpriv --reuid="$u" --regid="$u" --init-groups "$@"; }
 apt_get() {
   in_root env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 \
@@ -142,8 +145,7 @@ ok "every library of carbon-worker is installed (Depends from the binaries)"
 start_carbond() {
   # Not through in_root: a function in the background is a subshell, and $!
   # must be carbond itself (chroot, env and setpriv each exec the next).
-  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-    setpriv --reuid=carbond --regid=carbond --init-groups \
+  "${chroot_env[@]}" setpriv --reuid=carbond --regid=carbond --init-groups \
     /usr/bin/carbond --config /etc/carbond/carbond.yaml >> "$tmp/carbond.log" 2>&1 &
   carbond_pid=$!
   local i

@@ -97,6 +97,16 @@ int Lookup(void* handle, const Device** out) {
   return kSuccess;
 }
 
+// A device's text field into NVML's caller buffer, cut to fit as NVML cuts it.
+int CopyText(void* handle, std::string Device::*field, char* out, unsigned int length) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (!out || length == 0) return kInvalidArgument;
+  std::strncpy(out, (d->*field).c_str(), length - 1);
+  out[length - 1] = '\0';
+  return kSuccess;
+}
+
 }  // namespace
 
 extern "C" {
@@ -131,21 +141,11 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** handle) {
 }
 
 int nvmlDeviceGetName(void* handle, char* name, unsigned int length) {
-  const Device* d = nullptr;
-  if (int e = Lookup(handle, &d)) return e;
-  if (!name || length == 0) return kInvalidArgument;
-  std::strncpy(name, d->name.c_str(), length - 1);
-  name[length - 1] = '\0';
-  return kSuccess;
+  return CopyText(handle, &Device::name, name, length);
 }
 
 int nvmlDeviceGetUUID(void* handle, char* uuid, unsigned int length) {
-  const Device* d = nullptr;
-  if (int e = Lookup(handle, &d)) return e;
-  if (!uuid || length == 0) return kInvalidArgument;
-  std::strncpy(uuid, d->uuid.c_str(), length - 1);
-  uuid[length - 1] = '\0';
-  return kSuccess;
+  return CopyText(handle, &Device::uuid, uuid, length);
 }
 
 int nvmlDeviceGetTotalEnergyConsumption(void* handle, unsigned long long* mj) {
