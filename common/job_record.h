@@ -112,6 +112,9 @@ struct EpochRecord {
   // CodeCarbon's tracking_mode: "machine" (the whole machine's energy) or
   // "process" (the worker's share); empty: a worker before schema v14 (machine).
   std::string tracking_mode;
+  // The GPU power limit in force at the epoch's end (W, summed over the
+  // metered GPUs, from NVML); empty: no GPU or no NVML (schema v15).
+  std::optional<double> gpu_power_limit_w;
   std::optional<double> gco2_per_kwh;
   std::optional<double> kg_co2;
   std::string intensity_source;

@@ -167,6 +167,7 @@ ojson EncodeFields(const Epoch& ep) {
                    {"ram_method", e.ram_method}, {"samples", *ep.energy_samples}};
     if (e.energy_s) j["energy"]["seconds"] = *e.energy_s;
     if (!e.tracking_mode.empty()) j["energy"]["tracking_mode"] = e.tracking_mode;
+    if (e.gpu_power_limit_w) j["energy"]["gpu_power_limit_w"] = *e.gpu_power_limit_w;
     if (ep.pue) j["energy"]["pue"] = *ep.pue;
     if (ep.measure_power_secs) j["energy"]["measure_power_secs"] = *ep.measure_power_secs;
   }
@@ -244,6 +245,7 @@ Event DecodeEpoch(const Fields& f) {
   e.gpu_method = en.Str("gpu_method");
   e.ram_method = en.Str("ram_method");
   e.tracking_mode = en.OneOf("tracking_mode", {"machine", "process"}, "\"machine\" or \"process\"");
+  e.gpu_power_limit_w = en.OptNum("gpu_power_limit_w");
   ep.pue = en.OptNum("pue");
   ep.measure_power_secs = en.OptNum("measure_power_secs");
   e.kg_co2 = f.OptNum("kg_co2");

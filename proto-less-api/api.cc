@@ -243,7 +243,8 @@ json EpochToJson(const EpochRecord& e) {
             {"cpu_method", e.cpu_method},
             {"gpu_method", e.gpu_method},
             {"ram_method", e.ram_method},
-            {"tracking_mode", e.tracking_mode.empty() ? "machine" : e.tracking_mode}}},
+            {"tracking_mode", e.tracking_mode.empty() ? "machine" : e.tracking_mode},
+            {"gpu_power_limit_w", e.gpu_power_limit_w ? json(*e.gpu_power_limit_w) : json(nullptr)}}},
           {"gco2_per_kwh", e.gco2_per_kwh ? json(*e.gco2_per_kwh) : json(nullptr)},
           {"kg_co2", e.kg_co2 ? json(*e.kg_co2) : json(nullptr)},
           {"intensity_source", e.intensity_source},
@@ -281,6 +282,7 @@ StatusOr<EpochRecord> EpochFromJson(const json& j) {
       e.gpu_method = en->value("gpu_method", "");
       e.ram_method = en->value("ram_method", "");
       e.tracking_mode = en->value("tracking_mode", "");
+      if (auto l = en->find("gpu_power_limit_w"); l != en->end() && l->is_number()) e.gpu_power_limit_w = l->get<double>();
     }
     if (j.contains("gco2_per_kwh") && j["gco2_per_kwh"].is_number()) e.gco2_per_kwh = j["gco2_per_kwh"].get<double>();
     if (j.contains("kg_co2") && j["kg_co2"].is_number()) e.kg_co2 = j["kg_co2"].get<double>();

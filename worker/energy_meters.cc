@@ -249,6 +249,7 @@ std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library
   m->lib_ = lib;
   m->energy_ = reinterpret_cast<int (*)(void*, unsigned long long*)>(sym("nvmlDeviceGetTotalEnergyConsumption"));
   m->power_ = reinterpret_cast<int (*)(void*, unsigned int*)>(sym("nvmlDeviceGetPowerUsage"));
+  m->limit_ = reinterpret_cast<int (*)(void*, unsigned int*)>(sym("nvmlDeviceGetPowerManagementLimit"));
   m->shutdown_ = reinterpret_cast<int (*)()>(sym("nvmlShutdown"));
   unsigned int n = 0;
   if (!init || !count || !handle || init() != 0 || count(&n) != 0 || n == 0) {
@@ -284,6 +285,17 @@ std::unique_ptr<NvmlMeter> NvmlMeter::Open(std::string* why, const char* library
   for (size_t i = 0; i < m->handles_.size(); ++i)
     if (!m->energy_ || m->energy_(m->handles_[i], &m->last_mj_[i]) != 0) m->counter_ok_ = false;
   return m;
+}
+
+std::optional<double> NvmlMeter::PowerLimitW() const {
+  if (!limit_) return std::nullopt;
+  double watts = 0;
+  for (void* h : handles_) {
+    unsigned int mw = 0;
+    if (limit_(h, &mw) != 0) return std::nullopt;
+    watts += mw / 1000.0;
+  }
+  return watts;
 }
 
 NvmlMeter::~NvmlMeter() {
@@ -440,6 +452,7 @@ EnergySample EnergyTracker::Sample(double seconds) {
     s.gpu_kwh = kwh.ok() ? *kwh : 0;
     // A GPU lost mid-run: no figure, and the row's method says why it is 0.
     if (!kwh.ok()) s.gpu_method = "nvml-error";
+    s.gpu_power_limit_w = nvml_->PowerLimitW();
   } else {
     s.gpu_method = "unavailable";
   }
@@ -537,6 +550,7 @@ void SampledTracker::SampleLocked() {
   a.gpu_method = s.gpu_method;
   a.ram_method = s.ram_method;
   a.tracking_mode = s.tracking_mode;
+  a.gpu_power_limit_w = s.gpu_power_limit_w;
   ++acc_.samples;
   if (s.cpu_utilization_pct) acc_.cpu_utilization_sum += *s.cpu_utilization_pct, ++acc_.cpu_utilization_n;
   if (s.memory) acc_.ram_percent_sum += s.memory->percent, acc_.ram_used_gib_sum += s.memory->used_gib, ++acc_.memory_n;
@@ -599,6 +613,7 @@ void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   r.gpu_method = s.gpu_method;
   r.ram_method = s.ram_method;
   r.tracking_mode = s.tracking_mode;
+  r.gpu_power_limit_w = s.gpu_power_limit_w;
   r.energy_s = s.seconds;
   r.host = tracker_->host();
   if (en.cpu_utilization_n) r.host.cpu_utilization_pct = en.cpu_utilization_sum / en.cpu_utilization_n;

@@ -115,6 +115,9 @@ class NvmlMeter {
   // Integrate nvmlDeviceGetPowerUsage even where the energy counter works
   // (bench/nvml_compare checks the two against each other).
   void UsePowerIntegration() { counter_ok_ = false; }
+  // The power limit in force (nvmlDeviceGetPowerManagementLimit), in W summed
+  // over the metered GPUs; empty when NVML cannot say for one of them.
+  std::optional<double> PowerLimitW() const;
 
  private:
   NvmlMeter() = default;
@@ -126,6 +129,7 @@ class NvmlMeter {
   bool counter_ok_ = true;
   int (*energy_)(void*, unsigned long long*) = nullptr;
   int (*power_)(void*, unsigned int*) = nullptr;
+  int (*limit_)(void*, unsigned int*) = nullptr;
   int (*shutdown_)() = nullptr;
 };
 
@@ -135,6 +139,7 @@ struct EnergySample {
   double cpu_w = 0, gpu_w = 0, ram_w = 0;
   std::string cpu_method, gpu_method, ram_method = "ram-model";
   std::string tracking_mode = "machine";
+  std::optional<double> gpu_power_limit_w;  // at the end of the interval (NVML)
   // The machine's load over the interval: busy share of all CPUs (absent on
   // the first reading) and memory in use at its end.
   std::optional<double> cpu_utilization_pct;

@@ -269,9 +269,9 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       "cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, "
       "gco2_per_kwh, kg_co2, intensity_source, zone, memory_added_bytes, energy_s, host_cpu_model, "
       "host_cpu_count, host_gpu_model, host_gpu_count, host_ram_total_gib, host_os, cpu_utilization_pct, "
-      "ram_utilization_pct, ram_used_gib, tracking_mode) "
+      "ram_utilization_pct, ram_used_gib, tracking_mode, gpu_power_limit_w) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.Bind(1, e.job_id)
       .Bind(2, e.epoch)
       .Bind(3, e.attempt)
@@ -307,7 +307,8 @@ Status SqliteJobStore::RecordEpoch(const EpochRecord& e) {
       .Bind(36, h.cpu_utilization_pct)
       .Bind(37, h.ram_utilization_pct)
       .Bind(38, h.ram_used_gib)
-      .Bind(39, text(e.tracking_mode));
+      .Bind(39, text(e.tracking_mode))
+      .Bind(40, e.gpu_power_limit_w);
   return st.Bind(26, e.intensity_source).Bind(27, e.zone).Run();
 }
 
@@ -317,8 +318,8 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
       "samples_per_s, wall_s, lr, peak_memory_bytes, memory_method, cpu_kwh, gpu_kwh, ram_kwh, energy_kwh, "
       "cpu_w, gpu_w, ram_w, cpu_method, gpu_method, ram_method, gco2_per_kwh, kg_co2, intensity_source, zone, "
       "memory_added_bytes, energy_s, host_cpu_model, host_cpu_count, host_gpu_model, host_gpu_count, "
-      "host_ram_total_gib, host_os, cpu_utilization_pct, ram_utilization_pct, ram_used_gib, tracking_mode "
-      "FROM epochs WHERE job_id = ? ORDER BY epoch"));
+      "host_ram_total_gib, host_os, cpu_utilization_pct, ram_utilization_pct, ram_used_gib, tracking_mode, "
+      "gpu_power_limit_w FROM epochs WHERE job_id = ? ORDER BY epoch"));
   st.Bind(1, id);
   std::vector<EpochRecord> out;
   for (;;) {
@@ -365,6 +366,7 @@ StatusOr<std::vector<EpochRecord>> SqliteJobStore::Epochs(int64_t id) {
     h.ram_utilization_pct = st.ColumnOptDouble(36);
     h.ram_used_gib = st.ColumnOptDouble(37);
     e.tracking_mode = st.ColumnText(38);
+    e.gpu_power_limit_w = st.ColumnOptDouble(39);
     out.push_back(std::move(e));
   }
   return out;

@@ -14,6 +14,17 @@
 // with NVML_ERROR_NOT_SUPPORTED (3); `lost_after S` makes every call on the
 // device fail with NVML_ERROR_GPU_IS_LOST (15) from S seconds after init;
 // `energy_error 4` (NVML_ERROR_NO_PERMISSION) makes that call fail so.
+//
+// Power limits (watts): `limit W` is the default limit (default: `watts`,
+// at least 100), `min_limit W` and `max_limit W` its constraints (default:
+// limit/2 and limit); `set_error 4` makes nvmlDeviceSetPowerManagementLimit
+// fail with NO_PERMISSION. A limit set is appended to the state file
+// (FAKE_NVML_STATE, else the scenario's path + ".limits"; with neither the
+// limits stay in the process), one line `UUID MILLIWATTS UNIX_MS`, so a
+// limit one process sets (carbond-gpucap) is the one another (the worker)
+// reads, from then on. The device draws min(watts, limit in force), and the
+// energy counter integrates that over time since nvmlInit.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +44,14 @@ struct Device {
   bool counter = true;
   double lost_after = -1;
   int energy_error = 0, power_error = 0;
+  double limit = 0, min_limit = 0, max_limit = 0;  // 0: from watts (see above)
+  int set_error = 0;
+};
+
+// One limit in force from `since` (system clock, ms since the epoch).
+struct LimitChange {
+  int64_t since_ms;
+  double watts;
 };
 
 struct State {
@@ -41,6 +60,9 @@ struct State {
   int init_error = 0;
   std::vector<Device> devices;
   std::chrono::steady_clock::time_point start;
+  int64_t start_ms = 0;      // nvmlInit on the system clock
+  std::string state_path;    // where limits are shared; empty: in-process only
+  std::vector<std::string> local_limits;  // lines when there is no state file
 };
 
 State& S() {
@@ -50,14 +72,67 @@ State& S() {
 
 double Since() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - S().start).count(); }
 
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The limit changes of one device, oldest first.
+std::vector<LimitChange> Changes(const Device& d) {
+  std::vector<std::string> lines = S().local_limits;
+  if (!S().state_path.empty()) {
+    lines.clear();
+    std::ifstream in(S().state_path);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  std::vector<LimitChange> out;
+  for (const std::string& line : lines) {
+    std::istringstream words(line);
+    std::string uuid;
+    double mw = 0;
+    int64_t ms = 0;
+    if (words >> uuid >> mw >> ms && uuid == d.uuid) out.push_back({ms, mw / 1000.0});
+  }
+  return out;
+}
+
+double LimitNow(const Device& d) {
+  auto c = Changes(d);
+  return c.empty() ? d.limit : c.back().watts;
+}
+
+// Joules drawn since nvmlInit: min(watts, the limit in force) over time
+// (seconds since nvmlInit; a change's time is on the system clock).
+double Joules(const Device& d) {
+  const double now = Since();
+  double joules = 0, limit = d.limit, from = 0;
+  for (const LimitChange& c : Changes(d)) {
+    const double at = std::min(now, static_cast<double>(c.since_ms - S().start_ms) / 1000.0);
+    if (at > from) joules += std::min(d.watts, limit) * (at - from), from = at;
+    limit = c.watts;
+  }
+  return joules + std::min(d.watts, limit) * std::max(0.0, now - from);
+}
+
 void Load() {
   State& s = S();
   s.devices.clear();
   s.init_error = 0;
   const char* path = std::getenv("FAKE_NVML_SCENARIO");
+  const char* state = std::getenv("FAKE_NVML_STATE");
+  s.state_path = state && *state ? state : (path && *path ? std::string(path) + ".limits" : "");
+  auto finish = [&] {
+    for (size_t i = 0; i < s.devices.size(); ++i) {
+      Device& d = s.devices[i];
+      if (d.uuid.empty()) d.uuid = "GPU-fake-" + std::to_string(i);
+      if (d.limit <= 0) d.limit = std::max(100.0, d.watts);
+      if (d.max_limit <= 0) d.max_limit = d.limit;
+      if (d.min_limit <= 0) d.min_limit = d.limit / 2;
+    }
+  };
   if (!path || !*path) {
     s.devices.emplace_back();
-    s.devices.back().uuid = "GPU-fake-0";
+    finish();
     return;
   }
   std::ifstream in(path);
@@ -79,12 +154,15 @@ void Load() {
       else if (w == "lost_after") words >> d.lost_after;
       else if (w == "energy_error") words >> d.energy_error;
       else if (w == "power_error") words >> d.power_error;
+      else if (w == "limit") words >> d.limit;
+      else if (w == "min_limit") words >> d.min_limit;
+      else if (w == "max_limit") words >> d.max_limit;
+      else if (w == "set_error") words >> d.set_error;
       else d.name += (d.name.empty() ? "" : " ") + w;
     }
     s.devices.push_back(d);
   }
-  for (size_t i = 0; i < s.devices.size(); ++i)
-    if (s.devices[i].uuid.empty()) s.devices[i].uuid = "GPU-fake-" + std::to_string(i);
+  finish();
 }
 
 // The device behind a handle, or the error a call on it gets.
@@ -118,6 +196,7 @@ int nvmlInit_v2() {
   S().inits = 1;
   S().initialised = true;
   S().start = std::chrono::steady_clock::now();
+  S().start_ms = NowMs();
   return kSuccess;
 }
 
@@ -153,7 +232,7 @@ int nvmlDeviceGetTotalEnergyConsumption(void* handle, unsigned long long* mj) {
   if (int e = Lookup(handle, &d)) return e;
   if (d->energy_error) return d->energy_error;
   if (!d->counter) return kNotSupported;
-  *mj = static_cast<unsigned long long>(d->watts * Since() * 1000.0);
+  *mj = static_cast<unsigned long long>(Joules(*d) * 1000.0);
   return kSuccess;
 }
 
@@ -161,7 +240,50 @@ int nvmlDeviceGetPowerUsage(void* handle, unsigned int* milliwatts) {
   const Device* d = nullptr;
   if (int e = Lookup(handle, &d)) return e;
   if (d->power_error) return d->power_error;
-  *milliwatts = static_cast<unsigned int>(d->watts * 1000.0);
+  *milliwatts = static_cast<unsigned int>(std::min(d->watts, LimitNow(*d)) * 1000.0);
+  return kSuccess;
+}
+
+int nvmlDeviceGetPowerManagementLimit(void* handle, unsigned int* milliwatts) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (!milliwatts) return kInvalidArgument;
+  *milliwatts = static_cast<unsigned int>(LimitNow(*d) * 1000.0);
+  return kSuccess;
+}
+
+int nvmlDeviceGetPowerManagementDefaultLimit(void* handle, unsigned int* milliwatts) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (!milliwatts) return kInvalidArgument;
+  *milliwatts = static_cast<unsigned int>(d->limit * 1000.0);
+  return kSuccess;
+}
+
+int nvmlDeviceGetPowerManagementLimitConstraints(void* handle, unsigned int* min_mw, unsigned int* max_mw) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (!min_mw || !max_mw) return kInvalidArgument;
+  *min_mw = static_cast<unsigned int>(d->min_limit * 1000.0);
+  *max_mw = static_cast<unsigned int>(d->max_limit * 1000.0);
+  return kSuccess;
+}
+
+// As the driver: NO_PERMISSION where the scenario says so, INVALID_ARGUMENT
+// outside the constraints.
+int nvmlDeviceSetPowerManagementLimit(void* handle, unsigned int milliwatts) {
+  const Device* d = nullptr;
+  if (int e = Lookup(handle, &d)) return e;
+  if (d->set_error) return d->set_error;
+  if (milliwatts < d->min_limit * 1000.0 || milliwatts > d->max_limit * 1000.0) return kInvalidArgument;
+  const std::string line = d->uuid + " " + std::to_string(milliwatts) + " " + std::to_string(NowMs());
+  if (S().state_path.empty()) {
+    S().local_limits.push_back(line);
+  } else {
+    std::ofstream out(S().state_path, std::ios::app);
+    out << line << "\n";
+    if (!out.flush()) return 999;  // NVML_ERROR_UNKNOWN
+  }
   return kSuccess;
 }
 
