@@ -250,7 +250,7 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
 
   YAML::Node worker = root["worker"];
   if (y.Map(worker, "worker", {"path", "max_concurrent_jobs", "max_attempts", "cancel_grace", "data_roots",
-                               "memory_limit", "events", "gpus"})) {
+                               "memory_limit", "events", "gpus", "gpu_cap_socket"})) {
     Set(c.worker_path, y.String(worker, "worker", "path"));
     Set(c.max_concurrent_jobs, y.Int(worker, "worker", "max_concurrent_jobs", 0, 256));
     Set(c.max_attempts, y.Int(worker, "worker", "max_attempts", 1, 100));
@@ -285,6 +285,11 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
       }
       c.gpus = *gpus;
     }
+    Set(c.gpu_cap_socket, y.String(worker, "worker", "gpu_cap_socket"));
+    if (c.gpu_cap_socket.empty() || c.gpu_cap_socket.front() != '/')
+      y.ErrorAt(worker, "gpu_cap_socket", "worker.gpu_cap_socket",
+                "'" + c.gpu_cap_socket + "' is not an absolute path; expected carbond-gpucap's socket, such as "
+                "/run/carbond-gpucap.sock");
   }
 
   YAML::Node sched = root["scheduler"];

@@ -132,6 +132,9 @@ struct Config {
   // train.gpus of them through CUDA_VISIBLE_DEVICES; empty: none handed out,
   // workers see every GPU.
   std::vector<std::string> gpus;
+  // carbond-gpucap's socket (jobs' carbon.gpu_power_cap): the root helper
+  // that sets GPU power limits for carbond (systemd/carbond-gpucap.socket).
+  std::string gpu_cap_socket = "/run/carbond-gpucap.sock";
   Duration tick = std::chrono::seconds(1);
   std::string default_zone = "GB";
   Duration default_max_wait = std::chrono::hours(24);           // jobs that set no max_wait

@@ -87,6 +87,7 @@ const std::vector<Entry>& Entries() {
       CARBON_KEY("worker.memory_limit", nullptr, memory_limit),
       CARBON_KEY("worker.events", nullptr, worker_events),
       CARBON_KEY("worker.gpus", nullptr, gpus),
+      CARBON_KEY("worker.gpu_cap_socket", nullptr, gpu_cap_socket),
       CARBON_KEY("scheduler.tick", nullptr, tick),
       // With intensity.zones unset, the zone polled is scheduler.default_zone:
       // a new default zone is then a new polled zone, which needs a restart.

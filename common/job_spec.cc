@@ -138,7 +138,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
   YAML::Node carbon = root["carbon"];
   if (y.Map(carbon, "carbon",
             {"policy", "zone", "threshold_gco2_per_kwh", "max_wait", "not_before", "deadline",
-             "expected_duration", "budget_kg", "sites"})) {
+             "expected_duration", "budget_kg", "sites", "gpu_power_cap"})) {
     CarbonSpec& c = spec.carbon;
     Set(c.policy, y.Enum(carbon, "carbon", "policy", {"immediate", "threshold", "forecast"}));
     Set(c.zone, y.String(carbon, "carbon", "zone"));
@@ -154,6 +154,16 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
                   "list at least one site, or leave carbon.sites out for carbond's default site");
       for (const std::string& n : *names)
         if (std::find(c.sites.begin(), c.sites.end(), n) == c.sites.end()) c.sites.push_back(n);
+    }
+    YAML::Node cap = carbon["gpu_power_cap"];
+    if (cap.IsDefined() && !cap.IsNull() && y.Map(cap, "carbon.gpu_power_cap", {"above_gco2_per_kwh", "limit_pct"})) {
+      auto above = y.Double(cap, "carbon.gpu_power_cap", "above_gco2_per_kwh", 0.0, 5000.0, false, true);
+      auto pct = y.Double(cap, "carbon.gpu_power_cap", "limit_pct", 0.0, 100.0, /*min_exclusive=*/true, true);
+      if (above && pct) c.gpu_power_cap = CarbonSpec::GpuPowerCap{*above, *pct};
+      if (GpusWanted(spec.train) == 0)
+        y.ErrorAt(carbon, "gpu_power_cap", "carbon.gpu_power_cap",
+                  "the job trains on the CPU (train.device cpu or train.gpus 0): it has no GPU to cap; use "
+                  "train.device cuda or auto, or leave gpu_power_cap out");
     }
     if (c.policy == "threshold" && !c.threshold_gco2_per_kwh && y.ok())
       y.Error(carbon, "carbon.threshold_gco2_per_kwh",

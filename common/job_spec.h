@@ -76,6 +76,14 @@ struct CarbonSpec {
   // Where it may run (carbond.yaml's site names), in order of preference;
   // empty: carbond's default site.
   std::vector<std::string> sites;
+  // carbon.gpu_power_cap: while the zone's intensity is above
+  // above_gco2_per_kwh, the job's GPUs run at limit_pct of their default
+  // power limit (within the device's constraints; carbond-gpucap sets it).
+  struct GpuPowerCap {
+    double above_gco2_per_kwh = 0;
+    double limit_pct = 100;
+  };
+  std::optional<GpuPowerCap> gpu_power_cap;
 };
 
 struct JobSpec {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <spdlog/spdlog.h>
 
 #include "common/config_reload.h"
@@ -19,12 +20,14 @@
 #include "common/time_util.h"
 #include "daemon/api_router.h"
 #include "daemon/event_hub.h"
+#include "daemon/gpucap/gpucap_client.h"
 #include "daemon/http_client.h"
 #include "daemon/http_server.h"
 #include "daemon/intensity/intensity_grid.h"
 #include "daemon/intensity/intensity_service.h"
 #include "daemon/intensity/make_sources.h"
 #include "daemon/notifier.h"
+#include "daemon/power_cap.h"
 #include "daemon/process_executor.h"
 #include "daemon/scheduler.h"
 #include "daemon/slurm/slurm_executor.h"
@@ -333,7 +336,52 @@ class Daemon {
     // Group commit: submissions that arrive together share one durable commit.
     scheduler_->set_flush_hook([this] { asio::post(io_, [this] { scheduler_->FlushSubmits(); }); });
     scheduler_->on_change = [this](const JobRecord& job) { OnJobChange(job); };
+
+    // carbon.gpu_power_cap through carbond-gpucap. No local worker outlived
+    // the previous carbond, so every limit it left lowered goes back now.
+    capper_ = std::make_unique<PowerCapper>(
+        [this](const nlohmann::json& request) { return gpucap::Call(config_.gpu_cap_socket, request); });
+    std::error_code ec;
+    if (std::filesystem::exists(config_.gpu_cap_socket, ec)) {
+      if (Status st = capper_->RestoreAll(); !st.ok())
+        spdlog::warn("cannot restore GPU power limits at start-up ({}): {}", config_.gpu_cap_socket, st.message());
+    }
     return Status();
+  }
+
+  // carbon.gpu_power_cap: the running local jobs that ask for one, with
+  // their zone's intensity now, to the capper; the reasons it changes.
+  void CapGpus() {
+    JobFilter running;
+    running.state = JobState::kRunning;
+    running.limit = 100000;
+    auto jobs = store_->List(running);
+    if (!jobs.ok()) return;
+    std::vector<CapJob> capped;
+    for (const JobRecord& job : *jobs) {
+      std::optional<ProcessExecutor::RunningWorker> w;
+      for (ProcessExecutor* e : local_executors_)
+        if (!w) w = e->Worker(job.id);
+      if (!w) continue;
+      auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+      if (!spec.ok() || !spec->carbon.gpu_power_cap) continue;
+      CapJob c;
+      c.id = job.id;
+      c.pid = w->pid;
+      c.gpus = w->gpus;
+      if (c.gpus.empty())  // carbond hands none out: the worker has carbond's CUDA_VISIBLE_DEVICES, or every GPU
+        if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) {
+          std::istringstream items(v);
+          for (std::string item; std::getline(items, item, ',');)
+            if (!item.empty()) c.gpus.push_back(item);
+        }
+      c.cap = *spec->carbon.gpu_power_cap;
+      c.zone = scheduler_->ZoneOf(*spec, job.site);
+      if (const ZoneIntensity* z = intensity_->Zone(c.zone); z && z->current) c.gco2_per_kwh = z->current->point.gco2_per_kwh;
+      capped.push_back(std::move(c));
+    }
+    if (capped.empty() && capper_->idle()) return;
+    for (const auto& [id, note] : capper_->Apply(capped)) scheduler_->OnSiteNote(id, note);
   }
 
   // The scheduler and one executor per site (carbond.yaml's sites, or the
@@ -407,6 +455,7 @@ class Daemon {
     };
     tick_ = Loop([this, real] { return real(config_.tick); }, [this] {
       scheduler_->Tick();
+      CapGpus();
       SkipIdle();
     });
     // Event-stream clients get a comment every 15 s: idle proxies keep the
@@ -510,6 +559,7 @@ class Daemon {
   std::unique_ptr<Clock> clock_;
   std::vector<std::unique_ptr<Executor>> executors_;  // one per site
   std::vector<ProcessExecutor*> local_executors_;
+  std::unique_ptr<PowerCapper> capper_;
   PolicyRegistry policies_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<HttpClient> http_;

@@ -393,4 +393,13 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   if (listener_) listener_->OnWorkerExit(child->job_id, info);
 }
 
+std::optional<ProcessExecutor::RunningWorker> ProcessExecutor::Worker(int64_t job_id) const {
+  auto it = children_.find(job_id);
+  if (it == children_.end() || it->second->reaped) return std::nullopt;
+  RunningWorker w;
+  w.pid = it->second->pid;
+  if (auto g = gpus_in_use_.find(job_id); g != gpus_in_use_.end()) w.gpus = g->second;
+  return w;
+}
+
 }  // namespace carbon

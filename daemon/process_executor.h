@@ -17,6 +17,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,13 @@ class ProcessExecutor final : public Executor {
   Status Accepts(const JobSpec& spec) const override;
 
   void set_options(const ProcessExecutorOptions& o) { options_ = o; }
+  // A running job's worker: its pid and the GPUs it was handed (worker.gpus;
+  // empty when carbond hands none out).
+  struct RunningWorker {
+    pid_t pid = -1;
+    std::vector<std::string> gpus;
+  };
+  std::optional<RunningWorker> Worker(int64_t job_id) const;
 
  private:
   struct Child;

@@ -132,6 +132,9 @@ class Scheduler final : public ExecutorListener {
   // event stream); for an epoch, `epoch` is the record as stored.
   std::function<void(int64_t job_id, const protocol::Event& event, const EpochRecord* epoch)> on_worker_event;
 
+  // The zone a job's grid is read in: its own, else its site's, else the default.
+  std::string ZoneOf(const JobSpec& spec, const std::string& site) const;
+
  private:
   // A waiting job that will not run: `to` (failed, stopped_budget) with
   // `reason`, finished now; a failure's reason is also its error.
@@ -139,8 +142,6 @@ class Scheduler final : public ExecutorListener {
   // The site a job runs at (the default site for jobs stored before sites);
   // null when its site is no longer configured.
   const Site* SiteOf(const JobRecord& job) const;
-  // The zone a job's grid is read in: its own, else its site's, else the default.
-  std::string ZoneOf(const JobSpec& spec, const std::string& site) const;
   const Site* FindSite(const std::string& name) const;
   // OK when data.path lies in options_.data_roots (or there are none).
   Status CheckDataPath(const JobSpec& spec) const;

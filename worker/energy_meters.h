@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/energy_model.h"
+#include "common/gpu_names.h"
 #include "common/grid_file.h"
 #include "common/status.h"
 #include "common/worker_protocol.h"
@@ -69,10 +70,7 @@ std::optional<double> ParseVmRssGib(const std::string& status);
 double ProcessShare(const CpuTimes& machine_before, const CpuTimes& machine_after, uint64_t process_before,
                     uint64_t process_after);
 
-// The NVML indices CUDA_VISIBLE_DEVICES names, in its order: each entry an
-// index or a UUID (or its prefix, "GPU-" optional), as CUDA reads it, up to
-// the first entry that names no GPU; unset (nullopt): every GPU.
-std::vector<size_t> VisibleGpus(const std::optional<std::string>& visible, const std::vector<std::string>& uuids);
+using carbon::VisibleGpus;  // common/gpu_names.h
 // CodeCarbon's gpu_model: each distinct name with its count, "2 x NVIDIA H100 80GB HBM3".
 std::string GpuModelName(const std::vector<std::string>& names);
 

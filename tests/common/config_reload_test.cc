@@ -57,6 +57,7 @@ const std::map<std::string, Change>& Changes() {
       {"worker.memory_limit", {"8GiB"}},
       {"worker.events", {"file"}},
       {"worker.gpus", {"[0, GPU-8f2a]"}},
+      {"worker.gpu_cap_socket", {"/run/other-gpucap.sock"}},
       {"scheduler.tick", {"2s"}},
       {"scheduler.default_zone", {"DE"}},
       {"scheduler.default_max_wait", {"12h"}},
