@@ -15,6 +15,10 @@
 # DEVICE=cpu LIMIT=2000 runs the same steps on a CPU for a dry run of the script.
 # MODEL (a YAML mapping, default the small CNN) and BATCH (default 256) change
 # the network of steps 1 and 2; ENERGY=0 skips step 3.
+#  4. GPU power capping (carbon.gpu_power_cap's effect): the same 2-epoch job
+#     at 100 %, 85 % and 70 % of GPU 0's default power limit (nvidia-smi -pl,
+#     root), energy, power and time per epoch; the default limit is put back
+#     at the end, whatever happens. CAP=0 skips it; ONLY=cap runs only it.
 set -euo pipefail
 build=${1:-build-cuda}
 data=${2:-/usr/share/datasets/fashion-mnist}
@@ -33,6 +37,50 @@ train: {epochs: $4, batch_size: ${BATCH:-256}, accumulation_steps: $3, precision
 YAML
 }
 epoch_rows() { grep '"event":"epoch"' "$1" || true; }
+
+powercap() {
+  echo "== 4. GPU power cap: energy and time per epoch at 100/85/70 % of the default limit"
+  def=$(nvidia-smi -i 0 --query-gpu=power.default_limit --format=csv,noheader,nounits | head -1 | cut -d. -f1)
+  [[ -n $def ]] || { echo "no default power limit from nvidia-smi"; return 0; }
+  trap 'nvidia-smi -i 0 -pl "$def" >/dev/null 2>&1 || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+  job cap fp32 1 "${CAP_EPOCHS:-2}"
+  for r in $(seq "${REPEAT:-1}"); do
+    for pct in 100 85 70; do
+      local w=$((def * pct / 100))
+      if ! nvidia-smi -i 0 -pl "$w" > "$dir/pl.log" 2>&1; then
+        echo "nvidia-smi -pl $w refused (root and a driver that allows it are needed):"; cat "$dir/pl.log"; break 2
+      fi
+      rm -rf "$dir/run"
+      "$worker" --job "$dir/cap.yaml" --run-dir "$dir/run" --measure-power-secs 1 --gco2-per-kwh 200 \
+        2>>"$dir/log" | epoch_rows /dev/stdin | tail -1 | sed "s/^/$pct /" >>"$dir/cap"
+    done
+  done
+  nvidia-smi -i 0 -pl "$def" >/dev/null 2>&1 || true
+  [[ -s $dir/cap ]] || return 0
+  python3 - "$dir/cap" "$def" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    pct, js = line.split(" ", 1)
+    rows.setdefault(int(pct), []).append(json.loads(js))  # each run's last epoch (CUDA warmed up)
+med = lambda xs: statistics.median(xs)
+base = None
+for pct in sorted(rows, reverse=True):
+    es = rows[pct]
+    kwh = med([e["energy"]["gpu_kwh"] for e in es])
+    wall = med([e["wall_s"] for e in es])
+    watts = med([e["energy"]["gpu_w"] for e in es])
+    base = base or (kwh, wall)
+    print(f"{pct:>3}% (limit in force {es[0]['energy'].get('gpu_power_limit_w')} W), median of {len(es)} runs' last epoch: "
+          f"{wall:.2f} s, GPU {watts:.1f} W, {kwh * 3.6e6:.0f} J ({kwh / base[0]:.2f} of 100 %), time {wall / base[1]:.2f} of 100 %")
+PY
+}
+if [[ ${ONLY:-} == cap ]]; then
+  MODEL=${MODEL:-'{arch: resnet, blocks: 2, width: 64}'}
+  model=$MODEL
+  powercap
+  exit 0
+fi
 
 echo "== 1. fp16 AMP vs fp32 (1 epoch each, 3 alternating runs)"
 job fp32 fp32 1 1
@@ -72,7 +120,10 @@ for line in open(sys.argv[2]):
           f"peak {e['peak_memory_bytes'] / 2**20:.1f} MB, {e['samples_per_s']:.0f} samples/s")
 PY
 
-[[ ${ENERGY:-1} == 0 ]] && exit 0
+if [[ ${ENERGY:-1} == 0 ]]; then
+  [[ ${CAP:-1} == 0 ]] || powercap
+  exit 0
+fi
 echo "== 3. NVML energy counter vs integrated power, 60 s of CUDA training"
 job energy auto 2 50
 "$worker" --job "$dir/energy.yaml" --run-dir "$dir/erun" --measure-power-secs 5 --gco2-per-kwh 200 \
@@ -93,3 +144,4 @@ for e in rows:
           f"{en['energy_kwh']:>10.6f} {e.get('kg_co2', 0) * 1000:>8.4f}  "
           f"{en['cpu_method']}/{en['gpu_method']}/{en['ram_method']}")
 PY
+[[ ${CAP:-1} == 0 ]] || powercap

@@ -7,24 +7,27 @@ find_program(HELP2MAN help2man)
 set(CARBON_MAN_DIR ${CMAKE_BINARY_DIR}/man)
 # carbon_man_page(PROGRAM "SHORT DESCRIPTION" SEE-ALSO...): PROGRAM's target
 # has the program's name.
-function(carbon_man_page prog desc)
+function(carbon_man_page prog section desc)
   add_custom_command(
-    OUTPUT ${CARBON_MAN_DIR}/${prog}.1.gz
+    OUTPUT ${CARBON_MAN_DIR}/${prog}.${section}.gz
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CARBON_MAN_DIR}
     COMMAND ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh $<TARGET_FILE:${prog}> ${prog} ${PROJECT_VERSION} ${desc}
-            ${CARBON_MAN_DIR}/${prog}.1 ${ARGN}
-    COMMAND gzip -9nf ${CARBON_MAN_DIR}/${prog}.1
+            ${CARBON_MAN_DIR}/${prog}.${section} ${ARGN}
+    COMMAND gzip -9nf ${CARBON_MAN_DIR}/${prog}.${section}
     DEPENDS ${prog} ${PROJECT_SOURCE_DIR}/scripts/gen-man.sh
-    COMMENT "man page ${prog}(1) from its --help"
+    COMMENT "man page ${prog}(${section}) from its --help"
     VERBATIM)
 endfunction()
 if(HELP2MAN AND CARBON_BUILD_WORKER)
-  carbon_man_page(carbond "carbon-aware scheduler for ML training (the daemon)" carbonctl carbon-worker)
-  carbon_man_page(carbonctl "submit and inspect carbon-aware training jobs" carbond carbon-worker)
-  carbon_man_page(carbon-worker "train one carbond job with LibTorch, measuring its energy" carbond carbonctl)
+  carbon_man_page(carbond 1 "carbon-aware scheduler for ML training (the daemon)" carbonctl carbon-worker
+                  carbond-gpucap:8)
+  carbon_man_page(carbonctl 1 "submit and inspect carbon-aware training jobs" carbond carbon-worker)
+  carbon_man_page(carbon-worker 1 "train one carbond job with LibTorch, measuring its energy" carbond carbonctl)
+  carbon_man_page(carbond-gpucap 8 "set GPU power limits for carbond's jobs (root helper)" carbond carbonctl)
   set(_man_pages ${CARBON_MAN_DIR}/carbond.1.gz ${CARBON_MAN_DIR}/carbonctl.1.gz ${CARBON_MAN_DIR}/carbon-worker.1.gz)
-  add_custom_target(man ALL DEPENDS ${_man_pages})
+  add_custom_target(man ALL DEPENDS ${_man_pages} ${CARBON_MAN_DIR}/carbond-gpucap.8.gz)
   install(FILES ${_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  install(FILES ${CARBON_MAN_DIR}/carbond-gpucap.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 else()
   message(STATUS "help2man not found (or no worker): no man pages; scripts/install-deps.sh installs help2man")
 endif()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Writes a man page from a program's own --help text, so the options are
 # described in one place (the CLI11 definitions in the program):
-#   scripts/gen-man.sh PROGRAM NAME VERSION "SHORT DESCRIPTION" OUT.1 [SEE-ALSO...]
+#   scripts/gen-man.sh PROGRAM NAME VERSION "SHORT DESCRIPTION" OUT.SECTION [SEE-ALSO[:SECTION]...]
+# (OUT.1 for a program in bin, OUT.8 for one in sbin; a SEE-ALSO page is in
+# section 1 unless it says otherwise, carbond-gpucap:8).
 # Subcommands listed under "Subcommands:" get a section each, from
 # "NAME SUB --help". Uses help2man (Debian package help2man).
 set -euo pipefail
@@ -42,7 +44,9 @@ roff() {  # escapes text for a no-fill roff block
   first=1
   for m in "$@"; do
     ((first)) || printf ',\n'
-    printf '.BR %s (1)' "$m"
+    page=${m%%:*} sect=1
+    [[ $m == *:* ]] && sect=${m##*:}
+    printf '.BR %s (%s)' "$page" "$sect"
     first=0
   done
   echo
@@ -50,5 +54,5 @@ roff() {  # escapes text for a no-fill roff block
   echo "The job file format: /usr/share/doc/carbond/job-spec.md; the README: /usr/share/doc/carbond/README.md."
 } > "$tmp/include.h2m"
 help2man --no-info --no-discard-stderr --version-string="$version" --name="$desc" \
-  --section=1 --source="carbond $version" --manual="carbond" \
+  --section="${out##*.}" --source="carbond $version" --manual="carbond" \
   --include="$tmp/include.h2m" --output="$out" "$tmp/bin/$name"

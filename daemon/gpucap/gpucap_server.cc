@@ -77,7 +77,14 @@ Status Server::CheckOwner(int64_t pid, uid_t uid, size_t index) const {
   if (static_cast<uid_t>(real_uid) != uid)
     return PermissionDenied("process " + std::to_string(pid) + " runs as uid " + std::to_string(real_uid) +
                             ", not as the caller's uid " + std::to_string(uid));
-  const std::string env = ReadAll(dir + "/environ");
+  // Reading another user's environment takes CAP_SYS_PTRACE (the unit grants it).
+  std::ifstream environ(dir + "/environ", std::ios::binary);
+  if (!environ.is_open())
+    return PermissionDenied("cannot read " + dir + "/environ to see process " + std::to_string(pid) +
+                            "'s GPUs (carbond-gpucap needs root with CAP_SYS_PTRACE); nothing was changed");
+  std::stringstream env_text;
+  env_text << environ.rdbuf();
+  const std::string env = env_text.str();
   const std::string key = "CUDA_VISIBLE_DEVICES=";
   for (size_t at = 0; at < env.size();) {
     size_t end = env.find('\0', at);

@@ -123,6 +123,12 @@ TEST(Config, TrackingModeAndWorkerGpus) {
   EXPECT_NE(m.find("at c.yaml:2:13"), std::string::npos) << m;
   EXPECT_NE(m.find("'worker.gpus[2]': '0' is listed twice at c.yaml:2:19"), std::string::npos) << m;
   EXPECT_FALSE(ParseConfig("worker: {gpus: [\"GPU-a,GPU-b\"]}\n", "c.yaml").ok());
+  EXPECT_EQ(ParseConfig("", "c")->gpu_cap_socket, "/run/carbond-gpucap.sock");
+  auto rel = ParseConfig("worker:\n  gpu_cap_socket: gpucap.sock\n", "c.yaml");
+  ASSERT_FALSE(rel.ok());
+  EXPECT_NE(rel.status().message().find("'worker.gpu_cap_socket': 'gpucap.sock' is not an absolute path"),
+            std::string::npos)
+      << rel.status().message();
 }
 
 TEST(Config, SkipIdleNeedsTheVirtualClock) {

@@ -151,6 +151,26 @@ TEST(JobSpec, GpusDefaultByDeviceAndMustFitIt) {
   EXPECT_HAS(ErrorOf("name: x\ntrain: {gpus: two}\n"), "train.gpus");
 }
 
+TEST(JobSpec, GpuPowerCapNeedsBothFieldsAndAGpu) {
+  auto spec = ParseJobSpec("name: x\ncarbon: {gpu_power_cap: {above_gco2_per_kwh: 300, limit_pct: 70}}\n", "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_TRUE(spec->carbon.gpu_power_cap);
+  EXPECT_EQ(spec->carbon.gpu_power_cap->above_gco2_per_kwh, 300);
+  EXPECT_EQ(spec->carbon.gpu_power_cap->limit_pct, 70);
+  EXPECT_FALSE(ParseJobSpec("name: x\n", "job.yaml")->carbon.gpu_power_cap);
+  EXPECT_HAS(ErrorOf("name: x\ncarbon: {gpu_power_cap: {above_gco2_per_kwh: 300, limit_pct: 101}}\n"),
+             "'carbon.gpu_power_cap.limit_pct': 101 is out of range");
+  EXPECT_HAS(ErrorOf("name: x\ncarbon: {gpu_power_cap: {limit_pct: 70}}\n"),
+             "'carbon.gpu_power_cap.above_gco2_per_kwh': required field is missing");
+  EXPECT_HAS(ErrorOf("name: x\ncarbon: {gpu_power_cap: 70}\n"), "carbon.gpu_power_cap");
+  EXPECT_HAS(ErrorOf("name: x\ntrain: {gpus: 0}\ncarbon: {gpu_power_cap: {above_gco2_per_kwh: 1, limit_pct: 70}}\n"),
+             "it has no GPU to cap");
+  // The baseline twin runs uncapped, as the job would without carbond.
+  auto twin = BaselineTwinSpec("name: x\ncarbon: {gpu_power_cap: {above_gco2_per_kwh: 300, limit_pct: 70}}\n", "job.yaml");
+  ASSERT_TRUE(twin.ok());
+  EXPECT_FALSE(ParseJobSpec(*twin, "twin.yaml")->carbon.gpu_power_cap);
+}
+
 TEST(JobSpec, BatchSizeMustDivideByAccumulationSteps) {
   std::string msg = ErrorOf("name: x\ntrain:\n  batch_size: 64\n  accumulation_steps: 3\n");
   EXPECT_HAS(msg, "batch_size 64 is not divisible by accumulation_steps 3");

@@ -2,10 +2,14 @@
 # Verifies the systemd unit (systemd-analyze verify) and asserts an exposure
 # score of 2.0 or lower (systemd-analyze security --offline=yes) with the
 # NVIDIA device nodes still allowed for the worker (DeviceAllow).
-# Usage: check_unit.sh BUILT_SYSTEMD_DIR CARBOND_BINARY
+# Then the same for carbond-gpucap's socket and service (root, two
+# capabilities, no network): verified, exposure 3.0 or lower.
+# Usage: check_unit.sh BUILT_SYSTEMD_DIR CARBOND_BINARY GPUCAP_BINARY SOURCE_SYSTEMD_DIR
 set -euo pipefail
 unit_dir=$1
 carbond=$2
+gpucap=$3
+src_dir=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The installed unit points at the installed binary; check it against this build.
@@ -30,4 +34,20 @@ for dev in char-nvidia-frontend char-nvidia-uvm char-nvidia-caps; do
   grep -q "^DeviceAllow=$dev rw" carbond.service || { echo "DeviceAllow=$dev rw is missing"; exit 1; }
 done
 if grep -q "^PrivateDevices=yes" carbond.service; then echo "PrivateDevices=yes hides /dev/nvidia*"; exit 1; fi
-echo "1 passed, 0 failed"
+
+sed -E "s#^ExecStart=[^ ]+#ExecStart=${gpucap}#" "$unit_dir/carbond-gpucap.service" > "$tmp/carbond-gpucap.service"
+cp "$src_dir/carbond-gpucap.socket" "$tmp/"
+if ! out=$(systemd-analyze verify ./carbond-gpucap.socket ./carbond-gpucap.service 2>&1) ||
+   grep -q "carbond-gpucap" <<<"$out"; then
+  echo "systemd-analyze verify complained about carbond-gpucap:"; echo "$out"; exit 1
+fi
+sec=$(systemd-analyze security --offline=yes --no-pager ./carbond-gpucap.service 2>&1 || true)
+score=$(sed -n 's/.*Overall exposure level for carbond-gpucap.service: \([0-9.]*\).*/\1/p' <<<"$sec")
+[[ -n "$score" ]] || { echo "could not read carbond-gpucap's exposure score:"; echo "$sec"; exit 1; }
+echo "systemd-analyze security carbond-gpucap.service: exposure $score (limit 3.0)"
+awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' || { echo "$sec"; exit 1; }
+grep -q '^CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE$' carbond-gpucap.service ||
+  { echo "carbond-gpucap.service must keep only CAP_SYS_ADMIN and CAP_SYS_PTRACE"; exit 1; }
+grep -q '^SocketMode=0660$' carbond-gpucap.socket && grep -q '^SocketGroup=carbond$' carbond-gpucap.socket ||
+  { echo "carbond-gpucap.socket must be 0660 for group carbond"; exit 1; }
+echo "2 passed, 0 failed"
