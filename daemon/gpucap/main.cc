@@ -55,7 +55,8 @@ void Serve(int conn, carbon::gpucap::Server& server) {
   line = line.substr(0, line.find('\n'));
   const std::string answer = server.Handle(line, cred.uid) + "\n";
   std::cerr << "carbond-gpucap: uid " << cred.uid << " pid " << cred.pid << ": " << line << " -> " << answer;
-  (void)::send(conn, answer.data(), answer.size(), MSG_NOSIGNAL);
+  if (::send(conn, answer.data(), answer.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(answer.size()))
+    std::cerr << "carbond-gpucap: the answer to uid " << cred.uid << " was not delivered: " << std::strerror(errno) << "\n";
 }
 
 }  // namespace
