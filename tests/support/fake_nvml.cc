@@ -7,7 +7,8 @@
 // constant 100 W, with an energy counter.
 //
 // Scenario file, one line per device (blank lines and # comments skipped):
-//   device NAME... watts W [uuid GPU-...] [counter no] [lost_after S] [energy_error CODE] [power_error CODE]
+//   device NAME... watts W [curve S:W,S:W,...] [uuid GPU-...] [counter no] [lost_after S]
+//          [energy_error CODE] [power_error CODE]
 // and optionally a line `init_error CODE`. NAME runs up to the first
 // keyword. The energy counter is W x the seconds since nvmlInit (in mJ, as
 // NVML counts); `counter no` makes nvmlDeviceGetTotalEnergyConsumption fail
@@ -22,8 +23,10 @@
 // (FAKE_NVML_STATE, else the scenario's path + ".limits"; with neither the
 // limits stay in the process), one line `UUID MILLIWATTS UNIX_MS`, so a
 // limit one process sets (carbond-gpucap) is the one another (the worker)
-// reads, from then on. The device draws min(watts, limit in force), and the
-// energy counter integrates that over time since nvmlInit.
+// reads, from then on. The device draws min(its power, the limit in force),
+// and the energy counter integrates that over time since nvmlInit. Its power
+// is `watts`, or with `curve 0.5:300,1.5:80` a curve over time: `watts` until
+// 0.5 s after nvmlInit, 300 W from then, 80 W from 1.5 s on.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -41,6 +44,7 @@ struct Device {
   std::string name = "Fake NVML GPU";
   std::string uuid;  // default: GPU-fake-<index>
   double watts = 100;
+  std::vector<std::pair<double, double>> curve;  // (seconds after nvmlInit, watts from then), sorted
   bool counter = true;
   double lost_after = -1;
   int energy_error = 0, power_error = 0;
@@ -97,21 +101,44 @@ std::vector<LimitChange> Changes(const Device& d) {
 }
 
 double LimitNow(const Device& d) {
-  auto c = Changes(d);
-  return c.empty() ? d.limit : c.back().watts;
+  double limit = d.limit;
+  const int64_t now = NowMs();
+  for (const LimitChange& c : Changes(d))
+    if (c.since_ms <= now) limit = c.watts;  // one written ahead is not in force yet
+  return limit;
 }
 
-// Joules drawn since nvmlInit: min(watts, the limit in force) over time
+// The device's own power t seconds after nvmlInit (its curve, or watts).
+double WattsAt(const Device& d, double t) {
+  double w = d.watts;
+  for (const auto& [at, watts] : d.curve)
+    if (at <= t) w = watts;
+  return w;
+}
+
+// Joules drawn since nvmlInit: min(its power, the limit in force) over time,
+// piecewise constant between the curve's points and the limit's changes
 // (seconds since nvmlInit; a change's time is on the system clock).
 double Joules(const Device& d) {
   const double now = Since();
-  double joules = 0, limit = d.limit, from = 0;
-  for (const LimitChange& c : Changes(d)) {
-    const double at = std::min(now, static_cast<double>(c.since_ms - S().start_ms) / 1000.0);
-    if (at > from) joules += std::min(d.watts, limit) * (at - from), from = at;
-    limit = c.watts;
+  std::vector<std::pair<double, double>> limits;  // (from, watts)
+  limits.emplace_back(0.0, d.limit);
+  for (const LimitChange& c : Changes(d))
+    limits.emplace_back(std::max(0.0, static_cast<double>(c.since_ms - S().start_ms) / 1000.0), c.watts);
+  std::vector<double> cuts = {0.0, now};
+  for (const auto& [at, w] : d.curve) cuts.push_back(at);
+  for (const auto& [at, w] : limits) cuts.push_back(at);
+  std::sort(cuts.begin(), cuts.end());
+  double joules = 0;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+    const double a = cuts[i], b = std::min(cuts[i + 1], now);
+    if (b <= a) continue;
+    double limit = d.limit;
+    for (const auto& [at, w] : limits)
+      if (at <= a) limit = w;  // the latest change at or before the piece
+    joules += std::min(WattsAt(d, a), limit) * (b - a);
   }
-  return joules + std::min(d.watts, limit) * std::max(0.0, now - from);
+  return joules;
 }
 
 void Load() {
@@ -149,6 +176,17 @@ void Load() {
     d.name.clear();
     while (words >> w) {
       if (w == "watts") words >> d.watts;
+      else if (w == "curve") {
+        std::string spec;
+        words >> spec;
+        std::istringstream points(spec);
+        for (std::string point; std::getline(points, point, ',');) {
+          const size_t colon = point.find(':');
+          if (colon != std::string::npos)
+            d.curve.emplace_back(std::atof(point.substr(0, colon).c_str()), std::atof(point.substr(colon + 1).c_str()));
+        }
+        std::sort(d.curve.begin(), d.curve.end());
+      }
       else if (w == "counter") words >> w, d.counter = w != "no";
       else if (w == "uuid") words >> d.uuid;
       else if (w == "lost_after") words >> d.lost_after;
@@ -240,7 +278,7 @@ int nvmlDeviceGetPowerUsage(void* handle, unsigned int* milliwatts) {
   const Device* d = nullptr;
   if (int e = Lookup(handle, &d)) return e;
   if (d->power_error) return d->power_error;
-  *milliwatts = static_cast<unsigned int>(std::min(d->watts, LimitNow(*d)) * 1000.0);
+  *milliwatts = static_cast<unsigned int>(std::min(WattsAt(*d, Since()), LimitNow(*d)) * 1000.0);
   return kSuccess;
 }
 

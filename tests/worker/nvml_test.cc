@@ -4,6 +4,7 @@
 // ctest -R 'Nvml|Gpu' selects these. The last runs the real carbon-worker.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -75,6 +76,47 @@ TEST_F(FakeNvml, WithoutAnEnergyCounterPowerIsIntegratedOverTheInterval) {
   ASSERT_TRUE(kwh.ok());
   EXPECT_EQ(method, "nvml-power");
   EXPECT_DOUBLE_EQ(*kwh, KwhFromPowerAndTime(250, 2.0));
+}
+
+// A power curve under a power limit that changes mid-run (as carbond-gpucap
+// changes it): the counter is the curve's known integral within 1%, and
+// the limit in force is what the meter reports.
+TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
+  Scenario("device Curve GPU watts 100 curve 0.3:400,0.6:50 limit 300 min_limit 100 max_limit 400\n");
+  std::string why;
+  const auto opening = Clock::now();
+  auto m = NvmlMeter::Open(&why);
+  const auto opened = Clock::now();
+  ASSERT_TRUE(m) << why;
+  EXPECT_EQ(m->PowerLimitW(), 300.0);
+  // 200 W from 0.45 s after the meter opened (a line of the shared state file).
+  const auto wall = std::chrono::system_clock::now() + std::chrono::milliseconds(450);
+  std::ofstream(dir_ / "scenario.limits")
+      << "GPU-fake-0 200000 "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() << "\n";
+  EXPECT_EQ(m->PowerLimitW(), 300.0);  // not yet in force
+  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  EXPECT_EQ(m->PowerLimitW(), 200.0);
+  std::string method;
+  const auto reading = Clock::now();
+  auto kwh = m->DeltaKwh(0, &method);
+  const auto read = Clock::now();
+  ASSERT_TRUE(kwh.ok());
+  // 100 W to 0.3 s, the curve's 400 W held to 300 W by the limit to 0.45 s,
+  // then to 200 W by the new one to 0.6 s, then the curve's 50 W.
+  auto joules = [](double t) {
+    return 100 * std::min(t, 0.3) + 300 * std::clamp(t - 0.3, 0.0, 0.15) + 200 * std::clamp(t - 0.45, 0.0, 0.15) +
+           50 * std::max(0.0, t - 0.6);
+  };
+  auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  const double lo = joules(secs(opened, reading)), hi = joules(secs(opening, read));
+  const double got = *kwh * 3.6e6;
+  // The new limit's start is 0.45 s after Open returned, so up to Open's
+  // own duration later than 0.45 s after nvmlInit: 100 W more for that long.
+  const double slack = 0.002 + 100 * secs(opening, opened);
+  EXPECT_GE(got, lo - slack);
+  EXPECT_LE(got, hi + slack);
+  EXPECT_NEAR(got, (lo + hi) / 2, 0.01 * got);
 }
 
 TEST_F(FakeNvml, NoPermissionOnTheCounterFallsBackToPower) {
