@@ -84,13 +84,13 @@ TEST_F(FakeNvml, WithoutAnEnergyCounterPowerIsIntegratedOverTheInterval) {
 TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
   Scenario("device Curve GPU watts 100 curve 0.3:400,0.6:50 limit 300 min_limit 100 max_limit 400\n");
   std::string why;
+  const auto wall = std::chrono::system_clock::now() + std::chrono::milliseconds(450);
   const auto opening = Clock::now();
   auto m = NvmlMeter::Open(&why);
   const auto opened = Clock::now();
   ASSERT_TRUE(m) << why;
   EXPECT_EQ(m->PowerLimitW(), 300.0);
-  // 200 W from 0.45 s after the meter opened (a line of the shared state file).
-  const auto wall = std::chrono::system_clock::now() + std::chrono::milliseconds(450);
+  // 200 W from 0.45 s after Open was called (a line of the shared state file).
   std::ofstream(dir_ / "scenario.limits")
       << "GPU-fake-0 200000 "
       << std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() << "\n";
@@ -111,8 +111,8 @@ TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
   auto secs = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
   const double lo = joules(secs(opened, reading)), hi = joules(secs(opening, read));
   const double got = *kwh * 3.6e6;
-  // The new limit's start is 0.45 s after Open returned, so up to Open's
-  // own duration later than 0.45 s after nvmlInit: 100 W more for that long.
+  // The new limit starts 0.45 s after Open was called, so up to Open's own
+  // duration before 0.45 s after nvmlInit: 100 W less for that long.
   const double slack = 0.002 + 100 * secs(opening, opened);
   EXPECT_GE(got, lo - slack);
   EXPECT_LE(got, hi + slack);
