@@ -15,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -89,9 +90,15 @@ int main(int argc, char** argv) {
     }
     allow_uid = pw->pw_uid;
   }
+  char* mode_end = nullptr;
+  const unsigned long mode = std::strtoul(mode_text.c_str(), &mode_end, 8);
+  if (mode_text.empty() || *mode_end != '\0' || mode > 0777) {
+    std::cerr << "carbond-gpucap: --socket-mode '" << mode_text << "' is not an octal mode such as 0660\n";
+    return 2;
+  }
   int fd = -1;
   if (!socket_path.empty()) {
-    fd = Listen(socket_path, static_cast<mode_t>(std::stoul(mode_text, nullptr, 8)));
+    fd = Listen(socket_path, static_cast<mode_t>(mode));
     if (fd < 0) {
       std::cerr << "carbond-gpucap: cannot listen on " << socket_path << ": " << std::strerror(errno) << "\n";
       return 1;
