@@ -82,8 +82,11 @@ std::map<int64_t, std::string> PowerCapper::Apply(const std::vector<CapJob>& run
       for (const json& g : r->value("restored", json::array()))
         spdlog::info("GPU {}: power limit restored to {} W (its job ended)", g.value("uuid", "?"), g.value("limit_w", 0.0));
       pending_.clear();
-    } else {
-      spdlog::warn("cannot restore the power limit of GPUs whose job ended (trying again): {}", r.status().message());
+      pending_warned_ = false;
+    } else if (!pending_warned_) {  // once, not at every tick it is tried again
+      spdlog::warn("cannot restore the power limit of GPUs whose job ended (trying again at every tick): {}",
+                   r.status().message());
+      pending_warned_ = true;
     }
   }
   for (const CapJob& job : running) {

@@ -57,6 +57,7 @@ class PowerCapper {
   Call call_;
   std::map<int64_t, State> jobs_;
   std::vector<std::string> pending_;  // GPUs whose restore failed: tried again each tick
+  bool pending_warned_ = false;
 };
 
 }  // namespace carbon
