@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <spdlog/spdlog.h>
@@ -341,6 +342,12 @@ class Daemon {
     // the previous carbond, so every limit it left lowered goes back now.
     capper_ = std::make_unique<PowerCapper>(
         [this](const nlohmann::json& request) { return gpucap::Call(config_.gpu_cap_socket, request); });
+    // Where carbond hands out no GPUs, a worker has carbond's CUDA_VISIBLE_DEVICES (unset: every GPU).
+    if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) {
+      std::istringstream items(v);
+      for (std::string item; std::getline(items, item, ',');)
+        if (!item.empty()) env_gpus_.push_back(item);
+    }
     std::error_code ec;
     if (std::filesystem::exists(config_.gpu_cap_socket, ec)) {
       if (Status st = capper_->RestoreAll(); !st.ok())
@@ -351,37 +358,40 @@ class Daemon {
 
   // carbon.gpu_power_cap: the running local jobs that ask for one, with
   // their zone's intensity now, to the capper; the reasons it changes.
+  // Each job is read and its spec parsed once, when its worker is first seen.
   void CapGpus() {
-    JobFilter running;
-    running.state = JobState::kRunning;
-    running.limit = 100000;
-    auto jobs = store_->List(running);
-    if (!jobs.ok()) return;
+    std::map<int64_t, std::optional<CapJob>> seen;
     std::vector<CapJob> capped;
-    for (const JobRecord& job : *jobs) {
-      std::optional<ProcessExecutor::RunningWorker> w;
-      for (ProcessExecutor* e : local_executors_)
-        if (!w) w = e->Worker(job.id);
-      if (!w) continue;
-      auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
-      if (!spec.ok() || !spec->carbon.gpu_power_cap) continue;
-      CapJob c;
-      c.id = job.id;
-      c.pid = w->pid;
-      c.gpus = w->gpus;
-      if (c.gpus.empty())  // carbond hands none out: the worker has carbond's CUDA_VISIBLE_DEVICES, or every GPU
-        if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES"); v && *v) {
-          std::istringstream items(v);
-          for (std::string item; std::getline(items, item, ',');)
-            if (!item.empty()) c.gpus.push_back(item);
-        }
-      c.cap = *spec->carbon.gpu_power_cap;
-      c.zone = scheduler_->ZoneOf(*spec, job.site);
-      if (const ZoneIntensity* z = intensity_->Zone(c.zone); z && z->current) c.gco2_per_kwh = z->current->point.gco2_per_kwh;
-      capped.push_back(std::move(c));
-    }
+    for (ProcessExecutor* e : local_executors_)
+      for (int64_t id : e->RunningJobs()) {
+        auto known = cap_jobs_.find(id);
+        seen[id] = known != cap_jobs_.end() ? known->second : CapJobOf(id);
+        auto w = e->Worker(id);
+        if (!seen[id] || !w) continue;
+        CapJob c = *seen[id];
+        c.pid = w->pid;
+        c.gpus = w->gpus.empty() ? env_gpus_ : w->gpus;
+        if (const ZoneIntensity* z = intensity_->Zone(c.zone); z && z->current)
+          c.gco2_per_kwh = z->current->point.gco2_per_kwh;
+        capped.push_back(std::move(c));
+      }
+    cap_jobs_ = std::move(seen);  // jobs that ended drop out
     if (capped.empty() && capper_->idle()) return;
     for (const auto& [id, note] : capper_->Apply(capped)) scheduler_->OnSiteNote(id, note);
+  }
+
+  // A running job's cap and zone, and the GPUs it has where carbond hands
+  // none out; empty when it asks for no cap.
+  std::optional<CapJob> CapJobOf(int64_t id) {
+    auto job = store_->Get(id);
+    if (!job.ok()) return std::nullopt;
+    auto spec = ParseJobSpec(job->spec_text, "job " + std::to_string(id));
+    if (!spec.ok() || !spec->carbon.gpu_power_cap) return std::nullopt;
+    CapJob c;
+    c.id = id;
+    c.cap = *spec->carbon.gpu_power_cap;
+    c.zone = scheduler_->ZoneOf(*spec, job->site);
+    return c;
   }
 
   // The scheduler and one executor per site (carbond.yaml's sites, or the
@@ -560,6 +570,8 @@ class Daemon {
   std::vector<std::unique_ptr<Executor>> executors_;  // one per site
   std::vector<ProcessExecutor*> local_executors_;
   std::unique_ptr<PowerCapper> capper_;
+  std::map<int64_t, std::optional<CapJob>> cap_jobs_;  // running local jobs: their cap, if any
+  std::vector<std::string> env_gpus_;                  // carbond's CUDA_VISIBLE_DEVICES
   PolicyRegistry policies_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<HttpClient> http_;

@@ -70,6 +70,12 @@ class ProcessExecutor final : public Executor {
     std::vector<std::string> gpus;
   };
   std::optional<RunningWorker> Worker(int64_t job_id) const;
+  // The jobs whose workers run here.
+  std::vector<int64_t> RunningJobs() const {
+    std::vector<int64_t> ids;
+    for (const auto& [id, child] : children_) ids.push_back(id);
+    return ids;
+  }
 
  private:
   struct Child;
