@@ -138,7 +138,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
   YAML::Node carbon = root["carbon"];
   if (y.Map(carbon, "carbon",
             {"policy", "zone", "threshold_gco2_per_kwh", "max_wait", "not_before", "deadline",
-             "expected_duration", "budget_kg", "sites", "gpu_power_cap"})) {
+             "expected_duration", "budget_kg", "sites", "gpu_power_cap", "interruptible", "min_segment"})) {
     CarbonSpec& c = spec.carbon;
     Set(c.policy, y.Enum(carbon, "carbon", "policy", {"immediate", "threshold", "forecast"}));
     Set(c.zone, y.String(carbon, "carbon", "zone"));
@@ -165,6 +165,20 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
                   "the job trains on the CPU (train.device cpu or train.gpus 0): it has no GPU to cap; use "
                   "train.device cuda or auto, or leave gpu_power_cap out");
     }
+    Set(c.interruptible, y.Bool(carbon, "carbon", "interruptible"));
+    if (auto seg = y.DurationField(carbon, "carbon", "min_segment")) {
+      if (*seg < std::chrono::minutes(1))
+        y.ErrorAt(carbon, "min_segment", "carbon.min_segment",
+                  FormatDuration(*seg) + " is not accepted; a segment lasts at least 1m (e.g. 30m, 1h, 2h)");
+      else
+        c.min_segment = *seg;
+      if (!c.interruptible)
+        y.ErrorAt(carbon, "min_segment", "carbon.min_segment",
+                  "applies to interruptible jobs only; add interruptible: true or leave min_segment out");
+    }
+    if (c.interruptible && c.policy != "forecast")
+      y.ErrorAt(carbon, "interruptible", "carbon.interruptible",
+                "needs policy forecast (its segments are planned over the forecast); policy is '" + c.policy + "'");
     if (c.policy == "threshold" && !c.threshold_gco2_per_kwh && y.ok())
       y.Error(carbon, "carbon.threshold_gco2_per_kwh",
               "policy 'threshold' needs threshold_gco2_per_kwh (gCO2/kWh, e.g. 200)");

@@ -84,6 +84,11 @@ struct CarbonSpec {
     double limit_pct = 100;
   };
   std::optional<GpuPowerCap> gpu_power_cap;
+  // carbon.interruptible (policy forecast): the run is planned as segments
+  // of at least min_segment over the cheapest forecast hours before the
+  // deadline; between them the worker checkpoints and exits, and the job waits.
+  bool interruptible = false;
+  Duration min_segment = std::chrono::hours(1);
 };
 
 struct JobSpec {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/segments.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -20,6 +21,85 @@ std::optional<ReleaseDecision> NotBefore(const PolicyInput& in) {
   const auto& nb = in.spec.carbon.not_before;
   if (nb && in.now < *nb) return ReleaseDecision{false, *nb, "waiting for not_before " + FormatTime(*nb)};
   return std::nullopt;
+}
+
+std::string Hours(Duration d) {
+  char buf[32];
+  const double h = std::chrono::duration<double>(d).count() / 3600.0;
+  std::snprintf(buf, sizeof buf, h >= 10 || h == std::floor(h) ? "%.0f h" : "%.1f h", h);
+  return buf;
+}
+
+// The forecast policy for an interruptible job: segments over [now, deadline).
+ReleaseDecision DecideInterruptible(const PolicyInput& in, const ExpectedDuration& d) {
+  const SegmentProgress& p = in.progress;
+  const Timestamp deadline = LatestStart(in, d.duration) + d.duration;
+  const Duration remaining = d.duration - p.done;
+  const std::string done_text = Hours(p.done) + " of " + Hours(d.duration) + " done";
+  const std::string tail = "expected duration " + FormatDuration(d.duration) + " (" + d.source + ")";
+  auto run_to_end = [&](const std::string& why) {
+    ReleaseDecision out{true, in.now, (p.running ? "running to the end: " : "released to run to the end: ") + why};
+    return out;
+  };
+  if (remaining <= Duration::zero())
+    return run_to_end("it has run its expected duration (" + done_text + "); " + tail);
+  const GridView* g = in.grid;
+  if (!g || g->forecast.empty())
+    return run_to_end("no forecast for zone " + (g ? g->zone : std::string("?")) +
+                      (g && !g->why_no_data.empty() ? " (" + g->why_no_data + ")" : "") + "; not pausing blind");
+  IntensitySeries series = g->forecast;
+  const bool extended = ExtendDaily(series, deadline);
+  SegmentRequest rq;
+  rq.now = in.now;
+  rq.deadline = deadline;
+  rq.remaining = remaining;
+  rq.min_segment = in.spec.carbon.min_segment;
+  rq.overhead = in.resume_overhead.value_or(in.defaults.resume_overhead);
+  rq.never_started = !p.started && !p.running;
+  rq.running = p.running;
+  rq.running_for = p.running_for;
+  SegmentPlan plan = PlanSegments(series, rq);
+  // A planned start that has come is kept unless waiting on is more than
+  // kKeepPlanMargin cleaner (as for one window).
+  if (!p.running && plan.feasible() && !plan.StartsAt(in.now) && in.planned_start && in.now >= *in.planned_start) {
+    SegmentRequest now_rq = rq;
+    now_rq.start_now = true;
+    SegmentPlan now_plan = PlanSegments(series, now_rq);
+    if (now_plan.feasible() && now_plan.cost <= plan.cost * (1 + kKeepPlanMargin)) plan = std::move(now_plan);
+  }
+  if (!plan.feasible())
+    return run_to_end("the deadline " + ShortTime(deadline, in.now) + " UTC leaves no time to pause (" +
+                      done_text + ", " + FormatDuration(std::chrono::duration_cast<Duration>(remaining)) +
+                      " left plus " + FormatDuration(rq.overhead) + " per resume); " + tail);
+  const std::string source = "forecast from " + g->forecast_source +
+                             (extended ? ", extended past its horizon by the daily cycle" : "");
+  const size_t n = plan.segments.size();
+  std::string plan_text = std::to_string(n) + " segment" + (n == 1 ? "" : "s") + " planned, mean " +
+                          G(plan.mean_gco2_per_kwh) + " g/kWh";
+  ReleaseDecision out;
+  out.mean_gco2_per_kwh = plan.mean_gco2_per_kwh;
+  const Segment& first = plan.segments.front();
+  if (plan.StartsAt(in.now)) {
+    const bool last = n == 1;
+    out = {true, in.now,
+           std::string(p.running ? "running on" : p.started ? "resumed" : "released") +
+               (last ? " to the end (" : " until " + ShortTime(first.end, in.now) + " UTC (") + plan_text + "; " +
+               done_text + "); " + tail + "; " + source};
+    out.mean_gco2_per_kwh = plan.mean_gco2_per_kwh;
+    if (!last) out.segment_end = first.end;
+    return out;
+  }
+  const double then = MeanIntervals(series, first.start, first.end);
+  std::string now_text = g->current_gco2_per_kwh ? G(*g->current_gco2_per_kwh) + " g/kWh now"
+                                                 : G(MeanIntervals(series, in.now, in.now + std::chrono::hours(1))) +
+                                                       " g/kWh forecast now";
+  out = {false, first.start,
+         std::string(p.running ? "paused until " : p.started ? "paused until " : "waiting for its first segment at ") +
+             ShortTime(first.start, in.now) + " UTC: " + now_text + ", " + G(then) + " then; " + done_text + "; " +
+             plan_text + "; " + tail + "; " + source,
+         first.end};
+  out.mean_gco2_per_kwh = plan.mean_gco2_per_kwh;
+  return out;
 }
 
 }  // namespace
@@ -86,6 +166,7 @@ ReleaseDecision ThresholdPolicy::Decide(const PolicyInput& in) const {
 ReleaseDecision ForecastPolicy::Decide(const PolicyInput& in) const {
   if (auto wait = NotBefore(in)) return *wait;
   ExpectedDuration d = ExpectedDurationOf(in);
+  if (in.spec.carbon.interruptible) return DecideInterruptible(in, d);
   Timestamp earliest = in.now;
   Timestamp latest = LatestStart(in, d.duration);
   if (latest <= in.now)

@@ -36,6 +36,9 @@ struct ReleaseDecision {
   // The forecast policy: the mean forecast intensity over the window it
   // starts now or plans (what placement over several sites compares).
   std::optional<double> mean_gco2_per_kwh;
+  // An interruptible job (carbon.interruptible) released, or left running:
+  // when its segment ends and it pauses (empty: it runs to the end).
+  std::optional<Timestamp> segment_end;
 };
 
 // What the scheduler knows about the job's zone.
@@ -52,6 +55,18 @@ struct PolicyDefaults {
   Duration max_wait = std::chrono::hours(24);
   Duration expected_duration = std::chrono::hours(1);  // when neither the spec nor history says
   double duration_margin = 1.2;  // applied to learned and default durations
+  // Interruptible jobs: what a pause costs (checkpoint + restart) when the
+  // job's own history does not say (scheduler.default_resume_overhead).
+  Duration resume_overhead = std::chrono::minutes(2);
+};
+
+// Where an interruptible job stands: the work done in its segments so far
+// (run time less each resume's overhead) and whether it runs now.
+struct SegmentProgress {
+  Duration done{};
+  bool started = false;        // it ran before (it resumes from a checkpoint)
+  bool running = false;        // it runs now, for `running_for` in this segment
+  Duration running_for{};
 };
 
 struct PolicyInput {
@@ -69,6 +84,10 @@ struct PolicyInput {
   // than kKeepPlanMargin cleaner (re-planning on every new forecast would
   // otherwise chase forecast noise towards the deadline).
   std::optional<Timestamp> planned_start = std::nullopt;
+  // Interruptible jobs: progress, and the pause cost measured on this job
+  // (else defaults.resume_overhead).
+  SegmentProgress progress = {};
+  std::optional<Duration> resume_overhead = std::nullopt;
 };
 constexpr double kKeepPlanMargin = 0.05;
 
@@ -99,6 +118,12 @@ class ThresholdPolicy final : public ReleasePolicy {
   ReleaseDecision Decide(const PolicyInput& in) const override;
 };
 
+// With carbon.interruptible, the forecast policy plans segments
+// (common/segments.h) over [now, deadline): a waiting job is released when
+// its first segment starts now (segment_end: when it pauses); a running one
+// (progress.running), asked at its segment's end, goes on to its next
+// segment's end or pauses (release false, planned_start: when it resumes).
+// When the work left needs all the time left, it runs to the end.
 class ForecastPolicy final : public ReleasePolicy {
  public:
   ReleaseDecision Decide(const PolicyInput& in) const override;

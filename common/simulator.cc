@@ -10,6 +10,7 @@
 #include "common/forecaster.h"
 #include "common/mock_intensity.h"
 #include "common/policy.h"
+#include "common/segments.h"
 #include "common/time_util.h"
 
 namespace carbon {
@@ -46,6 +47,8 @@ JobSpec SimSpec(const SimOptions& o) {
   spec.carbon.threshold_gco2_per_kwh = o.threshold;
   spec.carbon.max_wait = o.max_wait;
   spec.carbon.expected_duration = o.duration;
+  spec.carbon.interruptible = o.interruptible;
+  spec.carbon.min_segment = o.min_segment;
   return spec;
 }
 
@@ -67,6 +70,8 @@ class Forecasts {
   Forecasts(const IntensitySeries& trace, const SimOptions& o) : trace_(trace), o_(o) {
     step_ = trace.size() > 1 ? std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time)
                              : Duration(std::chrono::hours(1));
+    // A perfect (or noisy) forecast knows the job's whole window.
+    horizon_ = std::max<Duration>(o.horizon, o.max_wait + o.duration + step_);
   }
   const IntensitySeries& At(Timestamp now) {
     if (o_.forecast == "own") {
@@ -80,7 +85,7 @@ class Forecasts {
       }
       return it->second;
     }
-    scratch_ = SliceSorted(trace_, now, now + o_.horizon);
+    scratch_ = SliceSorted(trace_, now, now + horizon_);
     if (o_.forecast == "noise") {
       const int64_t issued = std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count();
       for (IntensityPoint& p : scratch_) {
@@ -95,10 +100,96 @@ class Forecasts {
  private:
   const IntensitySeries& trace_;
   const SimOptions& o_;
-  Duration step_;
+  Duration step_, horizon_;
   std::unordered_map<int64_t, IntensitySeries> cache_;
   IntensitySeries scratch_;
 };
+
+// The grid a policy sees at `now`.
+GridView SimGrid(const IntensitySeries& trace, Forecasts& forecasts, const SimOptions& o, Timestamp now) {
+  GridView g;
+  g.zone = "sim";
+  if (auto p = PointAt(trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
+  g.current_source = "trace";
+  if (o.policy == "forecast") {
+    g.forecast = forecasts.At(now);
+    g.forecast_source = o.forecast;
+  }
+  return g;
+}
+
+// The next re-plan after `now`: the next trace step, or the planned time if sooner.
+Timestamp NextReplan(Timestamp now, Duration step, std::optional<Timestamp> planned) {
+  Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
+  while (next <= now) next += step;
+  if (planned && *planned > now) next = std::min(next, *planned);
+  return next;
+}
+
+// One interruptible job, as the daemon runs it: while it waits, re-planned
+// at every step; while it runs, asked at each segment's end whether it goes
+// on or pauses. Each resume costs the overhead (run time at the grid's
+// intensity then, no work done).
+void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const SimOptions& o, const JobSpec& spec,
+                      const PolicyRegistry& registry, Duration step, SimJob& job) {
+  const Timestamp deadline = job.arrival + o.max_wait + o.duration;
+  SegmentProgress progress;
+  std::optional<Timestamp> planned;
+  std::vector<Segment> ran;
+  Timestamp now = job.arrival;
+  bool first = true;
+  auto decide = [&](Timestamp at) {
+    GridView g = SimGrid(trace, forecasts, o, at);
+    PolicyInput in{spec, job.arrival, at};
+    in.grid = &g;
+    in.planned_start = planned;
+    in.progress = progress;
+    in.defaults.resume_overhead = o.resume_overhead;
+    return registry.Decide(in);
+  };
+  while (true) {
+    ReleaseDecision d = decide(now);
+    if (!d.release && now < deadline) {
+      planned = d.planned_start;
+      now = std::min(NextReplan(now, step, planned), deadline);
+      continue;
+    }
+    // Runs from now: a resume first pays its overhead.
+    if (first) job.start = now, first = false;
+    const Duration overhead = progress.started ? o.resume_overhead : Duration::zero();
+    progress.started = progress.running = true;
+    const Timestamp began = now;
+    std::optional<Timestamp> seg_end = d.segment_end;
+    Timestamp work_from = now + overhead;
+    while (true) {
+      const Timestamp finish = work_from + (o.duration - progress.done);
+      if (!seg_end || *seg_end >= finish) {
+        ran.push_back({began, finish});
+        progress.done = o.duration;
+        job.end = finish;
+        job.segments = static_cast<int64_t>(ran.size());
+        job.policy_g = SegmentsCost(trace, ran) / (std::chrono::duration<double>(o.duration).count() / 3600.0);
+        return;
+      }
+      // The segment's end: on, or pause.
+      if (*seg_end > work_from) progress.done += std::chrono::duration_cast<Duration>(*seg_end - work_from);
+      work_from = std::max(work_from, *seg_end);
+      now = *seg_end;
+      progress.running_for = std::chrono::duration_cast<Duration>(now - began);
+      ReleaseDecision on = decide(now);
+      if (on.release) {
+        seg_end = on.segment_end;
+        continue;
+      }
+      ran.push_back({began, now});
+      progress.running = false;
+      progress.running_for = Duration::zero();
+      planned = on.planned_start;
+      now = std::min(NextReplan(now, step, planned), deadline);
+      break;
+    }
+  }
+}
 
 }  // namespace
 
@@ -108,6 +199,9 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   if (o.policy != "immediate" && o.policy != "threshold" && o.policy != "forecast")
     return InvalidArgument("--policy '" + o.policy + "' is not accepted; expected immediate, threshold or forecast",
                            "policy");
+  if (o.interruptible && o.policy != "forecast")
+    return InvalidArgument("--interruptible needs --policy forecast (segments are planned over the forecast)",
+                           "interruptible");
   const Duration step = std::chrono::duration_cast<Duration>(trace[1].time - trace[0].time);
   // Arrivals start after 35 days whatever the policy, so every policy and
   // forecast mode sees the same jobs (the own forecaster needs the history).
@@ -127,30 +221,37 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
     SimJob job;
     job.arrival = arrival;
     Timestamp latest = arrival + o.max_wait;
+    if (o.interruptible) {
+      RunInterruptible(trace, forecasts, o, spec, registry, step, job);
+      const double hours = std::chrono::duration<double>(o.duration).count() / 3600.0;
+      job.immediate_g = MeanIntervals(trace, arrival, arrival + o.duration);
+      SegmentRequest rq;
+      rq.now = arrival;
+      rq.deadline = latest + o.duration;
+      rq.remaining = o.duration;
+      rq.min_segment = o.min_segment;
+      rq.overhead = o.resume_overhead;
+      SegmentPlan oracle = PlanSegments(SliceSorted(trace, arrival, rq.deadline), rq);
+      job.oracle_start = oracle.feasible() ? oracle.segments.front().start : arrival;
+      job.oracle_g = oracle.feasible() ? SegmentsCost(trace, oracle.segments) / hours : job.immediate_g;
+      result.jobs.push_back(job);
+      continue;
+    }
     // Re-plan at every trace step (a new forecast) or at the planned start.
     Timestamp now = arrival;
     std::optional<Timestamp> planned;  // as the daemon stores it between ticks
     while (true) {
-      GridView g;
-      g.zone = "sim";
-      if (auto p = PointAt(trace, now)) g.current_gco2_per_kwh = p->gco2_per_kwh;
-      g.current_source = "trace";
-      if (o.policy == "forecast") {
-        g.forecast = forecasts.At(now);
-        g.forecast_source = o.forecast;
-      }
+      GridView g = SimGrid(trace, forecasts, o, now);
       PolicyInput in{spec, arrival, now};
       in.grid = &g;
       in.planned_start = planned;
       ReleaseDecision d = registry.Decide(in);
       if (d.release || now >= latest) break;
       planned = d.planned_start;
-      Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
-      while (next <= now) next += step;
-      if (d.planned_start && *d.planned_start > now) next = std::min(next, *d.planned_start);
-      now = std::min(next, latest);
+      now = std::min(NextReplan(now, step, d.planned_start), latest);
     }
     job.start = now;
+    job.end = now + o.duration;
     job.immediate_g = MeanIntervals(trace, arrival, arrival + o.duration);
     job.policy_g = MeanIntervals(trace, job.start, job.start + o.duration);
     auto oracle = BestStart(SliceSorted(trace, arrival, latest + o.duration), arrival, latest, o.duration);
@@ -160,8 +261,9 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   }
   SimSummary& s = result.summary;
   s.jobs = o.jobs;
-  double delay = 0;
+  double delay = 0, segments = 0;
   for (const SimJob& j : result.jobs) {
+    segments += static_cast<double>(j.segments);
     s.immediate_mean_g += j.immediate_g;
     s.policy_mean_g += j.policy_g;
     s.oracle_mean_g += j.oracle_g;
@@ -174,6 +276,7 @@ StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& o) 
   s.policy_mean_g /= n;
   s.oracle_mean_g /= n;
   s.mean_delay_h = delay / n;
+  s.mean_segments = segments / n;
   if (s.immediate_mean_g > 0) {
     s.saving_pct = 100 * (s.immediate_mean_g - s.policy_mean_g) / s.immediate_mean_g;
     s.oracle_saving_pct = 100 * (s.immediate_mean_g - s.oracle_mean_g) / s.immediate_mean_g;
@@ -279,6 +382,9 @@ StatusOr<SimSitesSummary> SimulateSites(const std::vector<SimZone>& zones, const
   if (o.policy != "immediate" && o.policy != "threshold" && o.policy != "forecast")
     return InvalidArgument("--policy '" + o.policy + "' is not accepted; expected immediate, threshold or forecast",
                            "policy");
+  if (o.interruptible)
+    return InvalidArgument("--interruptible takes one trace; placement over several zones plans one window",
+                           "interruptible");
   const Duration step = std::chrono::duration_cast<Duration>(zones[0].trace[1].time - zones[0].trace[0].time);
   Timestamp begin = zones[0].trace.front().time, end = zones[0].trace.back().end();
   for (const SimZone& z : zones) {

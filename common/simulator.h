@@ -27,6 +27,12 @@ struct SimOptions {
   // Several zones (SimulateSites): jobs running at once in one zone; 0: no limit.
   int64_t slots_per_site = 0;
   double site_switch_margin = 0.05;
+  // Interruptible jobs (issue 18): planned as segments (common/segments.h);
+  // each resume costs resume_overhead of run time. The oracle plans the
+  // same way on the true trace. One zone only.
+  bool interruptible = false;
+  Duration min_segment = std::chrono::hours(1);
+  Duration resume_overhead = std::chrono::minutes(2);
 };
 
 // Parses "perfect", "own", "noise:0.1" or "noise:10%".
@@ -36,9 +42,14 @@ struct SimJob {
   Timestamp arrival;
   Timestamp start;          // chosen by the policy
   Timestamp oracle_start;
-  double immediate_g = 0;   // mean true intensity over the run had it started at arrival
+  // Mean true intensity over the run had it started at arrival, as run by
+  // the policy, and the oracle's. Interruptible: the emissions of all its
+  // segments (overheads included) over the duration, at constant power.
+  double immediate_g = 0;
   double policy_g = 0;
   double oracle_g = 0;
+  int64_t segments = 1;     // interruptible: how many it ran in
+  Timestamp end;            // when it finished
 };
 
 struct SimSummary {
@@ -49,6 +60,7 @@ struct SimSummary {
   double share_of_oracle = 0;    // saving / oracle saving
   double mean_delay_h = 0;
   double max_delay_h = 0;
+  double mean_segments = 1;  // interruptible: segments per job
 };
 
 struct SimResult {
@@ -60,6 +72,7 @@ struct SimResult {
 // 35 days (history for the `own` forecaster; the same jobs for every policy),
 // each re-planned at every trace step.
 // Emission figures assume constant power: the mean intensity over the run.
+// A perfect or noisy forecast covers each job's whole window (its deadline).
 StatusOr<SimResult> Simulate(const IntensitySeries& trace, const SimOptions& options);
 
 // Placement over several zones (issue 17): each job may run in any of them

@@ -198,8 +198,15 @@ carbon::StatusOr<carbon::IntensitySeries> LoadTrace(const std::string& path, con
 
 // The summary keys of one run over one trace.
 json SimRow(const carbon::SimOptions& o, const carbon::SimSummary& s, double secs) {
-  return SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct, s.oracle_saving_pct,
-                 s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+  json j = SimJson(o, s.jobs, s.immediate_mean_g, s.policy_mean_g, s.oracle_mean_g, s.saving_pct, s.oracle_saving_pct,
+                   s.share_of_oracle, s.mean_delay_h, s.max_delay_h, secs);
+  if (o.interruptible) {
+    j["interruptible"] = true;
+    j["min_segment"] = carbon::FormatDuration(o.min_segment);
+    j["resume_overhead"] = carbon::FormatDuration(o.resume_overhead);
+    j["mean_segments"] = s.mean_segments;
+  }
+  return j;
 }
 
 // carbonctl simulate --each --trace A --trace B ...: every trace on its own,
@@ -263,7 +270,9 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
                         {"oracle_start", carbon::FormatTime(job.oracle_start)},
                         {"immediate_gco2_per_kwh", job.immediate_g},
                         {"policy_gco2_per_kwh", job.policy_g},
-                        {"oracle_gco2_per_kwh", job.oracle_g}});
+                        {"oracle_gco2_per_kwh", job.oracle_g},
+                        {"end", carbon::FormatTime(job.end)},
+                        {"segments", job.segments}});
       j["per_job"] = jobs;
     }
     std::cout << j.dump(2) << "\n";
@@ -278,6 +287,10 @@ int Simulate(carbon::SimOptions o, const std::string& trace_path, const std::str
                                                         : o.forecast.c_str());
   std::printf(", %lld jobs of %s, max wait %s\n", static_cast<long long>(s.jobs),
               carbon::FormatDuration(o.duration).c_str(), carbon::FormatDuration(o.max_wait).c_str());
+  if (o.interruptible)
+    std::printf("interruptible: min segment %s, resume overhead %s; %.2f segments per job\n",
+                carbon::FormatDuration(o.min_segment).c_str(), carbon::FormatDuration(o.resume_overhead).c_str(),
+                s.mean_segments);
   std::printf("mean intensity during the jobs: immediate %.1f, %s %.1f, oracle %.1f gCO2/kWh\n", s.immediate_mean_g,
               o.policy.c_str(), s.policy_mean_g, s.oracle_mean_g);
   std::printf("saving vs immediate: %.1f%% (oracle %.1f%%), %.1f%% of the oracle's saving\n", s.saving_pct,
@@ -680,6 +693,7 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
     carbon::SimOptions sim;
     std::vector<std::string> traces;
     std::string forecast = "perfect", duration = "4h", max_wait = "24h", time_col, value_col;
+    std::string min_segment = "1h", resume_overhead = "2m";
     bool per_job = false, each = false;
   };
   auto a = std::make_shared<Args>();
@@ -704,7 +718,20 @@ Subcommand SimulateCmd(CLI::App& app, const Context& ctx) {
   cmd->add_flag("--each", a->each,
                 "several --trace FILE: simulate each on its own (one JSON line or row per trace, then the mean "
                 "and lowest share of the oracle)");
+  cmd->add_flag("--interruptible", a->sim.interruptible,
+                "jobs pause through dirty hours: planned as segments before their deadline (one trace; policy "
+                "forecast), against the interruptible oracle");
+  cmd->add_option("--min-segment", a->min_segment, "--interruptible: the shortest segment")->capture_default_str();
+  cmd->add_option("--resume-overhead", a->resume_overhead,
+                  "--interruptible: run time lost at each resume (checkpoint + restart)")
+      ->capture_default_str();
   return {cmd, [a, &ctx] {
+            auto seg = carbon::ParseDuration(a->min_segment);
+            if (!seg.ok()) return SimUsage("--min-segment: " + seg.status().message());
+            auto over = carbon::ParseDuration(a->resume_overhead, /*allow_zero=*/true);
+            if (!over.ok()) return SimUsage("--resume-overhead: " + over.status().message());
+            a->sim.min_segment = *seg;
+            a->sim.resume_overhead = *over;
             if (a->each)
               return SimulateEach(a->sim, a->traces, a->forecast, a->duration, a->max_wait, a->time_col, a->value_col,
                                   ctx.as_json());
