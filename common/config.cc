@@ -294,13 +294,15 @@ StatusOr<Config> ParseConfig(const std::string& text, const std::string& file) {
 
   YAML::Node sched = root["scheduler"];
   if (y.Map(sched, "scheduler", {"tick", "default_zone", "default_max_wait", "default_expected_duration",
-                                 "duration_margin", "site_switch_margin"})) {
+                                 "duration_margin", "site_switch_margin", "default_resume_overhead"})) {
     Set(c.tick, y.DurationField(sched, "scheduler", "tick"));
     Set(c.default_zone, y.String(sched, "scheduler", "default_zone"));
     Set(c.default_max_wait, y.DurationField(sched, "scheduler", "default_max_wait", /*allow_zero=*/true));
     Set(c.default_expected_duration, y.DurationField(sched, "scheduler", "default_expected_duration"));
     Set(c.duration_margin, y.Double(sched, "scheduler", "duration_margin", 1.0, 10.0));
     Set(c.site_switch_margin, y.Double(sched, "scheduler", "site_switch_margin", 0.0, 1.0));
+    Set(c.default_resume_overhead,
+        y.DurationField(sched, "scheduler", "default_resume_overhead", /*allow_zero=*/true));
   }
 
   YAML::Node api = root["api"];

@@ -141,6 +141,9 @@ struct Config {
   Duration default_expected_duration = std::chrono::hours(1);   // neither spec nor history
   double duration_margin = 1.2;                                  // on learned and default durations
   double site_switch_margin = 0.05;  // a job over several sites moves only to a site this much cleaner
+  // What a pause of an interruptible job costs (checkpoint + restart) until
+  // the job's own pauses were measured.
+  Duration default_resume_overhead = std::chrono::minutes(2);
 
   int64_t max_header_bytes = 8 * 1024;
   int64_t max_body_bytes = 1024 * 1024;

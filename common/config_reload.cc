@@ -103,6 +103,7 @@ const std::vector<Entry>& Entries() {
       CARBON_KEY("scheduler.default_expected_duration", nullptr, default_expected_duration),
       CARBON_KEY("scheduler.duration_margin", nullptr, duration_margin),
       CARBON_KEY("scheduler.site_switch_margin", nullptr, site_switch_margin),
+      CARBON_KEY("scheduler.default_resume_overhead", nullptr, default_resume_overhead),
       CARBON_KEY("api.max_header_bytes", nullptr, max_header_bytes),
       CARBON_KEY("api.max_body_bytes", nullptr, max_body_bytes),
       CARBON_KEY("api.read_timeout", nullptr, read_timeout),

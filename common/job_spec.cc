@@ -179,6 +179,10 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
     if (c.interruptible && c.policy != "forecast")
       y.ErrorAt(carbon, "interruptible", "carbon.interruptible",
                 "needs policy forecast (its segments are planned over the forecast); policy is '" + c.policy + "'");
+    if (c.interruptible && c.sites.size() > 1)
+      y.ErrorAt(carbon, "interruptible", "carbon.interruptible",
+                "an interruptible job resumes from its checkpoint where it ran, so it names one site; carbon.sites "
+                "lists " + std::to_string(c.sites.size()));
     if (c.policy == "threshold" && !c.threshold_gco2_per_kwh && y.ok())
       y.Error(carbon, "carbon.threshold_gco2_per_kwh",
               "policy 'threshold' needs threshold_gco2_per_kwh (gCO2/kWh, e.g. 200)");

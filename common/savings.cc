@@ -7,12 +7,28 @@ namespace carbon {
 StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp submitted, Timestamp started,
                                     Timestamp finished, std::optional<double> energy_kwh,
                                     const IntensitySeries* baseline) {
-  if (finished <= started) return FailedPrecondition("the run has no duration");
-  const auto run = finished - started;
+  return ComputeSavings(recorded, submitted, std::vector<Segment>{{started, finished}}, energy_kwh, baseline);
+}
+
+StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp submitted,
+                                    const std::vector<Segment>& runs, std::optional<double> energy_kwh,
+                                    const IntensitySeries* baseline) {
+  Timestamp::duration run{};
+  for (const Segment& r : runs) run += r.end > r.start ? r.end - r.start : Timestamp::duration{};
+  if (runs.empty() || run <= Timestamp::duration{}) return FailedPrecondition("the run has no duration");
+  const Timestamp started = runs.front().start, finished = runs.back().end;
   const Timestamp cf_end = submitted + run;
-  if (SliceSorted(recorded, started, finished).empty())
-    return FailedPrecondition("no intensity recorded during the run (" + FormatTime(started) + " .. " +
-                              FormatTime(finished) + ")");
+  // Each segment's intensity weighted by its time.
+  auto mean_over_runs = [&](const IntensitySeries& s) {
+    double sum = 0;
+    for (const Segment& r : runs)
+      if (r.end > r.start) sum += MeanIntervals(s, r.start, r.end) * std::chrono::duration<double>(r.end - r.start).count();
+    return sum / std::chrono::duration<double>(run).count();
+  };
+  for (const Segment& r : runs)
+    if (r.end > r.start && SliceSorted(recorded, r.start, r.end).empty())
+      return FailedPrecondition("no intensity recorded during the run (" + FormatTime(r.start) + " .. " +
+                                FormatTime(r.end) + ")");
   const IntensitySeries& base = baseline ? *baseline : recorded;
   if (SliceSorted(base, submitted, cf_end).empty())
     return FailedPrecondition(std::string("no intensity recorded after submission") +
@@ -22,12 +38,12 @@ StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp s
     return FailedPrecondition("no intensity recorded in the first-listed site's zone during the run");
   JobSavings s;
   s.run_time = std::chrono::duration_cast<Duration>(run);
-  s.run_mean_gco2_per_kwh = MeanIntervals(recorded, started, finished);
+  s.run_mean_gco2_per_kwh = mean_over_runs(recorded);
   s.counterfactual_mean_gco2_per_kwh = MeanIntervals(base, submitted, cf_end);
   const double c = s.counterfactual_mean_gco2_per_kwh;
   s.saving_pct = c > 0 ? 100 * (1 - s.run_mean_gco2_per_kwh / c) : 0;
   // Had it run when it did, but at the first-listed site: the rest is place.
-  const double same_time_at_base = baseline ? MeanIntervals(base, started, finished) : s.run_mean_gco2_per_kwh;
+  const double same_time_at_base = baseline ? mean_over_runs(base) : s.run_mean_gco2_per_kwh;
   s.time_saving_pct = c > 0 ? 100 * (c - same_time_at_base) / c : 0;
   s.place_saving_pct = s.saving_pct - s.time_saving_pct;
   s.energy_kwh = energy_kwh;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/intensity.h"
+#include "common/segments.h"
 #include "common/status.h"
 
 namespace carbon {
@@ -37,6 +38,11 @@ struct JobSavings {
 // splits into time and place.
 StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp submitted, Timestamp started,
                                     Timestamp finished, std::optional<double> energy_kwh,
+                                    const IntensitySeries* baseline = nullptr);
+// An interruptible job's run in several segments (sorted, disjoint): the run
+// mean over their time, the counterfactual over as much time from submission.
+StatusOr<JobSavings> ComputeSavings(const IntensitySeries& recorded, Timestamp submitted,
+                                    const std::vector<Segment>& runs, std::optional<double> energy_kwh,
                                     const IntensitySeries* baseline = nullptr);
 
 }  // namespace carbon

@@ -9,6 +9,9 @@ namespace carbon {
 namespace {
 
 constexpr int kMaxSegments = 24;
+// Segments within a second of min_segment are long enough (times and
+// durations differ in precision).
+constexpr Duration kSlack = std::chrono::seconds(1);
 
 template <typename D>
 double Hours(D d) {
@@ -26,8 +29,8 @@ double SegmentsCost(const IntensitySeries& series, const std::vector<Segment>& s
 
 // A dynamic programme over the forecast's steps: slot 0 is [now, the next
 // step boundary), slot k >= 1 a whole step. The state after a slot is
-// (slot 0 used, whole slots used, segments begun, length of the current
-// segment in slots capped at min_segment's, 0 when paused); using a slot
+// (slot 0 used, whole slots used, segments begun, and paused or the whole
+// slots the current segment still needs to last min_segment); using a slot
 // costs its integral, and the slot in which the work (plus the overhead of
 // the segments begun) is done costs only its used part and ends the plan.
 SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& rq) {
@@ -42,16 +45,18 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
   const Timestamp anchor = forecast.front().time;
   Timestamp b1 = anchor + ((rq.now - anchor) / step) * step;
   while (b1 <= rq.now) b1 += step;
-  std::vector<Timestamp> starts = {rq.now};
-  std::vector<Duration> lengths = {std::chrono::duration_cast<Duration>(std::min(b1, rq.deadline) - rq.now)};
+  // Slot k is [starts[k], ends[k]); lengths[k] its length at Duration's precision.
+  std::vector<Timestamp> starts = {rq.now}, ends = {std::min(b1, rq.deadline)};
+  std::vector<Duration> lengths = {std::chrono::duration_cast<Duration>(ends[0] - rq.now)};
   for (Timestamp b = b1; b + step <= rq.deadline; b += step) {
     starts.push_back(b);
+    ends.push_back(b + step);
     lengths.push_back(step);
   }
   const size_t slots = starts.size();
   std::vector<double> cost(slots);
   for (size_t k = 0; k < slots; ++k)
-    cost[k] = MeanIntervals(forecast, starts[k], starts[k] + lengths[k]) * Hours(lengths[k]);
+    cost[k] = MeanIntervals(forecast, starts[k], ends[k]) * Hours(ends[k] - starts[k]);
 
   const auto ceil_div = [](Duration a, Duration b) {
     return static_cast<int>((a.count() + b.count() - 1) / b.count());
@@ -59,7 +64,7 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
   const int m = std::max(1, ceil_div(rq.min_segment, step));
   const int R = std::max(1, std::min<int>(kMaxSegments, static_cast<int>(slots)));
   const int J = ceil_div(rq.remaining + rq.overhead * R, step) + 1;
-  const int S = m + 1;  // s in 0..m
+  const int S = m + 2;  // s: 0 paused, else 1 + the whole slots the segment still needs (0..m)
   auto index = [&](int u0, int j, int seg, int s) { return ((u0 * (J + 1) + j) * (R + 1) + seg) * S + s; };
   const size_t states = static_cast<size_t>(2 * (J + 1) * (R + 1) * S);
   constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -84,9 +89,11 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
   constexpr int32_t kUsed = 1 << 30;
 
   // Slot 0.
-  if (!rq.start_now && !(rq.running && rq.running_for < rq.min_segment)) cur[index(0, 0, 0, 0)] = 0;
+  if (!rq.start_now && !(rq.running && rq.running_for + kSlack < rq.min_segment)) cur[index(0, 0, 0, 0)] = 0;
   {
-    const int s0 = rq.running ? std::min(m, 1 + static_cast<int>(rq.running_for / step)) : 1;
+    // The segment so far (this slot, and the run before it) counts towards min_segment.
+    const Duration so_far = lengths[0] + (rq.running ? rq.running_for : Duration::zero());
+    const int s0 = 1 + (so_far + kSlack >= rq.min_segment ? 0 : ceil_div(rq.min_segment - so_far, step));
     const Duration w = owed(1, 1);
     if (w <= lengths[0]) {
       done = {cost[0] * Hours(w) / std::max(Hours(lengths[0]), 1e-12), 0, -1, w};
@@ -102,11 +109,11 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
     for (int u0 = 0; u0 < 2; ++u0)
       for (int j = 0; j <= J; ++j)
         for (int seg = 0; seg <= R; ++seg)
-          for (int s = 0; s <= m; ++s) {
+          for (int s = 0; s < S; ++s) {
             const int from = index(u0, j, seg, s);
             const double v = cur[static_cast<size_t>(from)];
             if (v == kInf) continue;
-            if (s == 0 || s >= m) {  // skip slot k (pause, or stay paused)
+            if (s <= 1) {  // skip slot k (pause, or stay paused)
               const int to = index(u0, j, seg, 0);
               if (v < next[static_cast<size_t>(to)]) next[static_cast<size_t>(to)] = v, pk[to] = from;
             }
@@ -119,7 +126,7 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
               continue;
             }
             if (j + 1 > J) continue;
-            const int to = index(u0, j + 1, seg2, std::min(s + 1, m));
+            const int to = index(u0, j + 1, seg2, s == 0 ? m : std::max(1, s - 1));
             if (v + cost[k] < next[static_cast<size_t>(to)]) next[static_cast<size_t>(to)] = v + cost[k], pk[to] = from | kUsed;
           }
     cur.swap(next);
@@ -138,7 +145,7 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
   if (done.slot == 0 || (state >= 0 && state / (S * (R + 1) * (J + 1)) == 1)) used[0] = 1;
   for (size_t k = 0; k <= done.slot; ++k) {
     if (!used[k]) continue;
-    const Timestamp end = k == done.slot ? starts[k] + done.used : starts[k] + lengths[k];
+    const Timestamp end = k == done.slot && done.used < lengths[k] ? starts[k] + done.used : ends[k];
     if (!plan.segments.empty() && plan.segments.back().end == starts[k])
       plan.segments.back().end = end;
     else

@@ -71,7 +71,7 @@ std::optional<Timestamp> Scheduler::PlannedEnd(int64_t id) const {
 void Scheduler::Notify(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return;
-  if (IsFinal(job->state)) specs_.erase(id);
+  if (IsFinal(job->state)) specs_.erase(id), segment_ends_.erase(id), pausing_.erase(id), resume_costs_.erase(id);
   if (job->state != JobState::kWaiting) planned_ends_.erase(id), held_dirs_.erase(id);
   if (on_change) on_change(*job);
 }
@@ -94,6 +94,11 @@ StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::stri
     if (s)
       if (Status st = s->executor->Accepts(spec); !st.ok())
         return InvalidArgument(file + ": " + st.message() + " at site " + n, st.field());
+    if (s && s->executor->Detached() && spec.carbon.interruptible)
+      return InvalidArgument(file + ": carbon.interruptible: site " + n +
+                                 " queues its jobs itself (Slurm), where carbond cannot pause and resume them; "
+                                 "accepted: a local site, or interruptible: false",
+                             "carbon.interruptible");
   }
   if (all_local && !options_.data_roots.empty()) {
     std::error_code ec;
@@ -295,14 +300,92 @@ const GridView& Scheduler::GridOf(const std::string& zone, TickCache& cache) {
 }
 
 ReleaseDecision Scheduler::Decide(const JobSpec& spec, const std::string& site, Timestamp submitted, Timestamp now,
-                                  TickCache& cache, std::optional<Timestamp> planned_start) {
+                                  TickCache& cache, std::optional<Timestamp> planned_start, const JobRecord* job) {
   PolicyInput in{spec, submitted, now};
   in.planned_start = planned_start;
   in.defaults = options_.policy_defaults;
+  if (job && spec.carbon.interruptible) {
+    in.resume_overhead = ResumeOverhead(job->id);
+    in.progress = ProgressOf(*job, now, *in.resume_overhead);
+  }
   if (spec.carbon.policy == "immediate") return policies_.Decide(in);
   in.grid = &GridOf(ZoneOf(spec, site), cache);
   LearnDuration(spec, cache, in);
   return policies_.Decide(in);
+}
+
+StatusOr<std::vector<Segment>> Scheduler::RunsOf(int64_t id, Timestamp now) {
+  ASSIGN_OR_RETURN(auto events, store_.Events(id));
+  std::vector<Segment> runs;
+  bool in_run = false;
+  Timestamp since{};
+  for (const JobEvent& e : events) {
+    if (in_run) runs.push_back({since, std::max(since, e.at)}), in_run = false;
+    if (e.to_state == JobStateName(JobState::kRunning)) since = e.at, in_run = true;
+  }
+  if (in_run) runs.push_back({since, std::max(since, now)});
+  return runs;
+}
+
+SegmentProgress Scheduler::ProgressOf(const JobRecord& job, Timestamp now, Duration overhead, bool* paused) {
+  SegmentProgress p;
+  if (paused) *paused = false;
+  auto runs = RunsOf(job.id, now);
+  if (!runs.ok() || runs->empty()) return p;
+  Timestamp::duration ran{};
+  for (const Segment& r : *runs) ran += r.end - r.start;
+  p.started = true;
+  p.running = job.state == JobState::kRunning;
+  if (p.running) p.running_for = std::chrono::duration_cast<Duration>(runs->back().end - runs->back().start);
+  const auto resumes = static_cast<int64_t>(runs->size()) - 1;
+  p.done = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(ran) - overhead * resumes);
+  if (paused && job.state == JobState::kWaiting) {
+    auto events = store_.Events(job.id);
+    *paused = events.ok() && !events->empty() && events->back().from_state == JobStateName(JobState::kRunning) &&
+              events->back().to_state == JobStateName(JobState::kWaiting);
+  }
+  return p;
+}
+
+Duration Scheduler::ResumeOverhead(int64_t id) const {
+  auto it = resume_costs_.find(id);
+  if (it != resume_costs_.end() && it->second.measured) return *it->second.measured;
+  return options_.policy_defaults.resume_overhead;
+}
+
+void Scheduler::EndSegments(TickCache& cache) {
+  const Timestamp now = clock_.Now();
+  for (auto it = segment_ends_.begin(); it != segment_ends_.end();) {
+    const int64_t id = it->first;
+    if (now < it->second || pausing_.count(id)) {
+      ++it;
+      continue;
+    }
+    auto job = store_.Get(id);
+    Status error;
+    const JobSpec* spec = job.ok() && job->state == JobState::kRunning ? SpecOf(*job, &error) : nullptr;
+    const Site* site = spec ? SiteOf(*job) : nullptr;
+    if (!spec || !site) {
+      it = segment_ends_.erase(it);
+      continue;
+    }
+    ReleaseDecision d = Decide(*spec, job->site, job->submitted, now, cache, std::nullopt, &*job);
+    if (d.release) {  // on to the next segment's end, or to the end
+      if (d.segment_end) it->second = *d.segment_end, ++it;
+      else it = segment_ends_.erase(it);
+      if (Status st = store_.UpdateReasons({{id, JobState::kRunning, d.reason, std::nullopt}}); !st.ok())
+        spdlog::warn("job {}: cannot update its reason: {}", id, st.ToString());
+      Notify(id);
+      continue;
+    }
+    it = segment_ends_.erase(it);
+    spdlog::info("job {}: segment over; asking its worker to checkpoint and stop ({})", id, d.reason);
+    if (Status st = site->executor->Stop(id, StopMode::kDrain); !st.ok()) {
+      spdlog::warn("job {}: cannot pause it, so it runs on: {}", id, st.message());
+      continue;
+    }
+    pausing_.insert_or_assign(id, Pause{d, now});
+  }
 }
 
 void Scheduler::LearnDuration(const JobSpec& spec, TickCache& cache, PolicyInput& in) {
@@ -463,7 +546,7 @@ void Scheduler::Tick() {
         site = to;
       }
     } else {
-      d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start);
+      d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start, &job);
     }
     const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
                                 std::to_string(job.id);
@@ -521,19 +604,26 @@ void Scheduler::Tick() {
       EndUnstarted(job.id, JobState::kFailed, "not started: " + st.message(), now);
       continue;
     }
+    // A job paused by its plan resumes in the same attempt.
+    bool resumed = false;
+    if (spec->carbon.interruptible) ProgressOf(job, now, ResumeOverhead(job.id), &resumed);
+    const int64_t attempt = resumed ? std::max<int64_t>(job.attempts, 1) : job.attempts + 1;
     Transition t{JobState::kWaiting, JobState::kRunning,
-                 d.reason + "; attempt " + std::to_string(job.attempts + 1) +
+                 d.reason + "; attempt " + std::to_string(attempt) +
                      (sites_.size() > 1 || site->executor->Detached() ? " at site " + site->name : ""),
                  now};
     t.started = now;
-    t.count_attempt = true;
+    t.count_attempt = !resumed || job.attempts == 0;
     t.run_dir = run_dir;
     Status st = store_.Apply(job.id, t);
     if (!st.ok()) {
       spdlog::warn("job {}: cannot mark running: {}", job.id, st.ToString());
       continue;
     }
-    job.attempts += 1;
+    job.attempts = attempt;
+    if (d.segment_end) segment_ends_[job.id] = *d.segment_end;
+    else segment_ends_.erase(job.id);
+    if (resumed) resume_costs_[job.id].resumed = now;
     Feed& feed = feeds_[job.id];
     feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
     FeedGrid(feed, cache);
@@ -553,6 +643,7 @@ void Scheduler::Tick() {
   }
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
+  EndSegments(cache);
   for (auto& [id, feed] : feeds_) FeedGrid(feed, cache);
 }
 
@@ -703,6 +794,15 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const protocol::Event& event) {
                  e.test_accuracy);
     epoch = std::move(e);
   }
+  if (std::holds_alternative<protocol::Started>(event))
+    if (auto r = resume_costs_.find(job_id); r != resume_costs_.end() && r->second.resumed) {
+      const auto restart = std::chrono::duration_cast<Duration>(clock_.Now() - *r->second.resumed);
+      r->second.resumed.reset();
+      r->second.measured = restart + r->second.checkpoint.value_or(Duration::zero());
+      spdlog::info("job {}: a pause costs it {} (checkpoint and exit {}, restart {})", job_id,
+                   FormatDuration(*r->second.measured), FormatDuration(r->second.checkpoint.value_or(Duration::zero())),
+                   FormatDuration(restart));
+    }
   std::string line = protocol::Encode(event);
   line.pop_back();  // the newline
   Status st = store_.SetProgress(job_id, line);
@@ -722,6 +822,12 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     return;
   }
   feeds_.erase(job_id);
+  segment_ends_.erase(job_id);
+  std::optional<Pause> pause;
+  if (auto pz = pausing_.find(job_id); pz != pausing_.end()) {
+    pause = std::move(pz->second);
+    pausing_.erase(pz);
+  }
   std::optional<std::string> budget_stop;
   if (auto b = budget_stops_.find(job_id); b != budget_stops_.end()) {
     budget_stop = b->second;
@@ -744,6 +850,12 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
     t.reason = info.description + " on attempt " + n + "; not retried";
     t.error = info.stderr_tail.empty() ? info.description : info.stderr_tail;
     t.finished = t.at;
+  } else if (pause && info.outcome == WorkerExit::kInterrupted) {
+    // Paused by its plan: it waits for its next segment, in the same attempt.
+    t.to = JobState::kWaiting;
+    t.reason = pause->decision.reason;
+    t.planned_start = pause->decision.planned_start;
+    resume_costs_[job_id].checkpoint = std::chrono::duration_cast<Duration>(t.at - pause->asked);
   } else if (info.outcome == WorkerExit::kOk) {
     t.to = JobState::kSucceeded;
     t.reason = "worker finished on attempt " + n;
@@ -830,7 +942,11 @@ void Scheduler::RecordSavings(const JobRecord& job, Timestamp finished) {
   const std::string base_zone = ZoneOf(*spec, spec->carbon.sites.empty() ? "" : spec->carbon.sites.front());
   IntensitySeries base;
   if (base_zone != zone) base = grid_->Recorded(base_zone, job.submitted, finished);
-  auto s = ComputeSavings(rec, job.submitted, *job.started, finished, energy, base_zone != zone ? &base : nullptr);
+  // An interruptible job ran in segments: its runs, from its events.
+  std::vector<Segment> runs = {{*job.started, finished}};
+  if (spec->carbon.interruptible)
+    if (auto r = RunsOf(job.id, finished); r.ok() && !r->empty()) runs = *r;
+  auto s = ComputeSavings(rec, job.submitted, runs, energy, base_zone != zone ? &base : nullptr);
   if (s.ok() && base_zone != zone) s->baseline_zone = base_zone;
   if (!s.ok()) {
     spdlog::info("job {}: no savings figure: {}", job.id, s.status().message());

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/job_spec.h"
 #include "common/policy.h"
+#include "common/segments.h"
 #include "daemon/executor.h"
 #include "daemon/grid_provider.h"
 #include "daemon/job_store.h"
@@ -161,8 +162,22 @@ class Scheduler final : public ExecutorListener {
     std::unordered_map<std::string, GridView> grids;
     std::unordered_map<std::string, RunTimes> run_times;
   };
+  // `job`, for an interruptible one: its progress and measured pause cost.
   ReleaseDecision Decide(const JobSpec& spec, const std::string& site, Timestamp submitted, Timestamp now,
-                         TickCache& cache, std::optional<Timestamp> planned_start = std::nullopt);
+                         TickCache& cache, std::optional<Timestamp> planned_start = std::nullopt,
+                         const JobRecord* job = nullptr);
+  // Interruptible jobs (carbon.interruptible). The times a job ran, from its
+  // events (each running spell; the last one up to `now` while it runs).
+  StatusOr<std::vector<Segment>> RunsOf(int64_t id, Timestamp now);
+  // Where it stands: the work done (time run less each resume's overhead),
+  // whether it runs now and for how long; *paused: its last run ended in a pause.
+  SegmentProgress ProgressOf(const JobRecord& job, Timestamp now, Duration overhead, bool* paused = nullptr);
+  // What a pause costs this job: measured (checkpoint at the pause + restart
+  // to the worker's start), else scheduler.default_resume_overhead.
+  Duration ResumeOverhead(int64_t id) const;
+  // Running interruptible jobs at their segment's end: on to the next
+  // segment's end, or pause (checkpoint and exit, then waiting).
+  void EndSegments(TickCache& cache);
   // A job over several sites (carbon.sites): its decision (`decision`) and
   // the site chosen; null, with the name in *missing, when one of its
   // sites is no longer configured.
@@ -216,6 +231,18 @@ class Scheduler final : public ExecutorListener {
   std::unordered_set<int64_t> held_dirs_;  // waiting jobs of Slurm sites whose run directory is made
   std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
   std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
+  std::unordered_map<int64_t, Timestamp> segment_ends_;     // running interruptible jobs: when they pause
+  struct Pause {
+    ReleaseDecision decision;  // why, and until when
+    Timestamp asked;
+  };
+  std::unordered_map<int64_t, Pause> pausing_;  // asked to checkpoint and stop for a pause
+  struct ResumeCost {
+    std::optional<Duration> checkpoint;  // the last pause: asked -> exit
+    std::optional<Timestamp> resumed;    // started again, waiting for the worker's start
+    std::optional<Duration> measured;    // checkpoint + restart
+  };
+  std::unordered_map<int64_t, ResumeCost> resume_costs_;
   struct UnrecordedEnd {
     JobRecord job;  // as it was when the run ended
     Transition t;

@@ -64,6 +64,7 @@ const std::map<std::string, Change>& Changes() {
       {"scheduler.default_expected_duration", {"2h"}},
       {"scheduler.duration_margin", {"1.5"}},
       {"scheduler.site_switch_margin", {"0.1"}},
+      {"scheduler.default_resume_overhead", {"5m"}},
       {"api.max_header_bytes", {"16384"}},
       {"api.max_body_bytes", {"2097152"}},
       {"api.read_timeout", {"20s"}},

@@ -244,5 +244,30 @@ TEST(InterruptiblePolicy, WaitsRunsPausesAndHoldsTheDeadline) {
   EXPECT_NE(d.reason.find("it has run its expected duration"), std::string::npos) << d.reason;
 }
 
+TEST(InterruptibleSpec, BadInputNamesTheFieldAndWhatIsAccepted) {
+  auto threshold = ParseJobSpec("name: a\ncarbon:\n  policy: threshold\n  threshold_gco2_per_kwh: 100\n"
+                                "  interruptible: true\n",
+                                "job.yaml");
+  ASSERT_FALSE(threshold.ok());
+  EXPECT_NE(threshold.status().message().find("'carbon.interruptible': needs policy forecast (its segments are planned over the forecast); policy is 'threshold' at job.yaml:5:18"),
+            std::string::npos)
+      << threshold.status().message();
+  auto seg = ParseJobSpec("name: a\ncarbon: {interruptible: true, min_segment: 10s}\n", "job.yaml");
+  ASSERT_FALSE(seg.ok());
+  EXPECT_NE(seg.status().message().find("'carbon.min_segment': 10s is not accepted; a segment lasts at least 1m"),
+            std::string::npos)
+      << seg.status().message();
+  auto alone = ParseJobSpec("name: a\ncarbon: {min_segment: 2h}\n", "job.yaml");
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.status().message().find("applies to interruptible jobs only"), std::string::npos);
+  auto word = ParseJobSpec("name: a\ncarbon: {interruptible: sometimes}\n", "job.yaml");
+  ASSERT_FALSE(word.ok());
+  EXPECT_NE(word.status().message().find("'sometimes' is not a boolean; expected true or false"), std::string::npos);
+  auto sites = ParseJobSpec("name: a\ncarbon: {interruptible: true, sites: [a, b]}\n", "job.yaml");
+  ASSERT_FALSE(sites.ok());
+  EXPECT_NE(sites.status().message().find("names one site; carbon.sites lists 2"), std::string::npos)
+      << sites.status().message();
+}
+
 }  // namespace
 }  // namespace carbon

@@ -63,6 +63,40 @@ TEST(Simulator, NoisyAndOwnForecastsSaveLessThanPerfectButSomething) {
   EXPECT_DOUBLE_EQ(again.summary.policy_mean_g, noisy.summary.policy_mean_g);
 }
 
+TEST(Simulator, InterruptibleJobsReachTheirOracleAndBeatOneWindowWhenLong) {
+  IntensitySeries trace = MockTrace();
+  SimOptions o;
+  o.jobs = 150;
+  o.duration = 12h;
+  SimOptions seg = o;
+  seg.interruptible = true;
+  auto one = Simulate(trace, o);
+  auto perfect = Simulate(trace, seg);
+  ASSERT_TRUE(one.ok() && perfect.ok());
+  EXPECT_GE(perfect->summary.share_of_oracle, 0.99);
+  // Pausing through the evening peak saves more than any single 12 h window.
+  EXPECT_GT(perfect->summary.oracle_saving_pct, one->summary.oracle_saving_pct + 1);
+  EXPECT_GT(perfect->summary.saving_pct, one->summary.saving_pct);
+  EXPECT_GT(perfect->summary.mean_segments, 1.2);
+  for (size_t i = 0; i < perfect->jobs.size(); ++i) {
+    const SimJob& j = perfect->jobs[i];
+    EXPECT_EQ(j.arrival, one->jobs[i].arrival);  // the same jobs
+    EXPECT_GE(j.start, j.arrival);
+    // The deadline holds: arrival + max_wait + duration, with the resumes' overhead inside it.
+    EXPECT_LE(j.end, j.arrival + o.max_wait + o.duration);
+    EXPECT_LE(j.oracle_g, j.policy_g + 1e-6);
+  }
+  ASSERT_TRUE(ParseForecastMode("own", seg).ok());
+  auto own = Simulate(trace, seg);
+  ASSERT_TRUE(own.ok());
+  EXPECT_GT(own->summary.saving_pct, 0);
+  EXPECT_LE(own->summary.saving_pct, perfect->summary.saving_pct + 1e-9);
+  // Bad combinations say what is accepted.
+  seg.policy = "threshold";
+  EXPECT_NE(Simulate(trace, seg).status().message().find("--interruptible needs --policy forecast"),
+            std::string::npos);
+}
+
 TEST(Simulator, ThresholdWaitsAtMostMaxWait) {
   IntensitySeries trace = MockTrace();
   SimOptions o;

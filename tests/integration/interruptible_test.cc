@@ -1,0 +1,167 @@
+// carbon.interruptible end to end: a real carbond on a virtual clock
+// replaying a half-hourly trace, the real carbon-worker training a subset of
+// Fashion-MNIST. The job runs its first planned segment, pauses through the
+// dirty hours (checkpoint and exit, back to waiting with the reason), resumes
+// from its checkpoint at the clean hours in the same attempt, and ends with
+// the weights of an uninterrupted run, every epoch's energy and emissions,
+// and a saving over its segments. ctest -R Interruptible.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/support/daemon_process.h"
+#include "worker/checkpoint.h"
+#include "worker/models.h"
+
+namespace carbon {
+namespace {
+
+using fakes::DaemonProcess;
+using fakes::TempDir;
+using worker::BuildModel;
+using worker::CheckpointPath;
+using worker::LoadCheckpoint;
+using worker::TrainState;
+using json = nlohmann::json;
+
+const char* const kData = "/usr/share/datasets/fashion-mnist";
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<torch::Tensor> FinalWeights(const std::string& ckpt) {
+  ModelSpec spec;
+  spec.hidden = {64};
+  spec.dropout = 0.2;
+  auto m = *BuildModel(spec, 1, 28, 28, 10);
+  torch::optim::Adam opt(m->parameters());
+  TrainState st;
+  EXPECT_TRUE(LoadCheckpoint(ckpt, *m, opt, torch::kCPU, &st).ok()) << ckpt;
+  return m->parameters();
+}
+
+double MaxWeightDiff(const std::string& a, const std::string& b) {
+  auto wa = FinalWeights(a), wb = FinalWeights(b);
+  if (wa.size() != wb.size()) return 1e9;
+  double d = 0;
+  for (size_t i = 0; i < wa.size(); ++i) d = std::max(d, (wa[i] - wb[i]).abs().max().item<double>());
+  return d;
+}
+
+// The worker alone, start to end, in `run_dir`.
+int RunWorkerAlone(const std::string& job, const std::string& run_dir) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execl(CARBON_WORKER_BIN, CARBON_WORKER_BIN, "--job", job.c_str(), "--run-dir", run_dir.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
+  ASSERT_TRUE(std::filesystem::exists(std::string(kData) + "/train-images-idx3-ubyte.gz"))
+      << "install Debian's dataset-fashion-mnist (scripts/install-deps.sh does)";
+  TempDir dir;
+  // Half-hourly from 23:30: 50 g/kWh until 00:30, 500 until 02:00, 100
+  // until 03:30, 500 after. Submitted at 23:50, a 1 h job with a 06:00
+  // deadline runs at once (40 min), pauses at 00:30 and resumes at 02:00.
+  const std::string trace = dir / "trace.csv";
+  {
+    std::ofstream t(trace);
+    t << "Time,Carbon Intensity\n2026-11-25 23:30:00,50\n";
+    for (int i = 0; i < 24; ++i)
+      t << "2026-11-26 " << (i / 2 < 10 ? "0" : "") << i / 2 << (i % 2 ? ":30" : ":00") << ":00,"
+        << (i == 0 ? 50 : i >= 4 && i < 7 ? 100 : 500) << "\n";
+  }
+  DaemonProcess d(dir, CARBON_WORKER_BIN,
+                  "  max_attempts: 1\nenergy: {measure_power_secs: 1}\n"
+                  "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + trace + ", loop: false}\n"
+                  "clock: {mode: virtual, start: 2026-11-25T23:50:00Z, speed: 600, skip_idle: true}\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  // Long enough (about 9 s of training here) that its first segment, 4 s
+  // at 600x, ends while it trains.
+  const std::string job = dir / "pause.yaml";
+  const std::string body = "model: {arch: mlp, hidden: [64], dropout: 0.2}\n"
+                           "data: {path: " + std::string(kData) + ", train_limit: 60000, test_limit: 500}\n"
+                           "train: {epochs: 4, batch_size: 32, accumulation_steps: 2, lr: 0.002, threads: 1}\n"
+                           "checkpoint: {keep: 5}\n";
+  std::ofstream(job) << "name: pause\n" << body
+                     << "carbon: {policy: forecast, zone: GB, interruptible: true, min_segment: 30m, "
+                        "expected_duration: 1h, deadline: 2026-11-26T06:00:00Z}\n";
+  auto sub = d.Ctl({"submit", job});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  auto w = d.Ctl({"watch", "1", "--timeout", "300"});
+  ASSERT_EQ(w.exit_code, 0) << w.out << w.err << d.Log();
+  json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);
+  ASSERT_EQ(j["state"], "succeeded") << j.dump(2) << d.Log();
+
+  // running -> waiting (paused, with why) -> running (resumed) -> succeeded, in one attempt.
+  std::vector<std::string> path;
+  std::string paused_reason, resumed_reason;
+  for (const json& e : j["events"]) {
+    const std::string from = e["from"].is_string() ? e["from"].get<std::string>() : "";
+    path.push_back(from + ">" + e["to"].get<std::string>());
+    if (from == "running" && e["to"] == "waiting") paused_reason = e["reason"];
+    if (from == "waiting" && e["to"] == "running" && !paused_reason.empty()) resumed_reason = e["reason"];
+  }
+  ASSERT_FALSE(paused_reason.empty()) << j["events"].dump(2) << d.Log();
+  EXPECT_EQ(paused_reason.rfind("paused until 02:00 UTC: ", 0), 0u) << paused_reason;
+  // "N g/kWh now" is the latest reading, polled on carbond's clock: 50 or 500 at 00:30.
+  EXPECT_NE(paused_reason.find(" g/kWh now, 100 then; "), std::string::npos) << paused_reason;
+  EXPECT_NE(paused_reason.find(" h of 1 h done; 1 segment planned"), std::string::npos) << paused_reason;
+  EXPECT_EQ(resumed_reason.rfind("resumed to the end (1 segment planned", 0), 0u) << resumed_reason;
+  EXPECT_NE(resumed_reason.find("; attempt 1"), std::string::npos) << resumed_reason;
+  EXPECT_EQ(j["attempts"], 1) << "a pause is not a failed attempt";
+  EXPECT_EQ(std::count(path.begin(), path.end(), "waiting>running"), 2) << j["events"].dump(2);
+
+  // The worker checkpointed at the pause and resumed from it.
+  const std::string run_dir = j["run_dir"];
+  const std::string log = Read(run_dir + "/worker.log");
+  EXPECT_NE(log.find("stopped on request at epoch"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from"), std::string::npos) << log;
+
+  // The same weights as a run never paused.
+  ASSERT_EQ(RunWorkerAlone(job, dir / "whole"), 0);
+  EXPECT_LT(MaxWeightDiff(CheckpointPath(dir / "whole", 4, 0), CheckpointPath(run_dir, 4, 0)), 1e-6);
+
+  // Every epoch, with its energy and emissions; emissions.csv has them all.
+  ASSERT_EQ(j["epochs"].size(), 4u) << j["epochs"].dump(2);
+  double kg = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const json& ep = j["epochs"][i];
+    EXPECT_EQ(ep["epoch"], static_cast<int>(i + 1));
+    EXPECT_EQ(ep["attempt"], 1);
+    EXPECT_GT(ep["energy"]["energy_kwh"].get<double>(), 0) << ep.dump();
+    ASSERT_TRUE(ep["kg_co2"].is_number()) << ep.dump();
+    kg += ep["kg_co2"].get<double>();
+  }
+  std::ifstream csv(run_dir + "/emissions.csv");
+  int lines = 0;
+  for (std::string l; std::getline(csv, l);) ++lines;
+  EXPECT_EQ(lines, 5);
+  auto total = json::parse(Read(run_dir + "/emissions-total.json"));
+  EXPECT_NEAR(total[0]["emissions"].get<double>(), kg, 1e-12);
+
+  // The saving counts the segments' time only, against as long from submission.
+  ASSERT_TRUE(j["savings"].is_object()) << j.dump(2);
+  EXPECT_GT(j["savings"]["saving_pct"].get<double>(), 0) << j["savings"].dump();
+  EXPECT_LT(j["savings"]["run_mean_gco2_per_kwh"].get<double>(), 500) << j["savings"].dump();
+}
+
+}  // namespace
+}  // namespace carbon
