@@ -139,6 +139,17 @@ TEST_F(SchedulerSitesTest, AnUnknownSiteIsRefusedWithItsLineAndColumn) {
   EXPECT_EQ(empty.status().field(), "carbon.sites");
 }
 
+TEST_F(SchedulerSitesTest, AnInterruptibleJobIsRefusedAtASiteThatQueuesItsJobsItself) {
+  auto r = sched_->Submit("name: x\ncarbon: {interruptible: true, sites: [cluster]}\n", "job.yaml", 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().field(), "carbon.interruptible");
+  EXPECT_NE(r.status().message().find("site cluster queues its jobs itself (Slurm)"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("accepted: a local site, or interruptible: false"), std::string::npos);
+  EXPECT_EQ(store_->List({})->size(), 0u);
+  EXPECT_TRUE(sched_->Submit("name: x\ncarbon: {interruptible: true, sites: [box]}\n", "job.yaml", 1000).ok());
+}
+
 TEST_F(SchedulerSitesTest, AHoldingSiteGetsTheWaitingJobAndReleasesItOnlyWhenReady) {
   const int64_t id = Submit("name: a\ncarbon: {not_before: 2026-11-26T15:00:00Z, sites: [cluster]}\n");
   sched_->Tick();

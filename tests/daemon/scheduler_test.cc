@@ -615,5 +615,119 @@ TEST_F(SchedulerTest, AnInterruptedJobOverItsBudgetIsNotResumed) {
   EXPECT_EQ(exec_.started.size(), 1u);
 }
 
+
+// carbon.interruptible: 12:00-13:00 clean, 13:00-15:00 dirty, 15:00-16:00
+// clean, then dirty; a 2 h job with a 17:00 deadline runs 12:00-13:00,
+// pauses, and resumes at 15:00 in the same attempt (its plan: 2 h at 100
+// and the resume's 2 minutes at 450, mean 106 g/kWh).
+TEST_F(SchedulerTest, AnInterruptibleJobPausesAtItsSegmentEndAndResumesInTheSameAttempt) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 100;
+  grid.view.current_source = "mock";
+  grid.view.forecast_source = "mock";
+  std::vector<double> v(24, 450);
+  for (int i : {0, 1, 6, 7}) v[static_cast<size_t>(i)] = 100;
+  grid.view.forecast = HalfHours(clock_.Now(), v);
+  grid.recorded = grid.view.forecast;
+  sched_->set_grid(&grid);
+  const std::string spec =
+      "name: a\ncarbon: {policy: forecast, interruptible: true, expected_duration: 2h, deadline: "
+      "2026-11-26T17:00:00Z}\n";
+  int64_t id = Submit(spec);
+  sched_->Tick();
+  JobRecord j = Job(id);
+  ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
+  EXPECT_EQ(j.reason.rfind("released until 13:00 UTC (2 segments planned, mean 106 g/kWh; 0 h of 2 h done)", 0), 0u)
+      << j.reason;
+  EXPECT_EQ(j.attempts, 1);
+  // Before the segment's end nothing changes; at it, the worker is asked to checkpoint.
+  clock_.Advance(std::chrono::minutes(50));
+  sched_->Tick();
+  EXPECT_TRUE(exec_.stops.empty());
+  clock_.Advance(std::chrono::minutes(10));
+  grid.view.current_gco2_per_kwh = 450;
+  sched_->Tick();
+  ASSERT_EQ(exec_.stops.size(), 1u);
+  EXPECT_EQ(exec_.stops[0].second, StopMode::kDrain);
+  EXPECT_EQ(Job(id).state, JobState::kRunning);  // until the worker exits
+  clock_.Advance(std::chrono::seconds(30));
+  exec_.Exit(id, 75, /*interrupted=*/true);
+  j = Job(id);
+  ASSERT_EQ(j.state, JobState::kWaiting);
+  EXPECT_EQ(j.reason.rfind("paused until 15:00 UTC: 450 g/kWh now, 111 then; 1 h of 2 h done", 0), 0u) << j.reason;
+  EXPECT_EQ(FormatTime(*j.planned_start), "2026-11-26T15:00:00.000Z");
+  EXPECT_EQ(j.attempts, 1);
+  sched_->Tick();
+  EXPECT_EQ(Job(id).state, JobState::kWaiting);
+  EXPECT_EQ(Job(id).reason.rfind("paused until 15:00 UTC", 0), 0u) << Job(id).reason;
+  // 15:00: resumed in attempt 1 (its run directory kept), to the end.
+  clock_.Advance(std::chrono::hours(2) - std::chrono::seconds(30));
+  sched_->Tick();
+  j = Job(id);
+  ASSERT_EQ(j.state, JobState::kRunning) << j.reason;
+  EXPECT_EQ(j.reason.rfind("resumed to the end (1 segment planned", 0), 0u) << j.reason;
+  EXPECT_NE(j.reason.find("; attempt 1"), std::string::npos) << j.reason;
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(exec_.started, (std::vector<int64_t>{id, id}));
+  // The worker's start measures what a pause costs: 30 s to stop, 20 s to start.
+  clock_.Advance(std::chrono::seconds(20));
+  exec_.Event(id, WorkerEvent(R"({"event":"started","device":"cpu","resumed_epoch":1})"));
+  clock_.Advance(std::chrono::hours(1));
+  sched_->Tick();
+  EXPECT_EQ(exec_.stops.size(), 1u);  // the last segment runs to the end
+  exec_.Exit(id, 0);
+  j = Job(id);
+  EXPECT_EQ(j.state, JobState::kSucceeded);
+  EXPECT_EQ(j.attempts, 1);
+  EXPECT_EQ(States(id), (std::vector<std::string>{"queued", "waiting", "running", "waiting", "running", "succeeded"}));
+  // Its saving counts the two segments only: about 100 g/kWh, against 450 from 13:00 had it run at once.
+  auto saved = store_->Savings(id);
+  ASSERT_TRUE(saved.ok() && *saved);
+  EXPECT_LT((*saved)->run_mean_gco2_per_kwh, 110);
+  // 12:00-13:00:30 (30 s to checkpoint) and 15:00-16:00:20.
+  EXPECT_NEAR(std::chrono::duration<double>((*saved)->run_time).count(), 3600 + 30 + 3600 + 20, 1);
+}
+
+TEST_F(SchedulerTest, APausedJobCanBeCancelledAndAFailureAfterAPauseCountsOnce) {
+  FakeGrid grid;
+  grid.view.current_gco2_per_kwh = 100;
+  grid.view.current_source = "mock";
+  grid.view.forecast_source = "mock";
+  std::vector<double> v(24, 450);
+  for (int i : {0, 1, 6, 7}) v[static_cast<size_t>(i)] = 100;
+  grid.view.forecast = HalfHours(clock_.Now(), v);
+  sched_->set_grid(&grid);
+  const std::string spec =
+      "name: a\ncarbon: {policy: forecast, interruptible: true, expected_duration: 2h, deadline: "
+      "2026-11-26T17:00:00Z}\n";
+  // Paused, then cancelled: at once, no worker to stop.
+  int64_t a = Submit(spec);
+  sched_->Tick();
+  clock_.Advance(std::chrono::hours(1));
+  sched_->Tick();
+  exec_.Exit(a, 75, /*interrupted=*/true);
+  ASSERT_EQ(Job(a).state, JobState::kWaiting);
+  ASSERT_TRUE(sched_->Cancel(a, 1000).ok());
+  EXPECT_EQ(Job(a).state, JobState::kCancelled);
+  EXPECT_EQ(exec_.stops.size(), 1u);
+  // A job that fails after a resume: attempt 1 failed, retried as attempt 2.
+  clock_.Advance(std::chrono::hours(-1));
+  int64_t b = Submit(spec);
+  sched_->Tick();
+  clock_.Advance(std::chrono::hours(1));
+  sched_->Tick();
+  exec_.Exit(b, 75, /*interrupted=*/true);
+  clock_.Advance(std::chrono::hours(2));
+  sched_->Tick();
+  ASSERT_EQ(Job(b).state, JobState::kRunning);
+  EXPECT_EQ(Job(b).attempts, 1);
+  exec_.Exit(b, 1);
+  EXPECT_EQ(Job(b).state, JobState::kQueued);
+  EXPECT_NE(Job(b).reason.find("attempt 1 of 3 failed"), std::string::npos) << Job(b).reason;
+  sched_->Tick();
+  EXPECT_EQ(Job(b).state, JobState::kRunning);
+  EXPECT_EQ(Job(b).attempts, 2);
+}
+
 }  // namespace
 }  // namespace carbon
