@@ -69,6 +69,7 @@ Status SaveCheckpoint(const std::string& path, torch::nn::Module& model,
     out.write("best_accuracy", torch::tensor(state.best_accuracy, torch::kFloat64));
     if (state.rng.defined()) out.write("rng", state.rng);
     if (state.scaler.defined()) out.write("scaler", state.scaler);
+    if (state.carried_energy.defined()) out.write("carried_energy", state.carried_energy);
     out.save_to(tmp);
   } catch (const std::exception& e) {
     return Unavailable("cannot write checkpoint " + tmp + ": " + e.what());
@@ -104,6 +105,7 @@ Status LoadCheckpoint(const std::string& path, torch::nn::Module& model,
     state->best_accuracy = read("best_accuracy", true).item<double>();
     if (auto rng = read("rng", false); rng.defined()) state->rng = rng.to(torch::kCPU);
     if (auto sc = read("scaler", false); sc.defined()) state->scaler = sc.to(torch::kCPU);
+    if (auto ce = read("carried_energy", false); ce.defined()) state->carried_energy = ce.to(torch::kCPU);
   } catch (const std::exception& e) {
     return DataLoss("cannot read checkpoint " + path + ": " + e.what());
   }

@@ -20,6 +20,9 @@ struct TrainState {
   double best_accuracy = 0;
   torch::Tensor rng;     // CPU generator state
   torch::Tensor scaler;  // LossScaler::State()
+  // Saved at a stop mid-epoch: the energy metered since the last epoch's end
+  // (energy::CarriedEnergy::Pack), added to the resumed epoch's row.
+  torch::Tensor carried_energy;
 };
 
 std::string CheckpointPath(const std::string& run_dir, int64_t epoch, int64_t step);

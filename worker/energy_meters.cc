@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -571,9 +572,57 @@ std::vector<std::string> RunMeter::notes() const {
   return tracker_->notes();
 }
 
+std::vector<double> CarriedEnergy::Pack() const {
+  return {seconds, cpu_kwh, gpu_kwh, ram_kwh, kg_co2 ? *kg_co2 : std::nan("")};
+}
+
+std::optional<CarriedEnergy> CarriedEnergy::Unpack(const std::vector<double>& v) {
+  if (v.size() != 5) return std::nullopt;
+  for (size_t i = 0; i < 4; ++i)
+    if (!std::isfinite(v[i]) || v[i] < 0) return std::nullopt;
+  CarriedEnergy c{v[0], v[1], v[2], v[3], std::nullopt};
+  if (std::isfinite(v[4]) && v[4] >= 0) c.kg_co2 = v[4];
+  return c;
+}
+
+CarriedEnergy RunMeter::TakePartial() {
+  CarriedEnergy c;
+  if (!sampler_) return c;
+  const EpochEnergy en = sampler_->TakeEpoch();
+  c = {en.energy.seconds, en.energy.cpu_kwh, en.energy.gpu_kwh, en.energy.ram_kwh, en.kg_co2};
+  if (carried_) {  // stopped again before the epoch ended
+    c.seconds += carried_->seconds;
+    c.cpu_kwh += carried_->cpu_kwh;
+    c.gpu_kwh += carried_->gpu_kwh;
+    c.ram_kwh += carried_->ram_kwh;
+    c.kg_co2 = c.kg_co2 && carried_->kg_co2 ? std::optional<double>(*c.kg_co2 + *carried_->kg_co2) : std::nullopt;
+  }
+  return c;
+}
+
 void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
   if (!sampler_) return;
-  const EpochEnergy en = sampler_->TakeEpoch();
+  EpochEnergy en = sampler_->TakeEpoch();
+  if (carried_) {
+    // The part before the stop: energies and time add up, powers are their means.
+    EnergySample& s = en.energy;
+    const double seconds = s.seconds + carried_->seconds;
+    auto mean_w = [&](double kwh) { return seconds > 0 ? kwh * 3.6e6 / seconds : 0.0; };
+    s.cpu_kwh += carried_->cpu_kwh;
+    s.gpu_kwh += carried_->gpu_kwh;
+    s.ram_kwh += carried_->ram_kwh;
+    s.seconds = seconds;
+    s.cpu_w = mean_w(s.cpu_kwh);
+    s.gpu_w = mean_w(s.gpu_kwh);
+    s.ram_w = mean_w(s.ram_kwh);
+    if (en.kg_co2 && carried_->kg_co2) {
+      en.kg_co2 = *en.kg_co2 + *carried_->kg_co2;
+      if (s.total_kwh() > 0) en.gco2_per_kwh = *en.kg_co2 * 1000 / s.total_kwh();
+    } else {
+      en.kg_co2.reset();  // carbond charges the epoch at the intensity it recorded
+    }
+    carried_.reset();
+  }
   const EnergySample& s = en.energy;
   EpochRecord& r = ev.record;
   r.cpu_kwh = s.cpu_kwh;

@@ -284,6 +284,16 @@ struct MeterOptions {
   std::optional<GridReading> fallback;   // fixed or country intensity
 };
 
+// The energy of an epoch cut short by a stop (a pause, a drain): carried in
+// the checkpoint so that the resumed epoch's row holds both parts.
+struct CarriedEnergy {
+  double seconds = 0, cpu_kwh = 0, gpu_kwh = 0, ram_kwh = 0;
+  std::optional<double> kg_co2;  // absent when some interval had no intensity
+  // [seconds, cpu, gpu, ram, kg or NaN], as stored in the checkpoint.
+  std::vector<double> Pack() const;
+  static std::optional<CarriedEnergy> Unpack(const std::vector<double>& v);
+};
+
 class RunMeter {
  public:
   // Meters as CodeCarbon does: in tracking_mode machine every GPU the job may
@@ -295,8 +305,13 @@ class RunMeter {
   // Adds the epoch's energy, how it was measured, and its kg_co2,
   // gco2_per_kwh, intensity_source and zone (when attributed) to the event.
   void AddEpochEnergy(protocol::Epoch& event);
+  // At a stop mid-epoch: what was metered since the last epoch's end.
+  CarriedEnergy TakePartial();
+  // On resume: added to the next epoch's energy (AddEpochEnergy).
+  void Carry(const CarriedEnergy& carried) { carried_ = carried; }
 
  private:
+  std::optional<CarriedEnergy> carried_;
   MeterOptions o_;
   std::unique_ptr<EnergyTracker> tracker_;
   std::unique_ptr<GridFeed> feed_;

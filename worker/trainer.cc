@@ -238,6 +238,13 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
   meter_options.tracker.process_uses_gpu = device.is_cuda();  // process mode meters GPUs only for a CUDA job
   energy::RunMeter meter(meter_options);
   for (const auto& note : meter.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
+  // Resumed mid-epoch: the energy of the epoch's part before the stop goes into its row.
+  if (state.step > 0 && state.carried_energy.defined()) {
+    const torch::Tensor c = state.carried_energy.to(torch::kFloat64).contiguous();
+    if (auto carried = energy::CarriedEnergy::Unpack(
+            std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel())))
+      meter.Carry(*carried);
+  }
   for (int64_t epoch = state.epoch; epoch < t.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const double lr = LearningRate(t, epoch);
@@ -259,6 +266,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
     for (int64_t step = first_step; step < steps_per_epoch; ++step) {
       if (stop.load()) {
         if (options.progress_bar) std::fprintf(stderr, "\n");
+        state.carried_energy = torch::tensor(meter.TakePartial().Pack(), torch::kFloat64);
         bool saved = save(epoch, step);
         events.Send(protocol::Interrupted{epoch + 1, step, saved});
         std::fprintf(stderr, "carbon-worker: stopped on request at epoch %lld step %lld%s\n",
@@ -318,6 +326,7 @@ int RunTraining(const JobSpec& spec, const std::string& run_dir, EventChannel& e
                  "(%.0f samples/s, %.1f s, peak %.1f MB)\n",
                  static_cast<long long>(done), static_cast<long long>(t.epochs), r.train_loss, eval.loss,
                  eval.accuracy, r.samples_per_s, wall, static_cast<double>(peak.bytes) / (1024.0 * 1024.0));
+    state.carried_energy = torch::Tensor();  // the epoch's row has it all
     if (done % spec.checkpoint.every_epochs == 0 || done == t.epochs) save(done, 0);
   }
   events.Send(protocol::Finished{eval.accuracy, eval.loss, state.best_accuracy, t.epochs});

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -138,6 +139,23 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
   // The same weights as a run never paused.
   ASSERT_EQ(RunWorkerAlone(job, dir / "whole"), 0);
   EXPECT_LT(MaxWeightDiff(CheckpointPath(dir / "whole", 4, 0), CheckpointPath(run_dir, 4, 0)), 1e-6);
+
+  // The epoch cut by the pause has the energy of both its parts (carried in
+  // the checkpoint): its metered time exceeds its train+eval time after the
+  // resume by at least half the share of the epoch done before the pause.
+  long long cut_epoch = 0, cut_step = 0;
+  const size_t at = log.find("stopped on request at epoch ");
+  ASSERT_EQ(std::sscanf(log.c_str() + at, "stopped on request at epoch %lld step %lld", &cut_epoch, &cut_step), 2);
+  {
+    double whole_wall = 0;
+    for (const json& ep : j["epochs"])
+      if (ep["epoch"] != cut_epoch) whole_wall = std::max(whole_wall, ep["wall_s"].get<double>());
+    const json& cut = j["epochs"][cut_epoch - 1];
+    const double before_pause = static_cast<double>(cut_step) / 1875.0 * whole_wall;  // 60,000 / 32 steps
+    std::printf("cut epoch %lld at step %lld: metered %.2f s, train+eval after the resume %.2f s, before the pause about %.2f s\n", cut_epoch, cut_step, cut["energy"]["seconds"].get<double>(), cut["wall_s"].get<double>(), before_pause);
+    EXPECT_GT(cut["energy"]["seconds"].get<double>() - cut["wall_s"].get<double>(), 0.5 * before_pause)
+        << cut.dump() << "\nstopped at step " << cut_step;
+  }
 
   // Every epoch, with its energy and emissions; emissions.csv has them all.
   ASSERT_EQ(j["epochs"].size(), 4u) << j["epochs"].dump(2);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -385,6 +386,51 @@ TEST(SampledTracker, PueMultipliesEveryFigureAndNoIntensityMeansNoEmissions) {
   EXPECT_NEAR(e.energy.total_kwh(), KwhFromPowerAndTime(1.5 * 10.4, e.energy.seconds), 1e-15);
   EXPECT_FALSE(e.kg_co2);
   EXPECT_EQ(e.intensity_source, "");
+}
+
+TEST(RunMeter, AnEpochCutByAStopCarriesItsEnergyIntoTheResumedEpochsRow) {
+  IdleMachine m;
+  WriteGrid(m.dir / "grid.json", R"({"zone":"GB","gco2_per_kwh":200,"source":"mock"})");
+  MeterOptions o;
+  o.tracker = m.o;
+  o.measure_power_secs = 0;
+  o.grid_file = m.dir / "grid.json";
+  CarriedEnergy before;
+  {
+    RunMeter first(o);  // the run that is stopped mid-epoch
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    before = first.TakePartial();
+  }
+  EXPECT_GT(before.seconds, 0.07);
+  EXPECT_NEAR(before.cpu_kwh + before.ram_kwh, KwhFromPowerAndTime(10.4, before.seconds), 1e-15);
+  ASSERT_TRUE(before.kg_co2);
+  // Through the checkpoint's form.
+  auto again = CarriedEnergy::Unpack(before.Pack());
+  ASSERT_TRUE(again);
+  EXPECT_DOUBLE_EQ(again->ram_kwh, before.ram_kwh);
+  EXPECT_DOUBLE_EQ(*again->kg_co2, *before.kg_co2);
+  EXPECT_FALSE(CarriedEnergy::Unpack({1, 2, 3}));
+  EXPECT_FALSE(CarriedEnergy::Unpack({-1, 0, 0, 0, 0}));
+  EXPECT_FALSE(CarriedEnergy::Unpack({1, 0, 0, 0, std::nan("")})->kg_co2);
+
+  RunMeter resumed(o);
+  resumed.Carry(*again);
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  protocol::Epoch ev;
+  resumed.AddEpochEnergy(ev);
+  const EpochRecord& r = ev.record;
+  ASSERT_TRUE(r.energy_s);
+  EXPECT_GT(*r.energy_s, before.seconds + 0.035);
+  EXPECT_NEAR(r.energy_kwh, KwhFromPowerAndTime(10.4, *r.energy_s), 1e-15);  // both parts, at the same power
+  EXPECT_NEAR(r.cpu_w, 0.4, 1e-9);
+  EXPECT_NEAR(r.ram_w, 10, 1e-9);
+  ASSERT_TRUE(r.kg_co2);
+  EXPECT_NEAR(*r.kg_co2, r.energy_kwh * 200 * 0.001, 1e-18);
+  // The carry is used once: the next epoch is its own.
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  protocol::Epoch next;
+  resumed.AddEpochEnergy(next);
+  EXPECT_LT(*next.record.energy_s, before.seconds);
 }
 
 }  // namespace
