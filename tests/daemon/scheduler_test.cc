@@ -617,22 +617,27 @@ TEST_F(SchedulerTest, AnInterruptedJobOverItsBudgetIsNotResumed) {
 
 
 // carbon.interruptible: 12:00-13:00 clean, 13:00-15:00 dirty, 15:00-16:00
-// clean, then dirty; a 2 h job with a 17:00 deadline runs 12:00-13:00,
-// pauses, and resumes at 15:00 in the same attempt (its plan: 2 h at 100
-// and the resume's 2 minutes at 450, mean 106 g/kWh).
-TEST_F(SchedulerTest, AnInterruptibleJobPausesAtItsSegmentEndAndResumesInTheSameAttempt) {
-  FakeGrid grid;
+// clean, then dirty, and a 2 h job due by 17:00.
+void CleanDirtyCleanDirty(FakeGrid& grid, Timestamp from) {
   grid.view.current_gco2_per_kwh = 100;
   grid.view.current_source = "mock";
   grid.view.forecast_source = "mock";
   std::vector<double> v(24, 450);
   for (int i : {0, 1, 6, 7}) v[static_cast<size_t>(i)] = 100;
-  grid.view.forecast = HalfHours(clock_.Now(), v);
+  grid.view.forecast = HalfHours(from, v);
+}
+const char* const kInterruptible2h =
+    "name: a\ncarbon: {policy: forecast, interruptible: true, expected_duration: 2h, deadline: "
+    "2026-11-26T17:00:00Z}\n";
+
+// The job runs 12:00-13:00, pauses, and resumes at 15:00 in the same
+// attempt (its plan: 2 h at 100 and the resume's 2 minutes at 450, mean 106 g/kWh).
+TEST_F(SchedulerTest, AnInterruptibleJobPausesAtItsSegmentEndAndResumesInTheSameAttempt) {
+  FakeGrid grid;
+  CleanDirtyCleanDirty(grid, clock_.Now());
   grid.recorded = grid.view.forecast;
   sched_->set_grid(&grid);
-  const std::string spec =
-      "name: a\ncarbon: {policy: forecast, interruptible: true, expected_duration: 2h, deadline: "
-      "2026-11-26T17:00:00Z}\n";
+  const std::string spec = kInterruptible2h;
   int64_t id = Submit(spec);
   sched_->Tick();
   JobRecord j = Job(id);
@@ -690,16 +695,9 @@ TEST_F(SchedulerTest, AnInterruptibleJobPausesAtItsSegmentEndAndResumesInTheSame
 
 TEST_F(SchedulerTest, APausedJobCanBeCancelledAndAFailureAfterAPauseCountsOnce) {
   FakeGrid grid;
-  grid.view.current_gco2_per_kwh = 100;
-  grid.view.current_source = "mock";
-  grid.view.forecast_source = "mock";
-  std::vector<double> v(24, 450);
-  for (int i : {0, 1, 6, 7}) v[static_cast<size_t>(i)] = 100;
-  grid.view.forecast = HalfHours(clock_.Now(), v);
+  CleanDirtyCleanDirty(grid, clock_.Now());
   sched_->set_grid(&grid);
-  const std::string spec =
-      "name: a\ncarbon: {policy: forecast, interruptible: true, expected_duration: 2h, deadline: "
-      "2026-11-26T17:00:00Z}\n";
+  const std::string spec = kInterruptible2h;
   // Paused, then cancelled: at once, no worker to stop.
   int64_t a = Submit(spec);
   sched_->Tick();

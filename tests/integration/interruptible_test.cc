@@ -16,18 +16,16 @@
 #include <sstream>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/weights.h"
 #include "worker/checkpoint.h"
-#include "worker/models.h"
 
 namespace carbon {
 namespace {
 
 using fakes::DaemonProcess;
 using fakes::TempDir;
-using worker::BuildModel;
+using fakes::MaxWeightDiff;
 using worker::CheckpointPath;
-using worker::LoadCheckpoint;
-using worker::TrainState;
 using json = nlohmann::json;
 
 const char* const kData = "/usr/share/datasets/fashion-mnist";
@@ -37,25 +35,6 @@ std::string Read(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::vector<torch::Tensor> FinalWeights(const std::string& ckpt) {
-  ModelSpec spec;
-  spec.hidden = {64};
-  spec.dropout = 0.2;
-  auto m = *BuildModel(spec, 1, 28, 28, 10);
-  torch::optim::Adam opt(m->parameters());
-  TrainState st;
-  EXPECT_TRUE(LoadCheckpoint(ckpt, *m, opt, torch::kCPU, &st).ok()) << ckpt;
-  return m->parameters();
-}
-
-double MaxWeightDiff(const std::string& a, const std::string& b) {
-  auto wa = FinalWeights(a), wb = FinalWeights(b);
-  if (wa.size() != wb.size()) return 1e9;
-  double d = 0;
-  for (size_t i = 0; i < wa.size(); ++i) d = std::max(d, (wa[i] - wb[i]).abs().max().item<double>());
-  return d;
 }
 
 // The worker alone, start to end, in `run_dir`.

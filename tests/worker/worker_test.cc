@@ -19,6 +19,7 @@
 #include "common/job_spec.h"
 #include "common/worker_protocol.h"
 #include "tests/support/fakes.h"
+#include "tests/support/weights.h"
 #include "worker/checkpoint.h"
 #include "worker/data.h"
 #include "worker/models.h"
@@ -310,23 +311,7 @@ std::string WriteJob(const TempDir& dir, const std::string& name, const std::str
   return path;
 }
 
-std::vector<torch::Tensor> FinalWeights(const std::string& ckpt) {
-  ModelSpec spec;
-  spec.hidden = {64};
-  spec.dropout = 0.2;
-  auto m = *BuildModel(spec, 1, 28, 28, 10);
-  torch::optim::Adam opt(m->parameters());
-  TrainState st;
-  EXPECT_TRUE(LoadCheckpoint(ckpt, *m, opt, torch::kCPU, &st).ok()) << ckpt;
-  return m->parameters();
-}
-
-double MaxWeightDiff(const std::string& a, const std::string& b) {
-  auto wa = FinalWeights(a), wb = FinalWeights(b);
-  double d = 0;
-  for (size_t i = 0; i < wa.size(); ++i) d = std::max(d, (wa[i] - wb[i]).abs().max().item<double>());
-  return d;
-}
+using fakes::MaxWeightDiff;
 
 const std::string kTrain = "epochs: 4, batch_size: 32, accumulation_steps: 2, lr: 0.002, threads: 1";
 
