@@ -327,9 +327,8 @@ StatusOr<std::vector<Segment>> Scheduler::RunsOf(int64_t id, Timestamp now) {
   return runs;
 }
 
-SegmentProgress Scheduler::ProgressOf(const JobRecord& job, Timestamp now, Duration overhead, bool* paused) {
+SegmentProgress Scheduler::ProgressOf(const JobRecord& job, Timestamp now, Duration overhead) {
   SegmentProgress p;
-  if (paused) *paused = false;
   auto runs = RunsOf(job.id, now);
   if (!runs.ok() || runs->empty()) return p;
   Timestamp::duration ran{};
@@ -339,12 +338,13 @@ SegmentProgress Scheduler::ProgressOf(const JobRecord& job, Timestamp now, Durat
   if (p.running) p.running_for = std::chrono::duration_cast<Duration>(runs->back().end - runs->back().start);
   const auto resumes = static_cast<int64_t>(runs->size()) - 1;
   p.done = std::max(Duration::zero(), std::chrono::duration_cast<Duration>(ran) - overhead * resumes);
-  if (paused && job.state == JobState::kWaiting) {
-    auto events = store_.Events(job.id);
-    *paused = events.ok() && !events->empty() && events->back().from_state == JobStateName(JobState::kRunning) &&
-              events->back().to_state == JobStateName(JobState::kWaiting);
-  }
   return p;
+}
+
+bool Scheduler::Paused(int64_t id) {
+  auto events = store_.Events(id);
+  return events.ok() && !events->empty() && events->back().from_state == JobStateName(JobState::kRunning) &&
+         events->back().to_state == JobStateName(JobState::kWaiting);
 }
 
 Duration Scheduler::ResumeOverhead(int64_t id) const {
@@ -605,8 +605,7 @@ void Scheduler::Tick() {
       continue;
     }
     // A job paused by its plan resumes in the same attempt.
-    bool resumed = false;
-    if (spec->carbon.interruptible) ProgressOf(job, now, ResumeOverhead(job.id), &resumed);
+    const bool resumed = spec->carbon.interruptible && Paused(job.id);
     const int64_t attempt = resumed ? std::max<int64_t>(job.attempts, 1) : job.attempts + 1;
     Transition t{JobState::kWaiting, JobState::kRunning,
                  d.reason + "; attempt " + std::to_string(attempt) +

@@ -170,8 +170,10 @@ class Scheduler final : public ExecutorListener {
   // events (each running spell; the last one up to `now` while it runs).
   StatusOr<std::vector<Segment>> RunsOf(int64_t id, Timestamp now);
   // Where it stands: the work done (time run less each resume's overhead),
-  // whether it runs now and for how long; *paused: its last run ended in a pause.
-  SegmentProgress ProgressOf(const JobRecord& job, Timestamp now, Duration overhead, bool* paused = nullptr);
+  // whether it runs now and for how long.
+  SegmentProgress ProgressOf(const JobRecord& job, Timestamp now, Duration overhead);
+  // Whether its last run ended in a pause (running -> waiting).
+  bool Paused(int64_t id);
   // What a pause costs this job: measured (checkpoint at the pause + restart
   // to the worker's start), else scheduler.default_resume_overhead.
   Duration ResumeOverhead(int64_t id) const;
