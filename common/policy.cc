@@ -77,7 +77,6 @@ ReleaseDecision DecideInterruptible(const PolicyInput& in, const ExpectedDuratio
   std::string plan_text = std::to_string(n) + " segment" + (n == 1 ? "" : "s") + " planned, mean " +
                           G(plan.mean_gco2_per_kwh) + " g/kWh";
   ReleaseDecision out;
-  out.mean_gco2_per_kwh = plan.mean_gco2_per_kwh;
   const Segment& first = plan.segments.front();
   if (plan.StartsAt(in.now)) {
     const bool last = n == 1;
@@ -94,7 +93,7 @@ ReleaseDecision DecideInterruptible(const PolicyInput& in, const ExpectedDuratio
                                                  : G(MeanIntervals(series, in.now, in.now + std::chrono::hours(1))) +
                                                        " g/kWh forecast now";
   out = {false, first.start,
-         std::string(p.running ? "paused until " : p.started ? "paused until " : "waiting for its first segment at ") +
+         std::string(p.started || p.running ? "paused until " : "waiting for its first segment at ") +
              ShortTime(first.start, in.now) + " UTC: " + now_text + ", " + G(then) + " then; " + done_text + "; " +
              plan_text + "; " + tail + "; " + source,
          first.end};
