@@ -151,7 +151,9 @@ void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const 
     ReleaseDecision d = decide(now);
     if (!d.release && now < deadline) {
       planned = d.planned_start;
-      now = std::min(NextReplan(now, step, planned), deadline);
+      // A perfect forecast's plan cannot change while the job waits: go to it.
+      now = o.forecast == "perfect" && planned && *planned > now ? *planned : NextReplan(now, step, planned);
+      now = std::min(now, deadline);
       continue;
     }
     // Runs from now: a resume first pays its overhead.
@@ -185,7 +187,8 @@ void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const 
       progress.running = false;
       progress.running_for = Duration::zero();
       planned = on.planned_start;
-      now = std::min(NextReplan(now, step, planned), deadline);
+      now = o.forecast == "perfect" && planned && *planned > now ? *planned : NextReplan(now, step, planned);
+      now = std::min(now, deadline);
       break;
     }
   }
