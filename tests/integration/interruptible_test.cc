@@ -59,7 +59,9 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
   TempDir dir;
   // Half-hourly from 23:30: 50 g/kWh until 00:30, 500 until 02:00, 100
   // until 03:30, 500 after. Submitted at 23:50, a 1 h job with a 06:00
-  // deadline runs at once (40 min), pauses at 00:30 and resumes at 02:00.
+  // deadline and a 10 min minimum segment runs at once, pauses at 00:30 and
+  // resumes at 02:00. (It is released within a tick, 10 virtual minutes; a
+  // release as late as 00:20 would still make the same plan.)
   const std::string trace = dir / "trace.csv";
   {
     std::ofstream t(trace);
@@ -81,7 +83,7 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
                            "train: {epochs: 4, batch_size: 32, accumulation_steps: 2, lr: 0.002, threads: 1}\n"
                            "checkpoint: {keep: 5}\n";
   std::ofstream(job) << "name: pause\n" << body
-                     << "carbon: {policy: forecast, zone: GB, interruptible: true, min_segment: 30m, "
+                     << "carbon: {policy: forecast, zone: GB, interruptible: true, min_segment: 10m, "
                         "expected_duration: 1h, deadline: 2026-11-26T06:00:00Z}\n";
   auto sub = d.Ctl({"submit", job});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
