@@ -100,7 +100,7 @@ SegmentPlan PlanSegments(const IntensitySeries& forecast, const SegmentRequest& 
     } else if (lengths[0] > Duration::zero()) {
       cur[index(1, 0, 1, s0)] = cost[0];
     } else {
-      cur[index(0, 0, 0, 0)] = 0;  // now is on a boundary: slot 0 is empty
+      cur[index(0, 0, 0, 0)] = 0;  // slot 0 is under a millisecond long: nothing to use in it
     }
   }
   for (size_t k = 1; k < slots; ++k) {

@@ -118,8 +118,11 @@ GridView SimGrid(const IntensitySeries& trace, Forecasts& forecasts, const SimOp
   return g;
 }
 
-// The next re-plan after `now`: the next trace step, or the planned time if sooner.
-Timestamp NextReplan(Timestamp now, Duration step, std::optional<Timestamp> planned) {
+// The next re-plan after `now`: the next trace step, or the planned time if
+// sooner; with `go_to_plan` (a plan that cannot change before it comes: a
+// perfect forecast), the planned time.
+Timestamp NextReplan(Timestamp now, Duration step, std::optional<Timestamp> planned, bool go_to_plan = false) {
+  if (go_to_plan && planned && *planned > now) return *planned;
   Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
   while (next <= now) next += step;
   if (planned && *planned > now) next = std::min(next, *planned);
@@ -138,6 +141,7 @@ void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const 
   std::vector<Segment> ran;
   Timestamp now = job.arrival;
   bool first = true;
+  const bool go_to_plan = o.forecast == "perfect";  // a perfect forecast's plan cannot change while the job waits
   auto decide = [&](Timestamp at) {
     GridView g = SimGrid(trace, forecasts, o, at);
     PolicyInput in{spec, job.arrival, at};
@@ -151,9 +155,7 @@ void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const 
     ReleaseDecision d = decide(now);
     if (!d.release && now < deadline) {
       planned = d.planned_start;
-      // A perfect forecast's plan cannot change while the job waits: go to it.
-      now = o.forecast == "perfect" && planned && *planned > now ? *planned : NextReplan(now, step, planned);
-      now = std::min(now, deadline);
+      now = std::min(NextReplan(now, step, planned, go_to_plan), deadline);
       continue;
     }
     // Runs from now: a resume first pays its overhead.
@@ -187,8 +189,7 @@ void RunInterruptible(const IntensitySeries& trace, Forecasts& forecasts, const 
       progress.running = false;
       progress.running_for = Duration::zero();
       planned = on.planned_start;
-      now = o.forecast == "perfect" && planned && *planned > now ? *planned : NextReplan(now, step, planned);
-      now = std::min(now, deadline);
+      now = std::min(NextReplan(now, step, planned, go_to_plan), deadline);
       break;
     }
   }
@@ -366,12 +367,8 @@ Placed PlaceOne(const std::vector<SimZone>& all, std::vector<Forecasts>& forecas
       return {at, zones[first]};
     }
     planned = p.decision.planned_start;
-    Timestamp next = std::chrono::floor<std::chrono::hours>(now) + step;
-    while (next <= now) next += step;
     // A perfect forecast and no slots to wait for: the plan cannot change, go to it.
-    if (o.forecast == "perfect" && o.slots_per_site <= 0 && planned && *planned > now) next = *planned;
-    if (planned && *planned > now) next = std::min(next, *planned);
-    now = std::min(next, latest);
+    now = std::min(NextReplan(now, step, planned, o.forecast == "perfect" && o.slots_per_site <= 0), latest);
   }
 }
 
