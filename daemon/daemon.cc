@@ -360,6 +360,7 @@ class Daemon {
   // carbon.gpu_power_cap: the running local jobs that ask for one, with
   // their zone's intensity now, to the capper; the reasons it changes.
   // Each job is read and its spec parsed once, when its worker is first seen.
+  // Called at every tick and from each local worker's start gate.
   void CapGpus() {
     std::map<int64_t, std::optional<CapJob>> seen;
     std::vector<CapJob> capped;
@@ -413,6 +414,11 @@ class Daemon {
         executors_.push_back(std::move(e));
       } else {
         auto e = std::make_unique<ProcessExecutor>(io_, ExecutorOptionsFrom(config_, worker_));
+        // A job's GPU power cap is set before its worker's first step (and
+        // first step after each resume), not at the next tick.
+        e->set_before_training([this](int64_t) {
+          if (capper_) CapGpus();
+        });
         site.executor = e.get();
         local_executors_.push_back(e.get());
         executors_.push_back(std::move(e));

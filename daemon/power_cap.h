@@ -1,5 +1,6 @@
-// PowerCapper: carbon.gpu_power_cap for local jobs. At every tick it gets
-// the running jobs that ask for a cap, with their zone's intensity now, and
+// PowerCapper: carbon.gpu_power_cap for local jobs. At every tick, and as
+// each worker starts (before its first step: the executor's start gate), it
+// gets the running jobs that ask for a cap, with their zone's intensity now, and
 // through carbond-gpucap (daemon/gpucap) caps their GPUs at limit_pct of
 // the default limit while the intensity is above the threshold, clamped to
 // the device's constraints, and restores the stored limit when it is not.

@@ -160,21 +160,33 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     ::close(log_fd);
     return Unavailable(std::string("socketpair: ") + std::strerror(errno));
   }
+  int gate[2] = {-1, -1};
+  if (before_training_ && ::pipe2(gate, O_CLOEXEC) != 0) {
+    ::close(log_fd);
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return Unavailable(std::string("pipe2: ") + std::strerror(errno));
+  }
   const bool file_transport = options_.event_transport == EventTransport::kFile;
   const std::string events_file = run_dir + "/events.jsonl";
   std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
                                    run_dir, "--job-id", std::to_string(job.id), "--attempt",
                                    std::to_string(job.attempts), "--grid-file", run_dir + "/grid.json"};
+  SpawnOptions spawn;
   if (file_transport) {
     args.insert(args.end(), {"--events-file", events_file});
   } else {
-    args.insert(args.end(), {"--event-fd", "3"});
+    spawn.extra_fds.push_back(sv[1]);
+    args.insert(args.end(), {"--event-fd", std::to_string(2 + spawn.extra_fds.size())});
+  }
+  if (gate[0] >= 0) {
+    spawn.extra_fds.push_back(gate[0]);
+    args.insert(args.end(), {"--go-fd", std::to_string(2 + spawn.extra_fds.size())});
   }
   args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
   // The file is append-only over attempts: this attempt's events start at its end.
   std::error_code size_ec;
   const auto events_offset = file_transport ? fs::file_size(events_file, size_ec) : 0;
-  SpawnOptions spawn;
   spawn.argv = std::move(args);
   if (options_.gpus.empty()) {
     spawn.env = EnvironmentWithout(options_.env_drop);
@@ -189,12 +201,13 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     spawn.env.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
   }
   spawn.stdout_fd = spawn.stderr_fd = log_fd;
-  if (!file_transport) spawn.fd3 = sv[1];
   auto pid = Spawn(spawn);
   ::close(sv[1]);
   ::close(log_fd);
+  if (gate[0] >= 0) ::close(gate[0]);
   if (!pid.ok()) {
     ::close(sv[0]);
+    if (gate[1] >= 0) ::close(gate[1]);
     return Unavailable("cannot execute worker '" + options_.worker_path + "': " +
                        pid.status().message().substr(pid.status().message().rfind(": ") + 2));
   }
@@ -217,6 +230,17 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     ReadEvents(child);
   }
   WatchMemory(child);
+  if (gate[1] >= 0) {
+    before_training_(job.id);
+    // One byte opens the gate; closing it alone (carbond gone) does not.
+    const char go = 'g';
+    ssize_t w;
+    do {
+      w = ::write(gate[1], &go, 1);
+    } while (w < 0 && errno == EINTR);
+    if (w != 1) spdlog::warn("job {}: cannot open the worker's start gate: {}", job.id, std::strerror(errno));
+    ::close(gate[1]);
+  }
   return Status();
 }
 

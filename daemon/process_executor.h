@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,6 +64,13 @@ class ProcessExecutor final : public Executor {
   Status Accepts(const JobSpec& spec) const override;
 
   void set_options(const ProcessExecutorOptions& o) { options_ = o; }
+  // The start gate: with a hook set, every worker gets a pipe (--go-fd) and
+  // waits on it before it loads or trains anything. Start calls the hook once
+  // the worker has exec'd and counts as running (RunningJobs, Worker), then
+  // opens the gate, whatever the hook did: carbond sets a job's GPU power cap
+  // there, so no step ever runs before it (a start and every resume alike).
+  using BeforeTraining = std::function<void(int64_t job_id)>;
+  void set_before_training(BeforeTraining hook) { before_training_ = std::move(hook); }
   // A running job's worker: its pid and the GPUs it was handed (worker.gpus;
   // empty when carbond hands none out).
   struct RunningWorker {
@@ -91,6 +99,7 @@ class ProcessExecutor final : public Executor {
   boost::asio::io_context& io_;
   ProcessExecutorOptions options_;
   ExecutorListener* listener_ = nullptr;
+  BeforeTraining before_training_;
   boost::asio::signal_set sigchld_;
   std::map<int64_t, std::shared_ptr<Child>> children_;
   std::map<int64_t, std::vector<std::string>> gpus_in_use_;  // job -> its GPUs

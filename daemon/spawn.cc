@@ -19,6 +19,7 @@ StatusOr<pid_t> Spawn(const SpawnOptions& o) {
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls until exec.
   std::vector<std::string> args = o.argv, env = o.env;
+  std::vector<int> extra = o.extra_fds;
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -50,22 +51,29 @@ StatusOr<pid_t> Spawn(const SpawnOptions& o) {
     ::dup2(o.stdin_fd >= 0 ? o.stdin_fd : devnull, 0);
     ::dup2(o.stdout_fd >= 0 ? o.stdout_fd : devnull, 1);
     ::dup2(o.stderr_fd >= 0 ? o.stderr_fd : devnull, 2);
-    if (o.fd3 >= 0) ::dup2(o.fd3, 3);
+    // A source that sits where an earlier one goes (3, 4, ...) is moved out
+    // of the way first (fcntl is async-signal-safe).
+    const int count = static_cast<int>(extra.size());
+    for (int& fd : extra)
+      if (fd < 3 + count) fd = ::fcntl(fd, F_DUPFD, 3 + count);
+    int errfd = errpipe[1];
+    if (errfd < 3 + count) errfd = ::fcntl(errfd, F_DUPFD_CLOEXEC, 3 + count);
+    for (int k = 0; k < count; ++k) ::dup2(extra[static_cast<size_t>(k)], 3 + k);
     // Nothing else of the daemon's leaks into the child: not every library
     // opens its descriptors with CLOEXEC. errpipe[1] stays open (CLOEXEC) to
     // report a failed exec.
-    const unsigned first = o.fd3 >= 0 ? 4 : 3;
-    const unsigned keep = static_cast<unsigned>(errpipe[1]);
+    const unsigned first = static_cast<unsigned>(3 + count);
+    const unsigned keep = static_cast<unsigned>(errfd);
     bool closed = keep >= first ? (keep == first || ::close_range(first, keep - 1, 0) == 0) &&
                                       ::close_range(keep + 1, ~0U, 0) == 0
                                 : ::close_range(first, ~0U, 0) == 0;
     if (!closed) {
       for (int fd = static_cast<int>(first); fd < 65536; ++fd)
-        if (fd != errpipe[1]) ::close(fd);
+        if (fd != errfd) ::close(fd);
     }
     ::execve(argv[0], argv.data(), envp.data());
     int e = errno;
-    ssize_t w = ::write(errpipe[1], &e, sizeof e);
+    ssize_t w = ::write(errfd, &e, sizeof e);
     if (w < 0) ::_exit(126);
     ::_exit(127);
   }

@@ -20,7 +20,9 @@ struct SpawnOptions {
   int stdin_fd = -1;              // -1: /dev/null
   int stdout_fd = -1;             // -1: /dev/null
   int stderr_fd = -1;             // -1: /dev/null
-  int fd3 = -1;                   // given to the child as descriptor 3; -1: none
+  // Given to the child as descriptors 3, 4, ... in this order (the worker's
+  // events socket, its start gate); every other descriptor is closed.
+  std::vector<int> extra_fds;
   // Its own process group (so a stop reaches its children too) and SIGTERM
   // when carbond dies (PR_SET_PDEATHSIG), so it does not outlive carbond.
   bool own_process_group = true;

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <string>
 #include <cstdio>
 #include <filesystem>
@@ -123,6 +124,19 @@ class StandaloneEmissions {
   std::vector<carbon::EpochRecord> epochs_;
 };
 
+// carbond's start gate: one byte on `fd` opens it. A stop asked meanwhile
+// (SIGTERM) opens it too: the trainer then stops before its first step.
+// False when carbond closed it without a byte (it went away).
+bool WaitForGo(int fd) {
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::read(fd, &go, 1);
+  } while (n < 0 && errno == EINTR && !g_stop.load());
+  ::close(fd);
+  return n == 1 || g_stop.load();
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"carbon-worker: trains one carbond job"};
   std::string job_file, run_dir;
@@ -133,6 +147,10 @@ int main(int argc, char** argv) {
   app.add_option("--job-id", job_id, "carbond's job id (for logs)");
   app.add_option("--attempt", attempt, "attempt number (for logs)");
   std::string events_file;
+  int go_fd = -1;
+  app.add_option("--go-fd", go_fd,
+                 "a pipe from carbond: wait for its byte before loading or training anything (carbond sets the "
+                 "job's GPU power cap first)");
   app.add_option("--event-fd", event_fd, "socket for the worker protocol's events (docs/protocol.md; default: stdout)");
   app.add_option("--events-file", events_file,
                  "append the events to this file instead (for a runner that follows the file, not the fd)");
@@ -177,6 +195,10 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  if (go_fd >= 0 && !WaitForGo(go_fd)) {
+    std::fprintf(stderr, "carbon-worker: carbond closed the start gate without opening it; not training\n");
+    return carbon::worker::kExitFailed;
+  }
   std::error_code ec;
   std::filesystem::create_directories(run_dir, ec);
   carbon::worker::EventChannel events(event_fd, events_file);

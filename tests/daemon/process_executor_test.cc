@@ -197,3 +197,50 @@ TEST(ProcessExecutor, WorkerGpusAreHandedOutAndReturned) {
 
 }  // namespace
 }  // namespace carbon
+
+namespace carbon {
+namespace {
+
+// The start gate: the hook runs once the worker has exec'd and counts as
+// running, before it does anything (the fake worker, like the real one,
+// writes nothing before the gate opens), on both transports.
+TEST(ProcessExecutor, TheHookRunsBeforeTheWorkerDoesAnything) {
+  for (EventTransport transport : {EventTransport::kSocketpair, EventTransport::kFile}) {
+    fakes::TempDir dir;
+    boost::asio::io_context io;
+    ProcessExecutorOptions o;
+    o.worker_path = FAKE_WORKER_BIN;
+    o.event_transport = transport;
+    o.events_file_poll = std::chrono::milliseconds(20);
+    ProcessExecutor exec(io, o);
+    Collector c;
+    exec.SetListener(&c);
+    int calls = 0;
+    exec.set_before_training([&](int64_t id) {
+      ++calls;
+      EXPECT_EQ(id, 7);
+      EXPECT_TRUE(exec.IsRunning(7));
+      auto w = exec.Worker(7);
+      ASSERT_TRUE(w.has_value());
+      // Exec'd: its own command line, not carbond's.
+      const std::string cmdline = fakes::ReadAll("/proc/" + std::to_string(w->pid) + "/cmdline");
+      EXPECT_NE(cmdline.find("--go-fd"), std::string::npos) << cmdline;
+      EXPECT_FALSE(fs::exists(dir / "attempts")) << "the worker ran before the gate opened";
+    });
+    JobRecord job;
+    job.id = 7;
+    job.attempts = 1;
+    job.spec_text = "name: gated\n";
+    Status st = exec.Start(job, dir.path());
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_EQ(calls, 1);
+    while (!c.exit && io.run_one_for(std::chrono::seconds(30)) > 0) {
+    }
+    ASSERT_TRUE(c.exit);
+    EXPECT_EQ(c.exit->exit_status, 0) << fakes::ReadAll(dir / "worker.log");
+    EXPECT_TRUE(fs::exists(dir / "attempts"));
+  }
+}
+
+}  // namespace
+}  // namespace carbon

@@ -1,7 +1,7 @@
 // carbon.gpu_power_cap end to end: a real carbond, the real carbond-gpucap
 // on a socket, the real carbon-worker training on the CPU with the fake
 // NVML (tests/support/fake_nvml.cc) as its GPU, through LD_LIBRARY_PATH.
-// The limit follows the grid (a recorded-style trace on a virtual clock),
+// The limit follows the grid (a local UK Carbon Intensity API the test turns clean),
 // each epoch row records the limit in force, and the limit goes back when
 // the job succeeds, is cancelled, its worker is killed, or carbond is
 // SIGKILLed and started again. ctest -R PowerCap.
@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -21,6 +23,7 @@
 
 #include "daemon/gpucap/nvml_control.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/fake_upstream.h"
 #include "tests/support/files.h"
 
 namespace carbon {
@@ -113,6 +116,37 @@ class PowerCapDaemon : public ::testing::Test {
     }
     return out;
   }
+  // Whether carbond has a current intensity for GB (a job started before
+  // would run uncapped: nothing says the grid is above the threshold).
+  static bool GridKnown(DaemonProcess& d) {
+    auto r = d.Ctl({"-o", "json", "health"});
+    if (r.exit_code != 0) return false;
+    const json h = json::parse(r.out, nullptr, false);
+    return h.is_object() && h["intensity"]["zones"]["GB"].value("gco2_per_kwh", json()).is_number();
+  }
+  // A UK Carbon Intensity API body at `g` g/kWh: the current half hour for
+  // /intensity, 48 h of half hours from it for a forecast.
+  static std::string UkBody(const std::string& target, int g) {
+    using std::chrono::system_clock;
+    const auto now = std::chrono::floor<std::chrono::minutes>(system_clock::now());
+    const auto from = now - std::chrono::minutes(now.time_since_epoch().count() % 30);
+    auto uk = [](system_clock::time_point t) {
+      const std::time_t tt = system_clock::to_time_t(t);
+      std::tm tm{};
+      ::gmtime_r(&tt, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MZ", &tm);
+      return std::string(buf);
+    };
+    json data = json::array();
+    const int periods = target == "/intensity" ? 1 : 96;
+    for (int k = 0; k < periods; ++k) {
+      const auto t = from + std::chrono::minutes(30 * k);
+      data.push_back({{"from", uk(t)}, {"to", uk(t + std::chrono::minutes(30))},
+                      {"intensity", {{"forecast", g}, {"actual", g}, {"index", "high"}}}});
+    }
+    return json{{"data", data}}.dump();
+  }
   // The pid of the worker running job `id` (its --run-dir ends in /runs/<id>).
   static pid_t WorkerOf(int64_t id) {
     const std::string want = "/runs/" + std::to_string(id);
@@ -130,24 +164,33 @@ class PowerCapDaemon : public ::testing::Test {
   TempDir dir_;
 };
 
-TEST_F(PowerCapDaemon, TheLimitFollowsATraceOnAVirtualClockAndEachEpochRecordsIt) {
-  // 400 g/kWh until 01:00, 100 after: on a clock 600x real time the grid
-  // turns clean 6 s after the start, with several epochs on each side.
-  const std::string trace = dir_ / "trace.csv";
-  std::ofstream(trace) << "Time,Carbon Intensity\n2026-11-26 00:00:00,400\n2026-11-26 01:00:00,100\n"
-                       << "2026-11-26 02:00:00,100\n2026-11-26 03:00:00,100\n2026-11-26 04:00:00,100\n"
-                       << "2026-11-26 05:00:00,100\n2026-11-26 06:00:00,100\n2026-11-26 07:00:00,100\n";
+TEST_F(PowerCapDaemon, TheLimitFollowsTheGridAndEachEpochRecordsIt) {
+  // The grid is a local UK Carbon Intensity API at 400 g/kWh until the job's
+  // first epoch row is stored, then at 100: the change falls between epochs
+  // on a machine of any speed, with epochs on both sides of it.
+  fakes::FakeUpstream upstream(dir_.path());
+  std::atomic<int> grid{400};
+  upstream.set_handler([&grid](const fakes::UpstreamRequest& r) {
+    fakes::UpstreamReply reply;
+    reply.body = UkBody(r.target, grid.load());
+    return reply;
+  });
   Helper helper(dir_);
   DaemonProcess d(dir_, CARBON_WORKER_BIN,
-                  Config(helper.socket(),
-                         "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + trace + ", loop: false}\n",
-                         "clock: {mode: virtual, start: 2026-11-26T00:00:00Z, speed: 600}\n"));
+                  Config(helper.socket(), "intensity:\n  chain: [uk]\n  poll: 1s\n  uk: {base_url: '" +
+                                              upstream.http_url() + "'}\n"));
   ASSERT_TRUE(d.Start()) << d.Log();
+  ASSERT_TRUE(Eventually([&] { return GridKnown(d); })) << d.Log();
   const int64_t id = fakes::Submit(d, Job("follows", 2000));
-  ASSERT_TRUE(Eventually([] { return Limit() == 210; })) << d.Log();
-  EXPECT_TRUE(Eventually([&] { return Reason(d, id).find("GPU power capped") != std::string::npos; }));
-  EXPECT_EQ(Reason(d, id),
-            "GPU power capped: GPU-aaaa-1111 at 210 W (70% of its default 300 W); GB at 400 g/kWh is above 300");
+  ASSERT_TRUE(Eventually([&] { return !EpochLimits(d, id).empty(); })) << d.Log();
+  // Capped before its first step: the first epoch ran under the cap.
+  EXPECT_EQ(EpochLimits(d, id).front(), 210.0) << Status(d, id).dump();
+  EXPECT_EQ(Limit(), 210);
+  EXPECT_TRUE(Eventually([&] {
+    return Reason(d, id) ==
+           "GPU power capped: GPU-aaaa-1111 at 210 W (70% of its default 300 W); GB at 400 g/kWh is above 300";
+  })) << Reason(d, id);
+  grid = 100;
   ASSERT_TRUE(Eventually([] { return Limit() == 300; })) << d.Log();
   EXPECT_TRUE(Eventually([&] { return Reason(d, id) == "GPU power at its default limit; GB at 100 g/kWh is at or under 300"; }))
       << Reason(d, id);
@@ -157,7 +200,6 @@ TEST_F(PowerCapDaemon, TheLimitFollowsATraceOnAVirtualClockAndEachEpochRecordsIt
     return !l.empty() && l.back() == 300.0;
   })) << Status(d, id).dump();
   const auto limits = EpochLimits(d, id);
-  ASSERT_EQ(limits.front(), 210.0) << "the first epoch ended before the grid turned clean";
   size_t capped = 0;
   for (size_t i = 0; i < limits.size(); ++i) {
     ASSERT_TRUE(limits[i] == 210.0 || limits[i] == 300.0) << i;
@@ -177,13 +219,16 @@ TEST_F(PowerCapDaemon, TheLimitGoesBackOnSuccessCancelWorkerCrashAndCarbondSigki
   DaemonProcess d(dir_, CARBON_WORKER_BIN, Config(helper.socket(), "intensity: {chain: [static], static: 400}\n"));
   ASSERT_TRUE(d.Start()) << d.Log();
 
-  // Success: two epochs under the cap, then the default limit again.
+  ASSERT_TRUE(Eventually([&] { return GridKnown(d); })) << d.Log();
+
+  // Success: three short epochs, each under the cap (set before the first
+  // step, however fast the machine), then the default limit again.
   const int64_t ok = fakes::Submit(d, Job("short", 3));
   ASSERT_TRUE(Eventually([&] { return Status(d, ok).value("state", "") == "succeeded"; })) << d.Log();
   EXPECT_TRUE(Eventually([] { return Limit() == 300; }));
   auto limits = EpochLimits(d, ok);
   ASSERT_EQ(limits.size(), 3u);
-  EXPECT_EQ(limits.back(), 210.0);  // the cap was in force when its last epoch ended
+  for (size_t i = 0; i < limits.size(); ++i) EXPECT_EQ(limits[i], 210.0) << "epoch " << i + 1;
   const std::string log = fakes::ReadAll(dir_ / "scenario.limits");
   EXPECT_NE(log.find("GPU-aaaa-1111 210000 "), std::string::npos) << log;
 

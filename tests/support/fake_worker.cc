@@ -9,7 +9,8 @@
 //   replay    -> sends the lines of $CARBON_FAKE_REPLAY as they are (a
 //                recorded stream), 50 ms apart, and exits 0
 //   oldproto  -> speaks protocol version 0 (no "v"): carbond must refuse it
-// Each run appends a line to <run-dir>/attempts so tests can count starts.
+// Each run appends a line to <run-dir>/attempts so tests can count starts,
+// after carbond's start gate (--go-fd) opened, as the real worker waits.
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,12 +45,19 @@ void Send(const carbon::protocol::Event& e) { SendLine(carbon::protocol::Encode(
 
 int main(int argc, char** argv) {
   std::string job_file, run_dir;
+  int go_fd = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--job-file") job_file = argv[i + 1];
     else if (a == "--run-dir") run_dir = argv[i + 1];
     else if (a == "--event-fd") g_fd = std::atoi(argv[i + 1]), g_socket = true;
+    else if (a == "--go-fd") go_fd = std::atoi(argv[i + 1]);
     else if (a == "--events-file") g_fd = ::open(argv[i + 1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  }
+  if (go_fd >= 0) {
+    char go = 0;
+    if (::read(go_fd, &go, 1) != 1) return 1;  // carbond went away
+    ::close(go_fd);
   }
   auto spec = carbon::LoadJobSpecFile(job_file);
   if (!spec.ok()) {
