@@ -234,6 +234,7 @@ Placement PlaceJob(const PolicyRegistry& policies, const PolicyInput& in, const 
     p.site = i;
     p.decision = ds[i];
     p.decision.release = false;
+    p.decision.needs_slot = true;
     p.decision.reason = "waiting for a slot at " + sites[i].name + (others.empty() ? "" : "; " + others) + " (" +
                         ds[i].reason + ")";
     return p;

@@ -39,6 +39,9 @@ struct ReleaseDecision {
   // An interruptible job (carbon.interruptible) released, or left running:
   // when its segment ends and it pauses (empty: it runs to the end).
   std::optional<Timestamp> segment_end;
+  // Placement over several sites (PlaceJob): it would run now, but its site
+  // has no free slot; a free slot, not a time, changes this decision.
+  bool needs_slot = false;
 };
 
 // What the scheduler knows about the job's zone.

@@ -471,7 +471,7 @@ class Daemon {
       return [this, d] { return clock_->RealDuration(d()); };
     };
     tick_ = Loop([this, real] { return real(config_.tick); }, [this] {
-      scheduler_->Tick();
+      RunTick();
       CapGpus();
       SkipIdle();
     });
@@ -521,7 +521,20 @@ class Daemon {
       tick_posted_ = true;
       asio::post(io_, [this] {
         tick_posted_ = false;
-        scheduler_->Tick();
+        RunTick();
+      });
+    }
+  }
+
+  // One tick; while waiting jobs are due that its slice left undecided, the
+  // next slice is posted behind whatever the loop has (API requests) queued.
+  void RunTick() {
+    scheduler_->Tick();
+    if (scheduler_->HasDueWork() && !tick_posted_) {
+      tick_posted_ = true;
+      asio::post(io_, [this] {
+        tick_posted_ = false;
+        RunTick();
       });
     }
   }

@@ -72,14 +72,19 @@ class Executor {
   virtual size_t RunningCount() const = 0;
 
   // A site that queues jobs itself (Slurm) gets each waiting job before its
-  // start: Hold is called at every tick for every waiting job of the site and
-  // is idempotent (the record's slurm_job_id and site_token say what was
-  // submitted before a restart). Ready says whether Start can take the job
+  // start: Hold is called whenever the scheduler decides a waiting job of the
+  // site, at every tick until Held says it is held, and is idempotent (the
+  // record's slurm_job_id and site_token say what was submitted before a
+  // restart). Ready says whether Start can take the job
   // now, and if not, why (*why); Withdraw drops a held job that will not run
   // here (cancelled, re-planned). Local sites hold nothing.
   virtual void Hold(const JobRecord& job, const std::string& run_dir) {
     (void)job;
     (void)run_dir;
+  }
+  virtual bool Held(int64_t job_id) const {
+    (void)job_id;
+    return true;
   }
   virtual bool Ready(const JobRecord& job, std::string* why) const {
     (void)job;

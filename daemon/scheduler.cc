@@ -2,6 +2,8 @@
 
 #include "daemon/run_dir.h"
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -73,6 +75,13 @@ void Scheduler::Notify(int64_t id) {
   if (!job.ok()) return;
   if (IsFinal(job->state)) specs_.erase(id), segment_ends_.erase(id), pausing_.erase(id), resume_costs_.erase(id);
   if (job->state != JobState::kWaiting) planned_ends_.erase(id), held_dirs_.erase(id);
+  // The index follows the state: a job that (again) waits is decided at the
+  // next tick; one that no longer waits leaves it.
+  if (job->state == JobState::kWaiting) {
+    if (!waits_.Contains(id)) waits_.Wake(id);
+  } else {
+    waits_.Remove(id);
+  }
   if (on_change) on_change(*job);
 }
 
@@ -192,6 +201,7 @@ void Scheduler::FlushSubmits() {
   for (size_t i = 0; i < batch.size(); ++i) {
     int64_t id = (*ids)[i];
     specs_.emplace(id, std::move(batch[i].spec));
+    waits_.Wake(id);  // stored waiting: the next tick decides it
     if (batch[i].planned_end) planned_ends_[id] = *batch[i].planned_end;
     spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, batch[i].job.name,
                  batch[i].job.owner_uid, batch[i].job.policy);
@@ -502,143 +512,31 @@ void Scheduler::Tick() {
     }
   }
 
-  JobFilter waiting;
-  waiting.state = JobState::kWaiting;
-  waiting.limit = 1000;
-  auto ws = store_.List(waiting);
-  if (!ws.ok()) {
-    spdlog::error("cannot list waiting jobs: {}", ws.status().ToString());
-    return;
-  }
+  // Waiting jobs: only those something happened to.
+  LoadWaiting();
+  waits_.BeginTick();
+  WakeChangedZones(cache);
   std::vector<ReasonUpdate> reasons;
-  for (JobRecord& job : *ws) {
-    Status error;
-    const JobSpec* spec = SpecOf(job, &error);
-    if (!spec) continue;  // cannot happen: it validated when planned
-    Timestamp now = clock_.Now();
-    const Site* site = SiteOf(job);
-    if (!site) {  // carbond.yaml no longer has it
-      EndUnstarted(job.id, JobState::kFailed,
-                   "not started: its site '" + job.site + "' is no longer in carbond.yaml's sites", now);
-      continue;
-    }
-    ReleaseDecision d;
-    if (spec->carbon.sites.size() > 1) {
-      // Placed over its sites; a waiting job may move (a held one is withdrawn).
-      std::string missing;
-      const Site* to = Place(job, *spec, now, cache, d, &missing);
-      if (!to) {
-        EndUnstarted(job.id, JobState::kFailed,
-                     "not started: its site '" + missing + "' is no longer in carbond.yaml's sites", now);
-        continue;
-      }
-      if (to != site) {
-        if (Status st = store_.SetSite(job.id, to->name); !st.ok()) {
-          spdlog::warn("job {}: cannot move it to site {}: {}", job.id, to->name, st.ToString());
-          continue;
-        }
-        spdlog::info("job {}: re-planned from site {} to site {}", job.id, site->name, to->name);
-        site->executor->Withdraw(job.id);
-        held_dirs_.erase(job.id);
-        job.site = to->name;
-        job.site_token.clear();
-        job.slurm_job_id.reset();
-        site = to;
-      }
-    } else {
-      d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start, &job);
-    }
-    const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
-                                std::to_string(job.id);
-    if (site->executor->Detached() && !held_dirs_.count(job.id)) {
-      // Submitted held before its start (Slurm): its files go in now. A job
-      // held by an earlier carbond (a stored token) has its directory already.
-      if (Status st = PrepareRunDir(run_dir, job.id, job.attempts == 0 && job.site_token.empty()); !st.ok()) {
-        const std::string why = "cannot hold it at site " + site->name + " yet: " + st.message();
-        if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
-        continue;
-      }
-      held_dirs_.insert(job.id);
-    }
-    site->executor->Hold(job, run_dir);
-    if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
-    else planned_ends_.erase(job.id);
-    const std::string held = site->executor->Describe(job.id);
-    if (!d.release) {
-      const std::string reason = held.empty() ? d.reason : d.reason + "; " + held;
-      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, d.planned_start});
-      continue;
-    }
-    const int64_t busy = static_cast<int64_t>(site->executor->RunningCount()), slots = SlotsOf(*site);
-    if (busy >= slots) {
-      std::string reason = "ready to run; waiting for a free worker slot at site " + site->name + " (" +
-                           std::to_string(busy) + " of " + std::to_string(slots) + " busy)";
-      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
-      continue;
-    }
-    if (std::string why; !site->executor->Ready(job, &why)) {
-      const std::string reason = "ready to run; " + why;
-      if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
-      continue;
-    }
-    if (auto p = spec->carbon.budget_kg ? PredictBudget(job, *spec) : std::nullopt;
-        p && p->remaining_epochs > 0 && OverBudget(*p, *spec->carbon.budget_kg)) {
-      EndUnstarted(job.id, JobState::kStoppedBudget, DescribeBudget(*p, *spec->carbon.budget_kg) + "; not resumed",
-                   now);
-      continue;
-    }
-    if (Status st = CheckDataPath(*spec); !st.ok()) {
-      // The roots or a symlink changed since the job was admitted.
-      EndUnstarted(job.id, JobState::kFailed, "not started: data.path " + st.message(), now);
-      continue;
-    }
-    if (Status st = site->executor->Detached()
-                        ? Status()  // made when it was held
-                        : PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0);
-        !st.ok()) {
-      if (st.code() == StatusCode::kUnavailable) {  // the file system; try again next tick
-        const std::string why = "cannot start yet: " + st.message();
-        if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
-        continue;
-      }
-      EndUnstarted(job.id, JobState::kFailed, "not started: " + st.message(), now);
-      continue;
-    }
-    // A job paused by its plan resumes in the same attempt.
-    const bool resumed = spec->carbon.interruptible && Paused(job.id);
-    const int64_t attempt = resumed ? std::max<int64_t>(job.attempts, 1) : job.attempts + 1;
-    Transition t{JobState::kWaiting, JobState::kRunning,
-                 d.reason + "; attempt " + std::to_string(attempt) +
-                     (sites_.size() > 1 || site->executor->Detached() ? " at site " + site->name : ""),
-                 now};
-    t.started = now;
-    t.count_attempt = !resumed || job.attempts == 0;
-    t.run_dir = run_dir;
-    Status st = store_.Apply(job.id, t);
-    if (!st.ok()) {
-      spdlog::warn("job {}: cannot mark running: {}", job.id, st.ToString());
-      continue;
-    }
-    job.attempts = attempt;
-    if (d.segment_end) segment_ends_[job.id] = *d.segment_end;
-    else segment_ends_.erase(job.id);
-    if (resumed) resume_costs_[job.id].resumed = now;
-    Feed& feed = feeds_[job.id];
-    feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
-    FeedGrid(feed, cache);
-    Status started = site->executor->Start(job, run_dir);
-    if (!started.ok()) {
-      Transition f{JobState::kRunning, JobState::kFailed,
-                   "worker did not start: " + started.message(), clock_.Now()};
-      f.finished = f.at;
-      f.error = started.message();
-      feeds_.erase(job.id);
-      spdlog::error("job {}: worker did not start: {}", job.id, started.message());
-      RecordEnd(job, f);  // or at a later tick
-    } else {
-      spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
-    }
-    Notify(job.id);
+  // Jobs ready to run first, in submission order, as many as free slots may
+  // take (and a few more: a job whose GPUs are busy does not block the next).
+  constexpr size_t kSlotLookahead = 8;
+  bool any_free = false;
+  for (const Site& site : sites_) {
+    const int64_t free = SlotsOf(site) - static_cast<int64_t>(site.executor->RunningCount());
+    if (free <= 0) continue;
+    any_free = true;
+    for (int64_t id : waits_.TakeSlotWaiters(site.name, static_cast<size_t>(free) + kSlotLookahead))
+      DecideWaiting(id, cache, reasons);
+  }
+  if (any_free)
+    for (int64_t id : waits_.TakeSlotWaiters("", kSlotLookahead)) DecideWaiting(id, cache, reasons);
+  // Then those whose time came, whose grid changed, or that are new, in
+  // slices: a new forecast for 100,000 jobs never holds the API up.
+  const auto t0 = std::chrono::steady_clock::now();
+  while (options_.tick_slice <= Duration::zero() || std::chrono::steady_clock::now() - t0 < options_.tick_slice) {
+    const std::vector<int64_t> due = waits_.TakeDue(clock_.Now(), 64);
+    if (due.empty()) break;
+    for (int64_t id : due) DecideWaiting(id, cache, reasons);
   }
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
@@ -646,17 +544,240 @@ void Scheduler::Tick() {
   for (auto& [id, feed] : feeds_) FeedGrid(feed, cache);
 }
 
-std::optional<Timestamp> Scheduler::NextPlannedStart() {
+void Scheduler::LoadWaiting() {
+  if (waits_loaded_) return;
   JobFilter waiting;
   waiting.state = JobState::kWaiting;
-  waiting.limit = 100000;
-  auto ws = store_.List(waiting);
-  if (!ws.ok()) return std::nullopt;
+  waiting.limit = 1000;
+  for (;;) {
+    auto page = store_.List(waiting);
+    if (!page.ok()) {
+      spdlog::error("cannot list waiting jobs: {}; trying again at the next tick", page.status().ToString());
+      return;
+    }
+    for (const JobRecord& job : *page) waits_.Wake(job.id);
+    if (page->size() < static_cast<size_t>(waiting.limit)) break;
+    waiting.after_id = page->back().id;
+  }
+  waits_loaded_ = true;
+}
+
+namespace {
+// A fingerprint of what the policies read of a zone's grid.
+uint64_t GridPrint(const GridView& v) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](uint64_t x) {
+    h ^= x;
+    h *= 1099511628211ull;
+  };
+  auto mix_text = [&mix](const std::string& t) {
+    mix(std::hash<std::string>{}(t));
+  };
+  auto mix_double = [&mix](double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    mix(bits);
+  };
+  mix(v.current_gco2_per_kwh.has_value());
+  if (v.current_gco2_per_kwh) mix_double(*v.current_gco2_per_kwh);
+  mix_text(v.current_source);
+  mix_text(v.forecast_source);
+  mix_text(v.why_no_data);
+  mix(v.forecast.size());
+  for (const IntensityPoint& p : v.forecast) {
+    mix(static_cast<uint64_t>(p.time.time_since_epoch().count()));
+    mix(static_cast<uint64_t>(p.period.count()));
+    mix_double(p.gco2_per_kwh);
+  }
+  return h;
+}
+}  // namespace
+
+void Scheduler::WakeChangedZones(TickCache& cache) {
+  for (const std::string& zone : waits_.Zones()) {
+    const uint64_t print = GridPrint(GridOf(zone, cache));
+    auto [it, fresh] = zone_prints_.try_emplace(zone, print);
+    if (!fresh && it->second == print) continue;
+    it->second = print;
+    waits_.WakeZone(zone);
+  }
+}
+
+void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUpdate>& reasons) {
+  auto stored = store_.Get(id);
+  if (!stored.ok()) {
+    if (stored.status().code() == StatusCode::kNotFound) {
+      waits_.Remove(id);
+    } else {
+      spdlog::warn("job {}: cannot read it: {}", id, stored.status().ToString());
+      waits_.Wake(id);
+    }
+    return;
+  }
+  JobRecord& job = *stored;
+  if (job.state != JobState::kWaiting) {
+    waits_.Remove(id);
+    return;
+  }
+  Status error;
+  const JobSpec* spec = SpecOf(job, &error);
+  if (!spec) {  // cannot happen: it validated when planned
+    spdlog::error("job {}: stored spec no longer parses: {}", job.id, error.message());
+    waits_.Remove(job.id);
+    return;
+  }
+  Timestamp now = clock_.Now();
+  const Site* site = SiteOf(job);
+  if (!site) {  // carbond.yaml no longer has it
+    EndUnstarted(job.id, JobState::kFailed,
+                 "not started: its site '" + job.site + "' is no longer in carbond.yaml's sites", now);
+    return;
+  }
+  ReleaseDecision d;
+  if (spec->carbon.sites.size() > 1) {
+    // Placed over its sites; a waiting job may move (a held one is withdrawn).
+    std::string missing;
+    const Site* to = Place(job, *spec, now, cache, d, &missing);
+    if (!to) {
+      EndUnstarted(job.id, JobState::kFailed,
+                   "not started: its site '" + missing + "' is no longer in carbond.yaml's sites", now);
+      return;
+    }
+    if (to != site) {
+      if (Status st = store_.SetSite(job.id, to->name); !st.ok()) {
+        spdlog::warn("job {}: cannot move it to site {}: {}", job.id, to->name, st.ToString());
+        waits_.Wake(job.id);
+        return;
+      }
+      spdlog::info("job {}: re-planned from site {} to site {}", job.id, site->name, to->name);
+      site->executor->Withdraw(job.id);
+      held_dirs_.erase(job.id);
+      job.site = to->name;
+      job.site_token.clear();
+      job.slurm_job_id.reset();
+      site = to;
+    }
+  } else {
+    d = Decide(*spec, job.site, job.submitted, now, cache, job.planned_start, &job);
+  }
+  const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
+                              std::to_string(job.id);
+  if (site->executor->Detached() && !held_dirs_.count(job.id)) {
+    // Submitted held before its start (Slurm): its files go in now. A job
+    // held by an earlier carbond (a stored token) has its directory already.
+    if (Status st = PrepareRunDir(run_dir, job.id, job.attempts == 0 && job.site_token.empty()); !st.ok()) {
+      const std::string why = "cannot hold it at site " + site->name + " yet: " + st.message();
+      if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
+      waits_.Wake(job.id);
+      return;
+    }
+    held_dirs_.insert(job.id);
+  }
+  site->executor->Hold(job, run_dir);
+  // Each site's zone: a new reading or forecast there wakes the job.
+  std::vector<std::string> zones;
+  for (const std::string& n : spec->carbon.sites.size() > 1 ? spec->carbon.sites : std::vector<std::string>{job.site})
+    zones.push_back(ZoneOf(*spec, n));
+  waits_.SetZones(job.id, zones);
+  // A site that holds it (Slurm) is asked again at every tick until it does.
+  const bool held_there = site->executor->Held(job.id);
+  const std::string slot_site = spec->carbon.sites.size() > 1 ? std::string() : site->name;
+  if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
+  else planned_ends_.erase(job.id);
+  const std::string held = site->executor->Describe(job.id);
+  if (!d.release) {
+    const std::string reason = held.empty() ? d.reason : d.reason + "; " + held;
+    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, d.planned_start});
+    if (!held_there) waits_.Wake(job.id);
+    else if (d.needs_slot) waits_.WaitForSlot(job.id, slot_site);
+    else if (d.planned_start && *d.planned_start > now) waits_.WakeAt(job.id, *d.planned_start);
+    else if (d.planned_start) waits_.Wake(job.id);
+    else waits_.Sleep(job.id);  // until its zone's grid changes
+    return;
+  }
+  const int64_t busy = static_cast<int64_t>(site->executor->RunningCount()), slots = SlotsOf(*site);
+  if (busy >= slots) {
+    std::string reason = "ready to run; waiting for a free worker slot at site " + site->name + " (" +
+                         std::to_string(busy) + " of " + std::to_string(slots) + " busy)";
+    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
+    if (held_there) waits_.WaitForSlot(job.id, slot_site);
+    else waits_.Wake(job.id);
+    return;
+  }
+  if (std::string why; !site->executor->Ready(job, &why)) {
+    const std::string reason = "ready to run; " + why;
+    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
+    // Its GPUs or the site's word: looked at again when a slot is free.
+    if (held_there) waits_.WaitForSlot(job.id, slot_site);
+    else waits_.Wake(job.id);
+    return;
+  }
+  if (auto p = spec->carbon.budget_kg ? PredictBudget(job, *spec) : std::nullopt;
+      p && p->remaining_epochs > 0 && OverBudget(*p, *spec->carbon.budget_kg)) {
+    EndUnstarted(job.id, JobState::kStoppedBudget, DescribeBudget(*p, *spec->carbon.budget_kg) + "; not resumed",
+                 now);
+    return;
+  }
+  if (Status st = CheckDataPath(*spec); !st.ok()) {
+    // The roots or a symlink changed since the job was admitted.
+    EndUnstarted(job.id, JobState::kFailed, "not started: data.path " + st.message(), now);
+    return;
+  }
+  if (Status st = site->executor->Detached()
+                      ? Status()  // made when it was held
+                      : PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0);
+      !st.ok()) {
+    if (st.code() == StatusCode::kUnavailable) {  // the file system; try again next tick
+      const std::string why = "cannot start yet: " + st.message();
+      if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
+      waits_.Wake(job.id);
+      return;
+    }
+    EndUnstarted(job.id, JobState::kFailed, "not started: " + st.message(), now);
+    return;
+  }
+  // A job paused by its plan resumes in the same attempt.
+  const bool resumed = spec->carbon.interruptible && Paused(job.id);
+  const int64_t attempt = resumed ? std::max<int64_t>(job.attempts, 1) : job.attempts + 1;
+  Transition t{JobState::kWaiting, JobState::kRunning,
+               d.reason + "; attempt " + std::to_string(attempt) +
+                   (sites_.size() > 1 || site->executor->Detached() ? " at site " + site->name : ""),
+               now};
+  t.started = now;
+  t.count_attempt = !resumed || job.attempts == 0;
+  t.run_dir = run_dir;
+  Status st = store_.Apply(job.id, t);
+  if (!st.ok()) {
+    spdlog::warn("job {}: cannot mark running: {}", job.id, st.ToString());
+    waits_.Wake(job.id);
+    return;
+  }
+  job.attempts = attempt;
+  if (d.segment_end) segment_ends_[job.id] = *d.segment_end;
+  else segment_ends_.erase(job.id);
+  if (resumed) resume_costs_[job.id].resumed = now;
+  Feed& feed = feeds_[job.id];
+  feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
+  FeedGrid(feed, cache);
+  Status started = site->executor->Start(job, run_dir);
+  if (!started.ok()) {
+    Transition f{JobState::kRunning, JobState::kFailed,
+                 "worker did not start: " + started.message(), clock_.Now()};
+    f.finished = f.at;
+    f.error = started.message();
+    feeds_.erase(job.id);
+    spdlog::error("job {}: worker did not start: {}", job.id, started.message());
+    RecordEnd(job, f);  // or at a later tick
+  } else {
+    spdlog::info("job {} '{}' running (attempt {}) in {}", job.id, job.name, job.attempts, run_dir);
+  }
+  Notify(job.id);
+}
+
+std::optional<Timestamp> Scheduler::NextPlannedStart() {
   const Timestamp now = clock_.Now();
-  std::optional<Timestamp> next;
-  for (const JobRecord& j : *ws)
-    if (j.planned_start && *j.planned_start > now && (!next || *j.planned_start < *next)) next = j.planned_start;
-  return next;
+  if (!waits_loaded_ || waits_.HasDue(now)) return std::nullopt;  // a tick has jobs to decide first
+  return waits_.NextWake(now);
 }
 
 void Scheduler::FeedGrid(Feed& feed, TickCache& cache) {

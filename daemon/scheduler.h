@@ -22,6 +22,7 @@
 #include "daemon/executor.h"
 #include "daemon/grid_provider.h"
 #include "daemon/job_store.h"
+#include "daemon/wait_index.h"
 
 namespace carbon {
 
@@ -40,6 +41,9 @@ struct SchedulerOptions {
   // A job planned over several sites moves from its current plan only to a
   // site more than this much cleaner (scheduler.site_switch_margin).
   double site_switch_margin = kDefaultSiteSwitchMargin;
+  // How long one tick may decide waiting jobs before it yields (the API is
+  // served between slices; HasDueWork says more is due). 0: no limit.
+  Duration tick_slice = std::chrono::milliseconds(25);
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,
@@ -97,11 +101,19 @@ class Scheduler final : public ExecutorListener {
   // its worker exits.
   StatusOr<JobRecord> Cancel(int64_t id, uint32_t caller_uid);
 
-  // Plans queued jobs and releases waiting ones; called by the daemon's timer.
+  // Plans queued jobs and decides the waiting jobs something happened to
+  // (WaitIndex: their time came, their zone's grid changed, a slot freed,
+  // they were submitted or requeued), for at most options.tick_slice;
+  // called by the daemon's timer, and again at once while HasDueWork.
   void Tick();
+  // Whether waiting jobs are due that the last tick had no time left for.
+  bool HasDueWork() const { return waits_.HasDue(clock_.Now()); }
   // The earliest planned start after now among waiting jobs (what a clock
-  // that skips idle time jumps to); empty when none waits for a time.
+  // that skips idle time jumps to); empty when none waits for a time, or
+  // while jobs are due that a tick has not decided yet.
   std::optional<Timestamp> NextPlannedStart();
+  // How many waiting jobs the index holds (the metrics, tests).
+  size_t WaitingIndexed() const { return waits_.size(); }
   // The end of a waiting job's planned window (forecast policy), as last decided.
   std::optional<Timestamp> PlannedEnd(int64_t id) const;
 
@@ -116,7 +128,11 @@ class Scheduler final : public ExecutorListener {
   bool Drained() const;
   bool draining() const { return draining_; }
 
-  void set_options(const SchedulerOptions& o) { options_ = o; }
+  // A reload: every waiting job is decided again (defaults may have changed).
+  void set_options(const SchedulerOptions& o) {
+    options_ = o;
+    waits_.WakeAll();
+  }
   // Where policies learn about the grid; without one they see no grid data.
   void set_grid(GridProvider* grid) { grid_ = grid; }
   const SchedulerOptions& options() const { return options_; }
@@ -191,6 +207,14 @@ class Scheduler final : public ExecutorListener {
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);
+  // The waiting jobs in the store, into the index (the first tick).
+  void LoadWaiting();
+  // Wakes the jobs of each zone whose grid (current reading or forecast)
+  // changed since the last tick.
+  void WakeChangedZones(TickCache& cache);
+  // Decides one waiting job taken from the index and puts it back with what
+  // wakes it next (or releases, moves or ends it).
+  void DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUpdate>& reasons);
   // Stores the end of a run (running -> anything). A store error keeps the
   // transition in unrecorded_ends_, retried at every tick, so a job is never
   // left `running` with no worker; true once stored.
@@ -228,6 +252,9 @@ class Scheduler final : public ExecutorListener {
   SchedulerOptions options_;
   GridProvider* grid_ = nullptr;
   bool draining_ = false;
+  WaitIndex waits_;
+  bool waits_loaded_ = false;
+  std::unordered_map<std::string, uint64_t> zone_prints_;  // each zone's grid as last seen
   std::unordered_map<int64_t, JobSpec> specs_;
   std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
   std::unordered_set<int64_t> held_dirs_;  // waiting jobs of Slurm sites whose run directory is made

@@ -200,6 +200,12 @@ void Executor::Hold(const JobRecord& job, const std::string& run_dir) {
   SchedulePoll();
 }
 
+bool Executor::Held(int64_t job_id) const {
+  auto it = jobs_.find(job_id);
+  return it != jobs_.end() && it->second->verified && it->second->slurm_id != 0 && !it->second->submitting &&
+         !it->second->withdrawn;
+}
+
 bool Executor::Ready(const JobRecord& job, std::string* why) const {
   const int64_t job_id = job.id;
   auto it = jobs_.find(job_id);

@@ -64,6 +64,7 @@ class Executor final : public carbon::Executor {
   size_t RunningCount() const override { return released_; }
 
   void Hold(const JobRecord& job, const std::string& run_dir) override;
+  bool Held(int64_t job_id) const override;
   bool Ready(const JobRecord& job, std::string* why) const override;
   void Withdraw(int64_t job_id) override;
   std::string Describe(int64_t job_id) const override;

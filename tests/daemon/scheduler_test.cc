@@ -729,3 +729,79 @@ TEST_F(SchedulerTest, APausedJobCanBeCancelledAndAFailureAfterAPauseCountsOnce) 
 
 }  // namespace
 }  // namespace carbon
+
+namespace carbon {
+namespace {
+
+class SchedulerQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteJobStore::Open(dir_ / "carbond.db");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+  }
+  void Make(int64_t slots) {
+    SchedulerOptions o{slots, 3, dir_ / "runs"};
+    sched_ = std::make_unique<Scheduler>(*store_, exec_, policies_, clock_, o);
+    exec_.SetListener(sched_.get());
+  }
+  // Many submissions in one commit, as a burst of requests is stored.
+  void SubmitMany(const std::string& spec, int n) {
+    for (int i = 0; i < n; ++i)
+      sched_->SubmitAsync(spec, "job.yaml", 1000, [](StatusOr<JobRecord> r) { ASSERT_TRUE(r.ok()); });
+    sched_->FlushSubmits();
+  }
+  // Ticks until no decided job is left over from a slice.
+  void TickAll() {
+    do sched_->Tick();
+    while (sched_->HasDueWork());
+  }
+  fakes::TempDir dir_;
+  std::unique_ptr<SqliteJobStore> store_;
+  fakes::FakeExecutor exec_;
+  PolicyRegistry policies_;
+  FakeClock clock_{*ParseTime("2026-11-26T12:00:00Z")};
+  std::unique_ptr<Scheduler> sched_;
+};
+
+// 2,000 jobs planned for 2030, then one immediate job: it starts at the
+// next tick, however many jobs wait before it (it never did past 1,000).
+TEST_F(SchedulerQueueTest, AnImmediateJobBehindTwoThousandFutureJobsStartsAtTheNextTick) {
+  Make(1);
+  SubmitMany("name: later\ncarbon: {policy: forecast, not_before: 2030-01-01T00:00:00Z}\n", 2000);
+  TickAll();
+  EXPECT_TRUE(exec_.started.empty());
+  const int64_t now = sched_->Submit("name: now\ncarbon: {policy: immediate}\n", "job.yaml", 1000)->id;
+  EXPECT_EQ(now, 2001);
+  sched_->Tick();
+  EXPECT_EQ(exec_.started, std::vector<int64_t>{now});
+  EXPECT_EQ(store_->Get(now)->state, JobState::kRunning);
+  // The waiting ones sleep until 2030: the next planned start is theirs.
+  EXPECT_EQ(FormatTime(*sched_->NextPlannedStart()), "2030-01-01T00:00:00.000Z");
+  EXPECT_EQ(sched_->WaitingIndexed(), 2000u);
+}
+
+// A carbond started on a database with waiting jobs finds every one of them
+// (paged), however many there are, and releases them in submission order
+// as slots free up.
+TEST_F(SchedulerQueueTest, WaitingJobsInTheDatabaseAreAllFoundAndReleasedInOrder) {
+  Make(1);
+  SubmitMany("name: q\n", 2500);
+  // A new scheduler on the same store, as after a restart.
+  Make(3);
+  TickAll();
+  EXPECT_EQ(sched_->WaitingIndexed(), 2497u);
+  EXPECT_EQ(exec_.started, (std::vector<int64_t>{1, 2, 3}));
+  for (int64_t id = 1; id <= 2500; ++id) {
+    ASSERT_EQ(exec_.started.size(), static_cast<size_t>(std::min<int64_t>(id + 2, 2500)));
+    exec_.Exit(id, 0);
+    TickAll();
+  }
+  std::vector<int64_t> want(2500);
+  for (int64_t i = 0; i < 2500; ++i) want[static_cast<size_t>(i)] = i + 1;
+  EXPECT_EQ(exec_.started, want);
+  EXPECT_EQ(sched_->WaitingIndexed(), 0u);
+}
+
+}  // namespace
+}  // namespace carbon
