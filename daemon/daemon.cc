@@ -527,17 +527,21 @@ class Daemon {
   }
 
   // One tick; while waiting jobs are due that its slice left undecided, the
-  // next slice is posted behind whatever the loop has (API requests) queued.
+  // next slice runs after a short gap in which the loop serves whatever
+  // arrived (a request takes several turns of the loop: a slice posted
+  // straight behind would sit between each of them).
   void RunTick() {
     scheduler_->Tick();
-    if (scheduler_->HasDueWork() && !tick_posted_) {
-      tick_posted_ = true;
-      asio::post(io_, [this] {
-        tick_posted_ = false;
-        RunTick();
+    if (scheduler_->HasDueWork() && !slice_pending_) {
+      slice_pending_ = true;
+      slice_timer_.expires_after(kSliceGap);
+      slice_timer_.async_wait([this](const boost::system::error_code& ec) {
+        slice_pending_ = false;
+        if (!ec) RunTick();
       });
     }
   }
+  static constexpr std::chrono::milliseconds kSliceGap{2};
 
   void WaitForSignal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -605,6 +609,8 @@ class Daemon {
   Periodic *tick_ = nullptr, *heartbeat_ = nullptr, *forecast_ = nullptr, *current_ = nullptr, *prune_ = nullptr,
            *watchdog_ = nullptr;
   bool tick_posted_ = false;
+  asio::steady_timer slice_timer_{io_};  // the next slice of a tick (RunTick)
+  bool slice_pending_ = false;
 };
 
 }  // namespace

@@ -533,10 +533,29 @@ void Scheduler::Tick() {
   // Then those whose time came, whose grid changed, or that are new, in
   // slices: a new forecast for 100,000 jobs never holds the API up.
   const auto t0 = std::chrono::steady_clock::now();
+  size_t decided = 0;
   while (options_.tick_slice <= Duration::zero() || std::chrono::steady_clock::now() - t0 < options_.tick_slice) {
-    const std::vector<int64_t> due = waits_.TakeDue(clock_.Now(), 64);
+    const std::vector<int64_t> due = waits_.TakeDue(clock_.Now(), 8);
     if (due.empty()) break;
     for (int64_t id : due) DecideWaiting(id, cache, reasons);
+    decided += due.size();
+  }
+  // A run of slices (a new forecast for many jobs, a start-up) is logged
+  // once it is over: how many jobs, how long from first to last.
+  if (decided > 0) {
+    if (!run_.slices) run_.first = t0;
+    ++run_.slices;
+    run_.decided += decided;
+    run_.busy += std::chrono::steady_clock::now() - t0;
+  }
+  if (run_.slices && !waits_.HasDue(clock_.Now())) {
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    if (run_.decided >= 1000)
+      spdlog::info("scheduler: decided {} waiting jobs in {} slices, {:.0f} ms from the first to the last ({:.0f} ms "
+                   "deciding); {} jobs wait",
+                   run_.decided, run_.slices, ms(std::chrono::steady_clock::now() - run_.first), ms(run_.busy),
+                   waits_.size());
+    run_ = SliceRun{};
   }
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
@@ -679,6 +698,10 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   for (const std::string& n : spec->carbon.sites.size() > 1 ? spec->carbon.sites : std::vector<std::string>{job.site})
     zones.push_back(ZoneOf(*spec, n));
   waits_.SetZones(job.id, zones);
+  // A zone seen for the first time: its grid as this decision read it, so
+  // the next tick wakes its jobs only if it changes after.
+  for (const std::string& z : zones)
+    if (!zone_prints_.count(z)) zone_prints_[z] = GridPrint(GridOf(z, cache));
   // A site that holds it (Slurm) is asked again at every tick until it does.
   const bool held_there = site->executor->Held(job.id);
   const std::string slot_site = spec->carbon.sites.size() > 1 ? std::string() : site->name;

@@ -43,7 +43,7 @@ struct SchedulerOptions {
   double site_switch_margin = kDefaultSiteSwitchMargin;
   // How long one tick may decide waiting jobs before it yields (the API is
   // served between slices; HasDueWork says more is due). 0: no limit.
-  Duration tick_slice = std::chrono::milliseconds(25);
+  Duration tick_slice = std::chrono::milliseconds(4);
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,
@@ -253,6 +253,12 @@ class Scheduler final : public ExecutorListener {
   GridProvider* grid_ = nullptr;
   bool draining_ = false;
   WaitIndex waits_;
+  struct SliceRun {
+    std::chrono::steady_clock::time_point first;
+    std::chrono::steady_clock::duration busy{};
+    size_t slices = 0, decided = 0;
+  };
+  SliceRun run_;  // the slices of the ticks since nothing was left due
   bool waits_loaded_ = false;
   std::unordered_map<std::string, uint64_t> zone_prints_;  // each zone's grid as last seen
   std::unordered_map<int64_t, JobSpec> specs_;
