@@ -194,7 +194,16 @@ api::Response ApiRouter::List(const Call& c) {
   if (!jobs.ok()) return api::ErrorResponse(jobs.status());
   json arr = json::array();
   for (const auto& j : *jobs) arr.push_back(JobJson(j, false));
-  return JsonResponse(200, json{{"jobs", arr}});
+  // How many jobs each state has (all of them, not this page), and where
+  // the next page starts when this one is full.
+  auto counts = store_.CountByState();
+  if (!counts.ok()) return api::ErrorResponse(counts.status());
+  json by_state = json::object();
+  for (const auto& [state, n] : *counts) by_state[JobStateName(state)] = n;
+  const bool full = static_cast<int64_t>(jobs->size()) == f.limit;
+  return JsonResponse(200, json{{"jobs", arr},
+                                {"counts", by_state},
+                                {"next_after", full ? json(jobs->back().id) : json(nullptr)}});
 }
 
 api::Response ApiRouter::Get(const Call& c) {

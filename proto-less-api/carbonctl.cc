@@ -420,23 +420,46 @@ Subcommand List(CLI::App& app, const Context& ctx) {
   struct Args {
     std::string state;
     int64_t limit = 100;
+    int64_t after = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("list", "list jobs");
+  auto* cmd = app.add_subcommand("list", "list jobs, oldest first, one page at a time");
   cmd->add_option("--state", a->state, "only jobs in this state");
-  cmd->add_option("--limit", a->limit, "at most this many jobs")->capture_default_str();
+  cmd->add_option("--limit", a->limit, "at most this many jobs (1-10000)")->capture_default_str();
+  cmd->add_option("--after", a->after, "only jobs with a greater id (the next page: the id the last one ended at)");
   return {cmd, [a, &ctx] {
             std::optional<std::string> s;
             if (!a->state.empty()) s = a->state;
-            auto jobs = ctx.client().List(s, a->limit);
-            if (!jobs.ok()) return ctx.Fail(jobs.status());
+            auto page = ctx.client().ListPage(s, a->limit, a->after);
+            if (!page.ok()) return ctx.Fail(page.status());
             if (ctx.as_json()) {
               json arr = json::array();
-              for (const auto& j : *jobs) arr.push_back(carbon::api::JobToJson(j, false));
-              std::cout << json{{"jobs", arr}}.dump(2) << "\n";
-            } else {
-              PrintTable(*jobs);
+              for (const auto& j : page->jobs) arr.push_back(carbon::api::JobToJson(j, false));
+              json counts = json::object();
+              for (const auto& [state, n] : page->counts) counts[state] = n;
+              std::cout << json{{"jobs", arr},
+                                {"counts", counts},
+                                {"next_after", page->next_after ? json(*page->next_after) : json(nullptr)}}
+                               .dump(2)
+                        << "\n";
+              return kOk;
             }
+            // How many there are in each state first: a queue of 100,000 is
+            // read in pages, never printed whole unless asked.
+            int64_t all = 0;
+            std::string counts;
+            for (const char* state : {"queued", "waiting", "running", "succeeded", "failed", "cancelled",
+                                      "stopped_budget"})
+              if (auto it = page->counts.find(state); it != page->counts.end() && it->second > 0) {
+                counts += (counts.empty() ? "" : ", ") + std::to_string(it->second) + " " + state;
+                all += it->second;
+              }
+            std::printf("%lld jobs%s%s\n", static_cast<long long>(all), counts.empty() ? "" : ": ", counts.c_str());
+            PrintTable(page->jobs);
+            if (page->next_after)
+              std::printf("more: carbonctl list%s%s --limit %lld --after %lld\n", s ? " --state " : "",
+                          s ? s->c_str() : "", static_cast<long long>(a->limit),
+                          static_cast<long long>(*page->next_after));
             return kOk;
           }};
 }

@@ -198,15 +198,25 @@ StatusOr<JobRecord> Client::Submit(const std::string& spec_text, const std::stri
 
 StatusOr<std::vector<JobRecord>> Client::List(const std::optional<std::string>& state,
                                               int64_t limit) {
+  ASSIGN_OR_RETURN(JobPage page, ListPage(state, limit, 0));
+  return std::move(page.jobs);
+}
+
+StatusOr<Client::JobPage> Client::ListPage(const std::optional<std::string>& state, int64_t limit, int64_t after) {
   std::string target = "/v1/jobs?limit=" + std::to_string(limit);
   if (state) target += "&state=" + PercentEncode(*state);
+  if (after > 0) target += "&after=" + std::to_string(after);
   ASSIGN_OR_RETURN(json j, ParseOk(Do("GET", target)));
-  std::vector<JobRecord> out;
+  JobPage out;
   if (!j.contains("jobs") || !j["jobs"].is_array()) return Internal("response has no 'jobs' list");
   for (const auto& e : j["jobs"]) {
     ASSIGN_OR_RETURN(JobRecord r, JobFromJson(e));
-    out.push_back(std::move(r));
+    out.jobs.push_back(std::move(r));
   }
+  if (j.contains("counts") && j["counts"].is_object())
+    for (const auto& [state_name, n] : j["counts"].items())
+      if (n.is_number_integer()) out.counts[state_name] = n.get<int64_t>();
+  if (j.contains("next_after") && j["next_after"].is_number_integer()) out.next_after = j["next_after"].get<int64_t>();
   return out;
 }
 

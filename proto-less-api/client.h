@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,6 +51,13 @@ class Client {
   // with_baseline: also its baseline twin, linked (the job is returned).
   StatusOr<JobRecord> Submit(const std::string& spec_text, const std::string& filename, bool with_baseline = false);
   StatusOr<std::vector<JobRecord>> List(const std::optional<std::string>& state, int64_t limit);
+  // One page of GET /v1/jobs: ids greater than `after`, at most `limit`.
+  struct JobPage {
+    std::vector<JobRecord> jobs;
+    std::map<std::string, int64_t> counts;  // every job, by state
+    std::optional<int64_t> next_after;      // the page was full: the next one starts after this id
+  };
+  StatusOr<JobPage> ListPage(const std::optional<std::string>& state, int64_t limit, int64_t after);
   StatusOr<JobDetail> Get(int64_t id);
   // GET /v1/jobs/{id}/emissions: CodeCarbon's emissions.csv or its JSON, as sent.
   // `rows`: "epochs" (one per epoch) or "total" (the finished run as one row).

@@ -79,6 +79,35 @@ TEST(Daemon, SubmitListStatusWaitAndSqliteHistory) {
   EXPECT_EQ(health["queue"]["succeeded"], 1);
 }
 
+// list reads a long queue in pages: the counts of every state first, then
+// at most --limit rows and the command for the next page.
+TEST(Daemon, ListPagesThroughTheQueueAndCountsEveryState) {
+  TempDir dir;
+  DaemonProcess d(dir, FAKE_WORKER_BIN, "  max_concurrent_jobs: 0\n");
+  ASSERT_TRUE(d.Start()) << d.Log();
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(Submit(d, WriteJob(dir, "page" + std::to_string(i))), i);
+  ASSERT_EQ(d.Ctl({"cancel", "5"}).exit_code, 0);
+  auto first = d.Ctl({"list", "--limit", "2"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.substr(0, first.out.find('\n')), "5 jobs: 4 waiting, 1 cancelled") << first.out;
+  EXPECT_NE(first.out.find("page2"), std::string::npos) << first.out;
+  EXPECT_EQ(first.out.find("page3"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("more: carbonctl list --limit 2 --after 2\n"), std::string::npos) << first.out;
+  auto page = json::parse(d.Ctl({"-o", "json", "list", "--limit", "2", "--after", "2"}).out);
+  ASSERT_EQ(page["jobs"].size(), 2u);
+  EXPECT_EQ(page["jobs"][0]["id"], 3);
+  EXPECT_EQ(page["jobs"][1]["id"], 4);
+  EXPECT_EQ(page["next_after"], 4);
+  EXPECT_EQ(page["counts"], json({{"waiting", 4}, {"cancelled", 1}}));
+  auto last = json::parse(d.Ctl({"-o", "json", "list", "--limit", "2", "--after", "4"}).out);
+  ASSERT_EQ(last["jobs"].size(), 1u);
+  EXPECT_TRUE(last["next_after"].is_null());
+  auto waiting = d.Ctl({"list", "--state", "waiting", "--limit", "3"});
+  EXPECT_NE(waiting.out.find("more: carbonctl list --state waiting --limit 3 --after 3\n"), std::string::npos)
+      << waiting.out;
+  EXPECT_EQ(d.Ctl({"list", "--limit", "0"}).exit_code, 1);
+}
+
 TEST(Daemon, BadInputIsRefusedAndNothingIsStored) {
   TempDir dir;
   DaemonProcess d(dir, FAKE_WORKER_BIN);
@@ -420,7 +449,11 @@ TEST(Daemon, WorkerIgnoringSigtermIsKilledAfterGrace) {
   DaemonProcess d(dir, FAKE_WORKER_BIN, "  cancel_grace: 1s\n");
   ASSERT_TRUE(d.Start()) << d.Log();
   int64_t id = Submit(d, WriteJob(dir, "stubborn"));
-  WaitFor(d, id, StateIs("running"));
+  // Its `started` event comes once it ignores SIGTERM (a cancel before
+  // that would end it by SIGTERM, not by the kill after the grace period).
+  WaitFor(d, id, [](const json& j) {
+    return j["state"] == "running" && j["progress"].is_object() && j["progress"].value("event", "") == "started";
+  });
   ASSERT_EQ(d.Ctl({"cancel", std::to_string(id)}).exit_code, 0);
   json j = WaitFor(d, id, StateIs("cancelled"));
   EXPECT_NE(j["reason"].get<std::string>().find("signal 9"), std::string::npos) << j.dump();
