@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -801,6 +804,117 @@ TEST_F(SchedulerQueueTest, WaitingJobsInTheDatabaseAreAllFoundAndReleasedInOrder
   for (int64_t i = 0; i < 2500; ++i) want[static_cast<size_t>(i)] = i + 1;
   EXPECT_EQ(exec_.started, want);
   EXPECT_EQ(sched_->WaitingIndexed(), 0u);
+}
+
+}  // namespace
+}  // namespace carbon
+
+namespace carbon {
+namespace {
+
+// 20,000 waiting jobs written straight into the database with SQL (as an
+// old carbond or a restore leaves them), four kinds mixed: threshold jobs
+// that only max_wait releases, forecast jobs with deadlines, forecast jobs
+// with not_before and max_wait, immediate ones. The clock then moves a
+// minute a tick over three days of a daily-cycle forecast: every job starts
+// by the time it was promised (its max_wait or latest start), never before
+// its not_before, however many wait before it.
+TEST_F(SchedulerQueueTest, TwentyThousandJobsMadeWithSqlAllStartByTheirPromisedTime) {
+  const Timestamp t0 = clock_.Now();
+  struct Promise {
+    Timestamp earliest, latest;
+  };
+  std::vector<Promise> promises;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "carbond.db").c_str(), &db), SQLITE_OK);
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO jobs (name, spec, policy, owner_uid, state, reason, submitted_at, "
+                                 "not_before, deadline) VALUES (?, ?, ?, 1000, 'waiting', 'made with SQL', ?, ?, ?)",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    for (int i = 0; i < 20000; ++i) {
+      std::string spec, policy;
+      std::optional<Timestamp> nb, deadline;
+      Promise p{t0, t0};
+      switch (i % 4) {
+        case 0: {  // threshold 50: the grid never gets there; max_wait releases it
+          const int h = 1 + i % 48;
+          policy = "threshold";
+          spec = "carbon: {policy: threshold, threshold_gco2_per_kwh: 50, max_wait: " + std::to_string(h) + "h}\n";
+          p.latest = t0 + std::chrono::hours(h);
+          break;
+        }
+        case 1: {  // a deadline: it must start by deadline - expected_duration
+          const int h = 2 + i % 60;
+          deadline = t0 + std::chrono::hours(h);
+          policy = "forecast";
+          spec = "carbon: {policy: forecast, expected_duration: 1h, deadline: " + FormatTime(*deadline) + "}\n";
+          p.latest = *deadline - std::chrono::hours(1);
+          break;
+        }
+        case 2: {  // not before nb, and within max_wait of its submission
+          nb = t0 + std::chrono::hours(i % 5);
+          policy = "forecast";
+          spec = "carbon: {policy: forecast, expected_duration: 30m, max_wait: 8h, not_before: " + FormatTime(*nb) +
+                 "}\n";
+          p.earliest = *nb;
+          p.latest = t0 + std::chrono::hours(8);
+          break;
+        }
+        default:
+          policy = "immediate";
+          spec = "carbon: {policy: immediate}\n";
+          break;
+      }
+      spec = "name: sql" + std::to_string(i) + "\n" + spec;
+      promises.push_back(p);
+      const std::string name = "sql" + std::to_string(i), at = FormatTime(t0);
+      const std::string nb_text = nb ? FormatTime(*nb) : "", dl_text = deadline ? FormatTime(*deadline) : "";
+      sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 2, spec.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 3, policy.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 4, at.c_str(), -1, SQLITE_TRANSIENT);
+      if (nb) sqlite3_bind_text(st, 5, nb_text.c_str(), -1, SQLITE_TRANSIENT);
+      else sqlite3_bind_null(st, 5);
+      if (deadline) sqlite3_bind_text(st, 6, dl_text.c_str(), -1, SQLITE_TRANSIENT);
+      else sqlite3_bind_null(st, 6);
+      ASSERT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+      sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  // Slots for all: what is checked is that each job is decided in time.
+  Make(20000);
+  FakeGrid grid;
+  std::vector<double> day;
+  for (int k = 0; k < 48 * 4; ++k) day.push_back(300 + 150 * std::sin(k * 3.14159265 / 24));  // a daily cycle
+  grid.view.current_gco2_per_kwh = 400;
+  grid.view.current_source = "fake";
+  grid.view.forecast = HalfHours(t0, day);
+  grid.view.forecast_source = "fake";
+  sched_->set_grid(&grid);
+  const auto step = std::chrono::minutes(1);
+  for (Timestamp now = t0; now <= t0 + std::chrono::hours(72) && exec_.started.size() < 20000; now += step) {
+    clock_.Set(now);
+    TickAll();
+  }
+  ASSERT_EQ(exec_.started.size(), 20000u);
+  size_t late = 0, early = 0;
+  for (int64_t id = 1; id <= 20000; ++id) {
+    const JobRecord j = *store_->Get(id);
+    ASSERT_EQ(j.state, JobState::kRunning) << id;
+    const Promise& p = promises[static_cast<size_t>(id - 1)];
+    // A tick a minute: a start falls on the first tick at or after its time.
+    if (*j.started > p.latest + step) ++late, ADD_FAILURE() << "job " << id << " started " << FormatTime(*j.started)
+                                                             << ", promised by " << FormatTime(p.latest);
+    if (*j.started < p.earliest) ++early, ADD_FAILURE() << "job " << id << " started before its not_before";
+    if (late + early > 5) break;
+  }
 }
 
 }  // namespace
