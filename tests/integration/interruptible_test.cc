@@ -14,6 +14,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <chrono>
+#include <csignal>
 
 #include "tests/support/daemon_process.h"
 #include "tests/support/weights.h"
@@ -75,8 +78,7 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
                   "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + trace + ", loop: false}\n"
                   "clock: {mode: virtual, start: 2026-11-25T23:50:00Z, speed: 600, skip_idle: true}\n");
   ASSERT_TRUE(d.Start()) << d.Log();
-  // Long enough (about 9 s of training here) that its first segment, 4 s
-  // at 600x, ends while it trains.
+  // About 9 s of training on a 2-core machine, 4 s on a faster one.
   const std::string job = dir / "pause.yaml";
   const std::string body = "model: {arch: mlp, hidden: [64], dropout: 0.2}\n"
                            "data: {path: " + std::string(kData) + ", train_limit: 60000, test_limit: 500}\n"
@@ -87,6 +89,30 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
                         "expected_duration: 1h, deadline: 2026-11-26T06:00:00Z}\n";
   auto sub = d.Ctl({"submit", job});
   ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  // The first segment ends at 00:30 on the clock, 4 s after the start. On a
+  // machine that trains fast enough to finish before then, the worker is
+  // held (SIGSTOP) after its first epoch until carbond has asked it to pause
+  // (SIGTERM, delivered with SIGCONT), so the pause cuts the run however
+  // fast the machine is; a slower one is asked before its first epoch ends.
+  const std::string asked = "segment over; asking its worker to checkpoint and stop";
+  pid_t held = -1;
+  for (int i = 0; i < 6000 && d.Log().find(asked) == std::string::npos; ++i) {
+    const json s = json::parse(d.Ctl({"-o", "json", "status", "1"}).out, nullptr, false);
+    if (s.is_object() && s.value("epochs", json::array()).size() >= 1) {
+      held = fakes::WorkerPid(1);
+      ASSERT_GT(held, 0) << "the job ended before its first segment did\n" << d.Log();
+      ASSERT_EQ(::kill(held, SIGSTOP), 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (held > 0) {
+    for (int i = 0; i < 6000 && d.Log().find(asked) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(held, SIGCONT);
+    ASSERT_NE(d.Log().find(asked), std::string::npos) << d.Log();
+  }
+  std::printf("worker held after its first epoch until the pause was asked: %s\n", held > 0 ? "yes" : "no");
   auto w = d.Ctl({"watch", "1", "--timeout", "300"});
   ASSERT_EQ(w.exit_code, 0) << w.out << w.err << d.Log();
   json j = json::parse(d.Ctl({"-o", "json", "status", "1"}).out);

@@ -5,7 +5,6 @@
 // each epoch row records the limit in force, and the limit goes back when
 // the job succeeds, is cancelled, its worker is killed, or carbond is
 // SIGKILLed and started again. ctest -R PowerCap.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -147,20 +146,6 @@ class PowerCapDaemon : public ::testing::Test {
     }
     return json{{"data", data}}.dump();
   }
-  // The pid of the worker running job `id` (its --run-dir ends in /runs/<id>).
-  static pid_t WorkerOf(int64_t id) {
-    const std::string want = "/runs/" + std::to_string(id);
-    DIR* proc = ::opendir("/proc");
-    pid_t found = -1;
-    while (dirent* e = proc ? ::readdir(proc) : nullptr) {
-      std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-      const std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (cmd.find("carbon-worker") != std::string::npos && cmd.find(want + '\0') != std::string::npos)
-        found = std::atoi(e->d_name);
-    }
-    if (proc) ::closedir(proc);
-    return found;
-  }
   TempDir dir_;
 };
 
@@ -242,7 +227,7 @@ TEST_F(PowerCapDaemon, TheLimitGoesBackOnSuccessCancelWorkerCrashAndCarbondSigki
   // The worker is killed (max_attempts 1: the job fails).
   const int64_t crash = fakes::Submit(d, Job("crashed", 2000));
   ASSERT_TRUE(Eventually([] { return Limit() == 210; })) << d.Log();
-  const pid_t worker = WorkerOf(crash);
+  const pid_t worker = fakes::WorkerPid(crash);
   ASSERT_GT(worker, 0);
   ::kill(worker, SIGKILL);
   ASSERT_TRUE(Eventually([&] { return Status(d, crash).value("state", "") == "failed"; })) << d.Log();
@@ -253,7 +238,7 @@ TEST_F(PowerCapDaemon, TheLimitGoesBackOnSuccessCancelWorkerCrashAndCarbondSigki
   const int64_t killed = fakes::Submit(d, Job("orphaned", 2000));
   ASSERT_TRUE(Eventually([] { return Limit() == 210; })) << d.Log();
   d.Kill(SIGKILL);
-  ASSERT_TRUE(Eventually([&] { return WorkerOf(killed) < 0; }));
+  ASSERT_TRUE(Eventually([&] { return fakes::WorkerPid(killed) < 0; }));
   EXPECT_EQ(Limit(), 210);
   DaemonProcess again(dir_, CARBON_WORKER_BIN, Config(helper.socket(), "intensity: {chain: [static], static: 100}\n"));
   ASSERT_TRUE(again.Start()) << again.Log();

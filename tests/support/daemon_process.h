@@ -2,6 +2,7 @@
 // carbonctl against it, for the integration tests.
 #pragma once
 
+#include <dirent.h>
 #include <grp.h>
 
 #include <filesystem>
@@ -89,6 +90,22 @@ inline std::string WriteJob(const TempDir& dir, const std::string& name, const s
                       << (extra.find("carbon:") == std::string::npos ? "carbon: {policy: immediate}\n" : "")
                       << extra;
   return path;
+}
+
+// The pid of the carbon-worker (or fake worker) running job `id` (its
+// --run-dir ends in /runs/<id>); -1 when none runs.
+inline pid_t WorkerPid(int64_t id) {
+  const std::string want = "/runs/" + std::to_string(id);
+  DIR* proc = ::opendir("/proc");
+  pid_t found = -1;
+  while (dirent* e = proc ? ::readdir(proc) : nullptr) {
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
+    const std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find("worker") != std::string::npos && cmd.find(want + '\0') != std::string::npos)
+      found = std::atoi(e->d_name);
+  }
+  if (proc) ::closedir(proc);
+  return found;
 }
 
 class DaemonProcess {
