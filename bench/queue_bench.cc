@@ -233,13 +233,23 @@ int main(int argc, char** argv) {
     return out;
   };
   const auto sub = inside(submit_ms), sta = inside(status_ms);
+  // The same requests before the run began: the peer, with nothing to re-plan.
+  auto before_run = [&](const std::vector<std::pair<SysClock::time_point, double>>& v) {
+    std::vector<double> out;
+    for (const auto& [at, ms] : v)
+      if (at < from) out.push_back(ms);
+    return out;
+  };
+  const auto sub0 = before_run(submit_ms), sta0 = before_run(status_ms);
   d.Stop();
   std::printf("jobs %ld: ready %.2f s; first pass %ld jobs in %.1f s (%.1f s deciding); idle CPU %.2f%% of a core "
               "over %d s; RSS %.0f MB; new forecast: %ld jobs (3 zones) re-planned in %.2f s (%.2f s deciding, %ld "
-              "slices); during it submit p50 %.1f ms p99 %.1f ms (n=%zu), status p50 %.1f ms p99 %.1f ms (n=%zu)\n",
+              "slices); during it submit p50 %.1f ms p99 %.1f ms (n=%zu), status p50 %.1f ms p99 %.1f ms (n=%zu); before it "
+              "submit p50 %.1f ms p99 %.1f ms (n=%zu), status p50 %.1f ms p99 %.1f ms (n=%zu)\n",
               jobs, ready_s, first.jobs, first.ms / 1000, first.busy_ms / 1000, idle_pct, idle_s, rss, replan.jobs,
               replan.ms / 1000, replan.busy_ms / 1000, replan.slices, Percentile(sub, 0.5), Percentile(sub, 0.99),
-              sub.size(), Percentile(sta, 0.5), Percentile(sta, 0.99), sta.size());
+              sub.size(), Percentile(sta, 0.5), Percentile(sta, 0.99), sta.size(), Percentile(sub0, 0.5),
+              Percentile(sub0, 0.99), sub0.size(), Percentile(sta0, 0.5), Percentile(sta0, 0.99), sta0.size());
   std::error_code ec;
   std::filesystem::remove_all(d.dir, ec);
   return 0;

@@ -541,7 +541,7 @@ class Daemon {
       });
     }
   }
-  static constexpr std::chrono::milliseconds kSliceGap{2};
+  static constexpr std::chrono::milliseconds kSliceGap{1};
 
   void WaitForSignal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {

@@ -100,6 +100,7 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, Open
     pragmas += opt.synchronous_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
   }
   RETURN_IF_ERROR(db->Exec(pragmas));
+  db->synchronous_full_ = !opt.read_only && opt.synchronous_full;
   return db;
 }
 

@@ -80,6 +80,9 @@ class Database {
   // Returns a cached prepared statement for `sql`; errors are INTERNAL.
   StatusOr<Statement> Prepare(const std::string& sql);
 
+  // Whether commits are durable one by one (OpenOptions::synchronous_full).
+  bool synchronous_full() const { return synchronous_full_; }
+
   int64_t LastInsertRowId() const;
   int Changes() const;
   const std::string& path() const { return path_; }
@@ -99,6 +102,7 @@ class Database {
   explicit Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  bool synchronous_full_ = false;
   std::map<std::string, sqlite3_stmt*> cache_;
   mutable Status write_failure_;
 };
