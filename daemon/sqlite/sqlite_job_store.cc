@@ -1,5 +1,7 @@
 #include "daemon/sqlite/sqlite_job_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "common/time_util.h"
@@ -203,7 +205,9 @@ Status SqliteJobStore::UpdateReasons(const std::vector<ReasonUpdate>& updates) {
     sql::Database* db;
     bool on;
     ~Restore() {
-      if (on) (void)db->Exec("PRAGMA synchronous = FULL");
+      if (!on) return;
+      if (Status st = db->Exec("PRAGMA synchronous = FULL"); !st.ok())
+        spdlog::error("cannot make commits durable again (PRAGMA synchronous = FULL): {}", st.ToString());
     }
   } restore{db_.get(), relax};
   sql::Transaction tx(*db_);

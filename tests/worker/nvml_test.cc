@@ -84,8 +84,10 @@ TEST_F(FakeNvml, WithoutAnEnergyCounterPowerIsIntegratedOverTheInterval) {
 TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
   Scenario("device Curve GPU watts 100 curve 0.3:400,0.6:50 limit 300 min_limit 100 max_limit 400\n");
   std::string why;
-  const auto wall = std::chrono::system_clock::now() + std::chrono::milliseconds(450);
+  // `opening` first: the change at `wall` then lies at most Open's own
+  // duration before 0.45 s after nvmlInit, as the slack below allows.
   const auto opening = Clock::now();
+  const auto wall = std::chrono::system_clock::now() + std::chrono::milliseconds(450);
   auto m = NvmlMeter::Open(&why);
   const auto opened = Clock::now();
   ASSERT_TRUE(m) << why;
@@ -113,7 +115,9 @@ TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
   const double got = *kwh * 3.6e6;
   // The new limit starts 0.45 s after Open was called, so up to Open's own
   // duration before 0.45 s after nvmlInit: 100 W less for that long.
-  const double slack = 0.002 + 100 * secs(opening, opened);
+  // And the shared state file and the fake's start both count whole
+  // milliseconds: the change may fall up to 1 ms earlier still (100 W less).
+  const double slack = 0.002 + 100 * secs(opening, opened) + 100 * 0.001;
   EXPECT_GE(got, lo - slack);
   EXPECT_LE(got, hi + slack);
   EXPECT_NEAR(got, (lo + hi) / 2, 0.01 * got);
