@@ -40,6 +40,15 @@ std::string Read(const std::string& path) {
   return ss.str();
 }
 
+// Whether a SIGTERM waits to be delivered to (stopped) process `pid`.
+bool SigtermPending(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0)
+      if (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGTERM - 1))) return true;
+  return false;
+}
+
 // The worker alone, start to end, in `run_dir`.
 int RunWorkerAlone(const std::string& job, const std::string& run_dir) {
   pid_t pid = ::fork();
@@ -107,8 +116,11 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (held > 0) {
-    for (int i = 0; i < 6000 && d.Log().find(asked) == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // carbond logs the pause, then signals: SIGCONT only once the SIGTERM
+    // is pending, so the worker stops where it was held (on a loaded machine
+    // the signal can come a second after the log line).
+    for (int i = 0; i < 6000 && !SigtermPending(held); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(SigtermPending(held)) << d.Log();
     ::kill(held, SIGCONT);
     ASSERT_NE(d.Log().find(asked), std::string::npos) << d.Log();
   }
