@@ -28,6 +28,20 @@ struct BenchDaemon {
   }
 };
 
+// Starts carbond on the daemon's carbond.yaml, its output appended to
+// carbond.log; does not wait for it.
+inline void Launch(BenchDaemon& d) {
+  const std::string cfg = d.dir + "/carbond.yaml";
+  d.pid = ::fork();
+  if (d.pid == 0) {
+    int log = ::open((d.dir + "/carbond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
 // `config` follows the socket and state_dir lines of carbond.yaml.
 inline BenchDaemon StartCarbond(const std::string& name, const std::string& config) {
   std::string tmpl = "/tmp/carbond-" + name + "-XXXXXX";
@@ -36,14 +50,7 @@ inline BenchDaemon StartCarbond(const std::string& name, const std::string& conf
   d.socket = d.dir + "/carbond.sock";
   const std::string cfg = d.dir + "/carbond.yaml";
   std::ofstream(cfg) << "socket: " << d.socket << "\nstate_dir: " << d.dir << "/state\n" << config;
-  d.pid = ::fork();
-  if (d.pid == 0) {
-    int log = ::open((d.dir + "/carbond.log").c_str(), O_WRONLY | O_CREAT, 0600);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  Launch(d);
   carbon::api::Client probe(d.socket);
   auto start = std::chrono::steady_clock::now();
   while (!probe.Health().ok() && std::chrono::steady_clock::now() - start < std::chrono::seconds(5))

@@ -155,17 +155,9 @@ int main(int argc, char** argv) {
   sqlite3_close(db);
 
   // Start-up on that database.
-  const std::string cfg = d.dir + "/carbond.yaml";
   std::ofstream(d.dir + "/carbond.log", std::ios::trunc).close();
   const auto t0 = std::chrono::steady_clock::now();
-  d.pid = ::fork();
-  if (d.pid == 0) {
-    int log = ::open((d.dir + "/carbond.log").c_str(), O_WRONLY | O_APPEND, 0600);
-    ::dup2(log, 1);
-    ::dup2(log, 2);
-    ::execl(CARBOND_BIN, CARBOND_BIN, "--config", cfg.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  carbon::bench::Launch(d);
   carbon::api::Client probe(d.socket);
   while (!probe.Health().ok()) {
     if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(120)) {

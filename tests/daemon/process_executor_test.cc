@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,9 +39,15 @@ struct FakeRun {
   std::vector<std::string> events;
   ExitInfo exit;
   double seconds = 0;
+  bool started = false;  // the fake worker got past the start gate (<run-dir>/attempts)
+  std::string log;       // worker.log
 };
 
-FakeRun RunFake(const std::string& name, EventTransport transport) {
+// `gate`, when given, is the executor's start-gate hook; it gets the
+// executor and the run directory.
+using Gate = std::function<void(int64_t id, ProcessExecutor& exec, const std::string& run_dir)>;
+
+FakeRun RunFake(const std::string& name, EventTransport transport, const Gate& gate = nullptr) {
   fakes::TempDir dir;
   boost::asio::io_context io;
   ProcessExecutorOptions o;
@@ -50,6 +57,7 @@ FakeRun RunFake(const std::string& name, EventTransport transport) {
   ProcessExecutor exec(io, o);
   Collector c;
   exec.SetListener(&c);
+  if (gate) exec.set_before_training([&](int64_t id) { gate(id, exec, dir.path()); });
   JobRecord job;
   job.id = 7;
   job.attempts = 1;
@@ -64,6 +72,8 @@ FakeRun RunFake(const std::string& name, EventTransport transport) {
   EXPECT_TRUE(c.exit) << name << ": no exit reported";
   r.events = c.events;
   if (c.exit) r.exit = *c.exit;
+  r.started = fs::exists(dir / "attempts");
+  r.log = fakes::ReadAll(dir / "worker.log");
   return r;
 }
 
@@ -206,17 +216,8 @@ namespace {
 // writes nothing before the gate opens), on both transports.
 TEST(ProcessExecutor, TheHookRunsBeforeTheWorkerDoesAnything) {
   for (EventTransport transport : {EventTransport::kSocketpair, EventTransport::kFile}) {
-    fakes::TempDir dir;
-    boost::asio::io_context io;
-    ProcessExecutorOptions o;
-    o.worker_path = FAKE_WORKER_BIN;
-    o.event_transport = transport;
-    o.events_file_poll = std::chrono::milliseconds(20);
-    ProcessExecutor exec(io, o);
-    Collector c;
-    exec.SetListener(&c);
     int calls = 0;
-    exec.set_before_training([&](int64_t id) {
+    FakeRun r = RunFake("gated", transport, [&](int64_t id, ProcessExecutor& exec, const std::string& run_dir) {
       ++calls;
       EXPECT_EQ(id, 7);
       EXPECT_TRUE(exec.IsRunning(7));
@@ -225,20 +226,11 @@ TEST(ProcessExecutor, TheHookRunsBeforeTheWorkerDoesAnything) {
       // Exec'd: its own command line, not carbond's.
       const std::string cmdline = fakes::ReadAll("/proc/" + std::to_string(w->pid) + "/cmdline");
       EXPECT_NE(cmdline.find("--go-fd"), std::string::npos) << cmdline;
-      EXPECT_FALSE(fs::exists(dir / "attempts")) << "the worker ran before the gate opened";
+      EXPECT_FALSE(fs::exists(run_dir + "/attempts")) << "the worker ran before the gate opened";
     });
-    JobRecord job;
-    job.id = 7;
-    job.attempts = 1;
-    job.spec_text = "name: gated\n";
-    Status st = exec.Start(job, dir.path());
-    ASSERT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(calls, 1);
-    while (!c.exit && io.run_one_for(std::chrono::seconds(30)) > 0) {
-    }
-    ASSERT_TRUE(c.exit);
-    EXPECT_EQ(c.exit->exit_status, 0) << fakes::ReadAll(dir / "worker.log");
-    EXPECT_TRUE(fs::exists(dir / "attempts"));
+    EXPECT_EQ(r.exit.exit_status, 0) << r.log;
+    EXPECT_TRUE(r.started);
   }
 }
 

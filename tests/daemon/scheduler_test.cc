@@ -736,18 +736,10 @@ TEST_F(SchedulerTest, APausedJobCanBeCancelledAndAFailureAfterAPauseCountsOnce) 
 namespace carbon {
 namespace {
 
-class SchedulerQueueTest : public ::testing::Test {
+// SchedulerTest's store, executor and fake clock (Make(slots) anew), with
+// bursts of submissions and ticks until no slice is left over.
+class SchedulerQueueTest : public SchedulerTest {
  protected:
-  void SetUp() override {
-    auto s = SqliteJobStore::Open(dir_ / "carbond.db");
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-  }
-  void Make(int64_t slots) {
-    SchedulerOptions o{slots, 3, dir_ / "runs"};
-    sched_ = std::make_unique<Scheduler>(*store_, exec_, policies_, clock_, o);
-    exec_.SetListener(sched_.get());
-  }
   // Many submissions in one commit, as a burst of requests is stored.
   void SubmitMany(const std::string& spec, int n) {
     for (int i = 0; i < n; ++i)
@@ -759,12 +751,6 @@ class SchedulerQueueTest : public ::testing::Test {
     do sched_->Tick();
     while (sched_->HasDueWork());
   }
-  fakes::TempDir dir_;
-  std::unique_ptr<SqliteJobStore> store_;
-  fakes::FakeExecutor exec_;
-  PolicyRegistry policies_;
-  FakeClock clock_{*ParseTime("2026-11-26T12:00:00Z")};
-  std::unique_ptr<Scheduler> sched_;
 };
 
 // 2,000 jobs planned for 2030, then one immediate job: it starts at the
