@@ -120,7 +120,9 @@ TEST_F(FakeNvml, APowerCurveUnderAChangingLimitIsItsKnownIntegral) {
   const double slack = 0.002 + 100 * secs(opening, opened) + 100 * 0.001;
   EXPECT_GE(got, lo - slack);
   EXPECT_LE(got, hi + slack);
-  EXPECT_NEAR(got, (lo + hi) / 2, 0.01 * got);
+  // Within 1% of the middle, widened by half the bounds' own spread: a
+  // loaded machine that delays the reads widens the window they bound.
+  EXPECT_NEAR(got, (lo + hi) / 2, 0.01 * got + (hi - lo) / 2);
 }
 
 TEST_F(FakeNvml, NoPermissionOnTheCounterFallsBackToPower) {
