@@ -1,5 +1,6 @@
 #include "daemon/scheduler.h"
 
+#include "daemon/exit_meaning.h"
 #include "daemon/run_dir.h"
 
 #include <chrono>
@@ -966,67 +967,25 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   }
   feeds_.erase(job_id);
   segment_ends_.erase(job_id);
-  std::optional<Pause> pause;
+  ExitFacts facts;
+  facts.info = info;
+  facts.attempts = job->attempts;
+  facts.max_attempts = options_.max_attempts;
+  facts.cancel_requested = job->cancel_requested;
+  facts.draining = draining_;
+  std::optional<Timestamp> pause_asked;
   if (auto pz = pausing_.find(job_id); pz != pausing_.end()) {
-    pause = std::move(pz->second);
+    facts.pause = ExitFacts::Pause{pz->second.decision.reason, pz->second.decision.planned_start};
+    pause_asked = pz->second.asked;
     pausing_.erase(pz);
   }
-  std::optional<std::string> budget_stop;
   if (auto b = budget_stops_.find(job_id); b != budget_stops_.end()) {
-    budget_stop = b->second;
+    facts.budget_stop = b->second;
     budget_stops_.erase(b);
   }
-  Transition t{JobState::kRunning, JobState::kFailed, "", clock_.Now()};
-  t.exit_status = info.exit_status;
-  const std::string n = std::to_string(job->attempts);
-  if (budget_stop && info.outcome != WorkerExit::kOk && !job->cancel_requested) {
-    t.to = JobState::kStoppedBudget;
-    t.reason = *budget_stop + "; stopped on attempt " + n + " (" + info.description + ")" +
-               (info.outcome == WorkerExit::kInterrupted ? " after a checkpoint" : "");
-    t.finished = t.at;
-  } else if (job->cancel_requested) {
-    t.to = JobState::kCancelled;
-    t.reason = "cancelled on request; worker " + info.description;
-    t.finished = t.at;
-    t.clear_cancel_request = true;
-  } else if (info.no_retry) {
-    t.reason = info.description + " on attempt " + n + "; not retried";
-    t.error = info.stderr_tail.empty() ? info.description : info.stderr_tail;
-    t.finished = t.at;
-  } else if (pause && info.outcome == WorkerExit::kInterrupted) {
-    // Paused by its plan: it waits for its next segment, in the same attempt.
-    t.to = JobState::kWaiting;
-    t.reason = pause->decision.reason;
-    t.planned_start = pause->decision.planned_start;
-    resume_costs_[job_id].checkpoint = std::chrono::duration_cast<Duration>(t.at - pause->asked);
-  } else if (info.outcome == WorkerExit::kOk) {
-    t.to = JobState::kSucceeded;
-    t.reason = "worker finished on attempt " + n;
-    t.finished = t.at;
-  } else if (info.outcome == WorkerExit::kInterrupted || draining_) {
-    t.to = JobState::kQueued;
-    t.reason = "interrupted on attempt " + n + " (" + info.description +
-               "); resumes from its last checkpoint";
-  } else if (info.outcome == WorkerExit::kOutOfMemory) {
-    t.reason = "out of memory on attempt " + n + ", not retried (" + info.description + ")" +
-               (info.stderr_tail.empty() ? "" : ": " + info.stderr_tail);
-    t.error = info.stderr_tail;
-    t.finished = t.at;
-  } else if (info.outcome == WorkerExit::kRejected) {
-    t.reason = "worker rejected the job (" + info.description + "): " + info.stderr_tail;
-    t.error = info.stderr_tail;
-    t.finished = t.at;
-  } else if (job->attempts < options_.max_attempts) {
-    t.to = JobState::kQueued;
-    t.reason = "attempt " + n + " of " + std::to_string(options_.max_attempts) + " failed (" +
-               info.description + "); will retry";
-    t.error = info.stderr_tail;
-  } else {
-    t.reason = "failed on the last attempt (" + n + " of " +
-               std::to_string(options_.max_attempts) + "): " + info.description;
-    t.error = info.stderr_tail;
-    t.finished = t.at;
-  }
+  const Transition t = ExitTransition(facts, clock_.Now());
+  if (t.to == JobState::kWaiting && pause_asked)
+    resume_costs_[job_id].checkpoint = std::chrono::duration_cast<Duration>(t.at - *pause_asked);
   if (RecordEnd(*job, t)) AfterEnd(*job, t);
 }
 

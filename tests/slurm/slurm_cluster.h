@@ -9,7 +9,9 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -47,6 +49,24 @@ class SlurmCluster {
   const std::string& dir() const { return dir_; }
   void StopController() { Script("stop-controller " + dir_); }
   void StartController() { Script("start-controller " + dir_); }
+  // slurmctld's log lines that name Slurm job `id`, then slurmd's (for a
+  // failure's message).
+  std::string ControllerLog(int64_t id) const {
+    const std::string n = std::to_string(id);
+    std::string out;
+    for (const char* file : {"/log/slurmctld.log", "/log/slurmd.log"}) {
+      std::ifstream in(dir_ + file);
+      out += std::string(file) + ":\n";
+      for (std::string line; std::getline(in, line);)
+        for (const std::string& key : {"JobId=" + n + " ", "job " + n + " ", "[" + n + ".", "job_id " + n + " ",
+                                       "JobId=" + n + ":", "job " + n + ":"})
+          if ((line + " ").find(key) != std::string::npos) {
+            out += line + "\n";
+            break;
+          }
+    }
+    return out;
+  }
 
  private:
   static std::string Script(const std::string& args) {

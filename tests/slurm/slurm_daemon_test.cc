@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -287,6 +288,7 @@ TEST_F(SlurmDaemonTest, AJobSlurmRequeuesResumesFromItsCheckpoint) {
   EXPECT_EQ(j["slurm_job_id"], slurm);
   ASSERT_EQ(j["epochs"].size(), 3u) << j.dump();
   EXPECT_NE(log.find("resumed from"), std::string::npos) << log;
+  if (HasFailure()) std::cerr << "slurmctld on job " << slurm << ":\n" << cluster_->ControllerLog(slurm);
 }
 
 TEST_F(SlurmDaemonTest, AnUnknownSiteAndABadSlurmConfigAreClearErrors) {
