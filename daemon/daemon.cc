@@ -411,6 +411,7 @@ class Daemon {
         auto e = std::make_unique<slurm::Executor>(io_, SlurmOptionsFrom(config_, sc));
         site.executor = e.get();
         site.runs_dir = sc.slurm.run_root;
+        slurm_executors_.push_back(e.get());
         executors_.push_back(std::move(e));
       } else {
         auto e = std::make_unique<ProcessExecutor>(io_, ExecutorOptionsFrom(config_, worker_));
@@ -552,6 +553,7 @@ class Daemon {
         worker_ = w;
         scheduler_->set_options(SchedulerOptionsFrom(c));
         for (ProcessExecutor* e : local_executors_) e->set_options(ExecutorOptionsFrom(c, w));
+        for (slurm::Executor* e : slurm_executors_) e->Reload(c.cancel_grace, WorkerFlags(c));
         server_->set_limits(ServerOptions(c));
         intensity_->set_options(IntensityOptionsFrom(c));
         spdlog::set_level(LevelOf(c.log_level));
@@ -593,6 +595,7 @@ class Daemon {
   std::unique_ptr<Clock> clock_;
   std::vector<std::unique_ptr<Executor>> executors_;  // one per site
   std::vector<ProcessExecutor*> local_executors_;
+  std::vector<slurm::Executor*> slurm_executors_;
   std::unique_ptr<PowerCapper> capper_;
   std::map<int64_t, std::optional<CapJob>> cap_jobs_;  // running local jobs: their cap, if any
   std::vector<std::string> env_gpus_;                  // carbond's CUDA_VISIBLE_DEVICES

@@ -237,6 +237,20 @@ std::string Executor::Describe(int64_t job_id) const {
   return "held in Slurm as job " + std::to_string(j.slurm_id) + " at site " + options_.site;
 }
 
+size_t Executor::Reload(Duration cancel_grace, std::vector<std::string> worker_flags) {
+  options_.cancel_grace = cancel_grace;
+  if (worker_flags == options_.worker_flags) return 0;
+  options_.worker_flags = std::move(worker_flags);
+  std::vector<int64_t> held;
+  for (const auto& [id, j] : jobs_)
+    if (!j->released) held.push_back(id);
+  for (int64_t id : held) Withdraw(id);
+  if (!held.empty())
+    spdlog::info("site {}: new worker flags: {} job{} held in Slurm with the old ones will be held again", options_.site,
+                 held.size(), held.size() == 1 ? "" : "s");
+  return held.size();
+}
+
 void Executor::Withdraw(int64_t job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || it->second->released) return;

@@ -72,6 +72,13 @@ class Executor final : public carbon::Executor {
   Status Adopt(const JobRecord& job) override;
   std::string Degraded() const override { return down_; }
 
+  // SIGHUP: worker.cancel_grace applies to the next stop; new worker flags
+  // (energy.*, worker.data_roots) to every job submitted from now on. The
+  // jobs held in Slurm were submitted with the old ones: each is cancelled
+  // there and forgotten, so the scheduler's next decision holds it again
+  // with the new flags (the reload wakes every waiting job). Running jobs
+  // keep theirs, as local workers do. Returns how many were held again.
+  size_t Reload(Duration cancel_grace, std::vector<std::string> worker_flags);
   // The Slurm job id of a job (0 while its sbatch is in flight or unknown).
   int64_t SlurmJobId(int64_t job_id) const;
   // Jobs tracked, held or released.

@@ -38,14 +38,15 @@ class SlurmDaemonTest : public fakes::SlurmClusterTest {
  protected:
   // carbond with two sites: "box" (local, the default) and "cluster" (Slurm).
   std::unique_ptr<DaemonProcess> Carbond(const std::string& worker, const std::string& extra = "") {
-    auto d = std::make_unique<DaemonProcess>(
-        dir_, worker,
-        "  cancel_grace: 10s\nscheduler: {tick: 200ms}\nsites:\n"
-        "  - {name: box, executor: local, zone: GB}\n"
-        "  - name: cluster\n    executor: slurm\n    zone: GB\n    slots: 4\n    slurm:\n"
-        "      conf: " + cluster_->conf() + "\n      run_root: " + Shared() +
-            "\n      worker_path: " + worker + "\n      poll: 300ms\n" + extra);
-    return d;
+    return std::make_unique<DaemonProcess>(dir_, worker, Sites(worker) + extra);
+  }
+  // The config after carbond.yaml's worker: block: the two sites.
+  std::string Sites(const std::string& worker) const {
+    return "  cancel_grace: 10s\nscheduler: {tick: 200ms}\nsites:\n"
+           "  - {name: box, executor: local, zone: GB}\n"
+           "  - name: cluster\n    executor: slurm\n    zone: GB\n    slots: 4\n    slurm:\n"
+           "      conf: " + cluster_->conf() + "\n      run_root: " + Shared() +
+           "\n      worker_path: " + worker + "\n      poll: 300ms\n";
   }
   std::string Shared() const { return dir_ / "shared"; }
   // Slurm's view of one job: "ID|STATE|REASON|NAME|COMMENT", or "".
@@ -276,9 +277,13 @@ TEST_F(SlurmDaemonTest, AJobSlurmRequeuesResumesFromItsCheckpoint) {
   j = Wait(*d, id, [](const json& x) { return x["reason"].get<std::string>().find("requeued by Slurm") != std::string::npos; }, 30);
   EXPECT_NE(j["reason"].get<std::string>().find("PENDING (BeginTime)"), std::string::npos) << j.dump();
   EXPECT_EQ(j["state"], "running");
-  // The test does not wait that long.
+  // The test does not wait that long, but it cannot start it `now`: the
+  // requeue revoked the job's credential, and slurmd refuses (and Slurm then
+  // fails the job, "Job credential revoked", exit 1) a credential made in the
+  // same second as the revocation, whole seconds apart. The revocation came
+  // before squeue showed PENDING (BeginTime), so two seconds on is later.
   for (int i = 0; i < 50; ++i) {
-    if (Slurm("scontrol", {"update", "JobId=" + std::to_string(slurm), "StartTime=now"}).exit_code == 0) break;
+    if (Slurm("scontrol", {"update", "JobId=" + std::to_string(slurm), "StartTime=now+2"}).exit_code == 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   j = Wait(*d, id, StateIs("succeeded"), 300);
@@ -289,6 +294,47 @@ TEST_F(SlurmDaemonTest, AJobSlurmRequeuesResumesFromItsCheckpoint) {
   ASSERT_EQ(j["epochs"].size(), 3u) << j.dump();
   EXPECT_NE(log.find("resumed from"), std::string::npos) << log;
   if (HasFailure()) std::cerr << "slurmctld on job " << slurm << ":\n" << cluster_->ControllerLog(slurm);
+}
+
+TEST_F(SlurmDaemonTest, ASighupReachesTheSlurmSiteItsHeldJobsAreHeldAgainWithTheNewFlags) {
+  auto d = Carbond(FAKE_WORKER_BIN);
+  ASSERT_TRUE(d->Start()) << d->Log();
+  const std::string later = FormatTime(SystemClock().Now() + std::chrono::hours(2));
+  const int64_t id = fakes::Submit(*d, Job("held", "{policy: immediate, not_before: " + later + ", sites: [cluster]}"));
+  auto held_in_slurm = [](const json& x) {
+    return x["slurm_job_id"].is_number() && x["reason"].get<std::string>().find("held in Slurm as job") != std::string::npos;
+  };
+  json j = Wait(*d, id, held_in_slurm, 20);
+  const int64_t old_slurm = j["slurm_job_id"].get<int64_t>();
+  const std::string script = Shared() + "/" + std::to_string(id) + "/job.sh";
+  EXPECT_NE(fakes::ReadAll(script).find("'--pue' '1'"), std::string::npos) << fakes::ReadAll(script);
+  // A new PUE: the held job's batch script, which Slurm keeps as submitted,
+  // has the old one, so carbond holds the job again with the new one.
+  d->WriteConfig(Sites(FAKE_WORKER_BIN) + "energy: {pue: 1.4}\n");
+  d->Signal(SIGHUP);
+  j = Wait(*d, id, [&](const json& x) { return held_in_slurm(x) && x["slurm_job_id"] != old_slurm; }, 30);
+  EXPECT_EQ(j["state"], "waiting");
+  EXPECT_EQ(j["attempts"], 0);
+  EXPECT_NE(fakes::ReadAll(script).find("'--pue' '1.4'"), std::string::npos) << fakes::ReadAll(script);
+  EXPECT_NE(d->Log().find("SIGHUP: applied energy.pue 1 -> 1.4"), std::string::npos) << d->Log();
+  EXPECT_NE(d->Log().find("site cluster: new worker flags: 1 job held in Slurm with the old ones will be held again"),
+            std::string::npos)
+      << d->Log();
+  for (int i = 0; i < 50 && SqueueRow(old_slurm).find("|CANCELLED|") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(SqueueRow(old_slurm).find("|CANCELLED|"), std::string::npos) << SqueueRow(old_slurm);
+  const int64_t new_slurm = j["slurm_job_id"].get<int64_t>();
+  EXPECT_NE(SqueueRow(new_slurm).find("|PENDING|JobHeldUser|"), std::string::npos) << SqueueRow(new_slurm);
+  // A reload that changes no flag leaves it held where it is.
+  d->WriteConfig(Sites(FAKE_WORKER_BIN) + "energy: {pue: 1.4}\nlog: {level: debug}\n");
+  d->Signal(SIGHUP);
+  for (int i = 0; i < 100 && d->Log().find("SIGHUP: applied log.level") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string log = d->Log();
+  EXPECT_EQ(log.find("will be held again"), log.rfind("will be held again")) << log;
+  EXPECT_EQ(Wait(*d, id, held_in_slurm, 5)["slurm_job_id"], new_slurm);
+  ASSERT_EQ(d->Ctl({"cancel", std::to_string(id)}).exit_code, 0);
+  Wait(*d, id, StateIs("cancelled"), 10);
 }
 
 TEST_F(SlurmDaemonTest, AnUnknownSiteAndABadSlurmConfigAreClearErrors) {
