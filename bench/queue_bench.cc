@@ -103,7 +103,9 @@ bool Exec(sqlite3* db, const std::string& sql) {
   return false;
 }
 
-// Copies job `from` `copies` times.
+// Copies job `from` `copies` times, each submitted earlier than the one
+// before by a different number of minutes (up to 10,000: under its 7-day
+// max_wait), so every copy has a window of its own to plan.
 bool Copy(sqlite3* db, int from, long copies) {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA table_info(jobs)", -1, &st, nullptr);
@@ -113,8 +115,11 @@ bool Copy(sqlite3* db, int from, long copies) {
     if (name != "id") cols += (cols.empty() ? "" : ", ") + name;
   }
   sqlite3_finalize(st);
+  const std::string submitted = std::regex_replace(
+      cols, std::regex("\\bsubmitted_at\\b"),
+      "strftime('%Y-%m-%dT%H:%M:%fZ', submitted_at, '-' || ((k * 7919) % 10000) || ' minutes')");
   return Exec(db, "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < " +
-                      std::to_string(copies) + ") INSERT INTO jobs (" + cols + ") SELECT " + cols +
+                      std::to_string(copies) + ") INSERT INTO jobs (" + cols + ") SELECT " + submitted +
                       " FROM jobs, n WHERE jobs.id = " + std::to_string(from));
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace carbon {
 
@@ -101,12 +102,42 @@ IntensitySeries SliceSorted(const IntensitySeries& s, Timestamp from, Timestamp 
   return IntensitySeries(lo, hi);
 }
 
+namespace {
+
+// MeanIntervals over many windows of one series: the step function's
+// integral up to each point, once, then each mean from two lookups.
+class StepIntegral {
+ public:
+  explicit StepIntegral(const IntensitySeries& s) : s_(s), area_(s.size(), 0.0) {
+    for (size_t i = 1; i < s.size(); ++i)
+      area_[i] = area_[i - 1] + s[i - 1].gco2_per_kwh * Seconds(s[i].time - s[i - 1].time);
+  }
+  // The mean over [from, to), to > from: MeanIntervals.
+  double Mean(Timestamp from, Timestamp to) const { return (At(to) - At(from)) / Seconds(to - from); }
+
+ private:
+  // The integral from the first point's time to t (before it, the first
+  // value holds; after the last point, the last one).
+  double At(Timestamp t) const {
+    auto it = std::upper_bound(s_.begin(), s_.end(), t, [](Timestamp v, const IntensityPoint& p) { return v < p.time; });
+    const size_t i = it == s_.begin() ? 0 : static_cast<size_t>(it - s_.begin()) - 1;
+    return area_[i] + s_[i].gco2_per_kwh * Seconds(t - s_[i].time);
+  }
+  const IntensitySeries& s_;
+  std::vector<double> area_;
+};
+
+}  // namespace
+
 std::optional<Window> BestStart(const IntensitySeries& s, Timestamp earliest, Timestamp latest,
                                 Duration duration, WindowMethod method) {
   if (s.empty() || latest < earliest) return std::nullopt;
   std::optional<Window> best;
+  std::optional<StepIntegral> steps;
+  if (method == WindowMethod::kIntervals && duration > Duration::zero()) steps.emplace(s);
   auto consider = [&](Timestamp start) {
     double m = method == WindowMethod::kTrapezoid ? MeanInterpolated(s, start, start + duration)
+               : steps                            ? steps->Mean(start, start + duration)
                                                   : MeanIntervals(s, start, start + duration);
     if (!best || m < best->mean_gco2_per_kwh - 1e-9 ||
         (std::abs(m - best->mean_gco2_per_kwh) <= 1e-9 && start < best->start))

@@ -120,6 +120,25 @@ class JobStore {
       const std::vector<std::pair<NewJob, Transition>>& jobs) = 0;
   virtual StatusOr<JobRecord> Get(int64_t id) = 0;
   virtual StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) = 0;
+  // Every waiting job's id and planned start, in id order, without the rest
+  // of its record (carbond's start-up with a million waiting jobs).
+  struct WaitingJob {
+    int64_t id = 0;
+    std::optional<Timestamp> planned_start;
+  };
+  virtual StatusOr<std::vector<WaitingJob>> ListWaiting() {
+    std::vector<WaitingJob> out;
+    JobFilter f;
+    f.state = JobState::kWaiting;
+    f.limit = 1000;
+    for (;;) {
+      auto page = List(f);
+      if (!page.ok()) return page.status();
+      for (const JobRecord& j : *page) out.push_back({j.id, j.planned_start});
+      if (page->size() < static_cast<size_t>(f.limit)) return out;
+      f.after_id = page->back().id;
+    }
+  }
   virtual Status Apply(int64_t id, const Transition& t) = 0;
   // Applies several transitions in one transaction (one durable commit).
   // Each gets its own result: a failed compare-and-set skips that one only.

@@ -566,18 +566,18 @@ void Scheduler::Tick() {
 
 void Scheduler::LoadWaiting() {
   if (waits_loaded_) return;
-  JobFilter waiting;
-  waiting.state = JobState::kWaiting;
-  waiting.limit = 1000;
-  for (;;) {
-    auto page = store_.List(waiting);
-    if (!page.ok()) {
-      spdlog::error("cannot list waiting jobs: {}; trying again at the next tick", page.status().ToString());
-      return;
-    }
-    for (const JobRecord& job : *page) waits_.Wake(job.id);
-    if (page->size() < static_cast<size_t>(waiting.limit)) break;
-    waiting.after_id = page->back().id;
+  auto waiting = store_.ListWaiting();
+  if (!waiting.ok()) {
+    spdlog::error("cannot list waiting jobs: {}; trying again at the next tick", waiting.status().ToString());
+    return;
+  }
+  // Every one is decided again (the grid may have changed while carbond was
+  // down, and a decision tells the index what wakes it): first those whose
+  // planned start has come (or that have none), by id, then the rest, by id.
+  const Timestamp now = clock_.Now();
+  for (const JobStore::WaitingJob& w : *waiting) {
+    if (!w.planned_start || *w.planned_start <= now) waits_.Wake(w.id);
+    else waits_.WakeAt(w.id, now);
   }
   waits_loaded_ = true;
 }

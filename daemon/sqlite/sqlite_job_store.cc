@@ -145,6 +145,21 @@ StatusOr<std::vector<JobRecord>> SqliteJobStore::List(const JobFilter& f) {
   return out;
 }
 
+StatusOr<std::vector<JobStore::WaitingJob>> SqliteJobStore::ListWaiting() {
+  // The jobs_state index (state, id) gives them in id order.
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, planned_start FROM jobs WHERE state = 'waiting' ORDER BY id"));
+  std::vector<WaitingJob> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    WaitingJob w;
+    w.id = st.ColumnInt(0);
+    w.planned_start = ReadTime(st, 1);
+    out.push_back(w);
+  }
+  return out;
+}
+
 Status SqliteJobStore::Apply(int64_t id, const Transition& t) {
   sql::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.Begin());

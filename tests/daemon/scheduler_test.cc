@@ -770,6 +770,25 @@ TEST_F(SchedulerQueueTest, AnImmediateJobBehindTwoThousandFutureJobsStartsAtTheN
   EXPECT_EQ(sched_->WaitingIndexed(), 2000u);
 }
 
+// After a restart every stored job is decided again, in slices; the one
+// whose planned start came while carbond was down goes first, in the first
+// slice, not after the 2,000 submitted before it.
+TEST_F(SchedulerQueueTest, AfterARestartTheJobWhoseStartCameIsDecidedFirst) {
+  Make(1);
+  SubmitMany("name: later\ncarbon: {policy: forecast, not_before: 2030-01-01T00:00:00Z}\n", 2000);
+  const int64_t soon =
+      Submit("name: soon\ncarbon: {policy: immediate, not_before: " + FormatTime(clock_.Now() + std::chrono::hours(1)) +
+             "}\n");
+  EXPECT_EQ(Job(soon).state, JobState::kWaiting);
+  Make(1);  // a new scheduler on the same store, two hours on
+  clock_.Advance(std::chrono::hours(2));
+  sched_->Tick();
+  EXPECT_EQ(exec_.started, std::vector<int64_t>{soon});
+  TickAll();
+  EXPECT_EQ(sched_->WaitingIndexed(), 2000u);
+  EXPECT_EQ(exec_.started, std::vector<int64_t>{soon});
+}
+
 // A carbond started on a database with waiting jobs finds every one of them
 // (paged), however many there are, and releases them in submission order
 // as slots free up.

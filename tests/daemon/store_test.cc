@@ -216,6 +216,35 @@ TEST_F(StoreTest, ListFiltersByStateLimitAndPage) {
   EXPECT_EQ((*counts)[JobState::kWaiting], 1);
 }
 
+// The waiting jobs' ids and planned starts, in id order, the others left
+// out: the same as the records List pages through (the base class's way).
+TEST_F(StoreTest, ListWaitingGivesEveryWaitingIdAndPlannedStart) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 2100; ++i) ids.push_back(Add("w" + std::to_string(i)));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i % 7 == 3) continue;  // stays queued
+    Transition t(JobState::kQueued, JobState::kWaiting, "", now_);
+    if (i % 2 == 0) t.planned_start = now_ + std::chrono::minutes(static_cast<int>(i));
+    ASSERT_TRUE(store_->Apply(ids[i], t).ok());
+  }
+  auto fast = store_->ListWaiting();
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  auto paged = store_->JobStore::ListWaiting();
+  ASSERT_TRUE(paged.ok());
+  ASSERT_EQ(fast->size(), 1800u);
+  ASSERT_EQ(fast->size(), paged->size());
+  for (size_t k = 0; k < fast->size(); ++k) {
+    EXPECT_EQ((*fast)[k].id, (*paged)[k].id);
+    EXPECT_EQ((*fast)[k].planned_start, (*paged)[k].planned_start);
+    if (k > 0) {
+      EXPECT_LT((*fast)[k - 1].id, (*fast)[k].id);
+    }
+  }
+  EXPECT_EQ((*fast)[0].id, ids[0]);
+  EXPECT_EQ((*fast)[0].planned_start, now_);
+  EXPECT_FALSE((*fast)[1].planned_start.has_value());
+}
+
 TEST_F(StoreTest, CancelRequestOnlyForRunningJobs) {
   int64_t id = Add("a");
   EXPECT_EQ(store_->RequestCancel(id).code(), StatusCode::kFailedPrecondition);
