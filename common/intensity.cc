@@ -105,23 +105,34 @@ IntensitySeries SliceSorted(const IntensitySeries& s, Timestamp from, Timestamp 
 namespace {
 
 // MeanIntervals over many windows of one series: the step function's
-// integral up to each point, once, then each mean from two lookups.
+// integral up to each point, once; then each mean is two lookups, each
+// amortised O(1) through a cursor while the times it is asked for grow.
 class StepIntegral {
  public:
   explicit StepIntegral(const IntensitySeries& s) : s_(s), area_(s.size(), 0.0) {
     for (size_t i = 1; i < s.size(); ++i)
       area_[i] = area_[i - 1] + s[i - 1].gco2_per_kwh * Seconds(s[i].time - s[i - 1].time);
   }
+  // Where the last lookup through it ended: the point at or before its time.
+  struct Cursor {
+    size_t i = 0;
+  };
   // The mean over [from, to), to > from: MeanIntervals.
-  double Mean(Timestamp from, Timestamp to) const { return (At(to) - At(from)) / Seconds(to - from); }
+  double Mean(Timestamp from, Timestamp to, Cursor& a, Cursor& b) const {
+    return (At(to, b) - At(from, a)) / Seconds(to - from);
+  }
 
  private:
   // The integral from the first point's time to t (before it, the first
   // value holds; after the last point, the last one).
-  double At(Timestamp t) const {
-    auto it = std::upper_bound(s_.begin(), s_.end(), t, [](Timestamp v, const IntensityPoint& p) { return v < p.time; });
-    const size_t i = it == s_.begin() ? 0 : static_cast<size_t>(it - s_.begin()) - 1;
-    return area_[i] + s_[i].gco2_per_kwh * Seconds(t - s_[i].time);
+  double At(Timestamp t, Cursor& c) const {
+    if (s_[c.i].time > t && c.i > 0) {  // went back: search
+      auto it =
+          std::upper_bound(s_.begin(), s_.end(), t, [](Timestamp v, const IntensityPoint& p) { return v < p.time; });
+      c.i = it == s_.begin() ? 0 : static_cast<size_t>(it - s_.begin()) - 1;
+    }
+    while (c.i + 1 < s_.size() && s_[c.i + 1].time <= t) ++c.i;
+    return area_[c.i] + s_[c.i].gco2_per_kwh * Seconds(t - s_[c.i].time);
   }
   const IntensitySeries& s_;
   std::vector<double> area_;
@@ -135,23 +146,26 @@ std::optional<Window> BestStart(const IntensitySeries& s, Timestamp earliest, Ti
   std::optional<Window> best;
   std::optional<StepIntegral> steps;
   if (method == WindowMethod::kIntervals && duration > Duration::zero()) steps.emplace(s);
-  auto consider = [&](Timestamp start) {
+  // Two runs of candidates, each in time order (windows that start at a
+  // point, windows that end at one): a pair of cursors for each.
+  StepIntegral::Cursor at_point[2], to_point[2], edge[2];
+  auto consider = [&](Timestamp start, StepIntegral::Cursor* c) {
     double m = method == WindowMethod::kTrapezoid ? MeanInterpolated(s, start, start + duration)
-               : steps                            ? steps->Mean(start, start + duration)
+               : steps                            ? steps->Mean(start, start + duration, c[0], c[1])
                                                   : MeanIntervals(s, start, start + duration);
     if (!best || m < best->mean_gco2_per_kwh - 1e-9 ||
         (std::abs(m - best->mean_gco2_per_kwh) <= 1e-9 && start < best->start))
       best = Window{start, start + duration, m};
   };
-  consider(earliest);
+  consider(earliest, edge);
   for (const IntensityPoint& p : s) {
-    if (p.time > earliest && p.time < latest) consider(p.time);
+    if (p.time > earliest && p.time < latest) consider(p.time, at_point);
     if (method == WindowMethod::kIntervals) {
       Timestamp aligned_end = p.time - duration;  // the window ends where a point starts
-      if (aligned_end > earliest && aligned_end < latest) consider(aligned_end);
+      if (aligned_end > earliest && aligned_end < latest) consider(aligned_end, to_point);
     }
   }
-  if (latest > earliest) consider(latest);
+  if (latest > earliest) consider(latest, edge);
   return best;
 }
 

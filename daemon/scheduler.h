@@ -43,7 +43,7 @@ struct SchedulerOptions {
   double site_switch_margin = kDefaultSiteSwitchMargin;
   // How long one tick may decide waiting jobs before it yields (the API is
   // served between slices; HasDueWork says more is due). 0: no limit.
-  Duration tick_slice = std::chrono::milliseconds(2);
+  Duration tick_slice = std::chrono::milliseconds(1);
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,

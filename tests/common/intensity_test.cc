@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <array>
+#include <random>
 #include <fstream>
 #include <sstream>
 
@@ -201,6 +202,53 @@ TEST(IntensitySeries, CleanestWindowMatchesCatsGolden) {
   ASSERT_TRUE(iv);
   EXPECT_EQ(iv->start, T("2023-05-05T12:30:00Z"));
   EXPECT_NEAR(iv->mean_gco2_per_kwh, 43.0 / 6.0, 1e-9);
+}
+
+// BestStart's windows, from one integral of the series through cursors,
+// against each candidate's own MeanIntervals: random series with gaps,
+// uneven periods and repeated values, windows that start before the first
+// point and end after the last, any duration.
+TEST(IntensitySeries, BestStartAgreesWithAWalkOverEveryCandidate) {
+  std::mt19937 rng(7);
+  const Timestamp t0 = T("2026-12-07T00:00:00Z");
+  for (int round = 0; round < 300; ++round) {
+    IntensitySeries s;
+    Timestamp t = t0;
+    const int n = 1 + static_cast<int>(rng() % 60);
+    for (int i = 0; i < n; ++i) {
+      IntensityPoint p;
+      p.time = t;
+      p.period = std::chrono::minutes(rng() % 2 ? 30 : 60);
+      p.gco2_per_kwh = rng() % 4 == 0 ? 100.0 : static_cast<double>(rng() % 500);
+      s.push_back(p);
+      t += p.period + (rng() % 5 == 0 ? std::chrono::minutes(90) : std::chrono::minutes(0));  // a gap, at times
+    }
+    const Timestamp earliest = t0 + std::chrono::minutes(static_cast<int>(rng() % 1200)) - std::chrono::hours(2);
+    const Timestamp latest = earliest + std::chrono::minutes(static_cast<int>(rng() % 2000));
+    const Duration duration = std::chrono::minutes(1 + static_cast<int>(rng() % 600));
+    auto got = BestStart(s, earliest, latest, duration);
+    // The walk: the same candidates, each summed on its own.
+    std::optional<Window> want;
+    auto consider = [&](Timestamp start) {
+      const double m = MeanIntervals(s, start, start + duration);
+      if (!want || m < want->mean_gco2_per_kwh - 1e-9 ||
+          (std::abs(m - want->mean_gco2_per_kwh) <= 1e-9 && start < want->start))
+        want = Window{start, start + duration, m};
+    };
+    consider(earliest);
+    for (const IntensityPoint& p : s) {
+      if (p.time > earliest && p.time < latest) consider(p.time);
+      if (p.time - duration > earliest && p.time - duration < latest) consider(p.time - duration);
+    }
+    if (latest > earliest) consider(latest);
+    ASSERT_TRUE(got.has_value());
+    SCOPED_TRACE("round " + std::to_string(round));
+    EXPECT_NEAR(got->mean_gco2_per_kwh, want->mean_gco2_per_kwh, 1e-6);
+    // The same start, or one as clean within the ties' tolerance.
+    if (got->start != want->start) {
+      EXPECT_NEAR(MeanIntervals(s, got->start, got->end), want->mean_gco2_per_kwh, 1e-6);
+    }
+  }
 }
 
 TEST(MockIntensity, YearlyMeanByHourHasTroughAt3AndPeakAt18) {
