@@ -12,7 +12,7 @@
 //     throughout (p50/p99 over the requests inside that run).
 // The N jobs are three submitted through the API, copied with SQL (the
 // jobs table only: a waiting job needs no history to be decided).
-//   build/bench/queue_bench [--jobs 100000] [--idle 10] [--clients 2]
+//   build/bench/queue_bench [--jobs 100000] [--idle 10] [--clients 2] [--zones 3|1] [--startup-only 1]
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -137,15 +137,18 @@ int main(int argc, char** argv) {
   const long jobs = Arg(argc, argv, "--jobs", 100000);
   const int idle_s = Arg(argc, argv, "--idle", 10);
   const int clients = Arg(argc, argv, "--clients", 2);
-  // Three jobs, one per zone: GB (site box), FR (site edge), DE (its own zone at box).
+  // The jobs' zones: 3 (GB, FR, DE) or 1 (GB only: a forecast for one zone
+  // re-plans that zone's jobs, nothing else).
+  const int zones = Arg(argc, argv, "--zones", 3) == 1 ? 1 : 3;
+  // One job per zone: GB (site box), FR (site edge), DE (its own zone at box).
   auto d = carbon::bench::StartCarbond("queue", kConfig);
   {
     carbon::api::Client c(d.socket);
     const char* specs[] = {"name: gb\ncarbon: {policy: forecast, max_wait: 7d}\n",
                            "name: fr\ncarbon: {policy: forecast, max_wait: 7d, sites: [edge]}\n",
                            "name: de\ncarbon: {policy: forecast, max_wait: 7d, zone: DE}\n"};
-    for (const char* s : specs)
-      if (auto r = c.Submit(s, "bench.yaml"); !r.ok()) {
+    for (int z = 0; z < zones; ++z)
+      if (auto r = c.Submit(specs[z], "bench.yaml"); !r.ok()) {
         std::fprintf(stderr, "submit: %s\n%s", r.status().ToString().c_str(), ReadAll(d.dir + "/carbond.log").c_str());
         return 1;
       }
@@ -154,8 +157,8 @@ int main(int argc, char** argv) {
   sqlite3* db = nullptr;
   if (sqlite3_open((d.dir + "/state/carbond.db").c_str(), &db) != SQLITE_OK) return 1;
   Exec(db, "BEGIN");
-  for (int from = 1; from <= 3; ++from)
-    if (!Copy(db, from, (jobs - 3) / 3 + (from <= (jobs - 3) % 3 ? 1 : 0))) return 1;
+  for (int from = 1; from <= zones; ++from)
+    if (!Copy(db, from, (jobs - zones) / zones + (from <= (jobs - zones) % zones ? 1 : 0))) return 1;
   Exec(db, "COMMIT");
   sqlite3_close(db);
 
@@ -172,6 +175,26 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (Arg(argc, argv, "--startup-only", 0)) {  // READY, then how far the first pass got in 60 s
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+    sqlite3* ro = nullptr;
+    long undecided = -1;
+    if (sqlite3_open_v2((d.dir + "/state/carbond.db").c_str(), &ro, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* q = nullptr;
+      sqlite3_prepare_v2(ro, "SELECT COUNT(*) FROM jobs WHERE reason = (SELECT reason FROM jobs WHERE id = 1)", -1, &q,
+                         nullptr);
+      if (q && sqlite3_step(q) == SQLITE_ROW) undecided = sqlite3_column_int64(q, 0);
+      sqlite3_finalize(q);
+    }
+    sqlite3_close(ro);
+    std::printf("jobs %ld: ready %.2f s; RSS %.0f MB after 60 s; first pass: %ld of them still had the copied "
+                "reason after 60 s\n",
+                jobs, ready_s, RssMb(d.pid), undecided);
+    d.Stop();
+    std::error_code ec;
+    std::filesystem::remove_all(d.dir, ec);
+    return 0;
+  }
   // The first pass over every stored job.
   std::vector<Run> runs;
   while ((runs = Runs(ReadAll(d.dir + "/carbond.log"))).empty()) {
@@ -240,10 +263,11 @@ int main(int argc, char** argv) {
   const auto sub0 = before_run(submit_ms), sta0 = before_run(status_ms);
   d.Stop();
   std::printf("jobs %ld: ready %.2f s; first pass %ld jobs in %.1f s (%.1f s deciding); idle CPU %.2f%% of a core "
-              "over %d s; RSS %.0f MB; new forecast: %ld jobs (3 zones) re-planned in %.2f s (%.2f s deciding, %ld "
+              "over %d s; RSS %.0f MB; new forecast: %ld jobs (%d zone%s) re-planned in %.2f s (%.2f s deciding, %ld "
               "slices); during it submit p50 %.1f ms p99 %.1f ms (n=%zu), status p50 %.1f ms p99 %.1f ms (n=%zu); before it "
               "submit p50 %.1f ms p99 %.1f ms (n=%zu), status p50 %.1f ms p99 %.1f ms (n=%zu)\n",
-              jobs, ready_s, first.jobs, first.ms / 1000, first.busy_ms / 1000, idle_pct, idle_s, rss, replan.jobs,
+              jobs, ready_s, first.jobs, first.ms / 1000, first.busy_ms / 1000, idle_pct, idle_s, rss, replan.jobs, zones,
+              zones == 1 ? "" : "s",
               replan.ms / 1000, replan.busy_ms / 1000, replan.slices, Percentile(sub, 0.5), Percentile(sub, 0.99),
               sub.size(), Percentile(sta, 0.5), Percentile(sta, 0.99), sta.size(), Percentile(sub0, 0.5),
               Percentile(sub0, 0.99), sub0.size(), Percentile(sta0, 0.5), Percentile(sta0, 0.99), sta0.size());
