@@ -66,16 +66,32 @@ void Scheduler::OnSiteNote(int64_t job_id, const std::string& note) {
 }
 
 std::optional<Timestamp> Scheduler::PlannedEnd(int64_t id) const {
-  auto it = planned_ends_.find(id);
-  if (it == planned_ends_.end()) return std::nullopt;
-  return it->second;
+  const JobRuntime* r = FindRuntime(id);
+  return r ? r->planned_end : std::nullopt;
+}
+
+Scheduler::JobRuntime* Scheduler::FindRuntime(int64_t id) {
+  auto it = runtime_.find(id);
+  return it == runtime_.end() ? nullptr : &it->second;
+}
+
+const Scheduler::JobRuntime* Scheduler::FindRuntime(int64_t id) const {
+  auto it = runtime_.find(id);
+  return it == runtime_.end() ? nullptr : &it->second;
 }
 
 void Scheduler::Notify(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return;
-  if (IsFinal(job->state)) specs_.erase(id), segment_ends_.erase(id), pausing_.erase(id), resume_costs_.erase(id);
-  if (job->state != JobState::kWaiting) planned_ends_.erase(id), held_dirs_.erase(id);
+  if (JobRuntime* r = FindRuntime(id)) {
+    if (job->state != JobState::kWaiting) r->planned_end.reset(), r->run_dir_made = false;
+    // A final job keeps only what is still to be done (an end to record, a
+    // feed until its worker's exit is seen).
+    if (IsFinal(job->state)) {
+      r->spec.reset(), r->segment_end.reset(), r->pausing.reset(), r->resume_cost = ResumeCost{};
+      if (!r->unrecorded_end && !r->feed && !r->budget_stop) runtime_.erase(id), running_.erase(id);
+    }
+  }
   // The index follows the state: a job that (again) waits is decided at the
   // next tick; one that no longer waits leaves it.
   if (job->state == JobState::kWaiting) {
@@ -201,9 +217,10 @@ void Scheduler::FlushSubmits() {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     int64_t id = (*ids)[i];
-    specs_.emplace(id, std::move(batch[i].spec));
+    JobRuntime& r = Runtime(id);
+    r.spec = std::move(batch[i].spec);
     waits_.Wake(id);  // stored waiting: the next tick decides it
-    if (batch[i].planned_end) planned_ends_[id] = *batch[i].planned_end;
+    r.planned_end = batch[i].planned_end;
     spdlog::info("job {} '{}' submitted by uid {} (policy {})", id, batch[i].job.name,
                  batch[i].job.owner_uid, batch[i].job.policy);
     auto job = store_.Get(id);
@@ -286,14 +303,13 @@ Status Scheduler::CheckDataPath(const JobSpec& spec) const {
 }
 
 const JobSpec* Scheduler::SpecOf(const JobRecord& job, Status* error) {
-  auto it = specs_.find(job.id);
-  if (it != specs_.end()) return &it->second;
+  if (JobRuntime* r = FindRuntime(job.id); r && r->spec) return &*r->spec;
   auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
   if (!spec.ok()) {
     *error = spec.status();
     return nullptr;
   }
-  return &specs_.emplace(job.id, std::move(spec).value()).first->second;
+  return &*(Runtime(job.id).spec = std::move(spec).value());
 }
 
 const GridView& Scheduler::GridOf(const std::string& zone, TickCache& cache) {
@@ -359,43 +375,41 @@ bool Scheduler::Paused(int64_t id) {
 }
 
 Duration Scheduler::ResumeOverhead(int64_t id) const {
-  auto it = resume_costs_.find(id);
-  if (it != resume_costs_.end() && it->second.measured) return *it->second.measured;
+  const JobRuntime* r = FindRuntime(id);
+  if (r && r->resume_cost.measured) return *r->resume_cost.measured;
   return options_.policy_defaults.resume_overhead;
 }
 
 void Scheduler::EndSegments(TickCache& cache) {
   const Timestamp now = clock_.Now();
-  for (auto it = segment_ends_.begin(); it != segment_ends_.end();) {
-    const int64_t id = it->first;
-    if (now < it->second || pausing_.count(id)) {
-      ++it;
-      continue;
-    }
+  const std::vector<int64_t> running(running_.begin(), running_.end());
+  for (int64_t id : running) {
+    JobRuntime* r = FindRuntime(id);
+    if (!r || !r->segment_end || now < *r->segment_end || r->pausing) continue;
     auto job = store_.Get(id);
     Status error;
     const JobSpec* spec = job.ok() && job->state == JobState::kRunning ? SpecOf(*job, &error) : nullptr;
     const Site* site = spec ? SiteOf(*job) : nullptr;
     if (!spec || !site) {
-      it = segment_ends_.erase(it);
+      r->segment_end.reset();
       continue;
     }
     ReleaseDecision d = Decide(*spec, job->site, job->submitted, now, cache, std::nullopt, &*job);
+    r = &Runtime(id);  // Decide may have added records
     if (d.release) {  // on to the next segment's end, or to the end
-      if (d.segment_end) it->second = *d.segment_end, ++it;
-      else it = segment_ends_.erase(it);
+      r->segment_end = d.segment_end;
       if (Status st = store_.UpdateReasons({{id, JobState::kRunning, d.reason, std::nullopt}}); !st.ok())
         spdlog::warn("job {}: cannot update its reason: {}", id, st.ToString());
       Notify(id);
       continue;
     }
-    it = segment_ends_.erase(it);
+    r->segment_end.reset();
     spdlog::info("job {}: segment over; asking its worker to checkpoint and stop ({})", id, d.reason);
     if (Status st = site->executor->Stop(id, StopMode::kDrain); !st.ok()) {
       spdlog::warn("job {}: cannot pause it, so it runs on: {}", id, st.message());
       continue;
     }
-    pausing_.insert_or_assign(id, Pause{d, now});
+    r->pausing = Pause{d, now};
   }
 }
 
@@ -440,23 +454,30 @@ bool Scheduler::RecordEnd(const JobRecord& job, const Transition& t) {
   const int64_t id = job.id;
   Status st = store_.Apply(id, t);
   if (st.ok()) {
-    unrecorded_ends_.erase(id);
+    ForgetUnrecordedEnd(id);
     return true;
   }
   if (st.code() == StatusCode::kFailedPrecondition) {
     // No longer running: something else (a cancel) already ended it.
     spdlog::warn("job {}: not recorded as {} ({}): {}", id, JobStateName(t.to), t.reason, st.message());
-    unrecorded_ends_.erase(id);
+    ForgetUnrecordedEnd(id);
     return false;
   }
   spdlog::error("job {}: cannot record '{}' yet ({}); retrying at every tick", id, t.reason, st.ToString());
-  unrecorded_ends_.insert_or_assign(id, UnrecordedEnd{job, t});
+  Runtime(id).unrecorded_end = UnrecordedEnd{job, t};
+  unrecorded_.insert(id);
   return false;
+}
+
+void Scheduler::ForgetUnrecordedEnd(int64_t id) {
+  unrecorded_.erase(id);
+  if (JobRuntime* r = FindRuntime(id)) r->unrecorded_end.reset();
 }
 
 void Scheduler::RetryUnrecordedEnds() {
   std::vector<UnrecordedEnd> retry;
-  for (const auto& [id, end] : unrecorded_ends_) retry.push_back(end);
+  for (int64_t id : unrecorded_)
+    if (const JobRuntime* r = FindRuntime(id); r && r->unrecorded_end) retry.push_back(*r->unrecorded_end);
   for (const UnrecordedEnd& end : retry)
     if (RecordEnd(end.job, end.t)) AfterEnd(end.job, end.t);
 }
@@ -498,7 +519,7 @@ void Scheduler::Tick() {
       continue;
     }
     ReleaseDecision d = Decide(*spec, job.site, job.submitted, now, cache);
-    if (d.planned_end) planned_ends_[job.id] = *d.planned_end;
+    if (d.planned_end) Runtime(job.id).planned_end = *d.planned_end;
     Transition t{JobState::kQueued, JobState::kWaiting, d.reason, now};
     t.planned_start = d.planned_start;
     plans.emplace_back(job.id, t);
@@ -561,7 +582,8 @@ void Scheduler::Tick() {
   if (Status st = store_.UpdateReasons(reasons); !st.ok())
     spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
   EndSegments(cache);
-  for (auto& [id, feed] : feeds_) FeedGrid(feed, cache);
+  for (int64_t id : running_)
+    if (JobRuntime* r = FindRuntime(id); r && r->feed) FeedGrid(*r->feed, cache);
 }
 
 void Scheduler::LoadWaiting() {
@@ -671,7 +693,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
       }
       spdlog::info("job {}: re-planned from site {} to site {}", job.id, site->name, to->name);
       site->executor->Withdraw(job.id);
-      held_dirs_.erase(job.id);
+      Runtime(job.id).run_dir_made = false;
       job.site = to->name;
       job.site_token.clear();
       job.slurm_job_id.reset();
@@ -682,7 +704,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   }
   const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
                               std::to_string(job.id);
-  if (site->executor->Detached() && !held_dirs_.count(job.id)) {
+  if (site->executor->Detached() && !Runtime(job.id).run_dir_made) {
     // Submitted held before its start (Slurm): its files go in now. A job
     // held by an earlier carbond (a stored token) has its directory already.
     if (Status st = PrepareRunDir(run_dir, job.id, job.attempts == 0 && job.site_token.empty()); !st.ok()) {
@@ -691,7 +713,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
       waits_.Wake(job.id);
       return;
     }
-    held_dirs_.insert(job.id);
+    Runtime(job.id).run_dir_made = true;
   }
   site->executor->Hold(job, run_dir);
   // Each site's zone: a new reading or forecast there wakes the job.
@@ -706,8 +728,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   // A site that holds it (Slurm) is asked again at every tick until it does.
   const bool held_there = site->executor->Held(job.id);
   const std::string slot_site = spec->carbon.sites.size() > 1 ? std::string() : site->name;
-  if (d.planned_end && !d.release) planned_ends_[job.id] = *d.planned_end;
-  else planned_ends_.erase(job.id);
+  Runtime(job.id).planned_end = d.release ? std::nullopt : d.planned_end;
   const std::string held = site->executor->Describe(job.id);
   if (!d.release) {
     const std::string reason = held.empty() ? d.reason : d.reason + "; " + held;
@@ -777,19 +798,20 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
     return;
   }
   job.attempts = attempt;
-  if (d.segment_end) segment_ends_[job.id] = *d.segment_end;
-  else segment_ends_.erase(job.id);
-  if (resumed) resume_costs_[job.id].resumed = now;
-  Feed& feed = feeds_[job.id];
-  feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
-  FeedGrid(feed, cache);
+  JobRuntime& r = Runtime(job.id);
+  r.segment_end = d.segment_end;
+  if (resumed) r.resume_cost.resumed = now;
+  r.feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
+  running_.insert(job.id);
+  FeedGrid(*r.feed, cache);
   Status started = site->executor->Start(job, run_dir);
   if (!started.ok()) {
     Transition f{JobState::kRunning, JobState::kFailed,
                  "worker did not start: " + started.message(), clock_.Now()};
     f.finished = f.at;
     f.error = started.message();
-    feeds_.erase(job.id);
+    Runtime(job.id).feed.reset();
+    running_.erase(job.id);
     spdlog::error("job {}: worker did not start: {}", job.id, started.message());
     RecordEnd(job, f);  // or at a later tick
   } else {
@@ -835,7 +857,8 @@ std::optional<BudgetPrediction> Scheduler::PredictBudget(const JobRecord& job, c
 void Scheduler::CheckBudget(const JobRecord& job) {
   Status error;
   const JobSpec* spec = SpecOf(job, &error);
-  if (!spec || !spec->carbon.budget_kg || budget_stops_.count(job.id) || job.cancel_requested) return;
+  if (!spec || !spec->carbon.budget_kg || job.cancel_requested) return;
+  if (const JobRuntime* r = FindRuntime(job.id); r && r->budget_stop) return;
   auto p = PredictBudget(job, *spec);
   if (!p) return;
   const std::string what = DescribeBudget(*p, *spec->carbon.budget_kg);
@@ -843,7 +866,7 @@ void Scheduler::CheckBudget(const JobRecord& job) {
     spdlog::info("job {}: within its {}", job.id, what);
     return;
   }
-  budget_stops_[job.id] = what;
+  Runtime(job.id).budget_stop = what;
   spdlog::warn("job {}: {}; stopping it after a checkpoint", job.id, what);
   const Site* site = SiteOf(job);
   if (Status st = site ? site->executor->Stop(job.id, StopMode::kDrain) : NotFound("no site");
@@ -865,8 +888,10 @@ Status Scheduler::Recover() {
         spdlog::info("job {}: adopted Slurm job {} at site {} (attempt {})", job.id, job.slurm_job_id.value_or(0),
                      site->name, job.attempts);
         Status error;
-        if (const JobSpec* spec = SpecOf(job, &error))
-          feeds_[job.id] = Feed{ZoneOf(*spec, job.site), job.run_dir, std::nullopt, ""};
+        if (const JobSpec* spec = SpecOf(job, &error)) {
+          Runtime(job.id).feed = Feed{ZoneOf(*spec, job.site), job.run_dir, std::nullopt, ""};
+          running_.insert(job.id);
+        }
         if (Status st = job.cancel_requested ? site->executor->Stop(job.id, StopMode::kCancel) : Status(); !st.ok())
           spdlog::warn("job {}: cannot pass on its cancel request: {}", job.id, st.message());
         continue;
@@ -939,12 +964,13 @@ void Scheduler::OnWorkerEvent(int64_t job_id, const protocol::Event& event) {
     epoch = std::move(e);
   }
   if (std::holds_alternative<protocol::Started>(event))
-    if (auto r = resume_costs_.find(job_id); r != resume_costs_.end() && r->second.resumed) {
-      const auto restart = std::chrono::duration_cast<Duration>(clock_.Now() - *r->second.resumed);
-      r->second.resumed.reset();
-      r->second.measured = restart + r->second.checkpoint.value_or(Duration::zero());
+    if (JobRuntime* r = FindRuntime(job_id); r && r->resume_cost.resumed) {
+      ResumeCost& c = r->resume_cost;
+      const auto restart = std::chrono::duration_cast<Duration>(clock_.Now() - *c.resumed);
+      c.resumed.reset();
+      c.measured = restart + c.checkpoint.value_or(Duration::zero());
       spdlog::info("job {}: a pause costs it {} (checkpoint and exit {}, restart {})", job_id,
-                   FormatDuration(*r->second.measured), FormatDuration(r->second.checkpoint.value_or(Duration::zero())),
+                   FormatDuration(*c.measured), FormatDuration(c.checkpoint.value_or(Duration::zero())),
                    FormatDuration(restart));
     }
   std::string line = protocol::Encode(event);
@@ -965,8 +991,10 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
                  JobStateName(job->state));
     return;
   }
-  feeds_.erase(job_id);
-  segment_ends_.erase(job_id);
+  JobRuntime& r = Runtime(job_id);
+  r.feed.reset();
+  r.segment_end.reset();
+  running_.erase(job_id);
   ExitFacts facts;
   facts.info = info;
   facts.attempts = job->attempts;
@@ -974,18 +1002,16 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
   facts.cancel_requested = job->cancel_requested;
   facts.draining = draining_;
   std::optional<Timestamp> pause_asked;
-  if (auto pz = pausing_.find(job_id); pz != pausing_.end()) {
-    facts.pause = ExitFacts::Pause{pz->second.decision.reason, pz->second.decision.planned_start};
-    pause_asked = pz->second.asked;
-    pausing_.erase(pz);
+  if (r.pausing) {
+    facts.pause = ExitFacts::Pause{r.pausing->decision.reason, r.pausing->decision.planned_start};
+    pause_asked = r.pausing->asked;
+    r.pausing.reset();
   }
-  if (auto b = budget_stops_.find(job_id); b != budget_stops_.end()) {
-    facts.budget_stop = b->second;
-    budget_stops_.erase(b);
-  }
+  facts.budget_stop = std::move(r.budget_stop);
+  r.budget_stop.reset();
   const Transition t = ExitTransition(facts, clock_.Now());
   if (t.to == JobState::kWaiting && pause_asked)
-    resume_costs_[job_id].checkpoint = std::chrono::duration_cast<Duration>(t.at - *pause_asked);
+    r.resume_cost.checkpoint = std::chrono::duration_cast<Duration>(t.at - *pause_asked);
   if (RecordEnd(*job, t)) AfterEnd(*job, t);
 }
 

@@ -11,7 +11,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
+#include <set>
 #include <vector>
 
 #include "common/budget.h"
@@ -216,9 +216,10 @@ class Scheduler final : public ExecutorListener {
   // wakes it next (or releases, moves or ends it).
   void DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUpdate>& reasons);
   // Stores the end of a run (running -> anything). A store error keeps the
-  // transition in unrecorded_ends_, retried at every tick, so a job is never
+  // transition in its record's unrecorded_end, retried at every tick, so a job is never
   // left `running` with no worker; true once stored.
   bool RecordEnd(const JobRecord& job, const Transition& t);
+  void ForgetUnrecordedEnd(int64_t id);
   // Retries them; each one stored gets AfterEnd, as it would have at once.
   void RetryUnrecordedEnds();
   // After a run's end was stored: the log line, the savings of a succeeded
@@ -261,28 +262,39 @@ class Scheduler final : public ExecutorListener {
   SliceRun run_;  // the slices of the ticks since nothing was left due
   bool waits_loaded_ = false;
   std::unordered_map<std::string, uint64_t> zone_prints_;  // each zone's grid as last seen
-  std::unordered_map<int64_t, JobSpec> specs_;
-  std::unordered_map<int64_t, Timestamp> planned_ends_;  // waiting jobs with a planned window
-  std::unordered_set<int64_t> held_dirs_;  // waiting jobs of Slurm sites whose run directory is made
-  std::unordered_map<int64_t, Feed> feeds_;                 // running jobs
-  std::unordered_map<int64_t, std::string> budget_stops_;  // stopping for their budget: why
-  std::unordered_map<int64_t, Timestamp> segment_ends_;     // running interruptible jobs: when they pause
   struct Pause {
     ReleaseDecision decision;  // why, and until when
     Timestamp asked;
   };
-  std::unordered_map<int64_t, Pause> pausing_;  // asked to checkpoint and stop for a pause
   struct ResumeCost {
     std::optional<Duration> checkpoint;  // the last pause: asked -> exit
     std::optional<Timestamp> resumed;    // started again, waiting for the worker's start
     std::optional<Duration> measured;    // checkpoint + restart
   };
-  std::unordered_map<int64_t, ResumeCost> resume_costs_;
   struct UnrecordedEnd {
     JobRecord job;  // as it was when the run ended
     Transition t;
   };
-  std::unordered_map<int64_t, UnrecordedEnd> unrecorded_ends_;  // runs that ended; the store failed
+  // What the scheduler keeps of one job between ticks (the store has the
+  // rest); the record goes when the job is final and nothing in it is left.
+  struct JobRuntime {
+    std::optional<JobSpec> spec;             // parsed once, while the job is not final
+    std::optional<Timestamp> planned_end;    // waiting, with a planned window
+    bool run_dir_made = false;               // waiting at a Slurm site, its run directory made
+    std::optional<Feed> feed;                // running: its zone's live intensity, into grid.json
+    std::optional<std::string> budget_stop;  // being stopped for its budget: why
+    std::optional<Timestamp> segment_end;    // running interruptible: when its segment ends
+    std::optional<Pause> pausing;            // asked to checkpoint and stop for a pause
+    ResumeCost resume_cost;                  // what a pause costs it
+    std::optional<UnrecordedEnd> unrecorded_end;  // its run ended; the store failed to record it
+  };
+  std::unordered_map<int64_t, JobRuntime> runtime_;
+  // The records each tick walks, by id: running jobs carbond feeds or pauses,
+  // and runs whose end is not recorded yet (a few; never the waiting queue).
+  std::set<int64_t> running_, unrecorded_;
+  JobRuntime& Runtime(int64_t id) { return runtime_[id]; }
+  JobRuntime* FindRuntime(int64_t id);
+  const JobRuntime* FindRuntime(int64_t id) const;
   struct PendingSubmit {
     NewJob job;
     Transition plan;

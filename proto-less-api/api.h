@@ -81,9 +81,6 @@ Target ParseTarget(const std::string& target);
 StatusOr<int64_t> ParseIntParam(const std::string& name, const std::string& text, int64_t min, int64_t max);
 // The query parameter `name` as above; empty when absent or empty.
 StatusOr<std::optional<int64_t>> IntQuery(const Target& t, const std::string& name, int64_t min, int64_t max);
-// Percent-encodes a query value or path segment (RFC 3986 unreserved
-// characters stay; '/' too when keep_slash). ParseTarget decodes it.
-std::string PercentEncode(const std::string& s, bool keep_slash = false);
 
 nlohmann::json JobToJson(const JobRecord& job, bool with_spec);
 StatusOr<JobRecord> JobFromJson(const nlohmann::json& j);

@@ -1,5 +1,7 @@
 #include "proto-less-api/client.h"
 
+#include "common/percent_encode.h"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>

@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "common/intensity_formats.h"
+#include "common/percent_encode.h"
 #include "common/time_util.h"
-#include "proto-less-api/api.h"
 
 namespace carbon {
 namespace {
@@ -30,7 +30,7 @@ std::string BaseUrl(std::string url) {
 
 std::string UkSource::RegionSuffix() const {
   if (config_.region_id) return "/regionid/" + std::to_string(*config_.region_id);
-  if (!config_.postcode.empty()) return "/postcode/" + api::PercentEncode(config_.postcode);
+  if (!config_.postcode.empty()) return "/postcode/" + PercentEncode(config_.postcode);
   return "";
 }
 
@@ -106,7 +106,7 @@ void ElectricityMapsSource::Fetch(const std::string& zone, const std::string& en
     return;
   }
   const std::string z = config_.zone.empty() ? zone : config_.zone;
-  std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + api::PercentEncode(z);
+  std::string url = BaseUrl(config_.base_url) + "/carbon-intensity/" + endpoint + "?zone=" + PercentEncode(z);
   // A parse error may quote the body, which could echo the request's
   // headers: the token is cut out (HttpClient does so for the HTTP errors).
   auto redact = [token = token_](Status st) {
