@@ -89,7 +89,7 @@ void Scheduler::Notify(int64_t id) {
     // feed until its worker's exit is seen).
     if (IsFinal(job->state)) {
       r->spec.reset(), r->segment_end.reset(), r->pausing.reset(), r->resume_cost = ResumeCost{};
-      if (!r->unrecorded_end && !r->feed && !r->budget_stop) runtime_.erase(id), running_.erase(id);
+      if (!r->unrecorded_end && !r->feed && !r->budget_stop) runtime_.erase(id);
     }
   }
   // The index follows the state: a job that (again) waits is decided at the
@@ -469,6 +469,16 @@ bool Scheduler::RecordEnd(const JobRecord& job, const Transition& t) {
   return false;
 }
 
+Scheduler::Feed& Scheduler::StartFeed(int64_t id, Feed feed) {
+  running_.insert(id);
+  return *(Runtime(id).feed = std::move(feed));
+}
+
+void Scheduler::StopFeed(int64_t id) {
+  running_.erase(id);
+  if (JobRuntime* r = FindRuntime(id)) r->feed.reset();
+}
+
 void Scheduler::ForgetUnrecordedEnd(int64_t id) {
   unrecorded_.erase(id);
   if (JobRuntime* r = FindRuntime(id)) r->unrecorded_end.reset();
@@ -801,17 +811,14 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   JobRuntime& r = Runtime(job.id);
   r.segment_end = d.segment_end;
   if (resumed) r.resume_cost.resumed = now;
-  r.feed = Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""};
-  running_.insert(job.id);
-  FeedGrid(*r.feed, cache);
+  FeedGrid(StartFeed(job.id, Feed{ZoneOf(*spec, job.site), run_dir, std::nullopt, ""}), cache);
   Status started = site->executor->Start(job, run_dir);
   if (!started.ok()) {
     Transition f{JobState::kRunning, JobState::kFailed,
                  "worker did not start: " + started.message(), clock_.Now()};
     f.finished = f.at;
     f.error = started.message();
-    Runtime(job.id).feed.reset();
-    running_.erase(job.id);
+    StopFeed(job.id);
     spdlog::error("job {}: worker did not start: {}", job.id, started.message());
     RecordEnd(job, f);  // or at a later tick
   } else {
@@ -889,8 +896,7 @@ Status Scheduler::Recover() {
                      site->name, job.attempts);
         Status error;
         if (const JobSpec* spec = SpecOf(job, &error)) {
-          Runtime(job.id).feed = Feed{ZoneOf(*spec, job.site), job.run_dir, std::nullopt, ""};
-          running_.insert(job.id);
+          StartFeed(job.id, Feed{ZoneOf(*spec, job.site), job.run_dir, std::nullopt, ""});
         }
         if (Status st = job.cancel_requested ? site->executor->Stop(job.id, StopMode::kCancel) : Status(); !st.ok())
           spdlog::warn("job {}: cannot pass on its cancel request: {}", job.id, st.message());
@@ -991,10 +997,9 @@ void Scheduler::OnWorkerExit(int64_t job_id, const ExitInfo& info) {
                  JobStateName(job->state));
     return;
   }
+  StopFeed(job_id);
   JobRuntime& r = Runtime(job_id);
-  r.feed.reset();
   r.segment_end.reset();
-  running_.erase(job_id);
   ExitFacts facts;
   facts.info = info;
   facts.attempts = job->attempts;

@@ -245,6 +245,9 @@ class Scheduler final : public ExecutorListener {
     std::string source;
   };
   void FeedGrid(Feed& feed, TickCache& cache);
+  // A running job's feed, with its id in running_ (what a tick walks).
+  Feed& StartFeed(int64_t id, Feed feed);
+  void StopFeed(int64_t id);
 
   JobStore& store_;
   std::vector<Site> sites_;
