@@ -272,6 +272,6 @@ int main(int argc, char** argv) {
               sub.size(), Percentile(sta, 0.5), Percentile(sta, 0.99), sta.size(), Percentile(sub0, 0.5),
               Percentile(sub0, 0.99), sub0.size(), Percentile(sta0, 0.5), Percentile(sta0, 0.99), sta0.size());
   std::error_code ec;
-  std::filesystem::remove_all(d.dir, ec);
+  if (!std::getenv("KEEP")) std::filesystem::remove_all(d.dir, ec);  // KEEP=1: kept, with carbond.log
   return 0;
 }

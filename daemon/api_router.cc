@@ -192,6 +192,7 @@ api::Response ApiRouter::List(const Call& c) {
     return api::ErrorResponse(st);
   auto jobs = store_.List(f);
   if (!jobs.ok()) return api::ErrorResponse(jobs.status());
+  scheduler_.ShowLivePlans(*jobs);
   json arr = json::array();
   for (const auto& j : *jobs) arr.push_back(JobJson(j, false));
   // How many jobs each state has (all of them, not this page), and where
@@ -208,7 +209,7 @@ api::Response ApiRouter::List(const Call& c) {
 
 api::Response ApiRouter::Get(const Call& c) {
   const int64_t id = c.id;
-  auto job = store_.Get(id);
+  auto job = scheduler_.Job(id);
   if (!job.ok()) return api::ErrorResponse(job.status());
   json out = JobJson(*job, true);
   auto events = store_.Events(id);
@@ -302,7 +303,7 @@ api::Response ApiRouter::Compare(const Call& c) {
                                      "give candidate=ID (and baseline=ID unless the candidate was submitted "
                                      "with its baseline twin)",
                                      "candidate"));
-  auto cand = store_.Get(**cand_id);
+  auto cand = scheduler_.Job(**cand_id);
   if (!cand.ok()) return api::ErrorResponse(cand.status());
   std::optional<int64_t> b = *base_id ? *base_id : cand->baseline_id;
   if (!b)
@@ -310,7 +311,7 @@ api::Response ApiRouter::Compare(const Call& c) {
                                      "job " + std::to_string(cand->id) +
                                          " has no baseline twin (submit with --with-baseline); give baseline=ID",
                                      "baseline"));
-  auto base = store_.Get(*b);
+  auto base = scheduler_.Job(*b);
   if (!base.ok()) return api::ErrorResponse(base.status());
   auto bs = Summary(*base);
   if (!bs.ok()) return api::ErrorResponse(bs.status());

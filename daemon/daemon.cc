@@ -290,6 +290,9 @@ class Daemon {
     notifier_.Ready();
     notifier_.Status("serving on " + config_.socket_path);
     io_.run();
+    if (Status st = scheduler_->SavePlans(); !st.ok())
+      spdlog::warn("cannot store the waiting jobs' live plans (they are decided again at start-up): {}",
+                   st.ToString());
     spdlog::info("carbond stopped");
     return 0;
   }
@@ -542,7 +545,7 @@ class Daemon {
       });
     }
   }
-  static constexpr std::chrono::milliseconds kSliceGap{1};
+  static constexpr std::chrono::microseconds kSliceGap{500};
 
   void WaitForSignal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {

@@ -13,6 +13,7 @@
 #include "common/job_spec.h"
 #include "common/status.h"
 #include "common/worker_protocol.h"
+#include "daemon/run_dir.h"
 
 namespace carbon {
 
@@ -62,8 +63,17 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual void SetListener(ExecutorListener* listener) = 0;
-  // Starts the job in `run_dir`, which the caller made or checked
-  // (daemon/run_dir.h); an error means it did not start (and no exit will follow).
+  // The job's run directory, ready for its start: called just before the
+  // scheduler marks it running. UNAVAILABLE (the file system) is tried
+  // again at the next tick; any other error fails the job. This default
+  // makes or checks it (PrepareRunDir, daemon/run_dir.h); a site that holds
+  // its jobs (Slurm) made it when it held the job.
+  virtual Status Prepare(const JobRecord& job, const std::string& run_dir) {
+    return PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0);
+  }
+  // Starts the job (attempt job.attempts) in `run_dir`, as Prepare left it
+  // (daemon/worker_launch.h); an error means it did not start (and no exit
+  // will follow).
   virtual Status Start(const JobRecord& job, const std::string& run_dir) = 0;
   // Asks a running job to stop; its exit is reported through the listener.
   virtual Status Stop(int64_t job_id, StopMode mode) = 0;
@@ -72,8 +82,9 @@ class Executor {
   virtual size_t RunningCount() const = 0;
 
   // A site that queues jobs itself (Slurm) gets each waiting job before its
-  // start: Hold is called whenever the scheduler decides a waiting job of the
-  // site, at every tick until Held says it is held, and is idempotent (the
+  // start, with its run directory (the site makes it): Hold is called whenever
+  // the scheduler decides a waiting job of the site, at every tick until Held
+  // says it is held, and is idempotent (the
   // record's slurm_job_id and site_token say what was submitted before a
   // restart). Ready says whether Start can take the job
   // now, and if not, why (*why); Withdraw drops a held job that will not run

@@ -120,24 +120,23 @@ class JobStore {
       const std::vector<std::pair<NewJob, Transition>>& jobs) = 0;
   virtual StatusOr<JobRecord> Get(int64_t id) = 0;
   virtual StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) = 0;
-  // Every waiting job's id and planned start, in id order, without the rest
-  // of its record (carbond's start-up with a million waiting jobs).
+  // Waiting jobs' ids and planned starts, in id order, from after `after_id`,
+  // at most `limit`, without the rest of their records (carbond's start-up
+  // with a million waiting jobs reads them a page a slice).
   struct WaitingJob {
     int64_t id = 0;
     std::optional<Timestamp> planned_start;
   };
-  virtual StatusOr<std::vector<WaitingJob>> ListWaiting() {
+  virtual StatusOr<std::vector<WaitingJob>> ListWaiting(int64_t after_id, int64_t limit) {
     std::vector<WaitingJob> out;
     JobFilter f;
     f.state = JobState::kWaiting;
-    f.limit = 1000;
-    for (;;) {
-      auto page = List(f);
-      if (!page.ok()) return page.status();
-      for (const JobRecord& j : *page) out.push_back({j.id, j.planned_start});
-      if (page->size() < static_cast<size_t>(f.limit)) return out;
-      f.after_id = page->back().id;
-    }
+    f.after_id = after_id;
+    f.limit = limit;
+    auto page = List(f);
+    if (!page.ok()) return page.status();
+    for (const JobRecord& j : *page) out.push_back({j.id, j.planned_start});
+    return out;
   }
   virtual Status Apply(int64_t id, const Transition& t) = 0;
   // Applies several transitions in one transaction (one durable commit).

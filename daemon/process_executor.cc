@@ -2,6 +2,7 @@
 
 #include "common/paths.h"
 #include "daemon/spawn.h"
+#include "daemon/worker_launch.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -27,8 +28,9 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 struct ProcessExecutor::Child {
-  Child(asio::io_context& io) : events(io), poll_timer(io), kill_timer(io), eof_timer(io), memory_timer(io) {}
-  int64_t job_id = 0;
+  Child(asio::io_context& io, int64_t id)
+      : job_id(id), events(io), poll_timer(io), said(id), kill_timer(io), eof_timer(io), memory_timer(io) {}
+  int64_t job_id;
   pid_t pid = -1;
   std::string run_dir;
   asio::local::stream_protocol::socket events;
@@ -36,7 +38,7 @@ struct ProcessExecutor::Child {
   protocol::EventStreamDecoder decoder;                 // the socketpair's bytes
   std::unique_ptr<protocol::EventsFileFollower> follower;  // or the events file's
   asio::steady_timer poll_timer;
-  std::string refusal;  // why its events were refused (another protocol version)
+  WorkerEvents said;  // what its worker said, and whether it was refused
   asio::steady_timer kill_timer;
   asio::steady_timer eof_timer;
   asio::steady_timer memory_timer;
@@ -142,15 +144,6 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
                          std::to_string(free.size()) + " are free");
     given.assign(free.begin(), free.begin() + want);
   }
-  const std::string job_file = run_dir + "/job.yaml";
-  {
-    int fd = ::open(job_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    if (fd < 0) return Unavailable("cannot write " + job_file + ": " + std::strerror(errno));
-    const std::string& text = job.spec_text;
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ok = ::close(fd) == 0 && ok;
-    if (!ok) return Unavailable("cannot write " + job_file + ": " + std::strerror(errno));
-  }
   const std::string log_file = run_dir + "/worker.log";
   int log_fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
   if (log_fd < 0) return Unavailable("cannot open " + log_file + ": " + std::strerror(errno));
@@ -169,25 +162,25 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   }
   const bool file_transport = options_.event_transport == EventTransport::kFile;
   const std::string events_file = run_dir + "/events.jsonl";
-  std::vector<std::string> args = {options_.worker_path, "--job-file", job_file, "--run-dir",
-                                   run_dir, "--job-id", std::to_string(job.id), "--attempt",
-                                   std::to_string(job.attempts), "--grid-file", run_dir + "/grid.json"};
   SpawnOptions spawn;
+  std::vector<std::string> transport;
   if (file_transport) {
-    args.insert(args.end(), {"--events-file", events_file});
+    transport = {"--events-file", events_file};
   } else {
     spawn.extra_fds.push_back(sv[1]);
-    args.insert(args.end(), {"--event-fd", std::to_string(2 + spawn.extra_fds.size())});
+    transport = {"--event-fd", std::to_string(2 + spawn.extra_fds.size())};
   }
   if (gate[0] >= 0) {
     spawn.extra_fds.push_back(gate[0]);
-    args.insert(args.end(), {"--go-fd", std::to_string(2 + spawn.extra_fds.size())});
+    transport.insert(transport.end(), {"--go-fd", std::to_string(2 + spawn.extra_fds.size())});
   }
-  args.insert(args.end(), options_.worker_flags.begin(), options_.worker_flags.end());
-  // The file is append-only over attempts: this attempt's events start at its end.
-  std::error_code size_ec;
-  const auto events_offset = file_transport ? fs::file_size(events_file, size_ec) : 0;
-  spawn.argv = std::move(args);
+  auto launch = MakeLaunch(job, run_dir, job.attempts, {options_.worker_path, options_.worker_flags}, transport);
+  if (!launch.ok()) {
+    for (int fd : {log_fd, sv[0], sv[1], gate[0], gate[1]})
+      if (fd >= 0) ::close(fd);
+    return launch.status();
+  }
+  spawn.argv = launch->argv;
   if (options_.gpus.empty()) {
     spawn.env = EnvironmentWithout(options_.env_drop);
   } else {
@@ -212,8 +205,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
                        pid.status().message().substr(pid.status().message().rfind(": ") + 2));
   }
 
-  auto child = std::make_shared<Child>(io_);
-  child->job_id = job.id;
+  auto child = std::make_shared<Child>(io_, job.id);
   child->pid = *pid;
   child->run_dir = run_dir;
   children_[job.id] = child;
@@ -222,8 +214,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   if (file_transport) {
     ::close(sv[0]);
     child->eof = true;  // nothing to wait for but the process
-    child->follower = std::make_unique<protocol::EventsFileFollower>(
-        events_file, size_ec ? 0 : static_cast<int64_t>(events_offset));
+    child->follower = std::make_unique<protocol::EventsFileFollower>(events_file, launch->events_offset);
     FollowEventsFile(child);
   } else {
     child->events.assign(asio::local::stream_protocol(), sv[0]);
@@ -356,26 +347,15 @@ void ProcessExecutor::PollEventsFile(const std::shared_ptr<Child>& child) {
 
 void ProcessExecutor::Deliver(const std::shared_ptr<Child>& child, StatusOr<protocol::Event> event,
                               std::string_view line) {
-  if (child->finished || !child->refusal.empty()) return;
-  if (event.ok()) {
-    if (listener_) listener_->OnWorkerEvent(child->job_id, *event);
-    return;
-  }
-  if (event.status().code() != StatusCode::kFailedPrecondition) {
-    spdlog::warn("job {}: ignoring a worker event that does not decode: {}", child->job_id, event.status().message());
-    return;
-  }
-  // Another protocol version: nothing it says can be trusted to mean what
-  // this carbond reads; the job fails with the reason (not retried).
-  child->refusal = event.status().message();
-  spdlog::error("job {}: refusing its worker: {} (line: {})", child->job_id, child->refusal,
-                std::string(line.substr(0, 200)));
-  if (!child->reaped) {
+  if (child->finished) return;
+  const bool refused = child->said.Take(std::move(event), line, [&](const protocol::Event& e) {
+    if (listener_) listener_->OnWorkerEvent(child->job_id, e);
+  });
+  if (refused && !child->reaped) {
     child->stop_requested = true;
     ::kill(-child->pid, SIGKILL);
   }
 }
-
 
 void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   if (!child->reaped || !child->eof || child->finished) return;
@@ -407,11 +387,7 @@ void ProcessExecutor::MaybeFinish(const std::shared_ptr<Child>& child) {
   }
   if (child->stop_requested && child->stop_mode == StopMode::kDrain && info.outcome != protocol::WorkerExit::kOk)
     info.outcome = protocol::WorkerExit::kInterrupted;
-  if (!child->refusal.empty()) {
-    info.outcome = protocol::WorkerExit::kRejected;
-    info.description = "refused by carbond: " + child->refusal;
-  }
-  info.stderr_tail = TailOfFile(child->run_dir + "/worker.log", options_.stderr_tail_bytes);
+  FinishExit(info, child->said, child->run_dir, options_.stderr_tail_bytes);
   children_.erase(child->job_id);
   gpus_in_use_.erase(child->job_id);
   if (listener_) listener_->OnWorkerExit(child->job_id, info);

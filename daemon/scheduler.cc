@@ -1,7 +1,6 @@
 #include "daemon/scheduler.h"
 
 #include "daemon/exit_meaning.h"
-#include "daemon/run_dir.h"
 
 #include <chrono>
 #include <cstring>
@@ -70,6 +69,55 @@ std::optional<Timestamp> Scheduler::PlannedEnd(int64_t id) const {
   return r ? r->planned_end : std::nullopt;
 }
 
+StatusOr<JobRecord> Scheduler::Job(int64_t id) const {
+  ASSIGN_OR_RETURN(JobRecord job, store_.Get(id));
+  ShowLivePlan(job);
+  return job;
+}
+
+void Scheduler::ShowLivePlans(std::vector<JobRecord>& jobs) const {
+  for (JobRecord& j : jobs) ShowLivePlan(j);
+}
+
+void Scheduler::ShowLivePlan(JobRecord& job) const {
+  if (job.state != JobState::kWaiting) return;
+  if (const JobRuntime* r = FindRuntime(job.id); r && r->plan) {
+    job.reason = r->plan->reason;
+    job.planned_start = r->plan->planned_start;
+  }
+}
+
+void Scheduler::SetPlan(JobRecord& job, const std::string& reason, std::optional<Timestamp> planned_start) {
+  if (!planned_start) planned_start = job.planned_start;  // kept, as the store keeps it
+  if (reason == job.reason && planned_start == job.planned_start) return;
+  job.reason = reason;
+  job.planned_start = planned_start;
+  Runtime(job.id).plan = LivePlan{reason, planned_start};
+}
+
+void Scheduler::CarryPlan(int64_t id, Transition& t) const {
+  if (const JobRuntime* r = FindRuntime(id); r && r->plan && r->plan->planned_start)
+    t.planned_start = r->plan->planned_start;
+}
+
+size_t Scheduler::UnsavedPlans() const {
+  size_t n = 0;
+  for (const auto& [id, r] : runtime_) n += r.plan.has_value();
+  return n;
+}
+
+Status Scheduler::SavePlans() {
+  std::vector<ReasonUpdate> updates;
+  for (const auto& [id, r] : runtime_)
+    if (r.plan) updates.push_back({id, JobState::kWaiting, r.plan->reason, r.plan->planned_start});
+  if (updates.empty()) return Status();
+  std::sort(updates.begin(), updates.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  RETURN_IF_ERROR(store_.UpdateReasons(updates));
+  for (auto& [id, r] : runtime_) r.plan.reset();
+  spdlog::info("stored the live plans of {} waiting jobs", updates.size());
+  return Status();
+}
+
 Scheduler::JobRuntime* Scheduler::FindRuntime(int64_t id) {
   auto it = runtime_.find(id);
   return it == runtime_.end() ? nullptr : &it->second;
@@ -83,8 +131,9 @@ const Scheduler::JobRuntime* Scheduler::FindRuntime(int64_t id) const {
 void Scheduler::Notify(int64_t id) {
   auto job = store_.Get(id);
   if (!job.ok()) return;
+  ShowLivePlan(*job);
   if (JobRuntime* r = FindRuntime(id)) {
-    if (job->state != JobState::kWaiting) r->planned_end.reset(), r->run_dir_made = false;
+    if (job->state != JobState::kWaiting) r->planned_end.reset(), r->plan.reset();
     // A final job keeps only what is still to be done (an end to record, a
     // feed until its worker's exit is seen).
     if (IsFinal(job->state)) {
@@ -273,6 +322,7 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
                  "cancelled by uid " + std::to_string(caller_uid) + " before it started",
                  clock_.Now()};
     t.finished = t.at;
+    if (job.state == JobState::kWaiting) CarryPlan(id, t);
     Status st = store_.Apply(id, t);
     if (st.ok()) {
       spdlog::info("job {} cancelled by uid {}", id, caller_uid);
@@ -289,6 +339,7 @@ StatusOr<JobRecord> Scheduler::Cancel(int64_t id, uint32_t caller_uid) {
 void Scheduler::EndUnstarted(int64_t id, JobState to, const std::string& reason, Timestamp now) {
   Transition t{JobState::kWaiting, to, reason, now};
   t.finished = now;
+  CarryPlan(id, t);
   if (to == JobState::kFailed) t.error = reason;
   if (store_.Apply(id, t).ok()) {
     spdlog::warn("job {}: {}", id, reason);
@@ -548,7 +599,6 @@ void Scheduler::Tick() {
   LoadWaiting();
   waits_.BeginTick();
   WakeChangedZones(cache);
-  std::vector<ReasonUpdate> reasons;
   // Jobs ready to run first, in submission order, as many as free slots may
   // take (and a few more: a job whose GPUs are busy does not block the next).
   constexpr size_t kSlotLookahead = 8;
@@ -558,18 +608,18 @@ void Scheduler::Tick() {
     if (free <= 0) continue;
     any_free = true;
     for (int64_t id : waits_.TakeSlotWaiters(site.name, static_cast<size_t>(free) + kSlotLookahead))
-      DecideWaiting(id, cache, reasons);
+      DecideWaiting(id, cache);
   }
   if (any_free)
-    for (int64_t id : waits_.TakeSlotWaiters("", kSlotLookahead)) DecideWaiting(id, cache, reasons);
+    for (int64_t id : waits_.TakeSlotWaiters("", kSlotLookahead)) DecideWaiting(id, cache);
   // Then those whose time came, whose grid changed, or that are new, in
   // slices: a new forecast for 100,000 jobs never holds the API up.
   const auto t0 = std::chrono::steady_clock::now();
   size_t decided = 0;
-  while (options_.tick_slice <= Duration::zero() || std::chrono::steady_clock::now() - t0 < options_.tick_slice) {
+  while (options_.tick_slice.count() <= 0 || std::chrono::steady_clock::now() - t0 < options_.tick_slice) {
     const std::vector<int64_t> due = waits_.TakeDue(clock_.Now(), 8);
     if (due.empty()) break;
-    for (int64_t id : due) DecideWaiting(id, cache, reasons);
+    for (int64_t id : due) DecideWaiting(id, cache);
     decided += due.size();
   }
   // A run of slices (a new forecast for many jobs, a start-up) is logged
@@ -589,8 +639,6 @@ void Scheduler::Tick() {
                    waits_.size());
     run_ = SliceRun{};
   }
-  if (Status st = store_.UpdateReasons(reasons); !st.ok())
-    spdlog::warn("cannot update the reasons of waiting jobs: {}", st.ToString());
   EndSegments(cache);
   for (int64_t id : running_)
     if (JobRuntime* r = FindRuntime(id); r && r->feed) FeedGrid(*r->feed, cache);
@@ -598,20 +646,25 @@ void Scheduler::Tick() {
 
 void Scheduler::LoadWaiting() {
   if (waits_loaded_) return;
-  auto waiting = store_.ListWaiting();
+  // A page a slice: a million waiting jobs never hold the API up.
+  constexpr int64_t kPage = 5000;
+  auto waiting = store_.ListWaiting(load_after_, kPage);
+  load_failed_ = !waiting.ok();
   if (!waiting.ok()) {
     spdlog::error("cannot list waiting jobs: {}; trying again at the next tick", waiting.status().ToString());
     return;
   }
   // Every one is decided again (the grid may have changed while carbond was
-  // down, and a decision tells the index what wakes it): first those whose
-  // planned start has come (or that have none), by id, then the rest, by id.
+  // down, and a decision tells the index what wakes it): in each page, first
+  // those whose planned start has come (or that have none), by id, then the
+  // rest, by id.
   const Timestamp now = clock_.Now();
   for (const JobStore::WaitingJob& w : *waiting) {
     if (!w.planned_start || *w.planned_start <= now) waits_.Wake(w.id);
     else waits_.WakeAt(w.id, now);
   }
-  waits_loaded_ = true;
+  if (!waiting->empty()) load_after_ = waiting->back().id;
+  waits_loaded_ = static_cast<int64_t>(waiting->size()) < kPage;
 }
 
 namespace {
@@ -652,10 +705,13 @@ void Scheduler::WakeChangedZones(TickCache& cache) {
     if (!fresh && it->second == print) continue;
     it->second = print;
     waits_.WakeZone(zone);
+    // One zone a slice (marking 33,000 jobs takes a few ms); the next
+    // changed zone is found at the next slice, which follows at once.
+    if (waits_.HasDue(clock_.Now())) return;
   }
 }
 
-void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUpdate>& reasons) {
+void Scheduler::DecideWaiting(int64_t id, TickCache& cache) {
   auto stored = store_.Get(id);
   if (!stored.ok()) {
     if (stored.status().code() == StatusCode::kNotFound) {
@@ -671,6 +727,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
     waits_.Remove(id);
     return;
   }
+  ShowLivePlan(job);
   Status error;
   const JobSpec* spec = SpecOf(job, &error);
   if (!spec) {  // cannot happen: it validated when planned
@@ -703,7 +760,6 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
       }
       spdlog::info("job {}: re-planned from site {} to site {}", job.id, site->name, to->name);
       site->executor->Withdraw(job.id);
-      Runtime(job.id).run_dir_made = false;
       job.site = to->name;
       job.site_token.clear();
       job.slurm_job_id.reset();
@@ -714,17 +770,6 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   }
   const std::string run_dir = (site->runs_dir.empty() ? options_.runs_dir : site->runs_dir) + "/" +
                               std::to_string(job.id);
-  if (site->executor->Detached() && !Runtime(job.id).run_dir_made) {
-    // Submitted held before its start (Slurm): its files go in now. A job
-    // held by an earlier carbond (a stored token) has its directory already.
-    if (Status st = PrepareRunDir(run_dir, job.id, job.attempts == 0 && job.site_token.empty()); !st.ok()) {
-      const std::string why = "cannot hold it at site " + site->name + " yet: " + st.message();
-      if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
-      waits_.Wake(job.id);
-      return;
-    }
-    Runtime(job.id).run_dir_made = true;
-  }
   site->executor->Hold(job, run_dir);
   // Each site's zone: a new reading or forecast there wakes the job.
   std::vector<std::string> zones;
@@ -742,7 +787,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   const std::string held = site->executor->Describe(job.id);
   if (!d.release) {
     const std::string reason = held.empty() ? d.reason : d.reason + "; " + held;
-    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, d.planned_start});
+    SetPlan(job, reason, d.planned_start);
     if (!held_there) waits_.Wake(job.id);
     else if (d.needs_slot) waits_.WaitForSlot(job.id, slot_site);
     else if (d.planned_start && *d.planned_start > now) waits_.WakeAt(job.id, *d.planned_start);
@@ -754,14 +799,14 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
   if (busy >= slots) {
     std::string reason = "ready to run; waiting for a free worker slot at site " + site->name + " (" +
                          std::to_string(busy) + " of " + std::to_string(slots) + " busy)";
-    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
+    SetPlan(job, reason, std::nullopt);
     if (held_there) waits_.WaitForSlot(job.id, slot_site);
     else waits_.Wake(job.id);
     return;
   }
   if (std::string why; !site->executor->Ready(job, &why)) {
     const std::string reason = "ready to run; " + why;
-    if (reason != job.reason) reasons.push_back({job.id, job.state, reason, std::nullopt});
+    SetPlan(job, reason, std::nullopt);
     // Its GPUs or the site's word: looked at again when a slot is free.
     if (held_there) waits_.WaitForSlot(job.id, slot_site);
     else waits_.Wake(job.id);
@@ -778,13 +823,10 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
     EndUnstarted(job.id, JobState::kFailed, "not started: data.path " + st.message(), now);
     return;
   }
-  if (Status st = site->executor->Detached()
-                      ? Status()  // made when it was held
-                      : PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0);
-      !st.ok()) {
+  if (Status st = site->executor->Prepare(job, run_dir); !st.ok()) {
     if (st.code() == StatusCode::kUnavailable) {  // the file system; try again next tick
       const std::string why = "cannot start yet: " + st.message();
-      if (why != job.reason) reasons.push_back({job.id, job.state, why, std::nullopt});
+      SetPlan(job, why, std::nullopt);
       waits_.Wake(job.id);
       return;
     }
@@ -799,6 +841,7 @@ void Scheduler::DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUp
                    (sites_.size() > 1 || site->executor->Detached() ? " at site " + site->name : ""),
                now};
   t.started = now;
+  CarryPlan(job.id, t);
   t.count_attempt = !resumed || job.attempts == 0;
   t.run_dir = run_dir;
   Status st = store_.Apply(job.id, t);

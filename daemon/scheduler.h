@@ -43,7 +43,7 @@ struct SchedulerOptions {
   double site_switch_margin = kDefaultSiteSwitchMargin;
   // How long one tick may decide waiting jobs before it yields (the API is
   // served between slices; HasDueWork says more is due). 0: no limit.
-  Duration tick_slice = std::chrono::milliseconds(1);
+  std::chrono::microseconds tick_slice{500};
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,
@@ -107,7 +107,8 @@ class Scheduler final : public ExecutorListener {
   // called by the daemon's timer, and again at once while HasDueWork.
   void Tick();
   // Whether waiting jobs are due that the last tick had no time left for.
-  bool HasDueWork() const { return waits_.HasDue(clock_.Now()); }
+  // (or waiting jobs still to load from the store).
+  bool HasDueWork() const { return (!waits_loaded_ && !load_failed_) || waits_.HasDue(clock_.Now()); }
   // The earliest planned start after now among waiting jobs (what a clock
   // that skips idle time jumps to); empty when none waits for a time, or
   // while jobs are due that a tick has not decided yet.
@@ -116,6 +117,19 @@ class Scheduler final : public ExecutorListener {
   size_t WaitingIndexed() const { return waits_.size(); }
   // The end of a waiting job's planned window (forecast policy), as last decided.
   std::optional<Timestamp> PlannedEnd(int64_t id) const;
+
+  // A waiting job's plan (reason and planned start) as last decided. The
+  // store keeps the plan of the job's last state change: a new forecast
+  // re-plans thousands of jobs, and writing each would put megabytes of WAL
+  // in front of the next durable commit (a submit). The API reads jobs
+  // through these; SavePlans writes the live plans back.
+  StatusOr<JobRecord> Job(int64_t id) const;
+  // Gives each waiting job in `jobs` its live plan.
+  void ShowLivePlans(std::vector<JobRecord>& jobs) const;
+  // Writes the live plans not yet stored (at shutdown), in one transaction.
+  Status SavePlans();
+  // How many live plans differ from the store (tests).
+  size_t UnsavedPlans() const;
 
   // At start-up: jobs recorded as running have no worker any more (it died
   // with the previous carbond). They go back to the queue with their attempt
@@ -207,14 +221,22 @@ class Scheduler final : public ExecutorListener {
   // The grid of a zone, read once per tick.
   const GridView& GridOf(const std::string& zone, TickCache& cache);
   void Notify(int64_t id);
-  // The waiting jobs in the store, into the index (the first tick).
+  // The waiting jobs in the store, into the index, a page a tick from the
+  // first tick on.
   void LoadWaiting();
   // Wakes the jobs of each zone whose grid (current reading or forecast)
   // changed since the last tick.
   void WakeChangedZones(TickCache& cache);
   // Decides one waiting job taken from the index and puts it back with what
   // wakes it next (or releases, moves or ends it).
-  void DecideWaiting(int64_t id, TickCache& cache, std::vector<ReasonUpdate>& reasons);
+  void DecideWaiting(int64_t id, TickCache& cache);
+  // Keeps a waiting job's new plan (reason, planned start) in its record
+  // when it differs from the one it has (live, else stored).
+  void SetPlan(JobRecord& job, const std::string& reason, std::optional<Timestamp> planned_start);
+  // The live plan over the stored one, for a waiting job.
+  void ShowLivePlan(JobRecord& job) const;
+  // A waiting job's transition out of waiting stores its live planned start.
+  void CarryPlan(int64_t id, Transition& t) const;
   // Stores the end of a run (running -> anything). A store error keeps the
   // transition in its record's unrecorded_end, retried at every tick, so a job is never
   // left `running` with no worker; true once stored.
@@ -263,7 +285,9 @@ class Scheduler final : public ExecutorListener {
     size_t slices = 0, decided = 0;
   };
   SliceRun run_;  // the slices of the ticks since nothing was left due
-  bool waits_loaded_ = false;
+  bool waits_loaded_ = false;  // every waiting job in the store is in waits_
+  int64_t load_after_ = 0;     // the last id loaded
+  bool load_failed_ = false;   // the last page could not be read (tried again at the next tick)
   std::unordered_map<std::string, uint64_t> zone_prints_;  // each zone's grid as last seen
   struct Pause {
     ReleaseDecision decision;  // why, and until when
@@ -274,6 +298,10 @@ class Scheduler final : public ExecutorListener {
     std::optional<Timestamp> resumed;    // started again, waiting for the worker's start
     std::optional<Duration> measured;    // checkpoint + restart
   };
+  struct LivePlan {
+    std::string reason;
+    std::optional<Timestamp> planned_start;
+  };
   struct UnrecordedEnd {
     JobRecord job;  // as it was when the run ended
     Transition t;
@@ -283,7 +311,7 @@ class Scheduler final : public ExecutorListener {
   struct JobRuntime {
     std::optional<JobSpec> spec;             // parsed once, while the job is not final
     std::optional<Timestamp> planned_end;    // waiting, with a planned window
-    bool run_dir_made = false;               // waiting at a Slurm site, its run directory made
+    std::optional<LivePlan> plan;            // waiting: its plan as last decided, when not stored
     std::optional<Feed> feed;                // running: its zone's live intensity, into grid.json
     std::optional<std::string> budget_stop;  // being stopped for its budget: why
     std::optional<Timestamp> segment_end;    // running interruptible: when its segment ends

@@ -25,6 +25,7 @@ void WaitIndex::Detach(int64_t id, Entry& e) {
       break;
   }
   e.kind = Kind::kSleep;
+  e.placed = ++stamp_;
 }
 
 void WaitIndex::Wake(int64_t id) {
@@ -64,6 +65,7 @@ void WaitIndex::SetZones(int64_t id, const std::vector<std::string>& zones) {
     }
   e.zones = zones;
   for (const std::string& z : e.zones) by_zone_[z].insert(id);
+  e.placed = ++stamp_;  // a zone it joins now was not woken for it
 }
 
 void WaitIndex::Remove(int64_t id) {
@@ -81,24 +83,30 @@ void WaitIndex::BeginTick() {
 }
 
 void WaitIndex::WakeZone(const std::string& zone) {
-  auto it = by_zone_.find(zone);
-  if (it == by_zone_.end()) return;
-  for (int64_t id : it->second) {
-    Entry& e = entries_[id];
-    if (e.kind == Kind::kDue) continue;
-    Detach(id, e);
-    e.kind = Kind::kDue;
-    due_.insert(id);
-  }
+  if (by_zone_.count(zone)) sweeps_.push_back(Sweep{zone, {}, std::nullopt, stamp_});
 }
 
 void WaitIndex::WakeAll() {
-  for (auto& [id, e] : entries_) {
-    if (e.kind == Kind::kDue) continue;
-    Detach(id, e);
-    e.kind = Kind::kDue;
-    due_.insert(id);
+  if (entries_.empty()) return;
+  Sweep sw;
+  sw.ids.reserve(entries_.size());
+  for (const auto& [id, e] : entries_) sw.ids.push_back(id);
+  std::sort(sw.ids.begin(), sw.ids.end());
+  sw.since = stamp_;
+  sweeps_.push_back(std::move(sw));
+}
+
+std::optional<int64_t> WaitIndex::Next(Sweep& sw) const {
+  if (sw.zone.empty()) {
+    auto it = sw.after ? std::upper_bound(sw.ids.begin(), sw.ids.end(), *sw.after) : sw.ids.begin();
+    if (it == sw.ids.end()) return std::nullopt;
+    return sw.after = *it;
   }
+  auto z = by_zone_.find(sw.zone);
+  if (z == by_zone_.end()) return std::nullopt;
+  auto it = sw.after ? z->second.upper_bound(*sw.after) : z->second.begin();
+  if (it == z->second.end()) return std::nullopt;
+  return sw.after = *it;
 }
 
 std::vector<int64_t> WaitIndex::TakeDue(Timestamp now, size_t max) {
@@ -106,20 +114,36 @@ std::vector<int64_t> WaitIndex::TakeDue(Timestamp now, size_t max) {
   while (out.size() < max && !due_.empty()) {
     const int64_t id = *due_.begin();
     due_.erase(due_.begin());
-    entries_[id].kind = Kind::kSleep;
+    Taken(entries_[id]);
     out.push_back(id);
   }
+  // Sweeps, oldest first; a call passes over at most kLook jobs (those
+  // placed since their zone woke), so none holds the loop up.
+  constexpr size_t kLook = 4096;
+  for (size_t looked = 0; out.size() < max && !sweeps_.empty() && looked < kLook; ++looked) {
+    Sweep& sw = sweeps_.front();
+    const std::optional<int64_t> id = Next(sw);
+    if (!id) {
+      sweeps_.pop_front();
+      continue;
+    }
+    auto e = entries_.find(*id);
+    if (e == entries_.end() || e->second.placed > sw.since || e->second.kind == Kind::kDue) continue;
+    Detach(*id, e->second);
+    out.push_back(*id);
+  }
+  if (out.size() < max && !sweeps_.empty()) return out;  // more to look at: the next call
   while (out.size() < max && !at_.empty() && at_.begin()->first <= now) {
     const int64_t id = at_.begin()->second;
     at_.erase(at_.begin());
-    entries_[id].kind = Kind::kSleep;
+    Taken(entries_[id]);
     out.push_back(id);
   }
   return out;
 }
 
 bool WaitIndex::HasDue(Timestamp now) const {
-  return !due_.empty() || (!at_.empty() && at_.begin()->first <= now);
+  return !due_.empty() || !sweeps_.empty() || (!at_.empty() && at_.begin()->first <= now);
 }
 
 std::vector<int64_t> WaitIndex::TakeSlotWaiters(const std::string& site, size_t max) {
@@ -127,7 +151,7 @@ std::vector<int64_t> WaitIndex::TakeSlotWaiters(const std::string& site, size_t 
   auto s = slot_.find(site);
   if (s == slot_.end()) return out;
   for (auto it = s->second.begin(); it != s->second.end() && out.size() < max;) {
-    entries_[*it].kind = Kind::kSleep;
+    Taken(entries_[*it]);
     out.push_back(*it);
     it = s->second.erase(it);
   }

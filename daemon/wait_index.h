@@ -15,12 +15,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -47,14 +47,21 @@ class WaitIndex {
 
   // At the start of a tick: the jobs woken since the last one become due.
   void BeginTick();
-  // Every job of the zone is due now (its grid changed).
+  // Every job of the zone is due now (its grid changed). O(1): the zone's
+  // jobs are taken by TakeDue in turn, in slices (a forecast wakes 33,000
+  // jobs at once); one placed again (Wake, WakeAt, Sleep, WaitForSlot,
+  // SetZones) or taken before its turn is passed over, as is one due anyway.
   void WakeZone(const std::string& zone);
-  // Every job is due now (a reload changed the defaults the policies use).
+  // Every job is due now (a reload changed the defaults the policies use),
+  // as for WakeZone; O(jobs) to copy their ids.
   void WakeAll();
 
   // Up to `max` due jobs, taken (asleep until placed again): those woken
-  // first, by id, then those whose time came, by time and then id.
+  // first, by id, then those of woken zones, zone by zone and by id, then
+  // those whose time came, by time and then id.
   std::vector<int64_t> TakeDue(Timestamp now, size_t max);
+  // Whether TakeDue may return jobs; after a sweep's last job was taken
+  // another way, true until a TakeDue has passed over what is left.
   bool HasDue(Timestamp now) const;
   // Up to `max` jobs waiting for a slot at `site` (or at any site: ""), by id, taken.
   std::vector<int64_t> TakeSlotWaiters(const std::string& site, size_t max);
@@ -74,7 +81,23 @@ class WaitIndex {
     Timestamp at{};
     std::string site;
     std::vector<std::string> zones;
+    uint64_t placed = 0;  // stamp_ when it was last placed, taken or given zones
   };
+  // The jobs of a woken zone (or of every zone: `ids`), taken in id order
+  // from `after` on: those not placed since the wake (`since`).
+  struct Sweep {
+    std::string zone;
+    std::vector<int64_t> ids;  // WakeAll: every job then, sorted
+    std::optional<int64_t> after;  // the last id looked at
+    uint64_t since = 0;
+  };
+  // The next job id of the sweep after `after`, if any.
+  std::optional<int64_t> Next(Sweep& sw) const;
+  // A job handed out: asleep.
+  void Taken(Entry& e) {
+    e.kind = Kind::kSleep;
+    e.placed = ++stamp_;
+  }
   Entry& Get(int64_t id) { return entries_[id]; }
   // Takes it out of whatever it waited in; it is then asleep.
   void Detach(int64_t id, Entry& e);
@@ -84,7 +107,9 @@ class WaitIndex {
   std::set<int64_t> due_;                          // due now
   std::set<std::pair<Timestamp, int64_t>> at_;     // due at a time
   std::map<std::string, std::set<int64_t>> slot_;  // ready, by site
-  std::unordered_map<std::string, std::unordered_set<int64_t>> by_zone_;
+  std::unordered_map<std::string, std::set<int64_t>> by_zone_;
+  std::deque<Sweep> sweeps_;  // oldest first
+  uint64_t stamp_ = 0;
 };
 
 }  // namespace carbon

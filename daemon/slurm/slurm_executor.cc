@@ -8,13 +8,15 @@
 #include <system_error>
 
 #include "common/paths.h"
+#include "daemon/worker_launch.h"
 
 namespace carbon::slurm {
 
 namespace asio = boost::asio;
 
 struct Executor::Job {
-  Job(asio::io_context& io, JobRecord r, std::string dir) : record(std::move(r)), run_dir(std::move(dir)), kill_timer(io) {}
+  Job(asio::io_context& io, JobRecord r, std::string dir)
+      : record(std::move(r)), run_dir(std::move(dir)), said(record.id), kill_timer(io) {}
   JobRecord record;
   std::string run_dir;
   std::string token;
@@ -31,7 +33,7 @@ struct Executor::Job {
   std::chrono::steady_clock::time_point ended_since;  // the first of those polls
   std::string note;               // the last OnSiteNote
   std::unique_ptr<protocol::EventsFileFollower> events;
-  std::string refusal;  // another protocol version
+  WorkerEvents said;  // what its worker said, and whether it was refused
   bool stop_requested = false;
   StopMode stop_mode = StopMode::kCancel;
   bool finishing = false;
@@ -154,22 +156,17 @@ Status Executor::WriteFiles(const std::shared_ptr<Job>& j) {
   const std::string events = run_dir + "/events.jsonl";
   // A held job runs as the next attempt; a job started at once as this one.
   const int64_t attempt = j->released ? job.attempts : job.attempts + 1;
-  std::vector<std::string> argv = {options_.worker_path, "--job-file", run_dir + "/job.yaml", "--run-dir", run_dir,
-                                   "--job-id", std::to_string(job.id), "--attempt", std::to_string(attempt),
-                                   "--grid-file", run_dir + "/grid.json", "--events-file", events};
-  argv.insert(argv.end(), options_.worker_flags.begin(), options_.worker_flags.end());
+  ASSIGN_OR_RETURN(Launch launch, MakeLaunch(job, run_dir, attempt, {options_.worker_path, options_.worker_flags},
+                                             {"--events-file", events}));
   std::string env;
   for (const std::string& e : options_.env) env += e + '\0';
-  RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/job.yaml", job.spec_text));
   RETURN_IF_ERROR(WriteFileAtomically(run_dir + "/job.env", env));
   RETURN_IF_ERROR(WriteFileAtomically(
-      run_dir + "/job.sh", BatchScript(argv, "carbond job " + std::to_string(job.id) + ", attempt " +
+      run_dir + "/job.sh", BatchScript(launch.argv, "carbond job " + std::to_string(job.id) + ", attempt " +
                                                  std::to_string(attempt) + ", site " + options_.site)));
   if (::chmod((run_dir + "/job.sh").c_str(), 0750) != 0)
     return Unavailable("cannot make " + run_dir + "/job.sh executable: " + std::error_code(errno, std::generic_category()).message());
-  // The file is append-only over attempts: this attempt's events start at its end.
-  struct stat st {};
-  j->events_offset = ::stat(events.c_str(), &st) == 0 ? st.st_size : 0;
+  j->events_offset = launch.events_offset;
   return Status();
 }
 
@@ -188,6 +185,12 @@ void Executor::Hold(const JobRecord& job, const std::string& run_dir) {
     return;
   }
   if (submits_in_flight_ >= options_.max_submits_in_flight || std::chrono::steady_clock::now() < retry_at_) return;
+  // Its run directory: made (or checked) now, before anything goes in.
+  if (Status st = Prepare(job, run_dir); !st.ok()) {
+    spdlog::warn("site {}: job {}: {}", options_.site, job.id, st.message());
+    submit_error_ = st.message();
+    return;  // the next tick tries again
+  }
   j->token = RandomToken();
   if (Status st = WriteFiles(j); !st.ok()) {
     spdlog::warn("site {}: job {}: {}", options_.site, job.id, st.message());
@@ -270,6 +273,11 @@ void Executor::Forget(std::shared_ptr<Job> j, bool cancel) {  // by value: it er
   j->slurm_id = 0;
   j->events_offset = 0;
   Persist(j);
+}
+
+Status Executor::Prepare(const JobRecord& job, const std::string& run_dir) {
+  if (jobs_.count(job.id)) return Status();  // made when it was held
+  return PrepareRunDir(run_dir, job.id, /*first_attempt=*/job.attempts == 0 && job.site_token.empty());
 }
 
 Status Executor::Start(const JobRecord& job, const std::string& run_dir) {
@@ -437,20 +445,14 @@ void Executor::FollowEvents() {
     if (ec) return;
     for (auto& [id, j] : jobs_) {
       if (!j->events) continue;
-      Status st = j->events->Poll([this, j = j](StatusOr<protocol::Event> e, std::string_view) {
-        if (!j->refusal.empty()) return;
-        if (e.ok()) {
+      Status st = j->events->Poll([this, j = j](StatusOr<protocol::Event> e, std::string_view line) {
+        const bool refused = j->said.Take(std::move(e), line, [&](const protocol::Event& event) {
           j->phase = Phase::kRunning;  // its worker speaks
           j->ran = true;
-          if (listener_) listener_->OnWorkerEvent(j->record.id, *e);
-        } else if (e.status().code() == StatusCode::kFailedPrecondition) {
-          j->refusal = e.status().message();
-          spdlog::error("job {}: refusing its worker: {}", j->record.id, j->refusal);
-          if (j->slurm_id)
-            client_.Cancel(j->slurm_id, std::nullopt, LogFailure("Slurm job " + std::to_string(j->slurm_id) + ": scancel"));
-        } else {
-          spdlog::warn("job {}: ignoring a worker event that does not decode: {}", j->record.id, e.status().message());
-        }
+          if (listener_) listener_->OnWorkerEvent(j->record.id, event);
+        });
+        if (refused && j->slurm_id)
+          client_.Cancel(j->slurm_id, std::nullopt, LogFailure("Slurm job " + std::to_string(j->slurm_id) + ": scancel"));
       });
       if (!st.ok()) spdlog::warn("job {}: {}", id, st.message());
     }
@@ -559,14 +561,8 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
           if (r.id == j->slurm_id && (r.comment.empty() || r.comment == JobComment(j->record.id, j->token)) &&
               (!row || !row->start || (r.start && *r.start >= *row->start)))
             row = r;
-      ExitInfo info = ExitOf(j->slurm_id, state, reason, row,
-                             j->stop_requested ? std::optional<StopMode>(j->stop_mode) : std::nullopt);
-      if (!j->refusal.empty()) {
-        info.outcome = protocol::WorkerExit::kRejected;
-        info.no_retry = false;
-        info.description = "refused by carbond: " + j->refusal;
-      }
-      End(j, info);
+      End(j, ExitOf(j->slurm_id, state, reason, row,
+                    j->stop_requested ? std::optional<StopMode>(j->stop_mode) : std::nullopt));
     };
     // Without slurmdbd, sacct reads the jobcomp file (-c).
     if (!rows.ok() && rows.status().code() == StatusCode::kFailedPrecondition)
@@ -579,15 +575,17 @@ void Executor::Finish(const std::shared_ptr<Job>& j, const std::string& state, c
 void Executor::End(std::shared_ptr<Job> j, ExitInfo info) {  // by value: it erases the map's copy
   // What the worker wrote last.
   if (j->events) {
-    Status st = j->events->Poll([this, j](StatusOr<protocol::Event> e, std::string_view) {
-      if (e.ok() && j->refusal.empty() && listener_) listener_->OnWorkerEvent(j->record.id, *e);
+    Status st = j->events->Poll([this, j](StatusOr<protocol::Event> e, std::string_view line) {
+      j->said.Take(std::move(e), line, [&](const protocol::Event& event) {
+        if (listener_) listener_->OnWorkerEvent(j->record.id, event);
+      });
     });
     if (!st.ok()) spdlog::warn("job {}: {}", j->record.id, st.message());
   }
   j->kill_timer.cancel();
   jobs_.erase(j->record.id);
   if (j->released) --released_;
-  info.stderr_tail = TailOfFile(j->run_dir + "/worker.log", options_.stderr_tail_bytes);
+  FinishExit(info, j->said, j->run_dir, options_.stderr_tail_bytes);
   // The Slurm job id stays on record; the token goes: a next attempt is a new Slurm job.
   j->token.clear();
   Persist(j);

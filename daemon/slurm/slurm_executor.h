@@ -56,6 +56,9 @@ class Executor final : public carbon::Executor {
   ~Executor() override;
 
   void SetListener(ExecutorListener* listener) override { listener_ = listener; }
+  // Its run directory is made when the job is held; a job started without
+  // a hold gets it here.
+  Status Prepare(const JobRecord& job, const std::string& run_dir) override;
   // Releases the job's held Slurm job; a job never held is submitted now.
   // A refused sbatch then ends the run through OnWorkerExit.
   Status Start(const JobRecord& job, const std::string& run_dir) override;

@@ -97,6 +97,10 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, Open
   std::string pragmas = "PRAGMA foreign_keys = ON;";
   if (!opt.read_only) {
     pragmas += "PRAGMA journal_mode = WAL;";
+    // A checkpoint runs in the commit that takes the WAL past this many
+    // pages, on carbond's event loop: 200 pages (800 KB) keep each one to
+    // a few ms, where SQLite's 1,000 stalled a request for 10-30 ms.
+    pragmas += "PRAGMA wal_autocheckpoint = 200;";
     pragmas += opt.synchronous_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";
   }
   RETURN_IF_ERROR(db->Exec(pragmas));

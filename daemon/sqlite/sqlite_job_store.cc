@@ -145,9 +145,11 @@ StatusOr<std::vector<JobRecord>> SqliteJobStore::List(const JobFilter& f) {
   return out;
 }
 
-StatusOr<std::vector<JobStore::WaitingJob>> SqliteJobStore::ListWaiting() {
+StatusOr<std::vector<JobStore::WaitingJob>> SqliteJobStore::ListWaiting(int64_t after_id, int64_t limit) {
   // The jobs_state index (state, id) gives them in id order.
-  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, planned_start FROM jobs WHERE state = 'waiting' ORDER BY id"));
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, planned_start FROM jobs WHERE state = 'waiting' AND id > ? "
+                                         "ORDER BY id LIMIT ?"));
+  st.Bind(1, after_id).Bind(2, limit);
   std::vector<WaitingJob> out;
   for (;;) {
     ASSIGN_OR_RETURN(bool row, st.Step());

@@ -22,7 +22,7 @@ class SqliteJobStore final : public JobStore {
       const std::vector<std::pair<NewJob, Transition>>& jobs) override;
   StatusOr<JobRecord> Get(int64_t id) override;
   StatusOr<std::vector<JobRecord>> List(const JobFilter& filter) override;
-  StatusOr<std::vector<WaitingJob>> ListWaiting() override;
+  StatusOr<std::vector<WaitingJob>> ListWaiting(int64_t after_id, int64_t limit) override;
   Status Apply(int64_t id, const Transition& t) override;
   std::vector<Status> ApplyAll(const std::vector<std::pair<int64_t, Transition>>& ts) override;
   Status UpdateReasons(const std::vector<ReasonUpdate>& updates) override;

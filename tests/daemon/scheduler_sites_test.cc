@@ -38,7 +38,6 @@ class HoldingExecutor final : public Executor {
     if (held.count(job.id)) return;
     held.insert(job.id);
     hold_dirs[job.id] = run_dir;
-    dir_existed[job.id] = std::filesystem::is_directory(run_dir);
     listener_->OnSiteJob(job.id, {40 + job.id, "tok" + std::to_string(job.id), 0});
   }
   bool Ready(const JobRecord& job, std::string* why) const override {
@@ -65,7 +64,6 @@ class HoldingExecutor final : public Executor {
   bool ready = true;
   std::set<int64_t> held, running;
   std::map<int64_t, std::string> hold_dirs, run_dirs;
-  std::map<int64_t, bool> dir_existed;
   std::vector<int64_t> started, withdrawn, adopted;
   std::vector<std::pair<int64_t, StopMode>> stops;
 
@@ -93,7 +91,8 @@ class SchedulerSitesTest : public ::testing::Test {
     EXPECT_TRUE(j.ok()) << j.status().ToString();
     return j.ok() ? j->id : -1;
   }
-  JobRecord Job(int64_t id) { return *store_->Get(id); }
+  // As the API shows it: a waiting job with its live plan.
+  JobRecord Job(int64_t id) { return *sched_->Job(id); }
 
   fakes::TempDir dir_;
   std::unique_ptr<SqliteJobStore> store_;
@@ -154,7 +153,9 @@ TEST_F(SchedulerSitesTest, AHoldingSiteGetsTheWaitingJobAndReleasesItOnlyWhenRea
   const int64_t id = Submit("name: a\ncarbon: {not_before: 2026-11-26T15:00:00Z, sites: [cluster]}\n");
   sched_->Tick();
   ASSERT_TRUE(slurm_.held.count(id));
-  EXPECT_TRUE(slurm_.dir_existed[id]);  // the run directory is made before it is held
+  // Its run directory at the site's runs_dir (the site makes it).
+  EXPECT_EQ(slurm_.hold_dirs[id], dir_ / ("shared/" + std::to_string(id)));
+  EXPECT_FALSE(std::filesystem::exists(slurm_.hold_dirs[id]));
   JobRecord j = Job(id);
   EXPECT_EQ(j.state, JobState::kWaiting);
   EXPECT_EQ(j.reason, "waiting for not_before 2026-11-26T15:00:00.000Z; held in Slurm as job " + std::to_string(40 + id));

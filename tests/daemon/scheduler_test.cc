@@ -38,7 +38,8 @@ class SchedulerTest : public ::testing::Test {
     EXPECT_TRUE(j.ok()) << j.status().ToString();
     return j.ok() ? j->id : -1;
   }
-  JobRecord Job(int64_t id) { return *store_->Get(id); }
+  // As the API shows it: a waiting job with its live plan.
+  JobRecord Job(int64_t id) { return *sched_->Job(id); }
   std::vector<std::string> States(int64_t id) {
     std::vector<std::string> out;
     auto events = store_->Events(id);
@@ -143,6 +144,30 @@ TEST_F(SchedulerTest, NotBeforeHoldsTheJobUntilItsTime) {
   sched_->Tick();
   EXPECT_EQ(Job(id).state, JobState::kRunning);
   EXPECT_EQ(FormatTime(*Job(id).started), "2026-11-26T15:00:00.000Z");
+}
+
+// A re-plan changes a waiting job's plan in carbond's memory only: the store
+// keeps the plan of its last state change until SavePlans (carbond's stop),
+// so a new forecast for 100,000 jobs writes nothing in front of a submit.
+TEST_F(SchedulerTest, ARePlanIsLiveInTheSchedulerAndStoredBySavePlans) {
+  Make(/*max_jobs=*/0);
+  int64_t id = Submit("name: a\n");
+  const JobRecord stored = *store_->Get(id);
+  sched_->Tick();
+  const std::string live = Job(id).reason;
+  EXPECT_NE(live.find("waiting for a free worker slot"), std::string::npos) << live;
+  EXPECT_EQ(store_->Get(id)->reason, stored.reason);
+  EXPECT_EQ(sched_->UnsavedPlans(), 1u);
+  std::vector<JobRecord> listed{*store_->Get(id)};
+  sched_->ShowLivePlans(listed);
+  EXPECT_EQ(listed[0].reason, live);
+  ASSERT_TRUE(sched_->SavePlans().ok());
+  EXPECT_EQ(store_->Get(id)->reason, live);
+  EXPECT_EQ(sched_->UnsavedPlans(), 0u);
+  // Once it leaves waiting, its state change carries its reason.
+  ASSERT_TRUE(sched_->Cancel(id, 1000).ok());
+  EXPECT_EQ(Job(id).reason, "cancelled by uid 1000 before it started");
+  EXPECT_EQ(sched_->UnsavedPlans(), 0u);
 }
 
 // A grid the test sets by hand, with recorded history for savings.

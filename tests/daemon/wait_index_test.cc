@@ -93,7 +93,9 @@ TEST(WaitIndex, WakeAllMakesEveryJobDueOnce) {
   EXPECT_TRUE(w.TakeDue(kT0 + minutes(10), 10).empty());
 }
 
-// The model: each job's state as plain data, and what must come due.
+// The model: each job's state as plain data, and what must come due. A
+// woken zone (or every job) is a wake: its jobs not placed since come due,
+// wake by wake, by id.
 struct Model {
   enum Kind { kSleep, kWoken, kDue, kAt, kSlot };
   struct Job {
@@ -101,18 +103,50 @@ struct Model {
     Timestamp at{};
     std::string site;
     std::set<std::string> zones;
+    int placed = 0;  // when it was last placed, taken or given zones
+  };
+  struct Wake {
+    std::optional<std::string> zone;  // none: every job then
+    std::set<int64_t> ids;
+    int since = 0;
   };
   std::map<int64_t, Job> jobs;
+  std::vector<Wake> wakes;
+  int stamp = 0;
+  void Place(int64_t id, Kind k) {
+    jobs[id].kind = k;
+    jobs[id].placed = ++stamp;
+  }
+  void SetZones(int64_t id, std::set<std::string> z) {
+    jobs[id].zones = std::move(z);
+    jobs[id].placed = ++stamp;
+  }
+  bool Swept(int64_t id, const Job& j) const {
+    for (const Wake& w : wakes)
+      if ((w.zone ? j.zones.count(*w.zone) > 0 : w.ids.count(id) > 0) && j.placed <= w.since && j.kind != kDue)
+        return true;
+    return false;
+  }
+  bool Due(Timestamp now) const {
+    for (const auto& [id, j] : jobs)
+      if (j.kind == kDue || (j.kind == kAt && j.at <= now) || Swept(id, j)) return true;
+    return false;
+  }
   std::vector<int64_t> TakeDue(Timestamp now, size_t max) {
     std::vector<int64_t> out;
     for (auto& [id, j] : jobs)
-      if (j.kind == kDue && out.size() < max) out.push_back(id), j.kind = kSleep;
+      if (j.kind == kDue && out.size() < max) out.push_back(id), Place(id, kSleep);
+    for (const Wake& w : wakes)
+      for (auto& [id, j] : jobs)
+        if (out.size() < max && (w.zone ? j.zones.count(*w.zone) > 0 : w.ids.count(id) > 0) &&
+            j.placed <= w.since && j.kind != kDue)
+          out.push_back(id), Place(id, kSleep);
     std::vector<std::pair<Timestamp, int64_t>> timed;
     for (auto& [id, j] : jobs)
       if (j.kind == kAt && j.at <= now) timed.push_back({j.at, id});
     std::sort(timed.begin(), timed.end());
     for (auto& [t, id] : timed)
-      if (out.size() < max) out.push_back(id), jobs[id].kind = kSleep;
+      if (out.size() < max) out.push_back(id), Place(id, kSleep);
     return out;
   }
 };
@@ -127,26 +161,26 @@ TEST(WaitIndex, MatchesABruteForceModelOnRandomOperations) {
     Timestamp now = kT0;
     for (int step = 0; step < 300; ++step) {
       const int64_t id = static_cast<int64_t>(pick(12));
-      switch (pick(11)) {
+      switch (pick(12)) {
         case 0:
           w.Wake(id);
-          m.jobs[id].kind = Model::kWoken;
+          m.Place(id, Model::kWoken);
           break;
         case 1: {
           const Timestamp t = now + minutes(static_cast<int>(pick(40)) - 5);
           w.WakeAt(id, t);
-          m.jobs[id].kind = Model::kAt;
+          m.Place(id, Model::kAt);
           m.jobs[id].at = t;
           break;
         }
         case 2:
           w.Sleep(id);
-          m.jobs[id].kind = Model::kSleep;
+          m.Place(id, Model::kSleep);
           break;
         case 3: {
           const std::string& s = sites[pick(sites.size())];
           w.WaitForSlot(id, s);
-          m.jobs[id].kind = Model::kSlot;
+          m.Place(id, Model::kSlot);
           m.jobs[id].site = s;
           break;
         }
@@ -155,7 +189,7 @@ TEST(WaitIndex, MatchesABruteForceModelOnRandomOperations) {
           for (const std::string& name : zones)
             if (pick(2)) z.push_back(name);
           w.SetZones(id, z);
-          m.jobs[id].zones = std::set<std::string>(z.begin(), z.end());
+          m.SetZones(id, std::set<std::string>(z.begin(), z.end()));
           break;
         }
         case 5:
@@ -170,8 +204,7 @@ TEST(WaitIndex, MatchesABruteForceModelOnRandomOperations) {
         case 7: {
           const std::string& z = zones[pick(zones.size())];
           w.WakeZone(z);
-          for (auto& [i, j] : m.jobs)
-            if (j.zones.count(z)) j.kind = Model::kDue;
+          m.wakes.push_back({z, {}, m.stamp});
           break;
         }
         case 8: {
@@ -184,23 +217,33 @@ TEST(WaitIndex, MatchesABruteForceModelOnRandomOperations) {
           const size_t max = 1 + pick(3);
           std::vector<int64_t> want;
           for (auto& [i, j] : m.jobs)
-            if (j.kind == Model::kSlot && j.site == s && want.size() < max) want.push_back(i), j.kind = Model::kSleep;
+            if (j.kind == Model::kSlot && j.site == s && want.size() < max) want.push_back(i);
+          for (int64_t i : want) m.Place(i, Model::kSleep);
           ASSERT_EQ(w.TakeSlotWaiters(s, max), want) << "seed " << seed << " step " << step;
           break;
         }
+        case 10:
+          w.WakeAll();
+          m.wakes.push_back({std::nullopt, {}, m.stamp});
+          for (auto& [i, j] : m.jobs) m.wakes.back().ids.insert(i);
+          break;
         default:
           now += minutes(static_cast<int>(pick(10)));
           break;
       }
       // Invariants after every step.
       ASSERT_EQ(w.size(), m.jobs.size()) << "seed " << seed << " step " << step;
-      bool due = false;
       std::optional<Timestamp> next;
-      for (auto& [i, j] : m.jobs) {
-        due = due || j.kind == Model::kDue || (j.kind == Model::kAt && j.at <= now);
+      for (auto& [i, j] : m.jobs)
         if (j.kind == Model::kAt && j.at > now && (!next || j.at < *next)) next = j.at;
+      // HasDue may stay true after a wake's last job was taken another way,
+      // until a TakeDue has passed over the rest.
+      if (m.Due(now)) {
+        ASSERT_TRUE(w.HasDue(now)) << "seed " << seed << " step " << step;
+      } else if (w.HasDue(now)) {
+        ASSERT_TRUE(w.TakeDue(now, 100).empty()) << "seed " << seed << " step " << step;
+        ASSERT_FALSE(w.HasDue(now)) << "seed " << seed << " step " << step;
       }
-      ASSERT_EQ(w.HasDue(now), due) << "seed " << seed << " step " << step;
       ASSERT_EQ(w.NextWake(now), next) << "seed " << seed << " step " << step;
     }
   }

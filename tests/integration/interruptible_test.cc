@@ -111,7 +111,7 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
   for (int i = 0; i < 6000 && d.Log().find(asked) == std::string::npos; ++i) {
     const json s = json::parse(d.Ctl({"-o", "json", "status", "1"}).out, nullptr, false);
     if (s.is_object() && s.value("epochs", json::array()).size() >= 1) {
-      held = fakes::WorkerPid(1);
+      held = d.WorkerPid(1);
       ASSERT_GT(held, 0) << "the job ended before its first segment did\n" << d.Log();
       ASSERT_EQ(::kill(held, SIGSTOP), 0);
       break;

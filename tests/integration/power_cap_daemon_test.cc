@@ -227,7 +227,7 @@ TEST_F(PowerCapDaemon, TheLimitGoesBackOnSuccessCancelWorkerCrashAndCarbondSigki
   // The worker is killed (max_attempts 1: the job fails).
   const int64_t crash = fakes::Submit(d, Job("crashed", 2000));
   ASSERT_TRUE(Eventually([] { return Limit() == 210; })) << d.Log();
-  const pid_t worker = fakes::WorkerPid(crash);
+  const pid_t worker = d.WorkerPid(crash);
   ASSERT_GT(worker, 0);
   ::kill(worker, SIGKILL);
   ASSERT_TRUE(Eventually([&] { return Status(d, crash).value("state", "") == "failed"; })) << d.Log();
@@ -238,7 +238,7 @@ TEST_F(PowerCapDaemon, TheLimitGoesBackOnSuccessCancelWorkerCrashAndCarbondSigki
   const int64_t killed = fakes::Submit(d, Job("orphaned", 2000));
   ASSERT_TRUE(Eventually([] { return Limit() == 210; })) << d.Log();
   d.Kill(SIGKILL);
-  ASSERT_TRUE(Eventually([&] { return fakes::WorkerPid(killed) < 0; }));
+  ASSERT_TRUE(Eventually([&] { return d.WorkerPid(killed) < 0; }));
   EXPECT_EQ(Limit(), 210);
   DaemonProcess again(dir_, CARBON_WORKER_BIN, Config(helper.socket(), "intensity: {chain: [static], static: 100}\n"));
   ASSERT_TRUE(again.Start()) << again.Log();

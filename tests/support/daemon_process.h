@@ -92,16 +92,18 @@ inline std::string WriteJob(const TempDir& dir, const std::string& name, const s
   return path;
 }
 
-// The pid of the carbon-worker (or fake worker) running job `id` (its
-// --run-dir ends in /runs/<id>); -1 when none runs.
-inline pid_t WorkerPid(int64_t id) {
-  const std::string want = "/runs/" + std::to_string(id);
+// The pid of the carbon-worker (or fake worker) running job `id` of the
+// carbond whose state_dir this is (its --run-dir is <state_dir>/runs/<id>);
+// -1 when none runs.
+inline pid_t WorkerPid(const std::string& state_dir, int64_t id) {
+  // The full run directory: another test's job with the same id is not it.
+  const std::string want = state_dir + "/runs/" + std::to_string(id) + '\0';
   DIR* proc = ::opendir("/proc");
   pid_t found = -1;
   while (dirent* e = proc ? ::readdir(proc) : nullptr) {
     std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
     const std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd.find("worker") != std::string::npos && cmd.find(want + '\0') != std::string::npos)
+    if (cmd.find("worker") != std::string::npos && cmd.find(want) != std::string::npos)
       found = std::atoi(e->d_name);
   }
   if (proc) ::closedir(proc);
@@ -202,6 +204,9 @@ class DaemonProcess {
   std::vector<std::string> env;
 
   const std::string& socket() const { return socket_; }
+  std::string state_dir() const { return dir_ + "/state"; }
+  // The pid of this carbond's worker of job `id`; -1 when none runs.
+  pid_t WorkerPid(int64_t id) const { return fakes::WorkerPid(state_dir(), id); }
   const std::string& config() const { return config_; }
   std::string db() const { return dir_ + "/state/carbond.db"; }
   std::string runs() const { return dir_ + "/state/runs"; }
