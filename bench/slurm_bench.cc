@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "daemon/command_runner.h"
-#include "daemon/slurm/slurm_executor.h"
-#include "daemon/slurm/slurm_output.h"
+#include "daemon/exec/command_runner.h"
+#include "daemon/exec/slurm/slurm_executor.h"
+#include "daemon/exec/slurm/slurm_output.h"
 
 namespace carbon {
 namespace {

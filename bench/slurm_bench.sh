@@ -1,6 +1,6 @@
 #!/bin/sh
 # Release-to-running latency and the cost of tracking 1,000 held jobs on a
-# throwaway single-node Slurm cluster (tests/slurm/start-cluster.sh), with
+# throwaway single-node Slurm cluster (tests/daemon/exec/slurm/start-cluster.sh), with
 # build/bench/slurm_bench. Needs root and Debian's slurmctld slurmd
 # slurm-client munge (scripts/install-deps.sh installs them).
 # Usage: bench/slurm_bench.sh [BUILD_DIR] [-- slurm_bench flags]
@@ -11,8 +11,8 @@ build=${1:-$here/build}
 [ "${1:-}" = "--" ] && shift
 work=$(mktemp -d /tmp/carbond-slurm-bench.XXXXXX)
 chmod 755 "$work"  # munged needs its socket path searchable by all
-out=$("$here/tests/slurm/start-cluster.sh" start "$work/cluster" | tail -1)
+out=$("$here/tests/daemon/exec/slurm/start-cluster.sh" start "$work/cluster" | tail -1)
 export "$out"
-trap '"$here/tests/slurm/start-cluster.sh" stop "$work/cluster" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap '"$here/tests/daemon/exec/slurm/start-cluster.sh" stop "$work/cluster" >/dev/null 2>&1; rm -rf "$work"' EXIT
 mkdir -p "$work/runs"
 "$build/bench/slurm_bench" "$@" "$work/runs"

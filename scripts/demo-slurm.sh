@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's demo on a Slurm site: installs the Debian packages (Slurm's
 # included), builds carbond, starts a throwaway single-node Slurm cluster on
-# localhost (tests/slurm/start-cluster.sh: a private munged, slurmctld and
+# localhost (tests/daemon/exec/slurm/start-cluster.sh: a private munged, slurmctld and
 # slurmd in a temp directory), and carbond with two sites: "box" (the local
 # worker) and "cluster" (that Slurm cluster). The carbon-aware Fashion-MNIST
 # job names the cluster: carbond submits it held while the grid is dirty
@@ -18,14 +18,14 @@ demo=${DEMO_DIR:-$PWD/demo-slurm-run}
 rm -rf "$demo"
 mkdir -p "$demo"
 chmod 755 "$demo"  # munged wants its socket's path searchable by all
-out=$(tests/slurm/start-cluster.sh start "$demo/cluster" | tail -1)
+out=$(tests/daemon/exec/slurm/start-cluster.sh start "$demo/cluster" | tail -1)
 export "$out"  # SLURM_CONF, for squeue and sacct below
 ctl=build/proto-less-api/carbonctl
 export CARBOND_SOCKET=$demo/carbond.sock
 carbond_pid=
 cleanup() {
   [[ -n $carbond_pid ]] && { kill -TERM "$carbond_pid" 2>/dev/null || true; wait "$carbond_pid" 2>/dev/null || true; }
-  tests/slurm/start-cluster.sh stop "$demo/cluster" >/dev/null 2>&1 || true
+  tests/daemon/exec/slurm/start-cluster.sh stop "$demo/cluster" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 

@@ -13,7 +13,7 @@ PKGS=(
   chromium  # renders carbonctl's HTML report in its test (headless screenshot)
   python3-pandas  # reads emissions.csv as CodeCarbon's dashboard does, in the real-worker test
   help2man lintian debootstrap  # the Debian package: man pages, its lint, the install test's chroot
-  slurmctld slurmd slurm-client munge  # the Slurm tests' single-node cluster (tests/slurm/start-cluster.sh)
+  slurmctld slurmd slurm-client munge  # the Slurm tests' single-node cluster (tests/daemon/exec/slurm/start-cluster.sh)
 )
 
 missing=()

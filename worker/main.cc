@@ -80,7 +80,7 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
 
 // A run with no carbond: the worker itself keeps the epochs and rewrites
 // emissions.csv and emissions.json after each (and emissions-total.* at the
-// end), as carbond does for its jobs (daemon/scheduler.h).
+// end), as carbond does for its jobs (daemon/core/scheduler.h).
 class StandaloneEmissions {
  public:
   StandaloneEmissions(std::string run_dir, carbon::JobRecord job, int64_t attempt, std::string country,

@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "common/intensity_formats.h"
 #include "common/mock_intensity.h"
-#include "daemon/intensity/intensity_source.h"
+#include "daemon/core/intensity_source.h"
 
 namespace carbon {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/config.h"
-#include "daemon/http_client.h"
-#include "daemon/intensity/intensity_source.h"
+#include "daemon/intensity/http_client.h"
+#include "daemon/core/intensity_source.h"
 
 namespace carbon {
 

@@ -9,10 +9,10 @@
 #include <sstream>
 
 #include "common/time_util.h"
-#include "daemon/api_router.h"
+#include "daemon/http/api_router.h"
 #include "daemon/intensity/local_sources.h"
-#include "daemon/sqlite/sqlite_intensity_store.h"
-#include "daemon/sqlite/sqlite_job_store.h"
+#include "daemon/store/sqlite_intensity_store.h"
+#include "daemon/store/sqlite_job_store.h"
 #include "proto-less-api/intensity_chart.h"
 #include "tests/support/fakes.h"
 #include "tests/support/files.h"

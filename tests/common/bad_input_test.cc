@@ -7,8 +7,8 @@
 
 #include "common/job_spec.h"
 #include "common/time_util.h"
-#include "daemon/api_router.h"
-#include "daemon/sqlite/sqlite_job_store.h"
+#include "daemon/http/api_router.h"
+#include "daemon/store/sqlite_job_store.h"
 #include "tests/support/fakes.h"
 #include "tests/support/files.h"
 

@@ -59,21 +59,6 @@ TEST(SourceRules, NoResultIsDiscardedInTheDaemon) {
   EXPECT_FALSE(std::regex_search("    (void)zone, (void)from;", discard));
 }
 
-// The sources of a library as daemon/CMakeLists.txt lists them in its
-// add_library(<name> STATIC ...) (the generated dashboard.cc left out).
-std::vector<std::string> LibrarySources(const std::string& name) {
-  std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/daemon/CMakeLists.txt");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::smatch m;
-  std::vector<std::string> out;
-  if (!std::regex_search(text, m, std::regex("add_library\\(" + name + " STATIC([^)]*)\\)"))) return out;
-  std::stringstream ss(m[1].str());
-  for (std::string w; ss >> w;)
-    if (w.size() > 3 && w.compare(w.size() - 3, 3, ".cc") == 0 && w.find('$') == std::string::npos)
-      out.push_back("daemon/" + w);
-  return out;
-}
-
 // The project files `file` includes ("..." includes), and its <...> includes.
 void Includes(const std::string& file, std::vector<std::string>* quoted, std::vector<std::string>* angled) {
   std::ifstream in(std::string(CARBON_SOURCE_DIR) + "/" + file);
@@ -85,18 +70,65 @@ void Includes(const std::string& file, std::vector<std::string>* quoted, std::ve
   }
 }
 
-// The core (the scheduler and the interfaces it uses: every file
-// carbond_core compiles and every project header those include, however
-// deep) includes no adapter library and not the API's types. That keeps the
-// scheduler testable with fakes and its rebuilds quick; a new dependency goes
-// behind an interface in daemon/ (executor.h, job_store.h, ...).
-TEST(SourceRules, TheCoreIncludesNoAdapter) {
-  const std::vector<std::string> sources = LibrarySources("carbond_core");
-  ASSERT_GE(sources.size(), 3u) << "carbond_core's sources not found in daemon/CMakeLists.txt";
-  EXPECT_NE(std::find(sources.begin(), sources.end(), "daemon/scheduler.cc"), sources.end());
+// Every .cc/.h under `dir`, relative to the source root.
+std::vector<std::string> FilesUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(CARBON_SOURCE_DIR) / dir)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".cc" || ext == ".h"))
+      out.push_back(fs::relative(e.path(), CARBON_SOURCE_DIR).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool Under(const std::string& path, const std::string& folder) { return path.rfind(folder, 0) == 0; }
+
+// daemon/ has a folder per library (daemon/CMakeLists.txt), and each folder
+// includes only what its library may see:
+//   core (the scheduler, the intensity service, the interfaces) only itself
+//   and common/; the edges (HTTP, executors, stores, intensity sources) the
+//   core, common/ and themselves (the HTTP edge also the API's types);
+//   gpucap only itself and common/. Only daemon/'s own files (the wiring)
+//   see everything. That keeps the scheduler testable with fakes and its
+//   rebuilds quick: a new dependency goes behind an interface in daemon/core/.
+TEST(SourceRules, EachFolderIncludesOnlyWhatItsLibraryMay) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> rules = {
+      {"daemon/core/", {"common/", "daemon/core/"}},
+      {"daemon/http/", {"common/", "daemon/core/", "daemon/http/", "proto-less-api/"}},
+      {"daemon/exec/", {"common/", "daemon/core/", "daemon/exec/"}},
+      {"daemon/store/", {"common/", "daemon/core/", "daemon/store/", "migrations/"}},
+      {"daemon/intensity/", {"common/", "daemon/core/", "daemon/intensity/"}},
+      {"daemon/gpucap/", {"common/", "daemon/gpucap/"}},
+  };
+  std::string violations;
+  size_t checked = 0;
+  for (const std::string& file : FilesUnder("daemon")) {
+    const auto rule = std::find_if(rules.begin(), rules.end(), [&](const auto& r) { return Under(file, r.first); });
+    if (rule == rules.end()) {  // the wiring: daemon/ itself, nothing deeper
+      EXPECT_EQ(file.find('/', std::string("daemon/").size()), std::string::npos)
+          << file << " is in a folder no rule names; add it to the rules";
+      continue;
+    }
+    ++checked;
+    std::vector<std::string> quoted, angled;
+    Includes(file, &quoted, &angled);
+    for (const std::string& q : quoted)
+      if (std::none_of(rule->second.begin(), rule->second.end(), [&](const std::string& f) { return Under(q, f); }))
+        violations += "  " + file + " includes \"" + q + "\"\n";
+  }
+  EXPECT_TRUE(violations.empty()) << "a folder includes what its library must not:\n" << violations;
+  EXPECT_GE(checked, 60u);  // the walk found the folders
+}
+
+// The core, and every project header it includes however deep (through
+// common/), includes no adapter library: no Asio, SQLite, nlohmann, Torch
+// or yaml-cpp.
+TEST(SourceRules, TheCoreIncludesNoAdapterLibrary) {
   const std::regex banned_angled(R"(^(boost/|sqlite3\.h|nlohmann/|torch/|ATen/|c10/|yaml-cpp/))");
   std::set<std::string> seen;
-  std::vector<std::string> todo = sources;
+  std::vector<std::string> todo = FilesUnder("daemon/core");
+  ASSERT_GE(todo.size(), 10u);
   std::string violations;
   while (!todo.empty()) {
     std::string file = todo.back();
@@ -107,22 +139,22 @@ TEST(SourceRules, TheCoreIncludesNoAdapter) {
     Includes(file, &quoted, &angled);
     for (const std::string& a : angled)
       if (std::regex_search(a, banned_angled)) violations += "  " + file + " includes <" + a + ">\n";
-    for (const std::string& q : quoted) {
-      if (q.rfind("proto-less-api/", 0) == 0 || q.rfind("worker/", 0) == 0) {
-        violations += "  " + file + " includes \"" + q + "\"\n";
-        continue;
-      }
-      // Headers in the closure; the .cc files of common/ are their own library.
-      todo.push_back(q);
-    }
+    for (const std::string& q : quoted) todo.push_back(q);  // the .cc files of common/ are their own library
   }
   EXPECT_TRUE(violations.empty()) << "the core includes what it must not:\n" << violations;
-  EXPECT_GE(seen.size(), 15u);  // the walk went through the headers
-  EXPECT_TRUE(seen.count("daemon/executor.h") && seen.count("common/worker_protocol.h"));
+  EXPECT_TRUE(seen.count("daemon/core/executor.h") && seen.count("common/worker_protocol.h"));
   // The rule finds what it is meant to find.
   EXPECT_TRUE(std::regex_search(std::string("nlohmann/json.hpp"), banned_angled));
   EXPECT_TRUE(std::regex_search(std::string("boost/asio/io_context.hpp"), banned_angled));
   EXPECT_FALSE(std::regex_search(std::string("spdlog/spdlog.h"), banned_angled));
+}
+
+// tests/daemon/ mirrors daemon/'s folders.
+TEST(SourceRules, TheDaemonTestsMirrorItsFolders) {
+  for (const std::string& file : FilesUnder("tests/daemon")) {
+    const std::string folder = fs::path(file).parent_path().string().substr(std::string("tests/").size());
+    EXPECT_TRUE(fs::is_directory(fs::path(CARBON_SOURCE_DIR) / folder)) << file << ": no " << folder << "/";
+  }
 }
 
 }  // namespace

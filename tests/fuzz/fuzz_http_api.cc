@@ -16,12 +16,12 @@
 
 #include "common/clock.h"
 #include "common/policy.h"
-#include "daemon/api_router.h"
-#include "daemon/event_hub.h"
-#include "daemon/http_framing.h"
-#include "daemon/http_server.h"
-#include "daemon/scheduler.h"
-#include "daemon/sqlite/sqlite_job_store.h"
+#include "daemon/http/api_router.h"
+#include "daemon/http/event_hub.h"
+#include "daemon/http/http_framing.h"
+#include "daemon/http/http_server.h"
+#include "daemon/core/scheduler.h"
+#include "daemon/store/sqlite_job_store.h"
 #include "tests/support/fakes.h"
 
 namespace {

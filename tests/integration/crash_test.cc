@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "daemon/sqlite/db.h"
+#include "daemon/store/db.h"
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
 

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "daemon/sqlite/db.h"
+#include "daemon/store/db.h"
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/files.h"

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "daemon/sqlite/db.h"
+#include "daemon/store/db.h"
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
 

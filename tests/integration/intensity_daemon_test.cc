@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "daemon/sqlite/db.h"
+#include "daemon/store/db.h"
 #include "proto-less-api/client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/fake_upstream.h"

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "daemon/sqlite/db.h"
+#include "daemon/store/db.h"
 #include "tests/support/daemon_process.h"
 
 namespace carbon {

@@ -1,7 +1,0 @@
-// The dashboard page (daemon/dashboard/index.html), compiled in by CMake so
-// that carbond serves it without reading files at run time.
-#pragma once
-
-namespace carbon {
-extern const char* const kDashboardHtml;
-}  // namespace carbon
