@@ -78,7 +78,8 @@ struct EpochHost {
   std::optional<double> ram_total_gib;
   std::string os;                     // Python's platform.platform() form
   // Means over the epoch's samples: busy share of all CPUs, (MemTotal -
-  // MemAvailable) / MemTotal, and MemTotal - MemAvailable in GiB.
+  // MemAvailable) / MemTotal, and psutil's `used` in GiB (MemTotal - MemFree
+  // - Buffers - Cached - SReclaimable; worker/energy_meters.h).
   std::optional<double> cpu_utilization_pct, ram_utilization_pct, ram_used_gib;
 };
 

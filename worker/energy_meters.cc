@@ -144,9 +144,17 @@ std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo) {
   auto total = ParseMemTotalGib(meminfo);
   auto available = MeminfoGib(meminfo, "MemAvailable");
   if (!total || !available) return std::nullopt;
+  // psutil (psutil/_pslinux.py, virtual_memory): used = total - free -
+  // buffers - cached, cached being Cached + SReclaimable; when that is
+  // negative, total - free. percent is (total - available) / total.
+  const double free = MeminfoGib(meminfo, "MemFree").value_or(0);
+  const double buffers = MeminfoGib(meminfo, "Buffers").value_or(0);
+  const double cached = MeminfoGib(meminfo, "Cached").value_or(0) + MeminfoGib(meminfo, "SReclaimable").value_or(0);
   MemoryUse m;
-  m.used_gib = std::max(0.0, *total - *available);
-  m.percent = 100.0 * m.used_gib / *total;
+  m.used_gib = *total - free - buffers - cached;
+  if (m.used_gib < 0) m.used_gib = *total - free;
+  m.used_gib = std::max(0.0, m.used_gib);
+  m.percent = 100.0 * std::max(0.0, *total - *available) / *total;
   return m;
 }
 
@@ -352,10 +360,9 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
   }
   host_.cpu_model = cpu_.model;
   if (cpu_.threads > 0) host_.cpu_count = cpu_.threads;
-  if (nvml_) {
-    host_.gpu_count = nvml_->devices();
-    host_.gpu_model = GpuModelName(nvml_->names());
-  }
+  // CodeCarbon writes 0 GPUs on a machine without one (or without NVML).
+  host_.gpu_count = nvml_ ? nvml_->devices() : 0;
+  if (nvml_) host_.gpu_model = GpuModelName(nvml_->names());
   host_.os = carbon::PlatformName();
 }
 

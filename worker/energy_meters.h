@@ -53,8 +53,10 @@ CpuInfo ParseCpuInfo(const std::string& text);
 // RAM model (B_TO_GB = 1024 * 1024 * 1024 in codecarbon/external/hardware.py,
 // applied to psutil's total, which is MemTotal in bytes).
 std::optional<double> ParseMemTotalGib(const std::string& meminfo);
-// Memory in use as psutil.virtual_memory() reports it on Linux: MemTotal -
-// MemAvailable (GiB) and its share of MemTotal (percent).
+// Memory in use as psutil.virtual_memory() reports it on Linux, the values
+// CodeCarbon writes: `used` (GiB) = MemTotal - MemFree - Buffers - (Cached +
+// SReclaimable), or MemTotal - MemFree when that is negative; `percent` =
+// (MemTotal - MemAvailable) / MemTotal.
 struct MemoryUse {
   double used_gib = 0, percent = 0;
 };

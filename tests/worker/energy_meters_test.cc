@@ -45,6 +45,26 @@ TEST(Rapl, PackagesSummedSubzonesIgnoredWrapHandled) {
   EXPECT_NE(none.status().message().find("does not exist"), std::string::npos);
 }
 
+// ram_used_gb follows psutil's `used` (what CodeCarbon writes), not
+// MemTotal - MemAvailable; the percent follows psutil's (from MemAvailable).
+// This machine's /proc/meminfo, recorded 2026-12-07 (Debian 12, 24 GiB).
+TEST(ProcFiles, MemoryUseIsPsutilsUsedAndPercent) {
+  const std::string recorded =
+      "MemTotal:       24683772 kB\nMemFree:        22198676 kB\nMemAvailable:   24196192 kB\n"
+      "Buffers:           88708 kB\nCached:          1941024 kB\nSwapCached:            0 kB\n"
+      "Active:          1159716 kB\nShmem:             16100 kB\nKReclaimable:     313196 kB\n"
+      "Slab:             360836 kB\nSReclaimable:     313196 kB\nSUnreclaim:        47640 kB\n";
+  auto m = ParseMemoryUse(recorded);
+  ASSERT_TRUE(m);
+  // 24683772 - 22198676 - 88708 - (1941024 + 313196) = 142168 kB.
+  EXPECT_DOUBLE_EQ(m->used_gib, 142168 / 1048576.0);
+  EXPECT_DOUBLE_EQ(m->percent, 100.0 * (24683772 - 24196192) / 24683772.0);
+  // Where buffers and caches exceed what is not free (psutil: total - free).
+  auto odd = ParseMemoryUse("MemTotal: 1000 kB\nMemFree: 500 kB\nMemAvailable: 900 kB\nCached: 800 kB\n");
+  ASSERT_TRUE(odd);
+  EXPECT_DOUBLE_EQ(odd->used_gib, 500 / 1048576.0);
+}
+
 TEST(ProcFiles, StatCpuinfoMeminfo) {
   auto a = ParseProcStat("cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 1 2 3 4\n");
   auto b = ParseProcStat("cpu  200 0 200 750 150 0 0 0 0 0\n");
@@ -95,7 +115,7 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_EQ(t.host().cpu_model, "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz");
   EXPECT_EQ(t.host().cpu_count, 2);
   EXPECT_NEAR(*t.host().ram_total_gib, 15625000 / 1048576.0, 1e-12);
-  EXPECT_FALSE(t.host().gpu_count);
+  EXPECT_EQ(t.host().gpu_count, 0);  // no NVML: 0, as CodeCarbon writes
   EXPECT_EQ(t.host().os, carbon::PlatformName());
   EXPECT_EQ(s.cpu_utilization_pct, 50.0);
   EXPECT_FALSE(s.memory);  // no MemAvailable in this meminfo
@@ -105,7 +125,8 @@ TEST(Tracker, TdpModelAtTheMeasuredLoadAndRamModelWithoutRaplOrGpu) {
   EXPECT_DOUBLE_EQ(*s.cpu_utilization_pct, 20.0);
   ASSERT_TRUE(s.memory);
   EXPECT_DOUBLE_EQ(s.memory->percent, 25.0);
-  EXPECT_DOUBLE_EQ(s.memory->used_gib, 4000000 / 1048576.0);
+  // psutil's used: total - free (no Buffers, Cached or SReclaimable here).
+  EXPECT_DOUBLE_EQ(s.memory->used_gib, 15000000 / 1048576.0);
   // Two sockets (physical id 0 and 1): CodeCarbon counts the package's TDP twice.
   Write(proc + "/cpuinfo",
         "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nphysical id\t: 0\n\n"
