@@ -1,5 +1,7 @@
 #include "common/job_spec.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -25,6 +27,104 @@ void Set(T& out, const std::optional<T>& v) {
   if (v) out = *v;
 }
 
+bool ValidEnvName(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+// The key node of root's `key` (for errors about the key itself).
+YAML::Node KeyOf(const YAML::Node& root, const std::string& key) {
+  for (auto it = root.begin(); it != root.end(); ++it)
+    if (it->first.IsScalar() && it->first.Scalar() == key) return it->first;
+  return root;
+}
+
+// run: a command job (docs/job-spec.md, "Command jobs").
+void ParseRun(YamlFields& y, const YAML::Node& root, JobSpec& spec) {
+  YAML::Node run = root["run"];
+  for (const char* builtin : {"model", "data", "train"})
+    if (root[builtin].IsDefined())
+      y.Error(KeyOf(root, builtin), "run",
+                std::string("a job is either a command (run) or a built-in network (model, data, train), not "
+                            "both; this one also has '") +
+                    builtin + "': remove " + builtin + " (a command brings its own model and data) or run");
+  if (run.IsNull()) {
+    y.Error(KeyOf(root, "run"), "run", "is empty; a command job needs at least run.command, e.g. "
+                                  "command: [python3, train.py]");
+    return;
+  }
+  if (!y.Map(run, "run", {"command", "workdir", "env", "stop_signal", "stop_grace", "gpus", "report_every"})) return;
+  RunSpec r;
+  YAML::Node command = run["command"];
+  const std::string how = "a list of words, the program first, e.g. [python3, train.py, --epochs, '3'] or "
+                          "[torchrun, --nproc_per_node=2, train.py]; for a shell line write [sh, -c, '...']";
+  if (!command.IsDefined() || command.IsNull()) {
+    y.ErrorAt(run, "command", "run.command", "is required: " + how);
+  } else if (!command.IsSequence()) {
+    y.Error(command, "run.command", "expected " + how);
+  } else if (command.size() == 0) {
+    y.Error(command, "run.command", "is empty; expected " + how);
+  } else {
+    for (size_t i = 0; i < command.size(); ++i) {
+      const std::string item = "run.command[" + std::to_string(i) + "]";
+      if (!command[i].IsScalar()) {
+        y.Error(command[i], item, "expected a string (one word of the command line)");
+        return;
+      }
+      r.command.push_back(command[i].Scalar());
+    }
+    if (r.command[0].empty()) y.Error(command[0], "run.command[0]", "the program must not be empty");
+  }
+  if (auto w = y.String(run, "run", "workdir")) {
+    if (w->empty() || (*w)[0] != '/')
+      y.ErrorAt(run, "workdir", "run.workdir",
+                "'" + *w + "' is not an absolute path; use one such as /home/ann/project, or leave workdir out "
+                "to start in the job's run directory");
+    else
+      r.workdir = *w;
+  }
+  YAML::Node env = run["env"];
+  if (env.IsDefined() && !env.IsNull()) {
+    if (!env.IsMap()) {
+      y.Error(env, "run.env", "expected a mapping of variable names to strings, e.g. {OMP_NUM_THREADS: '2'}");
+    } else {
+      for (const auto& kv : env) {
+        const std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        const std::string field = "run.env." + name;
+        if (!ValidEnvName(name)) {
+          y.Error(kv.first, "run.env",
+                  "'" + name + "' is not a variable name; use letters, digits and '_', not starting with a digit "
+                  "(e.g. OMP_NUM_THREADS)");
+        } else if (name.rfind("CARBOND_", 0) == 0) {
+          y.Error(kv.first, field, "CARBOND_ variables are carbond's to set (docs/protocol.md); pick another name");
+        } else if (!kv.second.IsScalar()) {
+          y.Error(kv.second, field, "expected a string value (quote numbers: '2')");
+        } else {
+          r.env.emplace_back(name, kv.second.Scalar());
+        }
+      }
+    }
+  }
+  Set(r.stop_signal, y.Enum(run, "run", "stop_signal", {"TERM", "INT", "USR1", "USR2", "HUP"}));
+  if (auto g = y.DurationField(run, "run", "stop_grace", /*allow_zero=*/true)) {
+    if (*g > std::chrono::hours(24))
+      y.ErrorAt(run, "stop_grace", "run.stop_grace", FormatDuration(*g) + " is too long; at most 24h (e.g. 30s, 2m, 10m)");
+    else
+      r.stop_grace = *g;
+  }
+  r.gpus = y.Int(run, "run", "gpus", 0, 64);
+  if (auto e = y.DurationField(run, "run", "report_every")) {
+    if (*e < std::chrono::seconds(1))
+      y.ErrorAt(run, "report_every", "run.report_every",
+                FormatDuration(*e) + " is not accepted; at least 1s (e.g. 30s, 10m)");
+    else
+      r.report_every = *e;
+  }
+  spec.run = std::move(r);
+}
+
 }  // namespace
 
 StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file) {
@@ -40,7 +140,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
   if (!root.IsDefined() || root.IsNull()) {
     return InvalidArgument(file + " is empty; a job needs at least 'name' (see docs/job-spec.md)");
   }
-  if (!y.Map(root, "", {"name", "model", "data", "train", "checkpoint", "carbon"}))
+  if (!y.Map(root, "", {"name", "run", "model", "data", "train", "checkpoint", "carbon"}))
     return y.ToStatus();
 
   JobSpec spec;
@@ -50,6 +150,8 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
       y.ErrorAt(root, "name", "name",
                 "'" + *name + "' is not accepted; use 1-64 letters, digits, '-', '_' or '.'");
   }
+
+  if (root["run"].IsDefined()) ParseRun(y, root, spec);
 
   YAML::Node model = root["model"];
   if (y.Map(model, "model", {"arch", "hidden", "channels", "blocks", "width", "dropout"})) {
@@ -75,7 +177,7 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
     Set(spec.data.train_limit, y.Int(data, "data", "train_limit", 0, 100'000'000));
     Set(spec.data.test_limit, y.Int(data, "data", "test_limit", 0, 100'000'000));
   }
-  if (data_roots && !spec.data.path.empty()) {
+  if (data_roots && !spec.data.path.empty() && !root["run"].IsDefined()) {
     if (auto inside = ResolveInsideRoots(spec.data.path, *data_roots); !inside.ok())
       y.ErrorAt(data.IsMap() ? data : root, "path", "data.path", inside.status().message());
   }
@@ -160,10 +262,12 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
       auto above = y.Double(cap, "carbon.gpu_power_cap", "above_gco2_per_kwh", 0.0, 5000.0, false, true);
       auto pct = y.Double(cap, "carbon.gpu_power_cap", "limit_pct", 0.0, 100.0, /*min_exclusive=*/true, true);
       if (above && pct) c.gpu_power_cap = CarbonSpec::GpuPowerCap{*above, *pct};
-      if (GpusWanted(spec.train) == 0)
+      if (GpusWanted(spec) == 0)
         y.ErrorAt(carbon, "gpu_power_cap", "carbon.gpu_power_cap",
-                  "the job trains on the CPU (train.device cpu or train.gpus 0): it has no GPU to cap; use "
-                  "train.device cuda or auto, or leave gpu_power_cap out");
+                  spec.run ? "the command is given no GPU (run.gpus 0): it has no GPU to cap; give it run.gpus, "
+                             "or leave gpu_power_cap out"
+                           : "the job trains on the CPU (train.device cpu or train.gpus 0): it has no GPU to cap; use "
+                             "train.device cuda or auto, or leave gpu_power_cap out");
     }
     Set(c.interruptible, y.Bool(carbon, "carbon", "interruptible"));
     if (auto seg = y.DurationField(carbon, "carbon", "min_segment")) {
@@ -202,6 +306,11 @@ StatusOr<JobSpec> ParseJobSpec(const std::string& text, const std::string& file,
 }
 
 std::string JobSignature(const JobSpec& s) {
+  if (s.run) {  // the same command in the same place takes about as long
+    std::string sig = "run";
+    for (const std::string& w : s.run->command) sig += " " + w;
+    return sig + " @" + s.run->workdir;
+  }
   auto list = [](const std::vector<int64_t>& v) {
     std::string out;
     for (int64_t x : v) out += (out.empty() ? "" : "x") + std::to_string(x);
@@ -235,6 +344,13 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
   if (!spec.carbon.zone.empty()) carbon["zone"] = spec.carbon.zone;
   if (!spec.carbon.sites.empty()) carbon["sites"] = spec.carbon.sites;  // where the job would run without carbond
   root["carbon"] = carbon;
+  if (spec.run) {  // the same command, run at once
+    YAML::Emitter out;
+    out << root;
+    std::string text = std::string(out.c_str()) + "\n";
+    RETURN_IF_ERROR(ParseJobSpec(text, file + " (baseline twin)").status());
+    return text;
+  }
   if (!root["train"] || !root["train"].IsMap()) root["train"] = YAML::Node(YAML::NodeType::Map);
   root["train"]["accumulation_steps"] = 1;
   root["train"]["precision"] = "fp32";
@@ -246,5 +362,19 @@ StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::
 }
 
 int64_t GpusWanted(const TrainSpec& t) { return t.gpus ? *t.gpus : (t.device == "cpu" ? 0 : 1); }
+
+int64_t GpusWanted(const JobSpec& spec) {
+  if (spec.run) return spec.run->gpus.value_or(1);
+  return GpusWanted(spec.train);
+}
+
+int StopSignalNumber(const std::string& name) {
+  if (name == "TERM") return SIGTERM;
+  if (name == "INT") return SIGINT;
+  if (name == "USR1") return SIGUSR1;
+  if (name == "USR2") return SIGUSR2;
+  if (name == "HUP") return SIGHUP;
+  return -1;
+}
 
 }  // namespace carbon

@@ -56,7 +56,7 @@ struct TrainSpec {
   // meters all of them.
   std::optional<int64_t> gpus;
 };
-// The GPUs a job asks for (train.gpus, else by its device).
+// The GPUs a built-in job asks for (train.gpus, else by its device).
 int64_t GpusWanted(const TrainSpec& t);
 
 struct CheckpointSpec {
@@ -91,14 +91,33 @@ struct CarbonSpec {
   Duration min_segment = std::chrono::hours(1);
 };
 
+// A command job (run): any program, most often a user's PyTorch script or
+// torchrun, run by carbon-worker's supervisor (worker/supervisor.h).
+struct RunSpec {
+  std::vector<std::string> command;  // argv; [0] is resolved in the job's PATH at start
+  std::string workdir;               // absolute; empty: the run directory
+  std::vector<std::pair<std::string, std::string>> env;  // added to the job's environment, in order
+  std::string stop_signal = "TERM";  // TERM | INT | USR1 | USR2 | HUP
+  Duration stop_grace = std::chrono::minutes(2);
+  std::optional<int64_t> gpus;  // unset: 1, as train.gpus of a job on device auto
+  Duration report_every = std::chrono::minutes(10);
+};
+// The signal number of run.stop_signal ("TERM" -> SIGTERM); -1 for another name.
+int StopSignalNumber(const std::string& name);
+
 struct JobSpec {
   std::string name;
+  // Set: a command job, and model, data and train are unused (their defaults).
+  std::optional<RunSpec> run;
   ModelSpec model;
   DataSpec data;
   TrainSpec train;
   CheckpointSpec checkpoint;
   CarbonSpec carbon;
 };
+
+// The GPUs a job asks for: run.gpus or train.gpus, else by its device.
+int64_t GpusWanted(const JobSpec& spec);
 
 // What makes two jobs take about as long: model, data, epochs, batch and
 // device. Jobs with the same signature share learned durations.
@@ -107,7 +126,8 @@ std::string JobSignature(const JobSpec& spec);
 // The baseline twin of a job, run as one would without carbond: the same
 // model, data, seed, epochs, batch and checkpoints, named "<name>-baseline",
 // policy immediate in the same zone (no waiting limits, threshold or budget),
-// accumulation_steps 1 and fp32. The spec text (YAML); the job's own errors
+// accumulation_steps 1 and fp32. A command job's twin runs the same command
+// (its run section unchanged), policy immediate. The spec text (YAML); the job's own errors
 // when it does not validate.
 StatusOr<std::string> BaselineTwinSpec(const std::string& spec_text, const std::string& file);
 

@@ -71,6 +71,7 @@ SchedulerOptions SchedulerOptionsFrom(const Config& c) {
   o.policy_defaults.duration_margin = c.duration_margin;
   o.site_switch_margin = c.site_switch_margin;
   o.policy_defaults.resume_overhead = c.default_resume_overhead;
+  o.service_uid = ::geteuid();
   return o;
 }
 

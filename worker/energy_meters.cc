@@ -10,7 +10,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -79,6 +81,43 @@ StatusOr<uint64_t> ParseProcPidStat(const std::string& text) {
     ticks += v;
   }
   return ticks;
+}
+
+std::optional<int64_t> ParseProcPidParent(const std::string& text) {
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream in(text.substr(close + 1));
+  std::string state;
+  int64_t ppid = 0;
+  if (!(in >> state >> ppid)) return std::nullopt;
+  return ppid;
+}
+
+std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root) {
+  std::string root_pid = root;
+  if (root == "self") {
+    std::error_code ec;
+    root_pid = std::filesystem::read_symlink(proc_root + "/self", ec).filename().string();
+    if (ec) return {};
+  }
+  std::multimap<int64_t, std::string> children;  // ppid -> pid
+  bool root_alive = false;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(proc_root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (name == root_pid) root_alive = true;
+    auto text = ReadFile(entry.path().string() + "/stat");
+    if (!text) continue;  // gone meanwhile
+    if (auto ppid = ParseProcPidParent(*text)) children.emplace(*ppid, name);
+  }
+  if (!root_alive) return {};
+  std::vector<std::string> tree = {root_pid};
+  for (size_t i = 0; i < tree.size(); ++i) {
+    auto [lo, hi] = children.equal_range(std::strtoll(tree[i].c_str(), nullptr, 10));
+    for (auto it = lo; it != hi; ++it) tree.push_back(it->second);
+  }
+  return tree;
 }
 
 std::optional<double> ParseVmRssGib(const std::string& status) {
@@ -373,10 +412,30 @@ StatusOr<CpuTimes> EnergyTracker::ReadTimes() const {
 }
 
 std::optional<uint64_t> EnergyTracker::ReadProcessTicks() const {
+  if (o_.process_tree) {
+    // Each live process's own and waited-for children's time: a process
+    // that ended is in its parent's cutime/cstime once waited for, so
+    // nothing is counted twice or lost (the supervisor waits for orphans).
+    std::optional<uint64_t> sum;
+    for (const std::string& pid : ProcessTree(o_.proc_root, o_.pid)) {
+      auto text = ReadFile(o_.proc_root + "/" + pid + "/stat");
+      if (!text) continue;
+      if (auto ticks = ParseProcPidStat(*text); ticks.ok()) sum = sum.value_or(0) + *ticks;
+    }
+    return sum;
+  }
   auto text = ReadFile(o_.proc_root + "/" + o_.pid + "/stat");
   if (!text) return std::nullopt;
   auto ticks = ParseProcPidStat(*text);
   return ticks.ok() ? std::optional<uint64_t>(*ticks) : std::nullopt;
+}
+
+std::optional<double> EnergyTracker::ReadProcessRssGib() const {
+  if (!o_.process_tree) return ParseVmRssGib(ReadFile(o_.proc_root + "/" + o_.pid + "/status").value_or(""));
+  std::optional<double> sum;
+  for (const std::string& pid : ProcessTree(o_.proc_root, o_.pid))
+    if (auto rss = ParseVmRssGib(ReadFile(o_.proc_root + "/" + pid + "/status").value_or(""))) sum = sum.value_or(0) + *rss;
+  return sum;
 }
 
 double EnergyTracker::ShareSince(std::optional<CpuTimes>& before_machine, std::optional<uint64_t>& before_process,
@@ -441,7 +500,7 @@ EnergySample EnergyTracker::Sample(double seconds) {
   double ram_w = ram_w_;
   if (process_mode()) {
     // Its resident memory's share of the machine's, at the end of the interval.
-    const auto rss = ParseVmRssGib(ReadFile(o_.proc_root + "/" + o_.pid + "/status").value_or(""));
+    const auto rss = ReadProcessRssGib();
     const auto total = host_.ram_total_gib;
     ram_w = rss && total && *total > 0 ? ram_w_ * std::min(1.0, *rss / *total) : 0;
   }

@@ -65,6 +65,13 @@ std::optional<MemoryUse> ParseMemoryUse(const std::string& meminfo);
 // cstime (fields 14-17, clock ticks, the unit of /proc/stat), children it
 // waited for included as CodeCarbon counts a process's children.
 StatusOr<uint64_t> ParseProcPidStat(const std::string& text);
+// The parent pid of /proc/<pid>/stat (field 4); empty when the text is not one.
+std::optional<int64_t> ParseProcPidParent(const std::string& text);
+// The processes of the tree rooted at `root` (a pid, or "self"): the root
+// first, then every live descendant, however deep, from <proc_root>/*/stat.
+// A double-forked grandchild is in it while an ancestor in the tree is its
+// subreaper (the supervisor is: worker/supervisor.h). Empty when the root is gone.
+std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root);
 // VmRSS of /proc/<pid>/status in GiB.
 std::optional<double> ParseVmRssGib(const std::string& status);
 // The process's share of the machine's CPU work between two readings: its
@@ -163,6 +170,10 @@ struct TrackerOptions {
   double pue = 1.0;
   TrackingMode tracking_mode = TrackingMode::kMachine;
   std::string pid = "self";       // process mode: <proc_root>/<pid>/stat and status
+  // Process mode: the whole tree rooted at pid (ProcessTree), its CPU time
+  // and resident memory summed: a command job's supervisor and every
+  // process its program started (torchrun's ranks, a data loader's workers).
+  bool process_tree = false;
   bool process_uses_gpu = true;   // process mode: false meters no GPU (a job trained on the CPU)
 };
 
@@ -198,6 +209,7 @@ class EnergyTracker {
   double ram_w_ = 0;
   StatusOr<CpuTimes> ReadTimes() const;
   std::optional<uint64_t> ReadProcessTicks() const;  // process mode only
+  std::optional<double> ReadProcessRssGib() const;    // process mode only
   bool process_mode() const { return o_.tracking_mode == TrackingMode::kProcess; }
   void TickLoadAt(double seconds, const StatusOr<CpuTimes>& times, std::optional<uint64_t> process);
   // The share of the interval since `before` that the process took; moves `before` on.

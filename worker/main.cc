@@ -23,6 +23,7 @@
 #include "common/worker_protocol.h"
 #include "worker/energy_meters.h"
 #include "worker/event_channel.h"
+#include "worker/supervisor.h"
 #include "worker/trainer.h"
 
 namespace {
@@ -40,6 +41,19 @@ std::string DefaultCodecarbonFile(const std::string& name) {
   for (auto candidate : {dir / "../share/carbond/codecarbon" / name, dir / "../../configs/codecarbon" / name,
                          dir / "../configs/codecarbon" / name})
     if (std::filesystem::exists(candidate, ec)) return candidate.lexically_normal().string();
+  return "";
+}
+
+// The folder holding the `carbond` Python module for command jobs: an
+// installed tree's, or the source tree's beside a build; empty: none found.
+std::string DefaultPythonModuleDir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  auto dir = exe.parent_path();
+  for (auto candidate : {dir / "../lib/python3/dist-packages", dir / "../../worker/python", dir / "../worker/python"})
+    if (std::filesystem::exists(candidate / "carbond" / "__init__.py", ec))
+      return candidate.lexically_normal().string();
   return "";
 }
 
@@ -239,6 +253,15 @@ int main(int argc, char** argv) {
       job.id = job_id;
       job.name = spec->name;
       events.observer = StandaloneEmissions(run_dir, job, attempt, country, country_name);
+    }
+    if (spec->run) {  // a command job: the supervisor runs the program (worker/supervisor.h)
+      carbon::worker::SupervisorOptions command;
+      command.run_dir = std::filesystem::absolute(run_dir, ec).lexically_normal().string();
+      command.job_id = job_id;
+      command.attempt = attempt;
+      command.meter = options.meter;
+      command.python_module_dir = DefaultPythonModuleDir();
+      return carbon::worker::RunCommand(*spec, command, events, g_stop);
     }
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);
   } catch (const std::exception& e) {

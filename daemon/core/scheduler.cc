@@ -175,7 +175,7 @@ StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::stri
                                  "accepted: a local site, or interruptible: false",
                              "carbon.interruptible");
   }
-  if (all_local && !options_.data_roots.empty()) {
+  if (all_local && !options_.data_roots.empty() && !spec.run) {
     std::error_code ec;
     if (!std::filesystem::exists(spec.data.path, ec))
       return InvalidArgument(file + ": data.path '" + spec.data.path + "' does not exist on this machine, where " +
@@ -187,9 +187,21 @@ StatusOr<JobSpec> Scheduler::Admit(const std::string& spec_text, const std::stri
   return spec;
 }
 
+Status Scheduler::MayRunCommand(const JobSpec& spec, uint32_t owner_uid, const std::string& file) const {
+  if (!spec.run || owner_uid == 0 || owner_uid == options_.service_uid) return Status();
+  return PermissionDenied(
+      file + ": run: a command job runs as carbond's user (uid " + std::to_string(options_.service_uid) +
+      "), so carbond takes one only from that user or root, and uid " + std::to_string(owner_uid) +
+      " submitted this one. Run a carbond of your own: started as yourself with no --config it keeps its queue in "
+      "$XDG_STATE_HOME/carbond and serves $XDG_RUNTIME_DIR/carbond.sock, which carbonctl finds (README, \"Your own "
+      "training script\")");
+}
+
 void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& file,
                             uint32_t owner_uid, SubmitCallback done) {
   auto spec = Admit(spec_text, file);
+  if (spec.ok())
+    if (Status st = MayRunCommand(*spec, owner_uid, file); !st.ok()) spec = st;
   if (!spec.ok()) {
     done(spec.status());
     return;
@@ -201,6 +213,8 @@ void Scheduler::SubmitAsync(const std::string& spec_text, const std::string& fil
 void Scheduler::SubmitWithBaselineAsync(const std::string& spec_text, const std::string& file, uint32_t owner_uid,
                                         SubmitCallback done) {
   auto spec = Admit(spec_text, file);
+  if (spec.ok())
+    if (Status st = MayRunCommand(*spec, owner_uid, file); !st.ok()) spec = st;
   if (!spec.ok()) {
     done(spec.status());
     return;
@@ -349,7 +363,7 @@ void Scheduler::EndUnstarted(int64_t id, JobState to, const std::string& reason,
 }
 
 Status Scheduler::CheckDataPath(const JobSpec& spec) const {
-  if (options_.data_roots.empty()) return Status();
+  if (options_.data_roots.empty() || spec.run) return Status();
   return ResolveInsideRoots(spec.data.path, options_.data_roots).status();
 }
 
@@ -900,7 +914,8 @@ void Scheduler::FeedGrid(Feed& feed, TickCache& cache) {
 }
 
 std::optional<BudgetPrediction> Scheduler::PredictBudget(const JobRecord& job, const JobSpec& spec) {
-  if (!spec.carbon.budget_kg) return std::nullopt;
+  // A command's epochs are its own to count: only the measured CO2 stops it.
+  if (!spec.carbon.budget_kg || spec.run) return std::nullopt;
   auto epochs = store_.Epochs(job.id);
   if (!epochs.ok() || epochs->empty()) return std::nullopt;
   TickCache cache;

@@ -44,6 +44,9 @@ struct SchedulerOptions {
   // How long one tick may decide waiting jobs before it yields (the API is
   // served between slices; HasDueWork says more is due). 0: no limit.
   std::chrono::microseconds tick_slice{500};
+  // carbond's own uid: command jobs (run) run as it, so they are taken only
+  // from it or root (the daemon sets it; 0: from root only).
+  uint32_t service_uid = 0;
 };
 
 // A place where released jobs run (carbond.yaml's sites): its executor,
@@ -182,6 +185,8 @@ class Scheduler final : public ExecutorListener {
   // The parsed spec, or why a submission is refused (draining, invalid).
   StatusOr<JobSpec> Admit(const std::string& spec_text, const std::string& file) const;
   // Adds a validated submission to the pending batch (planned at once).
+  // A command job only from carbond's uid or root (PERMISSION_DENIED says why and what to do).
+  Status MayRunCommand(const JobSpec& spec, uint32_t owner_uid, const std::string& file) const;
   void Enqueue(JobSpec spec, const std::string& spec_text, uint32_t owner_uid, bool baseline_is_previous,
                SubmitCallback done);
   // Flushes now, or through the flush hook, unless a flush is already due.

@@ -49,6 +49,7 @@ struct ProcessExecutor::Child {
   int wait_status = 0;
   bool stop_requested = false;
   StopMode stop_mode = StopMode::kCancel;
+  Duration kill_after{};  // from a stop to SIGKILL
 };
 
 ProcessExecutor::ProcessExecutor(asio::io_context& io, ProcessExecutorOptions options)
@@ -104,7 +105,7 @@ namespace {
 // (the worker rejects it with the reason).
 int64_t GpusOf(const JobRecord& job) {
   auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
-  return spec.ok() ? GpusWanted(spec->train) : 0;
+  return spec.ok() ? GpusWanted(*spec) : 0;
 }
 }  // namespace
 
@@ -125,12 +126,13 @@ bool ProcessExecutor::Ready(const JobRecord& job, std::string* why) const {
 }
 
 Status ProcessExecutor::Accepts(const JobSpec& spec) const {
-  const int64_t want = GpusWanted(spec.train);
+  const int64_t want = GpusWanted(spec);
   if (options_.gpus.empty() || want <= static_cast<int64_t>(options_.gpus.size())) return Status();
-  return InvalidArgument("train.gpus: the job asks for " + std::to_string(want) + " GPUs but worker.gpus lists " +
+  const std::string field = spec.run ? "run.gpus" : "train.gpus";
+  return InvalidArgument(field + ": the job asks for " + std::to_string(want) + " GPUs but worker.gpus lists " +
                              std::to_string(options_.gpus.size()) + "; accepted: at most " +
                              std::to_string(options_.gpus.size()),
-                         "train.gpus");
+                         field);
 }
 
 Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) {
@@ -208,6 +210,11 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   auto child = std::make_shared<Child>(io_, job.id);
   child->pid = *pid;
   child->run_dir = run_dir;
+  child->kill_after = options_.cancel_grace;
+  // A command job's supervisor gives its program run.stop_grace, then kills
+  // the tree itself: carbond waits that long and a little more.
+  if (auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id)); spec.ok() && spec->run)
+    child->kill_after = std::max(options_.cancel_grace, Duration(spec->run->stop_grace + std::chrono::seconds(10)));
   children_[job.id] = child;
   if (!options_.gpus.empty()) gpus_in_use_[job.id] = given;
   spdlog::debug("job {}: worker pid {} started", job.id, *pid);
@@ -272,7 +279,7 @@ Status ProcessExecutor::Stop(int64_t job_id, StopMode mode) {
   child->stop_requested = true;
   child->stop_mode = mode;
   ::kill(-child->pid, SIGTERM);
-  child->kill_timer.expires_after(options_.cancel_grace);
+  child->kill_timer.expires_after(child->kill_after);
   child->kill_timer.async_wait([child](const boost::system::error_code& ec) {
     if (ec || child->reaped) return;
     spdlog::warn("job {}: worker did not stop within the grace period; sending SIGKILL",
