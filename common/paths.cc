@@ -1,5 +1,7 @@
 #include "common/paths.h"
 
+#include <pwd.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -77,6 +79,36 @@ std::string TailOfFile(const std::string& path, size_t max_bytes) {
   }
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+StatusOr<PersonalPlaces> PersonalPlacesFor(uint32_t uid, const std::function<const char*(const char*)>& getenv) {
+  auto env = [&getenv](const char* name) -> std::string {
+    const char* v = getenv(name);
+    return v && *v == '/' ? std::string(v) : std::string();  // XDG: relative values are ignored
+  };
+  std::string home = env("HOME");
+  if (home.empty()) {
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_dir)
+      home = found->pw_dir;
+  }
+  const std::string state_home = !env("XDG_STATE_HOME").empty() ? env("XDG_STATE_HOME") : home + "/.local/state";
+  const std::string config_home = !env("XDG_CONFIG_HOME").empty() ? env("XDG_CONFIG_HOME") : home + "/.config";
+  if (home.empty() && (env("XDG_STATE_HOME").empty() || env("XDG_CONFIG_HOME").empty()))
+    return FailedPrecondition("personal mode: uid " + std::to_string(uid) +
+                              " has no home ($HOME unset and no passwd entry) to keep carbond's state in; set "
+                              "XDG_STATE_HOME and XDG_CONFIG_HOME, or pass --config");
+  PersonalPlaces p;
+  p.state_dir = state_home + "/carbond";
+  p.config = config_home + "/carbond/carbond.yaml";
+  std::string runtime = env("XDG_RUNTIME_DIR");
+  std::error_code ec;
+  if (runtime.empty() && std::filesystem::is_directory("/run/user/" + std::to_string(uid), ec))
+    runtime = "/run/user/" + std::to_string(uid);
+  p.socket = (runtime.empty() ? p.state_dir : runtime) + "/carbond.sock";
+  return p;
 }
 
 }  // namespace carbon

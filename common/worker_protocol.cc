@@ -170,6 +170,7 @@ ojson EncodeFields(const Epoch& ep) {
     if (e.gpu_power_limit_w) j["energy"]["gpu_power_limit_w"] = *e.gpu_power_limit_w;
     if (ep.pue) j["energy"]["pue"] = *ep.pue;
     if (ep.measure_power_secs) j["energy"]["measure_power_secs"] = *ep.measure_power_secs;
+    if (ep.process_cpu_s) j["energy"]["process_cpu_s"] = *ep.process_cpu_s;
   }
   if (e.kg_co2) {
     j["kg_co2"] = *e.kg_co2;
@@ -248,6 +249,7 @@ Event DecodeEpoch(const Fields& f) {
   e.gpu_power_limit_w = en.OptNum("gpu_power_limit_w");
   ep.pue = en.OptNum("pue");
   ep.measure_power_secs = en.OptNum("measure_power_secs");
+  ep.process_cpu_s = en.OptNum("process_cpu_s");
   e.kg_co2 = f.OptNum("kg_co2");
   e.gco2_per_kwh = f.OptNum("gco2_per_kwh");
   e.intensity_source = f.Str("intensity_source");

@@ -62,6 +62,9 @@ struct Epoch {
   // How the energy was measured (absent when the worker measured none).
   std::optional<int64_t> energy_samples;
   std::optional<double> pue, measure_power_secs;
+  // tracking_mode process: the CPU seconds of the metered process (a command
+  // job: its whole tree) over the epoch.
+  std::optional<double> process_cpu_s;
 };
 
 struct Checkpoint {

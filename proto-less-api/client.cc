@@ -7,7 +7,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdlib>
+#include <filesystem>
 
+#include <unistd.h>
+
+#include "common/paths.h"
 #include "common/time_util.h"
 #include "proto-less-api/api.h"
 
@@ -27,7 +31,16 @@ struct Client::Conn {
 
 std::string DefaultSocketPath() {
   if (const char* s = std::getenv("CARBOND_SOCKET"); s && *s) return s;
-  return "/run/carbond/carbond.sock";
+  const std::string system = "/run/carbond/carbond.sock";
+  // The system socket when it is there and this user may use it; else the
+  // user's own carbond's (personal mode), where one runs.
+  if (::access(system.c_str(), R_OK | W_OK) == 0) return system;
+  if (::geteuid() != 0) {
+    auto personal = carbon::PersonalPlacesFor(::geteuid(), [](const char* n) { return std::getenv(n); });
+    std::error_code ec;
+    if (personal.ok() && std::filesystem::exists(personal->socket, ec)) return personal->socket;
+  }
+  return system;
 }
 
 Client::Client(std::string socket_path)

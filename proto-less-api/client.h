@@ -91,7 +91,9 @@ class Client {
   std::unique_ptr<Conn> conn_;
 };
 
-// "/run/carbond/carbond.sock", or $CARBOND_SOCKET when set.
+// $CARBOND_SOCKET when set; else "/run/carbond/carbond.sock" when it is there
+// and this user may use it; else, for an unprivileged user whose own carbond
+// runs (personal mode, common/paths.h), its socket; else the system path.
 std::string DefaultSocketPath();
 
 }  // namespace carbon::api

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -391,7 +392,7 @@ EnergyTracker::EnergyTracker(TrackerOptions options) : o_(std::move(options)) {
   if (auto t = ParseProcStat(ReadFile(o_.proc_root + "/stat").value_or("")); t.ok())
     last_times_ = util_times_ = share_times_ = *t;
   if (process_mode()) {
-    last_process_ = share_process_ = ReadProcessTicks();
+    last_process_ = share_process_ = sample_process_ = ReadProcessTicks();
     if (!last_process_)
       notes_.push_back("tracking_mode process: cannot read " + o_.proc_root + "/" + o_.pid +
                        "/stat; the process's share counts as 0");
@@ -497,6 +498,11 @@ EnergySample EnergyTracker::Sample(double seconds) {
   } else {
     s.gpu_method = "unavailable";
   }
+  if (process && sample_process_ && *process >= *sample_process_) {
+    static const double ticks_per_s = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    s.process_cpu_s = static_cast<double>(*process - *sample_process_) / ticks_per_s;
+  }
+  if (process) sample_process_ = process;
   double ram_w = ram_w_;
   if (process_mode()) {
     // Its resident memory's share of the machine's, at the end of the interval.
@@ -593,6 +599,7 @@ void SampledTracker::SampleLocked() {
   a.tracking_mode = s.tracking_mode;
   a.gpu_power_limit_w = s.gpu_power_limit_w;
   ++acc_.samples;
+  if (s.process_cpu_s) acc_.process_cpu_s = acc_.process_cpu_s.value_or(0) + *s.process_cpu_s;
   if (s.cpu_utilization_pct) acc_.cpu_utilization_sum += *s.cpu_utilization_pct, ++acc_.cpu_utilization_n;
   if (s.memory) acc_.ram_percent_sum += s.memory->percent, acc_.ram_used_gib_sum += s.memory->used_gib, ++acc_.memory_n;
   const double kwh = s.total_kwh();
@@ -711,6 +718,7 @@ void RunMeter::AddEpochEnergy(protocol::Epoch& ev) {
     r.host.ram_used_gib = en.ram_used_gib_sum / en.memory_n;
   }
   ev.energy_samples = en.samples;
+  ev.process_cpu_s = en.process_cpu_s;
   ev.pue = o_.tracker.pue;
   ev.measure_power_secs = o_.measure_power_secs;
   if (en.kg_co2) {

@@ -151,6 +151,9 @@ struct EnergySample {
   // the first reading) and memory in use at its end.
   std::optional<double> cpu_utilization_pct;
   std::optional<MemoryUse> memory;
+  // Process mode: the CPU time the tracked process (or tree) used in the
+  // interval, in seconds (what its share of the CPU energy stands on).
+  std::optional<double> process_cpu_s;
   double total_kwh() const { return cpu_kwh + gpu_kwh + ram_kwh; }
 };
 
@@ -216,7 +219,7 @@ class EnergyTracker {
   double ShareSince(std::optional<CpuTimes>& before_machine, std::optional<uint64_t>& before_process,
                     const StatusOr<CpuTimes>& machine, std::optional<uint64_t> process) const;
   std::optional<CpuTimes> last_times_, util_times_, share_times_;
-  std::optional<uint64_t> last_process_, share_process_;
+  std::optional<uint64_t> last_process_, share_process_, sample_process_;
   carbon::EpochHost host_;
   double tdp_kwh_ = 0, ticked_s_ = 0;  // TDP model: charged by ticks since the last Sample
   std::vector<std::string> notes_;
@@ -259,6 +262,7 @@ struct EpochEnergy {
   // averages its per-measure utilisation the same way).
   double cpu_utilization_sum = 0, ram_percent_sum = 0, ram_used_gib_sum = 0;
   int cpu_utilization_n = 0, memory_n = 0;
+  std::optional<double> process_cpu_s;  // summed over the samples that had it
 };
 
 // Samples the tracker every `period_s` seconds on its own thread (CodeCarbon's

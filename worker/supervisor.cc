@@ -438,7 +438,10 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   const bool resume = WIFEXITED(status) && WEXITSTATUS(status) == protocol::ExitCode(WorkerExit::kInterrupted);
   if (asked || resume) {
     // The energy since the last row goes into the next one.
-    SaveCarried(carried_file, meter.TakePartial());
+    const energy::CarriedEnergy carried = meter.TakePartial();
+    SaveCarried(carried_file, carried);
+    std::fprintf(stderr, "carbon-worker: carried %.3f s (%.3g kWh) of energy since the last row into the next one\n",
+                 carried.seconds, carried.cpu_kwh + carried.gpu_kwh + carried.ram_kwh);
     protocol::Interrupted in;
     in.epoch = state.rows;
     in.checkpointed = checkpointed;

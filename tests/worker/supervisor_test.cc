@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
 #include <sstream>
 #include <thread>
 #include <variant>
@@ -265,6 +266,60 @@ TEST(Supervisor, AResumedRunIsToldSoContinuesTheRowsAndKeepsTheCutEnergy) {
   EXPECT_GT(*rows[0].record.energy_s, 1.0 + 0.01);
   EXPECT_FALSE(Exists(d.path + "/carried-energy.json"));
   EXPECT_EQ(second.All<protocol::Started>().at(0).resumed_epoch, 0);
+}
+
+// Two busy "ranks" for a second each, then the shell's `times`: the CPU
+// seconds of its waited-for children, what the tree used.
+const char* const kTwoRanks =
+    "  command: [sh, -c, '(timeout 1 sh -c \"while :; do :; done\") & (timeout 1 sh -c \"while :; do :; done\") & "
+    "wait; times > times.txt']\n";
+
+// The children's user + system seconds from the second line of `times`.
+double ChildrenCpuSeconds(const std::string& times) {
+  std::istringstream in(times);
+  std::string line;
+  std::getline(in, line);
+  std::getline(in, line);
+  int um = 0, sm = 0;
+  double us = 0, ss = 0;
+  EXPECT_EQ(std::sscanf(line.c_str(), "%dm%lfs %dm%lfs", &um, &us, &sm, &ss), 4) << times;
+  return um * 60 + us + sm * 60 + ss;
+}
+
+TEST(Supervisor, ProcessModeCountsTheCpuTimeOfEveryProcessInTheTree) {
+  Dir d;
+  SupervisorOptions o = Options(d.path);
+  o.meter.tracker.tracking_mode = energy::TrackingMode::kProcess;
+  Outcome r = Supervise(Command(kTwoRanks), o);
+  ASSERT_EQ(r.code, protocol::ExitCode(WorkerExit::kOk));
+  const double children = ChildrenCpuSeconds(fakes::ReadAll(d.path + "/times.txt"));
+  double metered = 0;
+  for (const auto& e : r.All<protocol::Epoch>()) {
+    EXPECT_EQ(e.record.tracking_mode, "process");
+    ASSERT_TRUE(e.process_cpu_s);
+    metered += *e.process_cpu_s;
+  }
+  // Both ranks' time (one alone would be about half); a tick's rounding per process.
+  EXPECT_GE(metered, children - 0.05) << "children used " << children << " s of CPU";
+  EXPECT_GT(children, 0.2);
+}
+
+TEST(Supervisor, MachineModeMetersTheMachineOnceHoweverManyRanks) {
+  Dir d;
+  SupervisorOptions o = Options(d.path);
+  energy::EnergyTracker probe(o.meter.tracker);  // the same meters, for the machine's CPU power
+  Outcome r = Supervise(Command(kTwoRanks), o);
+  ASSERT_EQ(r.code, protocol::ExitCode(WorkerExit::kOk));
+  auto rows = r.All<protocol::Epoch>();
+  ASSERT_EQ(rows.size(), 1u);
+  const EpochRecord& e = rows[0].record;
+  EXPECT_EQ(e.tracking_mode, "machine");
+  EXPECT_FALSE(rows[0].process_cpu_s);
+  // One meter for the job: its CPU power is at most the machine's, not one machine's per rank.
+  if (e.cpu_method == "tdp-model") {
+    EXPECT_LE(e.cpu_w, probe.cpu_tdp_watts() * 1.0001) << "TDP " << probe.cpu_tdp_watts();
+  }
+  EXPECT_GT(e.cpu_w, 0);
 }
 
 TEST(Supervisor, TheTreeHoldsEveryDescendant) {
