@@ -68,8 +68,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # reference BLAS); the maintainer scripts use adduser where systemd is absent;
 # the unit reloads with /bin/kill (procps).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp | libopenblas0, adduser, procps")
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "dataset-fashion-mnist, sqlite3")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "slurm-client")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "dataset-fashion-mnist, sqlite3, python3")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "slurm-client, python3-torch")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/cmake/deb/conffiles ${PROJECT_SOURCE_DIR}/cmake/deb/postinst
   ${PROJECT_SOURCE_DIR}/cmake/deb/prerm ${PROJECT_SOURCE_DIR}/cmake/deb/postrm)

@@ -12,6 +12,7 @@ PKGS=(
   zlib1g-dev libssl-dev ca-certificates openssl systemd curl procps
   chromium  # renders carbonctl's HTML report in its test (headless screenshot)
   python3-pandas  # reads emissions.csv as CodeCarbon's dashboard does, in the real-worker test
+  python3-torch  # Debian's PyTorch: the example script, torchrun and the command-job tests
   help2man lintian debootstrap  # the Debian package: man pages, its lint, the install test's chroot
   slurmctld slurmd slurm-client munge  # the Slurm tests' single-node cluster (tests/daemon/exec/slurm/start-cluster.sh)
 )

@@ -94,26 +94,41 @@ std::optional<int64_t> ParseProcPidParent(const std::string& text) {
   return ppid;
 }
 
-std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root) {
+std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root, bool full_scan) {
   std::string root_pid = root;
   if (root == "self") {
     std::error_code ec;
     root_pid = std::filesystem::read_symlink(proc_root + "/self", ec).filename().string();
     if (ec) return {};
   }
-  std::multimap<int64_t, std::string> children;  // ppid -> pid
-  bool root_alive = false;
   std::error_code ec;
+  if (!std::filesystem::exists(proc_root + "/" + root_pid + "/stat", ec)) return {};
+  std::vector<std::string> tree = {root_pid};
+  // The kernel's list of each thread's children (CONFIG_PROC_CHILDREN):
+  // the walk costs what the tree holds, not what the machine runs.
+  bool walked = !full_scan;
+  for (size_t i = 0; walked && i < tree.size(); ++i) {
+    const std::string tasks = proc_root + "/" + tree[i] + "/task";
+    bool any = false;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+      auto text = ReadFile(task.path().string() + "/children");
+      if (!text) continue;
+      any = true;
+      std::istringstream in(*text);
+      for (std::string pid; in >> pid;) tree.push_back(pid);
+    }
+    if (!any && i == 0) walked = false;  // no children files here: scan every process instead
+  }
+  if (walked) return tree;
+  tree.resize(1);
+  std::multimap<int64_t, std::string> children;  // ppid -> pid
   for (const auto& entry : std::filesystem::directory_iterator(proc_root, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (name == root_pid) root_alive = true;
     auto text = ReadFile(entry.path().string() + "/stat");
     if (!text) continue;  // gone meanwhile
     if (auto ppid = ParseProcPidParent(*text)) children.emplace(*ppid, name);
   }
-  if (!root_alive) return {};
-  std::vector<std::string> tree = {root_pid};
   for (size_t i = 0; i < tree.size(); ++i) {
     auto [lo, hi] = children.equal_range(std::strtoll(tree[i].c_str(), nullptr, 10));
     for (auto it = lo; it != hi; ++it) tree.push_back(it->second);

@@ -71,7 +71,11 @@ std::optional<int64_t> ParseProcPidParent(const std::string& text);
 // first, then every live descendant, however deep, from <proc_root>/*/stat.
 // A double-forked grandchild is in it while an ancestor in the tree is its
 // subreaper (the supervisor is: worker/supervisor.h). Empty when the root is gone.
-std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root);
+// It walks the kernel's per-thread children lists (<pid>/task/<tid>/children),
+// so it costs what the tree holds; `full_scan`, or a kernel without those
+// lists, reads every process's stat for its parent instead (what a kill
+// that must miss nothing uses).
+std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root, bool full_scan = false);
 // VmRSS of /proc/<pid>/status in GiB.
 std::optional<double> ParseVmRssGib(const std::string& status);
 // The process's share of the machine's CPU work between two readings: its

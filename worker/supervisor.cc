@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/time_util.h"
 
 extern char** environ;
@@ -149,7 +150,7 @@ void ReapChildren(pid_t top, std::optional<int>* top_status) {
 void KillTree(pid_t top, std::optional<int>* top_status) {
   if (!*top_status) ::kill(-top, SIGKILL);
   for (int round = 0; round < 500; ++round) {
-    std::vector<std::string> tree = energy::ProcessTree("/proc", std::to_string(::getpid()));
+    std::vector<std::string> tree = energy::ProcessTree("/proc", std::to_string(::getpid()), /*full_scan=*/true);
     if (tree.size() <= 1) return;
     for (size_t i = 1; i < tree.size(); ++i) ::kill(static_cast<pid_t>(std::stoll(tree[i])), SIGKILL);
     ReapChildren(top, top_status);
@@ -311,8 +312,10 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   }
   ++state.starts;
   SaveState(state_file, state);
-  std::fprintf(stderr, "carbon-worker: started %s (pid %d) in %s%s\n", program->c_str(), static_cast<int>(top),
-               workdir.c_str(), resuming ? ", resuming" : "");
+  const Clock::time_point began = Clock::now();
+  std::fprintf(stderr, "carbon-worker: started %s (pid %d) in %s%s at unix time %.3f\n", program->c_str(),
+               static_cast<int>(top), workdir.c_str(), resuming ? ", resuming" : "",
+               std::chrono::duration<double>(SystemClock().Now().time_since_epoch()).count());
 
   protocol::Started started;
   const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
@@ -432,7 +435,10 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   read_events();
   const int status = *top_status;
   const std::string how = DescribeStatus(status);
-  std::fprintf(stderr, "carbon-worker: the program %s\n", how.c_str());
+  const Clock::time_point ended = Clock::now();
+  std::fprintf(stderr, "carbon-worker: the program %s after %.3f s", how.c_str(), Seconds(ended - began));
+  if (stop_sent) std::fprintf(stderr, " (%.3f s after the stop signal)", Seconds(ended - *stop_sent));
+  std::fprintf(stderr, "\n");
 
   const bool asked = stop.load() || stop_sent.has_value();
   const bool resume = WIFEXITED(status) && WEXITSTATUS(status) == protocol::ExitCode(WorkerExit::kInterrupted);

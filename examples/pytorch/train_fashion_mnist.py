@@ -111,6 +111,7 @@ def main():
         carbond.checkpoint(ckpt, epoch=epoch, step=step)
 
     steps = len(x_train) // (args.batch_size * world)
+    first_step = True
     for epoch in range(start_epoch, args.epochs + 1):
         # The same order on every run of this epoch: a resumed run takes up where it stopped.
         order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
@@ -127,6 +128,9 @@ def main():
                 save(epoch, step)  # carbond asked: checkpoint and exit; it resumes us here
                 print("stopped at epoch %d step %d" % (epoch, step), flush=True)
                 return 0
+            if first_step:
+                print("first step at unix time %.3f" % time.time(), flush=True)
+                first_step = False
             lo = (step * world + rank) * args.batch_size
             idx = order[lo:lo + args.batch_size]
             opt.zero_grad()
@@ -146,8 +150,8 @@ def main():
         wall = time.time() - began
         carbond.epoch_end(epoch, epochs=args.epochs, train_loss=total / max(seen, 1), test_loss=test_loss,
                           test_accuracy=accuracy, samples=seen * world, wall_s=wall, lr=args.lr)
-        print("epoch %d/%d train_loss %.4f test_accuracy %.4f (%.1f s)" % (
-            epoch, args.epochs, total / max(seen, 1), accuracy, wall), flush=True)
+        print("epoch %d/%d train_loss %.4f test_accuracy %.4f (%.1f s, %.0f samples/s)" % (
+            epoch, args.epochs, total / max(seen, 1), accuracy, wall, seen * world / wall), flush=True)
     if args.out and rank == 0:
         torch.save(model.state_dict(), args.out)
     if world > 1:

@@ -271,5 +271,61 @@ TEST(CommandJob, ACommandFromAnotherUserIsRefusedWithWhatToDo) {
   EXPECT_EQ(d.Ctl({"-o", "json", "list"}).out.find("other"), std::string::npos);
 }
 
+// Personal mode: a user (made here) with no root starts carbond without a
+// config; carbonctl, run as that user with no --socket, finds it and the
+// command job runs as that user.
+TEST(CommandJob, PersonalModeRunsAUsersOwnCarbondAndTheirCommand) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create the test's user";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  const std::string user = "cbtest" + std::to_string(::getpid() % 100000);
+  const std::string home = dir / "home";
+  int rc = -1;
+  std::string out = Shell("useradd --no-create-home --home-dir " + home + " --shell /bin/sh " + user, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  struct Cleanup {
+    std::string user;
+    ~Cleanup() { Shell("userdel " + user); }
+  } cleanup{user};
+  std::filesystem::create_directories(home + "/run");
+  Shell("chown -R " + user + ": " + home + " && chmod 700 " + home + "/run");
+  const std::string uid = Shell("id -u " + user).substr(0, Shell("id -u " + user).find('\n'));
+  // As the user: only their home and runtime directory, and carbon-worker in PATH.
+  const std::string as_user = "setpriv --reuid=" + user + " --regid=" + user + " --init-groups env -i HOME=" + home +
+                              " XDG_RUNTIME_DIR=" + home + "/run PATH=" +
+                              std::filesystem::path(CARBON_WORKER_BIN).parent_path().string() + ":/usr/bin:/bin ";
+  pid_t carbond = ::fork();
+  if (carbond == 0) {
+    const std::string cmd = "exec " + as_user + CARBOND_BIN + " > " + dir.path() + "/personal.log 2>&1";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } stop{carbond};
+  const std::string socket = home + "/run/carbond.sock";
+  for (int i = 0; i < 200 && !std::filesystem::exists(socket); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(socket)) << Read(dir / "personal.log");
+  EXPECT_NE(Read(dir / "personal.log").find("personal mode"), std::string::npos) << Read(dir / "personal.log");
+  EXPECT_TRUE(std::filesystem::exists(home + "/.local/state/carbond/carbond.db"));
+  const std::string job = home + "/mine.yaml";
+  std::ofstream(job) << "name: mine\nrun:\n  command: [sh, -c, 'id -u > whoami.txt']\ncarbon: {policy: immediate}\n";
+  Shell("chown " + user + ": " + job);
+  const std::string ctl = as_user + CARBONCTL_BIN;
+  out = Shell(ctl + " submit " + job, &rc);
+  ASSERT_EQ(rc, 0) << out << Read(dir / "personal.log");
+  out = Shell(ctl + " watch 1 --timeout 120", &rc);
+  ASSERT_EQ(rc, 0) << out << Read(dir / "personal.log");
+  json j = json::parse(Shell(ctl + " -o json status 1"), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << Shell(ctl + " -o json status 1");
+  EXPECT_EQ(j["state"], "succeeded") << j.dump(2);
+  EXPECT_EQ(Read(j["run_dir"].get<std::string>() + "/whoami.txt"), uid + "\n");
+}
+
 }  // namespace
 }  // namespace carbon

@@ -3,7 +3,8 @@
 # score of 2.0 or lower (systemd-analyze security --offline=yes) with the
 # NVIDIA device nodes still allowed for the worker (DeviceAllow).
 # Then the same for carbond-gpucap's socket and service (root, two
-# capabilities, no network): verified, exposure 3.0 or lower.
+# capabilities, no network): verified, exposure 3.0 or lower. Then the
+# systemd --user unit (personal mode): verified, no --config.
 # Usage: check_unit.sh BUILT_SYSTEMD_DIR CARBOND_BINARY GPUCAP_BINARY SOURCE_SYSTEMD_DIR
 set -euo pipefail
 unit_dir=$1
@@ -50,4 +51,14 @@ grep -q '^CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_PTRACE$' carbond-gpucap.se
   { echo "carbond-gpucap.service must keep only CAP_SYS_ADMIN and CAP_SYS_PTRACE"; exit 1; }
 grep -q '^SocketMode=0660$' carbond-gpucap.socket && grep -q '^SocketGroup=carbond$' carbond-gpucap.socket ||
   { echo "carbond-gpucap.socket must be 0660 for group carbond"; exit 1; }
-echo "2 passed, 0 failed"
+
+# The systemd --user unit of personal mode: verified, and started with no --config.
+mkdir -p "$tmp/user"
+sed -E "s#^ExecStart=[^ ]+#ExecStart=${carbond}#" "$unit_dir/user/carbond.service" > "$tmp/user/carbond.service"
+mkdir -p "$tmp/rt"
+if ! out=$(cd "$tmp/user" && XDG_RUNTIME_DIR="$tmp/rt" systemd-analyze --user verify ./carbond.service 2>&1) || grep -q "carbond.service" <<<"$out"; then
+  echo "systemd-analyze --user verify complained about the user unit:"; echo "$out"; exit 1
+fi
+grep -q "^ExecStart=${carbond}\$" "$tmp/user/carbond.service" ||
+  { echo "the user unit must start carbond without --config (personal mode)"; exit 1; }
+echo "3 passed, 0 failed"

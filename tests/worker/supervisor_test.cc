@@ -338,6 +338,11 @@ TEST(Supervisor, TheTreeHoldsEveryDescendant) {
   EXPECT_EQ(tree.front(), std::to_string(::getpid()));
   EXPECT_NE(std::find(tree.begin(), tree.end(), std::to_string(child)), tree.end());
   EXPECT_GE(tree.size(), 4u);  // this process, sh, the subshell and their sleeps
+  // The kernel's children lists and a scan of every process agree.
+  std::vector<std::string> scanned = energy::ProcessTree("/proc", "self", /*full_scan=*/true);
+  std::sort(tree.begin(), tree.end());
+  std::sort(scanned.begin(), scanned.end());
+  EXPECT_EQ(tree, scanned);
   ::kill(-child, SIGKILL);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
