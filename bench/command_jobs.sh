@@ -15,14 +15,18 @@
 #     "slow"), over WINDOW seconds (default 20): CPU ms per tick (the tick is
 #     1 s), and the supervisors' CPU.
 #   usage: bench/command_jobs.sh [PAIRS]      (after scripts/build.sh)
+#   PARTS="1 2 3" (default) picks the measurements; EPOCHS (3) and LIMIT
+#   (60000) size the runs of part 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-5}
 reps=${REPS:-5}
 jobs=${JOBS:-100}
 window=${WINDOW:-20}
+parts=${PARTS:-1 2 3}
 epochs=${EPOCHS:-3}
 limit=${LIMIT:-60000}
+threads=${THREADS:-1}
 build=$PWD/build
 script=$PWD/examples/pytorch/train_fashion_mnist.py
 dir=$(mktemp -d)
@@ -56,7 +60,7 @@ job_yaml() {  # name epochs extra-args
   cat <<YAML
 name: $1
 run:
-  command: [/usr/bin/python3, $script, --epochs, '$2', --train-limit, '$limit', --test-limit, '2000', --threads, '2'$3]
+  command: [/usr/bin/python3, $script, --epochs, '$2', --train-limit, '$limit', --test-limit, '2000', --threads, '$threads'$3]
   env: {PATH: /usr/bin:/bin}
   gpus: 0
 carbon: {policy: immediate}
@@ -64,16 +68,17 @@ YAML
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+id=0
+if [[ " $parts " == *" 1 "* ]]; then
 echo "== 1. the example script bare and under carbond, $pairs pairs ($epochs epochs of $limit images)"
 start_carbond
-id=0
 for p in $(seq "$pairs"); do
   order="bare carbond"
   (( p % 2 == 0 )) && order="carbond bare"
   for who in $order; do
     if [[ $who == bare ]]; then
       start=$(date +%s%N)
-      out=$(cd "$dir" && /usr/bin/python3 "$script" --epochs "$epochs" --train-limit "$limit" --test-limit 2000 --threads 2)
+      out=$(cd "$dir" && /usr/bin/python3 "$script" --epochs "$epochs" --train-limit "$limit" --test-limit 2000 --threads "$threads")
       end=$(date +%s%N)
       wall=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", (e - s) / 1e9}')
     else
@@ -94,7 +99,12 @@ done | awk '{w[$1]=$2; s[$1]=$3} END {
   printf "median wall s: bare %.3f, carbond %.3f, carbond/bare %.4f\n", w["bare"], w["carbond"], w["carbond"]/w["bare"];
   printf "median samples/s: bare %.0f, carbond %.0f, carbond/bare %.4f\n", s["bare"], s["carbond"], s["carbond"]/s["bare"] }'
 
+stop_carbond
+fi
+
+if [[ " $parts " == *" 2 "* ]]; then
 echo "== 2. stop signal to exit (cancel mid-epoch), and resume to first step (after a drain), $reps times"
+start_carbond
 for r in $(seq "$reps"); do
   job_yaml "stop$r" 50 ", --step-sleep, '0.002'" > "$dir/job.yaml"
   id=$((id + 1))
@@ -117,6 +127,7 @@ for r in $(seq "$reps"); do
 done
 echo "median: drain stop $(awk '{print $2}' "$dir/stops" | median) s, cancel stop $(awk '{print $4}' "$dir/stops" | median) s, resume to first step $(awk '{print $6}' "$dir/stops" | median) s"
 stop_carbond
+fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tree_ticks() {  # every carbon-worker / fake-worker process's own CPU (and its children's)
@@ -125,6 +136,8 @@ tree_ticks() {  # every carbon-worker / fake-worker process's own CPU (and its c
   echo "$sum"
 }
 hz=$(getconf CLK_TCK)
+[[ " $parts " == *" 3 "* ]] || exit 0
+echo "== 3. carbond's CPU with $jobs running jobs, over $window s"
 for kind in command builtin; do
   rm -rf "$dir/state"
   if [[ $kind == command ]]; then

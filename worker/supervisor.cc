@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -387,18 +388,21 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
     if (!st.ok()) std::fprintf(stderr, "carbon-worker: %s\n", st.message().c_str());
   };
 
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, top, 0));  // -1 before Linux 5.3: poll ignores it
   std::optional<int> top_status;
   std::optional<Clock::time_point> stop_sent;
   bool killed = false;
   bool out_open = true;
   char buf[65536];
   while (!top_status) {
-    struct pollfd pfd {out[0], POLLIN, 0};
-    int n = ::poll(&pfd, out_open ? 1 : 0, static_cast<int>(o.poll.count()));
-    if (n > 0 && out_open) {
+    // The output pipe and the program's pidfd (readable once it exits, so
+    // the end is seen at once, not at the next poll).
+    struct pollfd pfds[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int n = ::poll(pfds, 2, static_cast<int>(o.poll.count()));
+    if (n > 0 && out_open && pfds[0].revents) {
       ssize_t r = ::read(out[0], buf, sizeof buf);
       if (r > 0) log.Write(buf, static_cast<size_t>(r));
-      else if (r == 0) out_open = false;
+      else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) out_open = false;
     }
     ReapChildren(top, &top_status);
     read_events();
@@ -432,6 +436,7 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
     else if (r == 0 || errno != EINTR) out_open = false;
   }
   ::close(out[0]);
+  if (pidfd >= 0) ::close(pidfd);
   read_events();
   const int status = *top_status;
   const std::string how = DescribeStatus(status);
