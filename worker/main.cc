@@ -196,6 +196,11 @@ int main(int argc, char** argv) {
   app.add_option("--data-root", data_roots,
                  "a directory data files must lie in, symlinks resolved (repeatable; carbond passes "
                  "worker.data_roots; default: no check)");
+  int64_t memory_limit = 0;
+  app.add_option("--memory-limit", memory_limit,
+                 "a command job: kill its processes and fail it when their resident memory exceeds this many "
+                 "bytes (carbond passes worker.memory_limit; a built-in job is watched by carbond itself)")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-energy-tracking", no_energy, "measure no energy (the overhead benchmark's baseline)");
   try {
     app.parse(argc, argv);
@@ -261,6 +266,7 @@ int main(int argc, char** argv) {
       command.attempt = attempt;
       command.meter = options.meter;
       command.python_module_dir = DefaultPythonModuleDir();
+      command.memory_limit = memory_limit;
       return carbon::worker::RunCommand(*spec, command, events, g_stop);
     }
     return carbon::worker::RunTraining(*spec, run_dir, events, g_stop, options);

@@ -391,6 +391,7 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, top, 0));  // -1 before Linux 5.3: poll ignores it
   std::optional<int> top_status;
   std::optional<Clock::time_point> stop_sent;
+  std::optional<std::string> over_memory;
   bool killed = false;
   bool out_open = true;
   char buf[65536];
@@ -424,8 +425,15 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
       send_row(interval, /*from_program=*/false);
     }
     if (now - last_rss >= std::chrono::seconds(1)) {
-      peak_rss = std::max(peak_rss, tree_rss());
+      const int64_t rss = tree_rss();
+      peak_rss = std::max(peak_rss, rss);
       last_rss = now;
+      if (o.memory_limit > 0 && rss > o.memory_limit && !over_memory) {
+        over_memory = "the job's processes use " + std::to_string(rss >> 20) + " MiB of memory, over "
+                      "worker.memory_limit " + std::to_string(o.memory_limit >> 20) + " MiB; killed";
+        std::fprintf(stderr, "carbon-worker: %s\n", over_memory->c_str());
+        KillTree(top, &top_status);
+      }
     }
   }
   // The top process ended: nothing of the job outlives it.
@@ -445,6 +453,10 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   if (stop_sent) std::fprintf(stderr, " (%.3f s after the stop signal)", Seconds(ended - *stop_sent));
   std::fprintf(stderr, "\n");
 
+  if (over_memory) {
+    events.Send(protocol::Failed{*over_memory, /*retryable=*/false});
+    return protocol::ExitCode(WorkerExit::kOutOfMemory);
+  }
   const bool asked = stop.load() || stop_sent.has_value();
   const bool resume = WIFEXITED(status) && WEXITSTATUS(status) == protocol::ExitCode(WorkerExit::kInterrupted);
   if (asked || resume) {

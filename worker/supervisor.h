@@ -37,7 +37,8 @@
 //    its output in stderr for the reason). When the top process ends, what is
 //    left of the tree is killed: nothing of the job outlives it.
 //  - A program that is not found in the job's PATH fails the job at once,
-//    not retried (kRejected).
+//    not retried (kRejected). A tree whose resident memory exceeds
+//    memory_limit is killed, and the job fails, not retried (kOutOfMemory).
 #pragma once
 
 #include <atomic>
@@ -57,6 +58,9 @@ struct SupervisorOptions {
   // The folder that holds the `carbond` Python module (empty: none).
   std::string python_module_dir;
   int64_t log_limit_bytes = 64ll << 20;  // per file; output.log and output.log.1
+  // worker.memory_limit: the tree's resident memory (checked each second)
+  // above this kills the tree and fails the job, not retried. 0: no limit.
+  int64_t memory_limit = 0;
   std::chrono::milliseconds poll{100};
 };
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 
 #include "common/time_util.h"
@@ -250,6 +252,55 @@ TEST(JobSpec, ShippedExamplesAreValid) {
     auto r = LoadJobSpecFile(e.path().string());
     EXPECT_TRUE(r.ok()) << e.path() << ": " << r.status().message();
   }
+}
+
+TEST(JobSpec, ACommandJobHasItsRunAndTheDocumentedDefaults) {
+  auto r = ParseJobSpec("name: mine\nrun:\n  command: [torchrun, --nproc_per_node=2, train.py, '']\n", "j.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->run);
+  EXPECT_EQ(r->run->command, (std::vector<std::string>{"torchrun", "--nproc_per_node=2", "train.py", ""}));
+  EXPECT_EQ(r->run->workdir, "");  // the run directory
+  EXPECT_TRUE(r->run->env.empty());
+  EXPECT_EQ(r->run->stop_signal, "TERM");
+  EXPECT_EQ(r->run->stop_grace, std::chrono::minutes(2));
+  EXPECT_EQ(r->run->report_every, std::chrono::minutes(10));
+  EXPECT_EQ(GpusWanted(*r), 1);
+  EXPECT_EQ(StopSignalNumber("TERM"), SIGTERM);
+  EXPECT_EQ(StopSignalNumber("USR1"), SIGUSR1);
+  EXPECT_EQ(StopSignalNumber("KILL"), -1);
+  // Every field, in JSON too.
+  auto full = ParseJobSpec(R"({"name": "full", "run": {"command": ["python3", "t.py"], "workdir": "/srv/p",
+      "env": {"A_1": "x", "OMP_NUM_THREADS": "2"}, "stop_signal": "USR1", "stop_grace": "30s", "gpus": 2,
+      "report_every": "1m"}, "carbon": {"policy": "threshold", "threshold_gco2_per_kwh": 150}})", "j.json");
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(full->run->workdir, "/srv/p");
+  EXPECT_EQ(full->run->env, (std::vector<std::pair<std::string, std::string>>{{"A_1", "x"}, {"OMP_NUM_THREADS", "2"}}));
+  EXPECT_EQ(full->run->stop_signal, "USR1");
+  EXPECT_EQ(full->run->stop_grace, std::chrono::seconds(30));
+  EXPECT_EQ(GpusWanted(*full), 2);
+  EXPECT_EQ(full->run->report_every, std::chrono::minutes(1));
+  // The same command in the same place takes about as long; another does not.
+  EXPECT_EQ(JobSignature(*full), "run python3 t.py @/srv/p");
+  EXPECT_NE(JobSignature(*full), JobSignature(*r));
+  // A command job names no data, so data roots do not apply to it.
+  std::vector<std::string> roots = {"/nowhere"};
+  EXPECT_TRUE(ParseJobSpec("name: m\nrun: {command: [x]}\n", "j.yaml", &roots).ok());
+}
+
+TEST(JobSpec, ACommandJobsBaselineTwinRunsTheSameCommandAtOnce) {
+  const std::string text = "name: mine\nrun:\n  command: [python3, train.py]\n  stop_grace: 30s\n"
+                           "carbon: {policy: forecast, zone: FR, max_wait: 12h}\n";
+  auto twin = BaselineTwinSpec(text, "j.yaml");
+  ASSERT_TRUE(twin.ok()) << twin.status().message();
+  auto spec = ParseJobSpec(*twin, "twin");
+  ASSERT_TRUE(spec.ok()) << spec.status().message() << "\n" << *twin;
+  EXPECT_EQ(spec->name, "mine-baseline");
+  ASSERT_TRUE(spec->run);
+  EXPECT_EQ(spec->run->command, (std::vector<std::string>{"python3", "train.py"}));
+  EXPECT_EQ(spec->run->stop_grace, std::chrono::seconds(30));
+  EXPECT_EQ(spec->carbon.policy, "immediate");
+  EXPECT_EQ(spec->carbon.zone, "FR");
+  EXPECT_FALSE(spec->carbon.max_wait);
 }
 
 TEST(JobSpec, MissingFileIsAClearError) {

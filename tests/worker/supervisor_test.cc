@@ -322,6 +322,24 @@ TEST(Supervisor, MachineModeMetersTheMachineOnceHoweverManyRanks) {
   EXPECT_GT(e.cpu_w, 0);
 }
 
+TEST(Supervisor, ATreeOverTheMemoryLimitIsKilledAndTheJobFailsNotRetried) {
+  Dir d;
+  const std::string tag = "hog-" + std::to_string(::getpid());
+  SupervisorOptions o = Options(d.path);
+  o.memory_limit = 100ll << 20;
+  // A grandchild holds 300 MiB; the supervisor sees the tree, not its top.
+  auto spec = Command("  command: [sh, -c, '/usr/bin/python3 -c \"import time; b = b\\\"x\\\" * (300 << 20); "
+                      "time.sleep(60)\" " + tag + "; true']\n");
+  Outcome r = Supervise(spec, o);
+  EXPECT_EQ(r.code, protocol::ExitCode(WorkerExit::kOutOfMemory));
+  auto failed = r.All<protocol::Failed>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_FALSE(failed[0].retryable);
+  EXPECT_NE(failed[0].message.find("over worker.memory_limit 100 MiB"), std::string::npos) << failed[0].message;
+  EXPECT_LT(r.seconds, 30);
+  EXPECT_EQ(ProcessesWith(tag), 0);
+}
+
 TEST(Supervisor, TheTreeHoldsEveryDescendant) {
   // A child and its double-forked grandchild are both in the tree of this process.
   const std::string tag = "tree-" + std::to_string(::getpid());
