@@ -1,5 +1,9 @@
 #include "daemon/core/worker_launch.h"
 
+#include <algorithm>
+
+#include "common/job_spec.h"
+
 #include <sys/stat.h>
 
 #include <spdlog/spdlog.h>
@@ -51,6 +55,18 @@ void FinishExit(ExitInfo& info, const WorkerEvents& events, const std::string& r
     info.description = "refused by carbond: " + events.refusal();
   }
   info.stderr_tail = TailOfFile(run_dir + "/worker.log", tail_bytes);
+}
+
+Duration KillAfter(const JobRecord& job, Duration cancel_grace) {
+  auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+  if (!spec.ok() || !spec->run) return cancel_grace;
+  return std::max(cancel_grace, Duration(spec->run->stop_grace + std::chrono::seconds(10)));
+}
+
+std::vector<std::string> CommandFlags(const JobRecord& job, int64_t memory_limit) {
+  auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
+  if (!spec.ok() || !spec->run || memory_limit <= 0) return {};
+  return {"--memory-limit", std::to_string(memory_limit)};
 }
 
 }  // namespace carbon

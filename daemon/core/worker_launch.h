@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/job_record.h"
 #include "common/status.h"
 #include "common/worker_protocol.h"
@@ -52,6 +53,17 @@ struct Launch {
 // UNAVAILABLE when the file cannot be written.
 StatusOr<Launch> MakeLaunch(const JobRecord& job, const std::string& run_dir, int64_t attempt,
                             const WorkerCommand& worker, const std::vector<std::string>& transport);
+
+// How long a site waits after asking a job's worker to stop before it kills
+// it: `cancel_grace`, or for a command job (run) its run.stop_grace and 10 s
+// more when that is longer (the supervisor kills the program's tree at
+// stop_grace, then reports).
+Duration KillAfter(const JobRecord& job, Duration cancel_grace);
+
+// The flags a command job's worker gets besides the site's: --memory-limit
+// (worker.memory_limit, which the supervisor applies to the whole tree) when
+// `memory_limit` > 0. Empty for a built-in job.
+std::vector<std::string> CommandFlags(const JobRecord& job, int64_t memory_limit);
 
 // What one attempt's worker said, decoded line by line.
 class WorkerEvents {

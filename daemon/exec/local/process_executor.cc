@@ -177,11 +177,8 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
     transport.insert(transport.end(), {"--go-fd", std::to_string(2 + spawn.extra_fds.size())});
   }
   // A command job's supervisor watches its whole tree against worker.memory_limit.
-  auto spec = ParseJobSpec(job.spec_text, "job " + std::to_string(job.id));
-  const bool command = spec.ok() && spec->run;
   std::vector<std::string> flags = options_.worker_flags;
-  if (command && options_.memory_limit > 0)
-    flags.insert(flags.end(), {"--memory-limit", std::to_string(options_.memory_limit)});
+  for (std::string& f : CommandFlags(job, options_.memory_limit)) flags.push_back(std::move(f));
   auto launch = MakeLaunch(job, run_dir, job.attempts, {options_.worker_path, flags}, transport);
   if (!launch.ok()) {
     for (int fd : {log_fd, sv[0], sv[1], gate[0], gate[1]})
@@ -216,11 +213,7 @@ Status ProcessExecutor::Start(const JobRecord& job, const std::string& run_dir) 
   auto child = std::make_shared<Child>(io_, job.id);
   child->pid = *pid;
   child->run_dir = run_dir;
-  child->kill_after = options_.cancel_grace;
-  // A command job's supervisor gives its program run.stop_grace, then kills
-  // the tree itself: carbond waits that long and a little more.
-  if (command)
-    child->kill_after = std::max(options_.cancel_grace, Duration(spec->run->stop_grace + std::chrono::seconds(10)));
+  child->kill_after = KillAfter(job, options_.cancel_grace);
   children_[job.id] = child;
   if (!options_.gpus.empty()) gpus_in_use_[job.id] = given;
   spdlog::debug("job {}: worker pid {} started", job.id, *pid);

@@ -50,8 +50,10 @@ void Client::Release(int64_t id, std::function<void(Status)> done) {
 
 void Client::Cancel(int64_t id, std::optional<std::string> signal, std::function<void(Status)> done) {
   std::vector<std::string> args;
-  // --full: the batch script too (the worker is the batch step), not only job steps.
-  if (signal) args.insert(args.end(), {"--full", "--signal=" + *signal});
+  // --batch: the batch shell only, which execs the worker (not only job
+  // steps, and not every process of the step: a command job's supervisor
+  // sends its program the job's own run.stop_signal).
+  if (signal) args.insert(args.end(), {"--batch", "--signal=" + *signal});
   args.push_back(std::to_string(id));
   Run("scancel", std::move(args), [done](StatusOr<CommandResult> r) { done(r.status()); });
 }

@@ -416,7 +416,7 @@ Status Executor::Stop(int64_t job_id, StopMode mode) {
     spdlog::warn("Slurm job {}: scancel --signal=TERM: {}; scancel", id, st.message());
     client_.Cancel(id, std::nullopt, LogFailure("Slurm job " + std::to_string(id) + ": scancel"));
   });
-  j->kill_timer.expires_after(options_.cancel_grace);
+  j->kill_timer.expires_after(KillAfter(j->record, options_.cancel_grace));
   j->kill_timer.async_wait([this, j, id](const boost::system::error_code& ec) {
     if (ec || j->finishing) return;
     spdlog::warn("job {}: Slurm job {} did not stop within the grace period; scancel", j->record.id, id);

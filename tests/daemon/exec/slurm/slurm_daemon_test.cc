@@ -167,6 +167,46 @@ TEST_F(SlurmDaemonTest, RealTrainingRunsThroughSlurmWithItsEpochsAndEmissions) {
   EXPECT_TRUE(std::filesystem::exists(run + "/checkpoint-2-0.pt"));  // the last epoch's checkpoint, in the shared run dir
 }
 
+// A command job at a Slurm site: the batch script runs the same supervisor,
+// which reports the program's epochs and, on a cancel, sends the program the
+// job's own stop signal (USR1 here), not Slurm's TERM.
+TEST_F(SlurmDaemonTest, ACommandJobRunsInTheBatchJobAndHearsItsOwnStopSignal) {
+  if (std::string(CARBON_WORKER_BIN).empty()) GTEST_SKIP() << "carbon-worker is not built (no LibTorch)";
+  auto d = Carbond(CARBON_WORKER_BIN);
+  ASSERT_TRUE(d->Start()) << d->Log();
+  const std::string done = dir_ / "done.yaml";
+  std::ofstream(done) << "name: cmd-slurm\nrun:\n  command: [sh, -c, 'echo $SLURM_JOB_ID > slurm_id.txt; "
+                         "for i in 1 2; do echo \"{\\\"v\\\":1,\\\"event\\\":\\\"epoch\\\",\\\"epoch\\\":$i,"
+                         "\\\"train_loss\\\":0.5}\" >> $CARBOND_EVENTS; done']\n  gpus: 0\n"
+                         "carbon: {policy: immediate, sites: [cluster]}\n";
+  const int64_t id = fakes::Submit(*d, done);
+  json j = Wait(*d, id, StateIs("succeeded"), 120);
+  ASSERT_EQ(j["epochs"].size(), 2u) << j.dump();
+  EXPECT_DOUBLE_EQ(j["epochs"][1]["train_loss"].get<double>(), 0.5);
+  EXPECT_GT(j["epochs"][0]["energy"]["energy_kwh"].get<double>(), 0) << j.dump();
+  const std::string run = Shared() + "/" + std::to_string(id);
+  std::ifstream slurm_id(run + "/slurm_id.txt");
+  int64_t in_job = 0;
+  slurm_id >> in_job;
+  EXPECT_EQ(in_job, j["slurm_job_id"].get<int64_t>()) << "the program ran inside the Slurm job";
+
+  const std::string stop = dir_ / "stop.yaml";
+  std::ofstream(stop) << "name: cmd-stop\nrun:\n  command: [sh, -c, 'trap \"\" TERM; trap \"echo USR1 > got.txt; "
+                         "exit 0\" USR1; touch started; while :; do sleep 0.1; done']\n  stop_signal: USR1\n"
+                         "  gpus: 0\ncarbon: {policy: immediate, sites: [cluster]}\n";
+  const int64_t stopped = fakes::Submit(*d, stop);
+  const std::string stop_run = Shared() + "/" + std::to_string(stopped);
+  for (int i = 0; i < 600 && !std::filesystem::exists(stop_run + "/started"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(stop_run + "/started")) << d->Log();
+  ASSERT_EQ(d->Ctl({"cancel", std::to_string(stopped)}).exit_code, 0);
+  j = Wait(*d, stopped, StateIs("cancelled"), 60);
+  std::ifstream got(stop_run + "/got.txt");
+  std::string word;
+  got >> word;
+  EXPECT_EQ(word, "USR1");
+}
+
 TEST_F(SlurmDaemonTest, CancelRemovesAHeldJobAtOnceAndStopsARunningOne) {
   auto d = Carbond(FAKE_WORKER_BIN);
   ASSERT_TRUE(d->Start()) << d->Log();
