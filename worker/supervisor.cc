@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "worker/job_cgroup.h"
 #include "common/time_util.h"
 
 extern char** environ;
@@ -146,10 +147,12 @@ void ReapChildren(pid_t top, std::optional<int>* top_status) {
     if (p == top) *top_status = status;
 }
 
-// SIGKILL to every process below the supervisor, until none is left (a
-// process forking meanwhile is caught by the next round).
-void KillTree(pid_t top, std::optional<int>* top_status) {
+// SIGKILL to every process below the supervisor (and in the job's cgroup,
+// where it has one), until none is left (a process forking meanwhile is
+// caught by the next round).
+void KillTree(pid_t top, std::optional<int>* top_status, JobCgroup* cgroup) {
   if (!*top_status) ::kill(-top, SIGKILL);
+  if (cgroup) cgroup->KillAll();
   for (int round = 0; round < 500; ++round) {
     std::vector<std::string> tree = energy::ProcessTree("/proc", std::to_string(::getpid()), /*full_scan=*/true);
     if (tree.size() <= 1) return;
@@ -266,6 +269,18 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   for (const std::string& note : meter.notes()) std::fprintf(stderr, "carbon-worker: energy: %s\n", note.c_str());
   if (auto carried = LoadCarried(carried_file)) meter.Carry(*carried);
 
+  // A cgroup of its own where the system lets us make one.
+  std::string no_cgroup;
+  std::unique_ptr<JobCgroup> cgroup = JobCgroup::Make(
+      "carbond-job-" + std::to_string(o.job_id) + "-" + std::to_string(o.attempt) + "-" + std::to_string(::getpid()),
+      &no_cgroup);
+  if (cgroup)
+    std::fprintf(stderr, "carbon-worker: the job's processes are in cgroup %s\n", cgroup->path().c_str());
+  else
+    std::fprintf(stderr, "carbon-worker: no cgroup for the job (%s); its tree is kept by its session and this "
+                 "supervisor as subreaper\n", no_cgroup.c_str());
+  const int cgroup_fd = cgroup ? cgroup->procs_fd() : -1;
+
   const pid_t parent = ::getpid();
   const pid_t top = ::fork();
   if (top < 0) {
@@ -276,6 +291,10 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   if (top == 0) {
     // The program: its own session and group, dies with the supervisor.
     ::setsid();
+    if (cgroup_fd >= 0) {
+      ssize_t moved = ::write(cgroup_fd, "0", 1);  // into the job's cgroup, before anything runs
+      (void)moved;
+    }
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     sigset_t none;
@@ -417,7 +436,7 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
     if (stop_sent && !killed && now - *stop_sent >= run.stop_grace && !top_status) {
       std::fprintf(stderr, "carbon-worker: the program did not stop within %s; killing its tree\n",
                    FormatDuration(run.stop_grace).c_str());
-      KillTree(top, &top_status);
+      KillTree(top, &top_status, cgroup.get());
       killed = true;
     }
     if (!stop_sent && now - last_row >= run.report_every) {
@@ -432,12 +451,12 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
         over_memory = "the job's processes use " + std::to_string(rss >> 20) + " MiB of memory, over "
                       "worker.memory_limit " + std::to_string(o.memory_limit >> 20) + " MiB; killed";
         std::fprintf(stderr, "carbon-worker: %s\n", over_memory->c_str());
-        KillTree(top, &top_status);
+        KillTree(top, &top_status, cgroup.get());
       }
     }
   }
   // The top process ended: nothing of the job outlives it.
-  KillTree(top, &top_status);
+  KillTree(top, &top_status, cgroup.get());
   while (out_open) {
     ssize_t r = ::read(out[0], buf, sizeof buf);
     if (r > 0) log.Write(buf, static_cast<size_t>(r));

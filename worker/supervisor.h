@@ -6,9 +6,10 @@
 //
 //  - The tree. The program leads its own session and process group; the
 //    supervisor is its child subreaper (PR_SET_CHILD_SUBREAPER), so a
-//    double-forked grandchild stays in the tree and is waited for here. The
-//    program gets PR_SET_PDEATHSIG SIGKILL: it does not outlive a killed
-//    supervisor.
+//    double-forked grandchild stays in the tree and is waited for here.
+//    Where the system allows it, the program also runs in a cgroup of its
+//    own (worker/job_cgroup.h), killed with the tree. The program gets
+//    PR_SET_PDEATHSIG SIGKILL: it does not outlive a killed supervisor.
 //  - Its environment: the worker's, then run.env, then CARBOND_JOB_ID,
 //    CARBOND_RUN_DIR, CARBOND_ATTEMPT, CARBOND_CHECKPOINT_DIR
 //    (<run_dir>/checkpoints, kept across attempts and pauses), CARBOND_EVENTS

@@ -3,6 +3,7 @@
 // double-fork, exit on their own. Each run's events go to a file and are
 // read back with the protocol's decoder, as carbond reads them.
 #include "worker/supervisor.h"
+#include "worker/job_cgroup.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -184,6 +185,31 @@ TEST(Supervisor, AStubbornTreeIsKilledAfterTheGraceAndTheStopIsWhatWasAsked) {
   EXPECT_EQ(ProcessesWith(tag), 0) << "a process of the job outlived it";
   ASSERT_EQ(r.All<protocol::Interrupted>().size(), 1u);
   EXPECT_TRUE(Exists(d.path + "/carried-energy.json"));  // the cut row's energy is kept
+}
+
+TEST(Supervisor, TheProgramIsInACgroupOfItsOwnWhereOneCanBeMade) {
+  Dir d;
+  std::string why;
+  auto probe = JobCgroup::Make("carbond-probe-" + std::to_string(::getpid()), &why);
+  if (!probe) GTEST_SKIP() << "no cgroup v2 to write here: " << why;
+  probe.reset();
+  const std::string tag = "cg-" + std::to_string(::getpid());
+  // A grandchild that leaves the session and the process group: the cgroup still holds it.
+  auto spec = Command("  command: [sh, -c, 'cat /proc/self/cgroup > cgroup.txt; (setsid sleep 30 " + tag +
+                      " &); touch started; sleep 30']\n  stop_grace: 1s\n");
+  Outcome r = Supervise(spec, Options(d.path), [&] { return Exists(d.path + "/started"); });
+  EXPECT_EQ(r.code, protocol::ExitCode(WorkerExit::kInterrupted));
+  const std::string cg = fakes::ReadAll(d.path + "/cgroup.txt");
+  EXPECT_NE(cg.find("0::"), std::string::npos) << cg;
+  EXPECT_NE(cg.find("/carbond-job-7-1-"), std::string::npos) << cg;
+  EXPECT_EQ(ProcessesWith(tag), 0);
+  // The cgroup is gone with the job.
+  const std::string line = cg.substr(cg.find("0::") + 3, cg.find('\n', cg.find("0::")) - cg.find("0::") - 3);
+  const std::string name = line.substr(line.rfind('/') + 1);
+  std::string left;
+  for (const auto& entry : fs::recursive_directory_iterator("/sys/fs/cgroup", fs::directory_options::skip_permission_denied))
+    if (entry.path().filename() == name) left = entry.path();
+  EXPECT_EQ(left, "") << "the job's cgroup was left behind";
 }
 
 TEST(Supervisor, AnExitAfterTheStopIsTheStopWhateverItsCode) {
