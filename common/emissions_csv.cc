@@ -164,6 +164,39 @@ std::optional<Country> CountryOfZone(const std::string& zone) {
   return std::nullopt;
 }
 
+std::string RegionOfZone(const std::string& zone) {
+  std::string z = zone;
+  for (char& c : z) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  // Canada: Electricity Maps' zone per province or territory.
+  static const std::pair<const char*, const char*> kCanada[] = {
+      {"CA-AB", "alberta"},      {"CA-BC", "british columbia"},          {"CA-MB", "manitoba"},
+      {"CA-NB", "new brunswick"}, {"CA-NL", "newfoundland and labrador"}, {"CA-NS", "nova scotia"},
+      {"CA-NT", "northwest territories"}, {"CA-NU", "nunavut"},         {"CA-ON", "ontario"},
+      {"CA-PE", "prince edward island"},  {"CA-QC", "quebec"},          {"CA-SK", "saskatchewan"},
+      {"CA-YT", "yukon"}};
+  // The United States: the balancing authorities that lie in one state
+  // (a prefix covers a family of them: every US-CAL- one is in California).
+  // One that spans states (PJM, MISO, ISO New England, BPA, SOCO...) has none.
+  static const std::pair<const char*, const char*> kUsa[] = {
+      {"US-CAL-", "california"},   {"US-TEX-", "texas"},           {"US-NY-", "new york"},
+      {"US-FLA-", "florida"},      {"US-HI", "hawaii"},            {"US-AK", "alaska"},
+      {"US-SW-AZPS", "arizona"},   {"US-SW-SRP", "arizona"},       {"US-SW-TEPC", "arizona"},
+      {"US-SW-PNM", "new mexico"}, {"US-NW-PGE", "oregon"},        {"US-NW-SCL", "washington"},
+      {"US-NW-TPWR", "washington"}, {"US-NW-PSEI", "washington"},  {"US-NW-CHPD", "washington"},
+      {"US-NW-DOPD", "washington"}, {"US-NW-GCPD", "washington"},  {"US-NW-NEVP", "nevada"},
+      {"US-CAR-SCEG", "south carolina"}, {"US-CAR-SC", "south carolina"}};
+  auto match = [&z](const char* key) {
+    const std::string k = key;
+    // A full zone id, or a family prefix ending in '-'; "US-CAR-SC" is not "US-CAR-SCEG".
+    return k.back() == '-' ? z.rfind(k, 0) == 0 : (z == k || z.rfind(k + "-", 0) == 0);
+  };
+  for (const auto& [key, name] : kCanada)
+    if (match(key)) return name;
+  for (const auto& [key, name] : kUsa)
+    if (match(key)) return name;
+  return "";
+}
+
 std::string PlatformName() {
   // The machine does not change under a running process: worked out once.
   static const std::string name = [] {
@@ -203,11 +236,13 @@ EmissionsRecord Row(const JobRecord& job, const EpochRecord& e) {
   r.gpu_energy = e.gpu_kwh;
   r.ram_energy = e.ram_kwh;
   r.energy_consumed = e.energy_kwh;
-  r.region = e.zone;
-  if (auto c = CountryOfZone(e.zone)) {
-    r.country_iso_code = c->iso3;
-    r.country_name = c->name;
-  }
+  // CodeCarbon's place: the region only below a country (a US state, a
+  // Canadian province), and a country its dashboard can read even where the
+  // zone names none.
+  r.region = RegionOfZone(e.zone);
+  const Country c = CountryOfZone(e.zone).value_or(kNoCountry);
+  r.country_iso_code = c.iso3;
+  r.country_name = c.name;
   // The worker's machine (the one that trained); this one's name for rows
   // stored before the worker reported it.
   const EpochHost& h = e.host;

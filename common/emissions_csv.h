@@ -71,6 +71,19 @@ struct Country {
   std::string iso3, name;
 };
 std::optional<Country> CountryOfZone(const std::string& zone);
+// What a row says where no country is known (a zone that names none, a
+// standalone run at --gco2-per-kwh without --country): the world, as the
+// World Bank codes it. CodeCarbon's dashboard upper-cases country_iso_code,
+// so an empty cell (NaN to pandas) would break its regional panel.
+inline const Country kNoCountry{"WLD", "World"};
+
+// CodeCarbon's `region` of a grid zone: set only below the country, as
+// CodeCarbon names regions in its own tables (usa_emissions.json,
+// canada_energy_mix.json): a US state for an Electricity Maps zone that lies
+// in one ("US-CAL-CISO" -> "california", "US-TEX-ERCO" -> "texas"), a Canadian
+// province ("CA-ON" -> "ontario"). Empty for a country-level zone ("GB",
+// "DE-LU") and for one that spans states ("US-MIDA-PJM").
+std::string RegionOfZone(const std::string& zone);
 
 // This machine as Python's platform.platform() names it
 // ("Linux-6.1.0-18-amd64-x86_64-with-glibc2.36"), CodeCarbon's `os`.

@@ -64,28 +64,36 @@ carbon::StatusOr<carbon::energy::GridReading> FallbackIntensity(std::optional<do
                                                                 const std::string& country,
                                                                 std::string* country_name) {
   carbon::energy::GridReading r;
+  const std::string mix = DefaultCodecarbonFile("global_energy_mix.json");
+  const std::string per_source = DefaultCodecarbonFile("carbon_intensity_per_source.json");
+  auto mix_text = carbon::energy::ReadFile(mix), per_source_text = carbon::energy::ReadFile(per_source);
+  std::optional<carbon::energy::CountryIntensities> table;
+  if (mix_text && per_source_text) {
+    auto parsed = carbon::energy::CountryIntensities::Parse(*mix_text, *per_source_text);
+    if (!parsed.ok()) return parsed.status();
+    table = std::move(parsed).value();
+  }
+  // The country is named in the rows whenever it is given, at a fixed intensity too.
+  if (!country.empty()) {
+    if (!table)
+      return carbon::NotFound("CodeCarbon's global_energy_mix.json and carbon_intensity_per_source.json are not "
+                              "installed beside carbon-worker (share/carbond/codecarbon); pass --gco2-per-kwh "
+                              "without --country");
+    if (!table->CountryName(country))
+      return carbon::InvalidArgument("--country '" + country + "' is not in CodeCarbon's global_energy_mix.json; "
+                                     "use an ISO 3166 alpha-3 code such as GBR, DEU, FRA, USA");
+    *country_name = *table->CountryName(country);
+  }
   if (fixed) {
     r.gco2_per_kwh = *fixed;
     r.source = "fixed";
     return r;
   }
-  const std::string mix = DefaultCodecarbonFile("global_energy_mix.json");
-  const std::string per_source = DefaultCodecarbonFile("carbon_intensity_per_source.json");
-  auto mix_text = carbon::energy::ReadFile(mix), per_source_text = carbon::energy::ReadFile(per_source);
-  if ((!mix_text || !per_source_text) && country.empty()) {
+  if (!table) {
     r.gco2_per_kwh = 475;  // CodeCarbon's world average, its own fallback
     r.source = "codecarbon:world";
     return r;
   }
-  if (!mix_text || !per_source_text)
-    return carbon::NotFound("CodeCarbon's global_energy_mix.json and carbon_intensity_per_source.json are not "
-                            "installed beside carbon-worker (share/carbond/codecarbon); pass --gco2-per-kwh");
-  auto table = carbon::energy::CountryIntensities::Parse(*mix_text, *per_source_text);
-  if (!table.ok()) return table.status();
-  if (!country.empty() && !table->CountryName(country))
-    return carbon::InvalidArgument("--country '" + country + "' is not in CodeCarbon's global_energy_mix.json; "
-                                   "use an ISO 3166 alpha-3 code such as GBR, DEU, FRA, USA");
-  if (!country.empty()) *country_name = *table->CountryName(country);
   r.gco2_per_kwh = country.empty() ? table->world_average_g() : table->GramsPerKwh(country);
   r.source = country.empty() ? "codecarbon:world" : "codecarbon:" + country;
   r.zone = country;
@@ -122,9 +130,12 @@ class StandaloneEmissions {
     std::vector<carbon::EmissionsRecord> rows = carbon::EmissionsRows(job_, epochs_);
     std::optional<carbon::EmissionsRecord> total;
     if (with_total && !epochs_.empty()) total = carbon::EmissionsTotal(job_, epochs_);
-    auto place = [this](carbon::EmissionsRecord& r) {  // CodeCarbon's offline mode names the country it charged at
-      r.country_iso_code = country_;
-      r.country_name = country_name_;
+    // CodeCarbon's offline mode names the country it charged at; with none
+    // given, what its dashboard reads (carbon::kNoCountry).
+    auto place = [this](carbon::EmissionsRecord& r) {
+      r.country_iso_code = country_.empty() ? carbon::kNoCountry.iso3 : country_;
+      r.country_name = country_.empty() ? carbon::kNoCountry.name : country_name_;
+      r.region.clear();  // a country, never below one
     };
     for (auto& r : rows) place(r);
     if (total) place(*total);

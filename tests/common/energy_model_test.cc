@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -220,6 +222,42 @@ TEST(EmissionsCsv, TheCountryComesFromTheZone) {
   for (const char* none : {"", "mock", "XX", "ZZZ", "EU-WEST", "-GB", "GBRX"}) EXPECT_FALSE(CountryOfZone(none)) << none;
 }
 
+// region as CodeCarbon fills it (issue 38): only below the country, with the
+// names of its own tables (usa_emissions.json, canada_energy_mix.json);
+// empty for a country-level zone. Every zone of the recorded Electricity Maps
+// traces is here.
+TEST(EmissionsCsv, TheRegionIsSetOnlyBelowTheCountryAsCodeCarbonNamesIt) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"GB", ""}, {"DE-LU", ""}, {"AU-NSW", ""}, {"FR", ""}, {"GBR", ""}, {"JP-TK", ""}, {"mock", ""},
+      {"US-MIDA-PJM", ""}, {"US-MIDW-MISO", ""}, {"US-NE-ISNE", ""}, {"US-NW-BPAT", ""}, {"US-SE-SOCO", ""},
+      {"US-CAL-CISO", "california"}, {"US-CAL-LDWP", "california"}, {"us-cal-ciso", "california"},
+      {"US-TEX-ERCO", "texas"}, {"US-NY-NYIS", "new york"}, {"US-FLA-FPL", "florida"}, {"US-HI-OA", "hawaii"},
+      {"US-SW-AZPS", "arizona"}, {"US-NW-SCL", "washington"}, {"US-CAR-SC", "south carolina"},
+      {"US-CAR-SCEG", "south carolina"}, {"US-CAR-DUK", ""}, {"US-SW-SRPX", ""},
+      {"CA-ON", "ontario"}, {"CA-QC", "quebec"}, {"CA-BC", "british columbia"}, {"CA-NL-NF", "newfoundland and labrador"},
+      {"CA", ""}};
+  for (const auto& [zone, region] : cases) EXPECT_EQ(RegionOfZone(zone), region) << zone;
+  // Rows: the country from the zone, the region below it, and a country the
+  // dashboard can upper-case where the zone names none.
+  JobRecord job;
+  job.id = 1;
+  job.name = "r";
+  EpochRecord e;
+  e.epoch = 1;
+  e.energy_kwh = e.cpu_kwh = 0.001;
+  e.energy_s = 10;
+  for (const auto& [zone, iso, name, region] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"GB", "GBR", "United Kingdom", ""}, {"US-CAL-CISO", "USA", "United States", "california"},
+           {"CA-ON", "CAN", "Canada", "ontario"}, {"mock", "WLD", "World", ""}, {"", "WLD", "World", ""}}) {
+    e.zone = zone;
+    const EmissionsRecord r = EmissionsRows(job, {e})[0];
+    EXPECT_EQ(r.country_iso_code, iso) << zone;
+    EXPECT_EQ(r.country_name, name) << zone;
+    EXPECT_EQ(r.region, region) << zone;
+  }
+}
+
 TEST(EmissionsCsv, RowsCarryTheMachineAndItsLoad) {
   JobRecord job;
   job.id = 3;
@@ -246,7 +284,7 @@ TEST(EmissionsCsv, RowsCarryTheMachineAndItsLoad) {
   const auto rows = EmissionsRows(job, epochs);
   ASSERT_EQ(rows.size(), 2u);
   const std::string csv = EmissionsCsvRow(rows[0]);
-  EXPECT_NE(csv.find(",Germany,DEU,DE-LU,,,Linux-6.8.0-x86_64-with-glibc2.39,,,32,AMD EPYC 7513 32-Core Processor,1,"
+  EXPECT_NE(csv.find(",Germany,DEU,,,,Linux-6.8.0-x86_64-with-glibc2.39,,,32,AMD EPYC 7513 32-Core Processor,1,"
                      "1 x NVIDIA H100 80GB HBM3,,,125.7,machine,100.0,0.0,20.0,25.0,N,"),
             std::string::npos)
       << csv;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -476,8 +477,9 @@ TEST(WorkerBinary, AStandaloneRunLeavesCodeCarbonsEmissionsFiles) {
   const std::string job = WriteJob(dir, "alone", "epochs: 2, threads: 1");
   for (const std::vector<std::string>& flags :
        {std::vector<std::string>{"--gco2-per-kwh", "200", "--measure-power-secs", "0"},
-        std::vector<std::string>{"--country", "FRA", "--measure-power-secs", "0"}}) {
-    const std::string run = dir / ("run-" + flags[0].substr(2));
+        std::vector<std::string>{"--country", "FRA", "--measure-power-secs", "0"},
+        std::vector<std::string>{"--gco2-per-kwh", "200", "--country", "DEU", "--measure-power-secs", "0"}}) {
+    const std::string run = dir / ("run-" + flags[0].substr(2) + std::to_string(flags.size()));
     WorkerRun r = RunWorker(job, run, nullptr, 0, flags);
     ASSERT_EQ(r.exit_code, 0);
     auto rows = ReadCsv(run + "/emissions.csv");
@@ -498,6 +500,16 @@ TEST(WorkerBinary, AStandaloneRunLeavesCodeCarbonsEmissionsFiles) {
         EXPECT_EQ(rows[i][col("country_name")], "France");
         EXPECT_GT(co2, 0);
       }
+      // A fixed intensity names the country given with it, and else what
+      // CodeCarbon's dashboard can read (issue 38): never an empty cell.
+      if (flags.size() == 6) {
+        EXPECT_EQ(rows[i][col("country_iso_code")], "DEU");
+        EXPECT_EQ(rows[i][col("country_name")], "Germany");
+      } else if (flags[0] == "--gco2-per-kwh") {
+        EXPECT_EQ(rows[i][col("country_iso_code")], "WLD");
+        EXPECT_EQ(rows[i][col("country_name")], "World");
+      }
+      EXPECT_EQ(rows[i][col("region")], "");  // a country, never below one
       kg += co2;
       kwh += e;
     }
@@ -510,6 +522,19 @@ TEST(WorkerBinary, AStandaloneRunLeavesCodeCarbonsEmissionsFiles) {
     json j = json::parse(std::ifstream(run + "/emissions.json"));
     ASSERT_EQ(j.size(), 2u);
     EXPECT_EQ(json::parse(std::ifstream(run + "/emissions-total.json"))[0]["project_name"], "alone");
+    // CodeCarbon's dashboard code path (pandas, the regional panel's upper()) reads the file.
+    std::string out;
+    const std::string cmd = std::string("/usr/bin/python3 ") + CARBON_SOURCE_DIR +
+                            "/tests/tools/carbonboard_summary.py " + run + "/emissions.csv 2>&1";
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+      EXPECT_EQ(::pclose(p), 0) << out;
+    }
+    auto board = json::parse(out, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(board.is_object() && board.contains("alone")) << out;
+    EXPECT_EQ(board["alone"]["country_iso_code"],
+              flags.size() == 6 ? "DEU" : flags[0] == "--country" ? "FRA" : "WLD");
   }
 }
 
