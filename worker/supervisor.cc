@@ -32,6 +32,7 @@ extern char** environ;
 namespace carbon::worker {
 namespace {
 
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using protocol::WorkerExit;
 
@@ -39,6 +40,7 @@ using protocol::WorkerExit;
 struct CommandState {
   int64_t rows = 0;    // epoch rows sent so far, over the whole job
   int64_t starts = 0;  // times the program was started
+  std::vector<std::string> checkpoints;  // reported files in the checkpoint dir, oldest first
 };
 
 CommandState LoadState(const std::string& file) {
@@ -49,6 +51,9 @@ CommandState LoadState(const std::string& file) {
   if (!j.is_object()) return s;
   s.rows = j.value("rows", int64_t{0});
   s.starts = j.value("starts", int64_t{0});
+  if (j.contains("checkpoints") && j["checkpoints"].is_array())
+    for (const auto& c : j["checkpoints"])
+      if (c.is_string()) s.checkpoints.push_back(c.get<std::string>());
   return s;
 }
 
@@ -64,7 +69,7 @@ void SaveJson(const std::string& file, const nlohmann::json& j) {
 }
 
 void SaveState(const std::string& file, const CommandState& s) {
-  SaveJson(file, {{"rows", s.rows}, {"starts", s.starts}});
+  SaveJson(file, {{"rows", s.rows}, {"starts", s.starts}, {"checkpoints", s.checkpoints}});
 }
 
 std::optional<energy::CarriedEnergy> LoadCarried(const std::string& file) {
@@ -384,6 +389,24 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
     last_row = now;
     peak_rss = 0;
   };
+  // checkpoint.keep: of the files the program reported inside the
+  // checkpoint folder, the newest `keep` stay; older ones are removed.
+  auto KeepCheckpoints = [&](const std::string& told) {
+    std::error_code fs_ec;
+    fs::path p = fs::weakly_canonical(fs::path(told).is_absolute() ? fs::path(told) : fs::path(workdir) / told,
+                                      fs_ec);
+    const fs::path dir = fs::weakly_canonical(checkpoint_dir, fs_ec);
+    const std::string ps = p.string(), ds = dir.string() + "/";
+    if (ps.rfind(ds, 0) != 0) return;  // not in the checkpoint folder: the program's own business
+    auto& list = state.checkpoints;
+    list.erase(std::remove(list.begin(), list.end(), ps), list.end());
+    list.push_back(ps);
+    while (static_cast<int64_t>(list.size()) > spec.checkpoint.keep) {
+      fs::remove(list.front(), fs_ec);
+      list.erase(list.begin());
+    }
+    SaveState(state_file, state);
+  };
   auto read_events = [&]() {
     Status st = follower.Poll([&](StatusOr<protocol::Event> event, std::string_view line) {
       if (!event.ok()) {
@@ -397,6 +420,7 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
       } else if (auto* cp = std::get_if<protocol::Checkpoint>(&*event)) {
         checkpointed = true;
         events.Send(*cp);
+        KeepCheckpoints(cp->path);
       } else if (auto* pr = std::get_if<protocol::Progress>(&*event)) {
         events.Send(*pr);
       } else {

@@ -24,7 +24,9 @@
 //    one, an interval row. Rows are numbered from 1 over the whole job (the
 //    program's epoch number where it is higher), kept in
 //    <run_dir>/command-state.json. `checkpoint` and `progress` lines are
-//    passed on; other events are carbond's own and are ignored.
+//    passed on; other events are carbond's own and are ignored. Of the
+//    checkpoint files the program reports inside CARBOND_CHECKPOINT_DIR, the
+//    newest checkpoint.keep stay and older ones are removed.
 //  - Stopping. On SIGTERM or SIGINT (carbond's stop) the supervisor sends
 //    run.stop_signal to the program's top process, and after run.stop_grace
 //    SIGKILL to every process of the tree. Whatever the program's exit code

@@ -154,6 +154,25 @@ TEST(Supervisor, ReportedEpochsBecomeRowsWithTheirMetricsAndTheTreesEnergy) {
   EXPECT_TRUE(fs::is_directory(d.path + "/checkpoints"));
 }
 
+TEST(Supervisor, CheckpointKeepRemovesTheOldestReportedCheckpoints) {
+  Dir d;
+  // Four checkpoints reported in the folder, one outside it; keep 2.
+  auto spec = ParseJobSpec(
+      "name: keep\ncheckpoint: {keep: 2}\nrun:\n  command: [sh, -c, 'for i in 1 2 3 4; do "
+      "f=$CARBOND_CHECKPOINT_DIR/ck-$i.pt; echo x > $f; echo \"{\\\"v\\\":1,\\\"event\\\":\\\"checkpoint\\\","
+      "\\\"epoch\\\":$i,\\\"path\\\":\\\"$f\\\"}\" >> $CARBOND_EVENTS; sleep 0.15; done; echo y > mine.pt; "
+      "echo \"{\\\"v\\\":1,\\\"event\\\":\\\"checkpoint\\\",\\\"path\\\":\\\"mine.pt\\\"}\" >> $CARBOND_EVENTS; "
+      "sleep 0.15']\n",
+      "job.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().message();
+  Outcome r = Supervise(*spec, Options(d.path));
+  ASSERT_EQ(r.code, protocol::ExitCode(WorkerExit::kOk));
+  EXPECT_EQ(r.All<protocol::Checkpoint>().size(), 5u);
+  for (int i : {1, 2}) EXPECT_FALSE(Exists(d.path + "/checkpoints/ck-" + std::to_string(i) + ".pt")) << i;
+  for (int i : {3, 4}) EXPECT_TRUE(Exists(d.path + "/checkpoints/ck-" + std::to_string(i) + ".pt")) << i;
+  EXPECT_TRUE(Exists(d.path + "/mine.pt"));  // outside the checkpoint folder: left alone
+}
+
 TEST(Supervisor, AProgramThatReportsNothingGetsARowEveryReportEveryAndOneForTheRest) {
   Dir d;
   auto spec = Command("  command: [sleep, '2.6']\n  report_every: 1s\n");
