@@ -1,6 +1,13 @@
 // carbonctl: the command-line client of carbond.
 // Exit codes: 0 ok, 1 refused by the daemon, 2 usage or validation error,
 // 3 daemon unreachable.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -34,11 +41,30 @@ using nlohmann::json;
 
 constexpr int kOk = 0, kRefused = 1, kUsage = 2, kUnreachable = 3;
 
+// What to do about a socket that refused us: EACCES means carbond runs and
+// this user is not in its socket's group; anything else (no socket, nobody
+// listening) means it is not running there.
+std::string ConnectHint(const std::string& socket) {
+  struct stat st {};
+  if (::stat(socket.c_str(), &st) == 0 && ::access(socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+    std::string group = std::to_string(st.st_gid), user = std::to_string(::geteuid());
+    if (const struct group* g = ::getgrgid(st.st_gid)) group = g->gr_name;
+    if (const struct passwd* pw = ::getpwuid(::geteuid())) user = pw->pw_name;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return "hint: carbond is running, but " + socket + " (mode " + mode + ", group " + group + ") is not open to " +
+           user + ": only members of group " + group + " may use it. An administrator adds you with\n"
+           "  sudo usermod -aG " + group + " " + user + "\n"
+           "then log out and in again (or run `newgrp " + group + "`) so that the new group applies. "
+           "Or run a carbond of your own: `carbond` with no --config (personal mode, README).\n";
+  }
+  return "hint: start the daemon (sudo systemctl start carbond, or run carbond --socket " + socket +
+         "), or point --socket / CARBOND_SOCKET at it\n";
+}
+
 int Fail(const Status& st, const std::string& socket) {
   if (st.code() == StatusCode::kUnavailable && st.message().rfind("cannot connect", 0) == 0) {
-    std::cerr << "carbonctl: " << st.message() << "\n"
-              << "hint: start the daemon (sudo systemctl start carbond, or run carbond "
-                 "--socket " << socket << "), or point --socket / CARBOND_SOCKET at it\n";
+    std::cerr << "carbonctl: " << st.message() << "\n" << ConnectHint(socket);
     return kUnreachable;
   }
   if (st.code() == StatusCode::kUnavailable) {

@@ -393,6 +393,39 @@ TEST(Daemon, SocketIsMode0660) {
   EXPECT_EQ(s.st_mode & 0777, 0660u);
 }
 
+// The three ways a connect fails say three things (issue 39): EACCES means
+// carbond runs and the user is not in its socket's group; ENOENT and
+// ECONNREFUSED mean it does not run there.
+TEST(Daemon, APermissionDeniedSocketSaysWhichGroupToJoinNotToStartTheDaemon) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run carbonctl as another user";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  DaemonProcess d(dir, FAKE_WORKER_BIN);
+  ASSERT_TRUE(d.Start()) << d.Log();
+  auto r = fakes::RunCommand({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CARBONCTL_BIN,
+                              "--socket", d.socket(), "list"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("carbond is running"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sudo usermod -aG root nobody"), std::string::npos) << r.err;  // the socket's group here
+  EXPECT_NE(r.err.find("log out and in again"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("start the daemon"), std::string::npos) << r.err;
+  // Nobody listening on a socket file (a carbond that died): the start hint.
+  const std::string stale = dir / "stale.sock";
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", stale.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::close(fd);
+  }
+  auto refused = fakes::RunCommand({CARBONCTL_BIN, "--socket", stale, "list"});
+  EXPECT_EQ(refused.exit_code, 3);
+  EXPECT_NE(refused.err.find("Connection refused"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("hint: start the daemon"), std::string::npos) << refused.err;
+}
+
 TEST(Daemon, UnreachableDaemonExits3WithHint) {
   TempDir dir;
   auto r = fakes::RunCommand({CARBONCTL_BIN, "--socket", dir / "none.sock", "list"});
