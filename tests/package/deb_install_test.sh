@@ -9,7 +9,9 @@
 # installs systemd and upgrades to the second package while the jobs wait
 # (the systemd-sysusers/tmpfiles path; systemd-analyze verify on the unit);
 # restarts carbond, which keeps the jobs and the current schema; removes
-# (configuration and state kept) and purges (both gone).
+# (configuration and state kept) and purges (both gone). Then, in a second
+# copy of the chroot without /proc (an image build), installs systemd and the
+# package in one transaction: it must configure.
 #
 # usage: deb_install_test.sh BUILD_DIR SOURCE_DIR
 # Exit 77 (skipped, with the reason) when not root or when debootstrap cannot
@@ -130,7 +132,9 @@ for f in /lib/systemd/system/carbond.service /usr/lib/sysusers.d/carbond.conf /u
   /usr/share/man/man1/carbond.1.gz /usr/share/man/man1/carbonctl.1.gz /usr/share/man/man1/carbon-worker.1.gz \
   /usr/share/bash-completion/completions/carbonctl /usr/share/doc/carbond/copyright \
   /usr/share/doc/carbond/changelog.gz /usr/share/carbond/examples/jobs/fashion-mnist-carbon-aware.yaml \
-  /usr/share/carbond/codecarbon/cpu_power.csv /usr/bin/carbond /usr/bin/carbonctl /usr/bin/carbon-worker; do
+  /usr/share/carbond/codecarbon/cpu_power.csv /usr/bin/carbond /usr/bin/carbonctl /usr/bin/carbon-worker \
+  /usr/lib/python3/dist-packages/carbond/__init__.py /usr/lib/systemd/user/carbond.service \
+  /usr/share/doc/carbond/examples/pytorch/train_fashion_mnist.py /usr/share/carbond/examples/jobs/pytorch-script.yaml; do
   in_root test -s "$f" || fail "$f is missing or empty"
 done
 in_root test -L /etc/systemd/system/multi-user.target.wants/carbond.service ||
@@ -234,4 +238,31 @@ apt_get purge carbond
 for d in /etc/carbond /var/lib/carbond; do in_root test ! -e "$d" || fail "purge left $d"; done
 in_root test ! -e /etc/systemd/system/multi-user.target.wants/carbond.service || fail "purge left the unit enabled"
 ok "purge: /etc/carbond and /var/lib/carbond gone, the unit forgotten"
+
+# --- an image build: systemd and the package in one transaction, in a root
+# without /proc (debootstrap and mmdebstrap roots, some CI chroots), where
+# systemd-tmpfiles refuses to run: the package still configures, with its
+# user and folders (issue 39).
+noproc=$tmp/noproc
+echo "copying the chroot again, without /proc"
+cp -a "$base" "$noproc"
+cp /etc/resolv.conf "$noproc/etc/resolv.conf" 2>/dev/null || true
+for m in dev var/cache/apt/archives; do mkdir -p "$noproc/$m"; done
+mount --bind /dev "$noproc/dev" && mounted+=("$noproc/dev")
+mount --bind "$cache/archives" "$noproc/var/cache/apt/archives" && mounted+=("$noproc/var/cache/apt/archives")
+cp "$deb1" "$noproc/tmp/"
+in_noproc() { chroot "$noproc" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+in_noproc test ! -e /proc/self || fail "the second chroot should have no /proc"
+in_noproc env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
+  update > "$tmp/apt-noproc.log" 2>&1 || { tail -30 "$tmp/apt-noproc.log"; fail "apt-get update without /proc"; }
+in_noproc env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 -o APT::Keep-Downloaded-Packages=true \
+  install --no-install-recommends systemd "/tmp/$(basename "$deb1")" >> "$tmp/apt-noproc.log" 2>&1 ||
+  { tail -30 "$tmp/apt-noproc.log"; fail "apt-get install systemd and the package in one transaction without /proc"; }
+in_noproc dpkg-query -W -f='${Status}\n' carbond | grep -q '^install ok installed$' ||
+  fail "carbond is not configured: $(in_noproc dpkg-query -W -f='${Status}' carbond)"
+in_noproc test -x /usr/bin/systemd-tmpfiles || fail "systemd was not installed in the same transaction"
+in_noproc getent passwd carbond >/dev/null || fail "no user carbond without /proc"
+got=$(in_noproc stat -c '%a %U:%G' /var/lib/carbond) || fail "/var/lib/carbond is missing without /proc"
+[[ $got == "750 carbond:carbond" ]] || fail "/var/lib/carbond is '$got' without /proc"
+ok "systemd and the package in one transaction without /proc: configured, user and folders made"
 echo "$pass passed, 0 failed"
