@@ -1,5 +1,7 @@
 #include "common/compare.h"
 
+#include "common/units.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -75,12 +77,13 @@ std::vector<CompareRow> CompareRuns(const RunSummary& b, const RunSummary& c) {
 
 std::string FormatCompareValue(std::optional<double> v, const std::string& unit, bool sign) {
   if (!v) return "-";
+  // Energy and CO2 in the unit that suits them (common/units.h).
+  if (unit == "kWh") return FormatEnergy(*v, sign);
+  if (unit == "kg") return FormatCo2(*v, sign);
   char buf[64];
-  const double a = std::fabs(*v);
   const char* fmt = sign ? "%+.4g" : "%.4g";
   if (unit == "s" || unit == "g/kWh" || unit == "MB") fmt = sign ? "%+.1f" : "%.1f";
   if (unit == "%") fmt = sign ? "%+.2f" : "%.2f";
-  if ((unit == "kg" || unit == "kWh") && a > 0 && a < 1e-3) fmt = sign ? "%+.3e" : "%.3e";
   std::snprintf(buf, sizeof buf, fmt, *v);
   return buf;
 }
@@ -100,7 +103,8 @@ std::string FormatComparison(const RunSummary& b, const RunSummary& c, const std
                 "change");
   out += line;
   for (const CompareRow& r : rows) {
-    const std::string label = r.label + " (" + r.unit + ")";
+    // Energy and CO2 carry their unit in each cell.
+    const std::string label = r.unit == "kWh" || r.unit == "kg" ? r.label : r.label + " (" + r.unit + ")";
     const auto pct = r.pct();
     std::string change = "-";
     if (pct) {

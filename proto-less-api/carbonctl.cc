@@ -29,6 +29,7 @@
 #include "proto-less-api/api.h"
 #include "proto-less-api/client.h"
 #include "proto-less-api/intensity_chart.h"
+#include "common/units.h"
 #include "proto-less-api/report.h"
 #include "proto-less-api/watch.h"
 
@@ -118,15 +119,8 @@ std::string SavingsLines(const json& savings) {
                   savings.value("place_saving_pct", 0.0));
     out += line;
   }
-  if (savings["saving_kg"].is_number()) {
-    char kg[64];
-    double v = savings["saving_kg"].get<double>();
-    if (std::abs(v) >= 0.1)
-      std::snprintf(kg, sizeof kg, " (%.3f kg CO2 saved)", v);
-    else
-      std::snprintf(kg, sizeof kg, " (%.4g g CO2 saved)", v * 1000);
-    out += kg;
-  }
+  if (savings["saving_kg"].is_number())
+    out += " (" + carbon::FormatCo2(savings["saving_kg"].get<double>()) + " CO2 saved)";
   out += "\n";
   if (!savings.value("note", std::string()).empty())
     out += "                 (" + savings.value("note", std::string()) + ")\n";

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/time_util.h"
+#include "common/units.h"
 
 namespace carbon::report {
 namespace {
@@ -227,14 +228,16 @@ Table ComparisonTable(const RunSummary& b, const RunSummary& c) {
           {}};
   for (const CompareRow& row : CompareRuns(b, c)) {
     auto pct = row.pct();
-    t.rows.push_back({row.label + " (" + row.unit + ")", FormatCompareValue(row.baseline, row.unit), FormatCompareValue(row.candidate, row.unit),
+    const bool own_unit = row.unit == "kWh" || row.unit == "kg";  // each cell carries it (common/units.h)
+    t.rows.push_back({own_unit ? row.label : row.label + " (" + row.unit + ")", FormatCompareValue(row.baseline, row.unit),
+                      FormatCompareValue(row.candidate, row.unit),
                       FormatCompareValue(row.diff(), row.unit), pct ? Fmt("%+.1f%%", *pct) : "-"});
   }
   return t;
 }
 
 Table EpochTable(const Run& r) {
-  Table t{{"epoch", "train loss", "test loss", "accuracy", "wall s", "peak MB", "added MB", "energy Wh", "g CO2", "g/kWh",
+  Table t{{"epoch", "train loss", "test loss", "accuracy", "wall s", "peak MB", "added MB", "energy", "CO2", "g/kWh",
            "intensity source"},
           {}};
   for (const auto& e : r.detail.epochs)
@@ -243,7 +246,7 @@ Table EpochTable(const Run& r) {
                       Fmt("%.1f", static_cast<double>(e.peak_memory_bytes) / (1024.0 * 1024.0)),
                       e.memory_added_bytes ? Fmt("%.1f", static_cast<double>(*e.memory_added_bytes) / (1024.0 * 1024.0))
                                            : "-",
-                      Fmt("%.4g", e.energy_kwh * 1000), e.kg_co2 ? Fmt("%.4g", *e.kg_co2 * 1000) : "-",
+                      FormatEnergy(e.energy_kwh), e.kg_co2 ? FormatCo2(*e.kg_co2) : "-",
                       e.gco2_per_kwh ? Fmt("%.1f", *e.gco2_per_kwh) : "-", e.intensity_source});
   return t;
 }
@@ -299,7 +302,7 @@ std::string SavingsSentence(const nlohmann::json& s) {
                     Fmt("%.0f", s.value("counterfactual_mean_gco2_per_kwh", 0.0)) + " gCO2/kWh instead of " +
                     Fmt("%.0f", s.value("run_mean_gco2_per_kwh", 0.0)) + ": waiting saved " +
                     Fmt("%.1f", s.value("saving_pct", 0.0)) + "% of its emissions";
-  if (s["saving_kg"].is_number()) out += " (" + Fmt("%.4g", s["saving_kg"].get<double>() * 1000) + " g CO2)";
+  if (s["saving_kg"].is_number()) out += " (" + FormatCo2(s["saving_kg"].get<double>()) + " CO2)";
   return out + ".";
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/browser.h"
+#include "common/units.h"
 #include "tests/support/daemon_process.h"
 
 namespace carbon {
@@ -72,7 +73,7 @@ TEST(Dashboard, ChromiumSeesAJobAppearRunAndFinishWithoutReload) {
   bool epochs_live = b.WaitFor(live + " && " + live + ".querySelectorAll('path.series').length >= 2", seconds(120));
   std::string shot_running = b.Screenshot();
   ASSERT_TRUE(epochs_live) << b.ConsoleText() << d.Log();
-  EXPECT_NE(b.Eval(live + ".textContent").get<std::string>().find(" Wh"), std::string::npos);
+  EXPECT_NE(b.Eval(live + ".textContent").get<std::string>().find("Wh"), std::string::npos);  // mWh, Wh or kWh
   ASSERT_TRUE(b.WaitFor(row + ".querySelector('.state').textContent === 'succeeded'", seconds(180)))
       << b.Eval(row + ".textContent").dump() << d.Log();
   EXPECT_EQ(b.Eval("document.querySelectorAll('#running .job-live').length").get<int>(), 0);
@@ -82,6 +83,25 @@ TEST(Dashboard, ChromiumSeesAJobAppearRunAndFinishWithoutReload) {
   // Every day has its bar; today's CO2 bar now has a height.
   EXPECT_GE(b.Eval("[...document.querySelectorAll('#totals-chart rect.bar0')]"
                    ".filter(r => +r.getAttribute('height') > 0).length").get<int>(), 1);
+
+  // Numbers people read (issue 39): energy and CO2 in the unit that suits
+  // them, three significant figures, the same as carbonctl and the report
+  // (common/units.h), in the totals and every day's and week's row.
+  for (double kwh : {0.0, 4.4e-6, 4.4e-7, 0.0123, 0.9996, 2.5, 12345.6, -1.008e-6}) {
+    const std::string v = json(kwh).dump();
+    EXPECT_EQ(b.Eval("window.carbondDashboard.fmtEnergy(" + v + ")").get<std::string>(), FormatEnergy(kwh)) << kwh;
+    EXPECT_EQ(b.Eval("window.carbondDashboard.fmtCo2(" + v + ")").get<std::string>(), FormatCo2(kwh)) << kwh;
+  }
+  const std::string cells = b.Eval("[...document.querySelectorAll('#days td.num, #weeks td.num')]"
+                                   ".map(td => td.textContent).join('|')").get<std::string>();
+  EXPECT_EQ(cells.find("e-"), std::string::npos) << cells;
+  EXPECT_EQ(cells.find("0.0000"), std::string::npos) << cells;
+  for (const char* cell : {"tot-energy", "tot-co2"}) {
+    const std::string text = b.Eval(std::string("document.getElementById('") + cell + "').textContent").get<std::string>();
+    EXPECT_TRUE(text.find(" mWh") != std::string::npos || text.find(" Wh") != std::string::npos ||
+                text.find(" mg") != std::string::npos || text.find(" g") != std::string::npos)
+        << cell << ": " << text;
+  }
 
   // The same page all along, updated by events only.
   EXPECT_EQ(b.Eval("window.__sameDocument").get<std::string>(), "yes");

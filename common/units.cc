@@ -1,0 +1,59 @@
+#include "common/units.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace carbon {
+namespace {
+
+// Rounds to three significant figures (in a way that 9.996 becomes 10.0).
+double Round3(double v) {
+  if (v == 0 || !std::isfinite(v)) return v;
+  const int exp10 = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  const double scale = std::pow(10.0, 2 - exp10);
+  return std::round(v * scale) / scale;
+}
+
+// `base` in the smallest unit; units[i + 1] is 1000 of units[i].
+std::string Scaled(double base, const char* const units[3], bool sign) {
+  if (!std::isfinite(base)) return "-";
+  const char* plus = sign && base > 0 ? "+" : "";
+  if (base == 0) return std::string("0 ") + units[1];
+  double v = Round3(base);
+  int u = 0;
+  while (u < 2 && std::fabs(v) >= 1000) {
+    v = Round3(v / 1000);
+    ++u;
+  }
+  return plus + ThreeSignificant(v) + " " + units[u];
+}
+
+}  // namespace
+
+std::string ThreeSignificant(double v) {
+  if (!std::isfinite(v)) return "-";
+  if (v == 0) return "0";
+  v = Round3(v);
+  const int exp10 = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  const int decimals = exp10 >= 2 ? 0 : 2 - exp10;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  if (exp10 >= 3) {  // thousands separators in the integer part
+    const size_t start = s[0] == '-' ? 1 : 0;
+    for (int i = static_cast<int>(s.size()) - 3; i > static_cast<int>(start); i -= 3) s.insert(i, ",");
+  }
+  return s;
+}
+
+std::string FormatEnergy(double kwh, bool sign) {
+  static const char* const kUnits[3] = {"mWh", "Wh", "kWh"};
+  return Scaled(kwh * 1e6, kUnits, sign);  // kWh -> mWh
+}
+
+std::string FormatCo2(double kg, bool sign) {
+  static const char* const kUnits[3] = {"mg", "g", "kg"};
+  return Scaled(kg * 1e6, kUnits, sign);  // kg -> mg
+}
+
+}  // namespace carbon
