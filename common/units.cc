@@ -46,6 +46,28 @@ std::string ThreeSignificant(double v) {
   return s;
 }
 
+namespace {
+Unit Pick(double max_base_in_smallest, const char* const units[3]) {
+  double v = Round3(std::fabs(max_base_in_smallest));
+  int u = 0;
+  while (u < 2 && v >= 1000) {
+    v = Round3(v / 1000);
+    ++u;
+  }
+  return Unit{units[u], 1e6 / std::pow(1000.0, u)};
+}
+}  // namespace
+
+Unit EnergyUnit(double max_kwh) {
+  static const char* const kUnits[3] = {"mWh", "Wh", "kWh"};
+  return Pick(max_kwh * 1e6, kUnits);
+}
+
+Unit Co2Unit(double max_kg) {
+  static const char* const kUnits[3] = {"mg", "g", "kg"};
+  return Pick(max_kg * 1e6, kUnits);
+}
+
 std::string FormatEnergy(double kwh, bool sign) {
   static const char* const kUnits[3] = {"mWh", "Wh", "kWh"};
   return Scaled(kwh * 1e6, kUnits, sign);  // kWh -> mWh

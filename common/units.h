@@ -19,6 +19,14 @@ namespace carbon {
 
 std::string FormatEnergy(double kwh, bool sign = false);
 std::string FormatCo2(double kg, bool sign = false);
+// The unit that suits a set of values up to `max` (an axis): its name and
+// what one kWh (or kg) is in it. EnergyUnit(0.002) is {"Wh", 1000}.
+struct Unit {
+  const char* name;
+  double per_base;
+};
+Unit EnergyUnit(double max_kwh);
+Unit Co2Unit(double max_kg);
 // Three significant figures, no exponent ("4.40", "44.0", "440", "4,400", "0.00123").
 std::string ThreeSignificant(double v);
 

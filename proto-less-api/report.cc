@@ -56,7 +56,10 @@ struct Band {
 std::string LineChart(const std::string& title, const std::string& y_label, const std::vector<Line>& lines,
                       const std::vector<Band>& bands, bool x_is_time, const std::string& x_label,
                       bool integer_x = false) {
-  const double W = 760, H = 280, L = 64, R = 16, T = 34, B = 46;
+  // The plot takes H; the legend goes below it, one entry a line, outside
+  // the plot area, so it never hides a series.
+  const double W = 760, H = 280, L = 64, R = 16, T = 34, B = 46, kLegendLine = 16;
+  const double total_h = H + 6 + kLegendLine * static_cast<double>(lines.size() + bands.size());
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   for (const auto& l : lines)
     for (auto [x, y] : l.xy) {
@@ -71,8 +74,9 @@ std::string LineChart(const std::string& title, const std::string& y_label, cons
     x1 = std::max(x1, b.x1);
   }
   std::string svg = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + Fmt("%.0f", W) +
-                    " " + Fmt("%.0f", H) + "\" width=\"" + Fmt("%.0f", W) + "\" height=\"" + Fmt("%.0f", H) +
-                    "\" role=\"img\" aria-label=\"" + Esc(title) + "\">";
+                    " " + Fmt("%.0f", total_h) + "\" width=\"" + Fmt("%.0f", W) + "\" height=\"" +
+                    Fmt("%.0f", total_h) + "\" role=\"img\" aria-label=\"" + Esc(title) + "\" data-plot-bottom=\"" +
+                    Fmt("%.0f", H - B) + "\">";
   svg += "<text x=\"" + Fmt("%.0f", L) + "\" y=\"20\" class=\"title\">" + Esc(title) + "</text>";
   if (x0 > x1) return svg + "<text x=\"80\" y=\"140\">no data</text></svg>";
   if (y0 == y1) {
@@ -111,12 +115,20 @@ std::string LineChart(const std::string& title, const std::string& y_label, cons
          "\" text-anchor=\"middle\">" + Esc(x_label) + "</text>";
   svg += "<text class=\"axis\" transform=\"translate(14," + Fmt("%.0f", (T + H - B) / 2) +
          ") rotate(-90)\" text-anchor=\"middle\">" + Esc(y_label) + "</text>";
-  // The legend: one entry a line at the top right.
-  double legend_y = T + 12;
-  auto legend = [&](const std::string& label, const std::string& color) {
-    svg += "<text class=\"legend\" x=\"" + Fmt("%.0f", W - R - 6) + "\" y=\"" + Fmt("%.0f", legend_y) +
-           "\" text-anchor=\"end\" fill=\"" + color + "\">" + Esc(label) + "</text>";
-    legend_y += 14;
+  // The legend: below the axis label, a swatch and the label a line.
+  double legend_y = H + 6 + kLegendLine - 4;
+  auto legend = [&](const std::string& label, const std::string& color, bool dashed, bool band) {
+    const std::string y = Fmt("%.0f", legend_y - 4);
+    if (band)
+      svg += "<rect class=\"swatch\" x=\"" + Fmt("%.0f", L) + "\" y=\"" + Fmt("%.0f", legend_y - 10) +
+             "\" width=\"22\" height=\"10\" fill=\"" + color + "\" opacity=\"0.35\"/>";
+    else
+      svg += "<line class=\"swatch\" x1=\"" + Fmt("%.0f", L) + "\" y1=\"" + y + "\" x2=\"" + Fmt("%.0f", L + 22) +
+             "\" y2=\"" + y + "\" stroke=\"" + color + "\" stroke-width=\"2\"" +
+             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>";
+    svg += "<text class=\"legend\" x=\"" + Fmt("%.0f", L + 28) + "\" y=\"" + Fmt("%.0f", legend_y) + "\" fill=\"" +
+           color + "\">" + Esc(label) + "</text>";
+    legend_y += kLegendLine;
   };
   for (const auto& l : lines) {
     std::vector<std::string> parts(1);
@@ -136,24 +148,26 @@ std::string LineChart(const std::string& title, const std::string& y_label, cons
     if (l.xy.size() == 1)
       svg += "<circle cx=\"" + Fmt("%.1f", X(l.xy[0].first)) + "\" cy=\"" + Fmt("%.1f", Y(l.xy[0].second)) +
              "\" r=\"3\" fill=\"" + l.color + "\"/>";
-    legend(l.label, l.color);
+    legend(l.label, l.color, l.dashed, /*band=*/false);
   }
-  for (const auto& b : bands) legend(b.label, b.color);
+  for (const auto& b : bands) legend(b.label, b.color, false, /*band=*/true);
   return svg + "</svg>";
 }
 
 // Grouped bars: one group per category (epoch), one bar per run.
 std::string BarChart(const std::string& title, const std::string& y_label, const std::vector<std::string>& groups,
                      const std::vector<std::pair<std::string, std::vector<double>>>& runs) {
-  const double W = 760, H = 260, L = 64, R = 16, T = 34, B = 40;
+  const double W = 760, H = 260, L = 64, R = 16, T = 34, B = 40, kLegendLine = 16;
+  const double total_h = H + 6 + kLegendLine * static_cast<double>(runs.size());  // the legend below the plot
   double y1 = 0;
   for (const auto& r : runs)
     for (double v : r.second) y1 = std::max(y1, v);
   if (y1 <= 0) y1 = 1;
   y1 *= 1.1;
   std::string svg = "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + Fmt("%.0f", W) +
-                    " " + Fmt("%.0f", H) + "\" width=\"" + Fmt("%.0f", W) + "\" height=\"" + Fmt("%.0f", H) +
-                    "\" role=\"img\" aria-label=\"" + Esc(title) + "\">";
+                    " " + Fmt("%.0f", total_h) + "\" width=\"" + Fmt("%.0f", W) + "\" height=\"" +
+                    Fmt("%.0f", total_h) + "\" role=\"img\" aria-label=\"" + Esc(title) + "\" data-plot-bottom=\"" +
+                    Fmt("%.0f", H - B) + "\">";
   svg += "<text x=\"" + Fmt("%.0f", L) + "\" y=\"20\" class=\"title\">" + Esc(title) + "</text>";
   svg += "<line x1=\"" + Fmt("%.0f", L) + "\" y1=\"" + Fmt("%.0f", H - B) + "\" x2=\"" + Fmt("%.0f", W - R) +
          "\" y2=\"" + Fmt("%.0f", H - B) + "\" stroke=\"#444\"/>";
@@ -163,7 +177,7 @@ std::string BarChart(const std::string& title, const std::string& y_label, const
     const double v = y1 * i / 4;
     const double y = T + (1 - v / y1) * (H - T - B);
     svg += "<text class=\"tick\" x=\"" + Fmt("%.0f", L - 6) + "\" y=\"" + Fmt("%.1f", y + 4) +
-           "\" text-anchor=\"end\">" + Fmt(y1 < 0.01 ? "%.2e" : "%.3g", v) + "</text>";
+           "\" text-anchor=\"end\">" + ThreeSignificant(v) + "</text>";
   }
   const double gw = (W - L - R) / static_cast<double>(std::max<size_t>(groups.size(), 1));
   const double bw = std::min(40.0, gw * 0.8 / static_cast<double>(std::max<size_t>(runs.size(), 1)));
@@ -181,10 +195,13 @@ std::string BarChart(const std::string& title, const std::string& y_label, const
     svg += "<text class=\"tick\" x=\"" + Fmt("%.1f", L + gw * (static_cast<double>(g) + 0.5)) + "\" y=\"" +
            Fmt("%.0f", H - B + 16) + "\" text-anchor=\"middle\">" + Esc(groups[g]) + "</text>";
   }
-  for (size_t r = 0; r < runs.size(); ++r)
-    svg += "<text class=\"legend\" x=\"" + Fmt("%.0f", W - R - 6) + "\" y=\"" +
-           Fmt("%.0f", T + 12 + 14 * static_cast<double>(r)) + "\" text-anchor=\"end\" fill=\"" + kColors[r % 6] +
-           "\">" + Esc(runs[r].first) + "</text>";
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const double y = H + 6 + kLegendLine * static_cast<double>(r + 1) - 4;
+    svg += "<rect class=\"swatch\" x=\"" + Fmt("%.0f", L) + "\" y=\"" + Fmt("%.0f", y - 10) +
+           "\" width=\"22\" height=\"10\" fill=\"" + kColors[r % 6] + "\"/>";
+    svg += "<text class=\"legend\" x=\"" + Fmt("%.0f", L + 28) + "\" y=\"" + Fmt("%.0f", y) + "\" fill=\"" +
+           kColors[r % 6] + "\">" + Esc(runs[r].first) + "</text>";
+  }
   return svg + "</svg>";
 }
 
@@ -336,13 +353,13 @@ std::string RenderHtml(const Input& in) {
   std::vector<Line> loss, accuracy;
   for (size_t k = 0; k < in.runs.size(); ++k) {
     const Run& r = in.runs[k];
-    std::vector<double> wh, g;
+    std::vector<double> wh, g;  // kWh and kg here; scaled to the axis' unit below
     Line tl{RunLabel(r) + " train", kColors[k % 6], {}, false}, vl{RunLabel(r) + " test", kColors[k % 6], {}, true};
     Line acc{RunLabel(r), kColors[k % 6], {}, false};
     double peak = 0;
     for (const auto& e : r.detail.epochs) {
-      wh.push_back(e.energy_kwh * 1000);
-      g.push_back(e.kg_co2.value_or(0) * 1000);
+      wh.push_back(e.energy_kwh);
+      g.push_back(e.kg_co2.value_or(0));
       tl.xy.push_back({static_cast<double>(e.epoch), e.train_loss});
       vl.xy.push_back({static_cast<double>(e.epoch), e.test_loss});
       acc.xy.push_back({static_cast<double>(e.epoch), e.test_accuracy * 100});
@@ -355,8 +372,19 @@ std::string RenderHtml(const Input& in) {
     loss.push_back(vl);
     accuracy.push_back(acc);
   }
-  h += "<h2>Energy and CO2 per epoch</h2>\n" + BarChart("Energy per epoch", "Wh", epochs, energy) + "\n" +
-       BarChart("CO2 per epoch", "g CO2", epochs, co2) + "\n";
+  // Each axis in the unit that suits its largest bar (common/units.h).
+  auto scale = [](std::vector<std::pair<std::string, std::vector<double>>>& runs, bool is_energy) {
+    double max = 0;
+    for (const auto& r : runs)
+      for (double v : r.second) max = std::max(max, v);
+    const Unit u = is_energy ? EnergyUnit(max) : Co2Unit(max);
+    for (auto& r : runs)
+      for (double& v : r.second) v *= u.per_base;
+    return std::string(u.name);
+  };
+  const std::string energy_unit = scale(energy, true), co2_unit = scale(co2, false);
+  h += "<h2>Energy and CO2 per epoch</h2>\n" + BarChart("Energy per epoch", energy_unit, epochs, energy) + "\n" +
+       BarChart("CO2 per epoch", co2_unit + " CO2", epochs, co2) + "\n";
   h += "<h2>Training</h2>\n" + LineChart("Loss", "loss", loss, {}, false, "epoch", true) + "\n" +
        LineChart("Test accuracy", "%", accuracy, {}, false, "epoch", true) + "\n" +
        BarChart("Peak memory", "MB", {"peak"}, memory) + "\n";

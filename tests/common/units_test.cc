@@ -37,6 +37,17 @@ TEST(Units, Co2TakesTheUnitThatSuitsItsSize) {
   EXPECT_EQ(ThreeSignificant(0.0001234), "0.000123");
 }
 
+TEST(Units, AnAxisTakesTheUnitThatSuitsItsLargestValue) {
+  EXPECT_STREQ(EnergyUnit(0.002).name, "Wh");
+  EXPECT_DOUBLE_EQ(EnergyUnit(0.002).per_base, 1000);
+  EXPECT_STREQ(EnergyUnit(1.97e-6).name, "mWh");
+  EXPECT_DOUBLE_EQ(EnergyUnit(1.97e-6).per_base, 1e6);
+  EXPECT_STREQ(EnergyUnit(0).name, "mWh");
+  EXPECT_STREQ(Co2Unit(5).name, "kg");
+  EXPECT_DOUBLE_EQ(Co2Unit(5).per_base, 1);
+  EXPECT_STREQ(Co2Unit(0.9996).name, "kg");  // rounds to 1.00 kg, as FormatCo2 writes it
+}
+
 TEST(Units, CompareShowsEnergyAndCo2InTheirUnitsAndKeepsTheOthers) {
   EXPECT_EQ(FormatCompareValue(1.442e-6, "kg"), "1.44 mg");
   EXPECT_EQ(FormatCompareValue(-1.008e-6, "kWh", true), "-1.01 mWh");

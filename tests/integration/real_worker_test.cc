@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "tests/support/daemon_process.h"
@@ -237,6 +238,24 @@ TEST(RealWorker, DemoPipelineWithBaselineCompareAndReport) {
   EXPECT_GE(Count(page, "<polyline class=\"series\""), 6u);
   EXPECT_EQ(page.find("points=\"\""), std::string::npos);  // no empty series
   EXPECT_GE(Count(page, "<rect class=\"bar\""), 10u);       // 2 runs x 2 epochs x 2 + 2 memory bars
+  // Every legend lies below its chart's plot area (issue 39: it was drawn
+  // over the forecast and the loss curves), and every chart has one.
+  {
+    const std::regex chart("<svg class=\"chart\"[^>]*data-plot-bottom=\"([0-9]+)\"[^>]*>(.*?)</svg>");
+    const std::regex legend("<text class=\"legend\" x=\"[0-9.]+\" y=\"([0-9.]+)\"");
+    int charts = 0, legends = 0;
+    for (std::sregex_iterator svg(page.begin(), page.end(), chart), end; svg != end; ++svg) {
+      ++charts;
+      const double plot_bottom = std::stod((*svg)[1]);
+      const std::string body = (*svg)[2];
+      for (std::sregex_iterator l(body.begin(), body.end(), legend); l != end; ++l) {
+        ++legends;
+        EXPECT_GT(std::stod((*l)[1]), plot_bottom + 40) << "a legend over the plot of " << body.substr(0, 200);
+      }
+    }
+    EXPECT_GE(charts, 5);
+    EXPECT_GE(legends, charts);
+  }
   EXPECT_EQ(page.find("http://"), page.find("http://www.w3.org/2000/svg"));  // nothing to fetch
   EXPECT_NE(m.str().find("| CO2 | "), std::string::npos) << m.str();  // its cells carry the unit
 
