@@ -46,6 +46,20 @@ std::string Shell(const std::string& cmd, int* rc = nullptr) {
   return out;
 }
 
+// carbond, carbonctl and carbon-worker copied into <dir>/bin (mode 0755), for
+// tests that run them as another user: the build may lie under a folder only
+// root may enter (/root in a fresh Debian). Returns the folder.
+std::string CopyBinaries(const std::string& dir) {
+  const std::string bin = dir + "/bin";
+  std::filesystem::create_directories(bin);
+  ::chmod(dir.c_str(), 0755);
+  ::chmod(bin.c_str(), 0755);
+  for (const char* b : {CARBOND_BIN, CARBONCTL_BIN, CARBON_WORKER_BIN})
+    std::filesystem::copy_file(b, bin + "/" + std::filesystem::path(b).filename().string(),
+                               std::filesystem::copy_options::overwrite_existing);
+  return bin;
+}
+
 bool HavePyTorch() {
   int rc = -1;
   Shell(kPython + " -c 'import torch'", &rc);
@@ -262,8 +276,8 @@ TEST(CommandJob, ACommandFromAnotherUserIsRefusedWithWhatToDo) {
   ::chmod(job.c_str(), 0644);
   ::chmod((dir / "carbond.sock").c_str(), 0666);
   int rc = -1;
-  const std::string out = Shell("setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(CARBONCTL_BIN) +
-                                    " --socket " + (dir / "carbond.sock") + " submit " + job,
+  const std::string out = Shell("setpriv --reuid=65534 --regid=65534 --clear-groups " + CopyBinaries(dir.path()) +
+                                    "/carbonctl --socket " + (dir / "carbond.sock") + " submit " + job,
                                 &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("command job runs as carbond's user"), std::string::npos) << out;
@@ -290,13 +304,14 @@ TEST(CommandJob, PersonalModeRunsAUsersOwnCarbondAndTheirCommand) {
   std::filesystem::create_directories(home + "/run");
   Shell("chown -R " + user + ": " + home + " && chmod 700 " + home + "/run");
   const std::string uid = Shell("id -u " + user).substr(0, Shell("id -u " + user).find('\n'));
-  // As the user: only their home and runtime directory, and carbon-worker in PATH.
+  // The binaries where the user can run them (the build may sit under a
+  // folder only root may enter, such as /root); carbond finds carbon-worker beside it.
+  const std::string bin = CopyBinaries(dir.path());
   const std::string as_user = "setpriv --reuid=" + user + " --regid=" + user + " --init-groups env -i HOME=" + home +
-                              " XDG_RUNTIME_DIR=" + home + "/run PATH=" +
-                              std::filesystem::path(CARBON_WORKER_BIN).parent_path().string() + ":/usr/bin:/bin ";
+                              " XDG_RUNTIME_DIR=" + home + "/run PATH=/usr/bin:/bin ";
   pid_t carbond = ::fork();
   if (carbond == 0) {
-    const std::string cmd = "exec " + as_user + CARBOND_BIN + " > " + dir.path() + "/personal.log 2>&1";
+    const std::string cmd = "exec " + as_user + bin + "/carbond > " + dir.path() + "/personal.log 2>&1";
     ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -316,7 +331,7 @@ TEST(CommandJob, PersonalModeRunsAUsersOwnCarbondAndTheirCommand) {
   const std::string job = home + "/mine.yaml";
   std::ofstream(job) << "name: mine\nrun:\n  command: [sh, -c, 'id -u > whoami.txt']\ncarbon: {policy: immediate}\n";
   Shell("chown " + user + ": " + job);
-  const std::string ctl = as_user + CARBONCTL_BIN;
+  const std::string ctl = as_user + bin + "/carbonctl";
   out = Shell(ctl + " submit " + job, &rc);
   ASSERT_EQ(rc, 0) << out << Read(dir / "personal.log");
   out = Shell(ctl + " watch 1 --timeout 120", &rc);

@@ -402,7 +402,10 @@ TEST(Daemon, APermissionDeniedSocketSaysWhichGroupToJoinNotToStartTheDaemon) {
   ::chmod(dir.path().c_str(), 0755);
   DaemonProcess d(dir, FAKE_WORKER_BIN);
   ASSERT_TRUE(d.Start()) << d.Log();
-  auto r = fakes::RunCommand({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CARBONCTL_BIN,
+  // carbonctl where nobody can run it (the build may lie under /root).
+  const std::string ctl = dir / "carbonctl";
+  std::filesystem::copy_file(CARBONCTL_BIN, ctl);
+  auto r = fakes::RunCommand({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ctl,
                               "--socket", d.socket(), "list"});
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << r.err;
