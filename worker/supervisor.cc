@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -197,6 +198,27 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   const std::string checkpoint_dir = o.run_dir + "/checkpoints";
   std::error_code ec;
   std::filesystem::create_directories(checkpoint_dir, ec);
+  // One supervisor per run directory at a time: after a carbond crash, the
+  // previous attempt's supervisor may still be stopping its program (its
+  // run.stop_grace) while carbond starts the next attempt here. The next one
+  // waits for it, so two programs never share the checkpoint folder.
+  const int lock_fd = ::open((o.run_dir + "/supervisor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  struct CloseLock {
+    int fd;
+    ~CloseLock() {
+      if (fd >= 0) ::close(fd);  // releases the lock
+    }
+  } close_lock{lock_fd};
+  if (lock_fd >= 0 && ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "carbon-worker: an earlier supervisor of this job still runs here; waiting for it\n");
+    while (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      if (stop.load()) {
+        events.Send(protocol::Interrupted{});
+        return protocol::ExitCode(WorkerExit::kInterrupted);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   CommandState state = LoadState(state_file);
   const bool resuming = state.starts > 0 || o.attempt > 1;
 

@@ -39,6 +39,9 @@
 //    anything else or a signal a failed attempt (kFailed, the last lines of
 //    its output in stderr for the reason). When the top process ends, what is
 //    left of the tree is killed: nothing of the job outlives it.
+//  - One supervisor at a time per run directory (a lock, supervisor.lock):
+//    a new attempt waits for the previous one's supervisor, which may still
+//    be stopping its program after carbond went away.
 //  - A program that is not found in the job's PATH fails the job at once,
 //    not retried (kRejected). A tree whose resident memory exceeds
 //    memory_limit is killed, and the job fails, not retried (kOutOfMemory).

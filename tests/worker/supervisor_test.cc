@@ -77,7 +77,8 @@ SupervisorOptions Options(const std::string& run_dir, int64_t attempt = 1) {
 // Runs the command to its end; `stop_when` (if set) is polled and sets the
 // stop flag once true, as the worker's SIGTERM handler does.
 Outcome Supervise(const JobSpec& spec, const SupervisorOptions& o, std::function<bool()> stop_when = nullptr) {
-  const std::string events_file = o.run_dir + "/events.jsonl";
+  static std::atomic<int> calls{0};  // a file of its own: two runs may overlap
+  const std::string events_file = o.run_dir + "/events-" + std::to_string(calls++) + ".jsonl";
   std::atomic<bool> stop{false};
   std::atomic<bool> done{false};
   std::thread watcher;
@@ -383,6 +384,28 @@ TEST(Supervisor, ATreeOverTheMemoryLimitIsKilledAndTheJobFailsNotRetried) {
   EXPECT_NE(failed[0].message.find("over worker.memory_limit 100 MiB"), std::string::npos) << failed[0].message;
   EXPECT_LT(r.seconds, 30);
   EXPECT_EQ(ProcessesWith(tag), 0);
+}
+
+// After a carbond crash the next attempt may start while the previous
+// supervisor still stops its program: the new one waits for it.
+TEST(Supervisor, ANewAttemptWaitsForThePreviousSupervisorOfItsRunDirectory) {
+  Dir d;
+  auto slow_stop = Command("  command: [sh, -c, 'trap \"sleep 1; echo first-done >> order.txt; exit 0\" TERM; "
+                           "touch started; while :; do sleep 0.05; done']\n  stop_grace: 10s\n");
+  std::atomic<bool> stop_first{false};
+  Outcome first;
+  std::thread t([&] {
+    first = Supervise(slow_stop, Options(d.path), [&] { return stop_first.load(); });
+  });
+  for (int i = 0; i < 200 && !Exists(d.path + "/started"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(Exists(d.path + "/started"));
+  stop_first.store(true);  // the first now takes about 1 s to stop
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Outcome second = Supervise(Command("  command: [sh, -c, 'echo second-ran >> order.txt']\n"), Options(d.path, 2));
+  t.join();
+  EXPECT_EQ(first.code, protocol::ExitCode(WorkerExit::kInterrupted));
+  EXPECT_EQ(second.code, protocol::ExitCode(WorkerExit::kOk));
+  EXPECT_EQ(fakes::ReadAll(d.path + "/order.txt"), "first-done\nsecond-ran\n");
 }
 
 TEST(Supervisor, TheTreeHoldsEveryDescendant) {
