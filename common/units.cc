@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace carbon {
 namespace {
@@ -14,17 +15,23 @@ double Round3(double v) {
   return std::round(v * scale) / scale;
 }
 
-// `base` in the smallest unit; units[i + 1] is 1000 of units[i].
-std::string Scaled(double base, const char* const units[3], bool sign) {
-  if (!std::isfinite(base)) return "-";
-  const char* plus = sign && base > 0 ? "+" : "";
-  if (base == 0) return std::string("0 ") + units[1];
+// `base` in the smallest unit, rounded and moved up while it reaches 1000
+// of a unit (units[i + 1] is 1000 of units[i]): the value and the unit's index.
+std::pair<double, int> InUnit(double base) {
   double v = Round3(base);
   int u = 0;
   while (u < 2 && std::fabs(v) >= 1000) {
     v = Round3(v / 1000);
     ++u;
   }
+  return {v, u};
+}
+
+std::string Scaled(double base, const char* const units[3], bool sign) {
+  if (!std::isfinite(base)) return "-";
+  const char* plus = sign && base > 0 ? "+" : "";
+  if (base == 0) return std::string("0 ") + units[1];
+  const auto [v, u] = InUnit(base);
   return plus + ThreeSignificant(v) + " " + units[u];
 }
 
@@ -48,12 +55,7 @@ std::string ThreeSignificant(double v) {
 
 namespace {
 Unit Pick(double max_base_in_smallest, const char* const units[3]) {
-  double v = Round3(std::fabs(max_base_in_smallest));
-  int u = 0;
-  while (u < 2 && v >= 1000) {
-    v = Round3(v / 1000);
-    ++u;
-  }
+  const int u = InUnit(std::fabs(max_base_in_smallest)).second;
   return Unit{units[u], 1e6 / std::pow(1000.0, u)};
 }
 }  // namespace

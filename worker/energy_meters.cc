@@ -446,12 +446,16 @@ std::optional<uint64_t> EnergyTracker::ReadProcessTicks() const {
   return ticks.ok() ? std::optional<uint64_t>(*ticks) : std::nullopt;
 }
 
+std::optional<double> TreeRssGib(const std::string& proc_root, const std::string& root) {
+  std::optional<double> sum;
+  for (const std::string& pid : ProcessTree(proc_root, root))
+    if (auto rss = ParseVmRssGib(ReadFile(proc_root + "/" + pid + "/status").value_or(""))) sum = sum.value_or(0) + *rss;
+  return sum;
+}
+
 std::optional<double> EnergyTracker::ReadProcessRssGib() const {
   if (!o_.process_tree) return ParseVmRssGib(ReadFile(o_.proc_root + "/" + o_.pid + "/status").value_or(""));
-  std::optional<double> sum;
-  for (const std::string& pid : ProcessTree(o_.proc_root, o_.pid))
-    if (auto rss = ParseVmRssGib(ReadFile(o_.proc_root + "/" + pid + "/status").value_or(""))) sum = sum.value_or(0) + *rss;
-  return sum;
+  return TreeRssGib(o_.proc_root, o_.pid);
 }
 
 double EnergyTracker::ShareSince(std::optional<CpuTimes>& before_machine, std::optional<uint64_t>& before_process,

@@ -76,6 +76,9 @@ std::optional<int64_t> ParseProcPidParent(const std::string& text);
 // lists, reads every process's stat for its parent instead (what a kill
 // that must miss nothing uses).
 std::vector<std::string> ProcessTree(const std::string& proc_root, const std::string& root, bool full_scan = false);
+// The resident memory of every process of that tree, summed, in GiB; empty
+// when none could be read.
+std::optional<double> TreeRssGib(const std::string& proc_root, const std::string& root);
 // VmRSS of /proc/<pid>/status in GiB.
 std::optional<double> ParseVmRssGib(const std::string& status);
 // The process's share of the machine's CPU work between two readings: its

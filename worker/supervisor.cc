@@ -379,11 +379,7 @@ int RunCommand(const JobSpec& spec, const SupervisorOptions& o, EventChannel& ev
   std::optional<double> last_accuracy, best_accuracy, last_loss;
 
   auto tree_rss = []() {
-    int64_t sum = 0;
-    for (const std::string& pid : energy::ProcessTree("/proc", std::to_string(::getpid())))
-      if (auto gib = energy::ParseVmRssGib(energy::ReadFile("/proc/" + pid + "/status").value_or("")))
-        sum += static_cast<int64_t>(*gib * 1073741824.0);
-    return sum;
+    return static_cast<int64_t>(energy::TreeRssGib("/proc", std::to_string(::getpid())).value_or(0) * 1073741824.0);
   };
   auto send_row = [&](protocol::Epoch ev, bool from_program) {
     const Clock::time_point now = Clock::now();

@@ -137,21 +137,9 @@ TEST(CommandJob, TheExampleScriptSucceedsWithARowPerEpochAndCodeCarbonReadsIt) {
 TEST(CommandJob, InterruptibleIsPausedBySigtermAndResumesToTheSameWeights) {
   if (!HavePyTorch()) GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/install-deps.sh installs it)";
   TempDir dir;
-  // The interruptible test's trace: 50 g/kWh until 00:30, 500 until 02:00,
-  // 100 after. Submitted at 23:50 on a clock 600 times faster, the job runs
-  // at once, is paused at 00:30 (4 s later) and resumes at 02:00.
-  const std::string trace = dir / "trace.csv";
-  {
-    std::ofstream t(trace);
-    t << "Time,Carbon Intensity\n2026-11-25 23:30:00,50\n";
-    for (int i = 0; i < 24; ++i)
-      t << "2026-11-26 " << (i / 2 < 10 ? "0" : "") << i / 2 << (i % 2 ? ":30" : ":00") << ":00,"
-        << (i == 0 ? 50 : i >= 4 ? 100 : 500) << "\n";
-  }
-  DaemonProcess d(dir, CARBON_WORKER_BIN,
-                  "  max_attempts: 1\nenergy: {measure_power_secs: 1}\n"
-                  "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + trace + ", loop: false}\n"
-                  "clock: {mode: virtual, start: 2026-11-25T23:50:00Z, speed: 600, skip_idle: true}\n");
+  // 50 g/kWh until 00:30, 500 until 02:00, 100 after, on a clock 600 times
+  // faster from 23:50: the job runs at once, pauses at 00:30 and resumes at 02:00.
+  DaemonProcess d(dir, CARBON_WORKER_BIN, fakes::PauseTraceConfig(dir / "trace.csv"));
   ASSERT_TRUE(d.Start()) << d.Log();
   // At least 8 x 93 x 10 ms of sleeping steps: longer than the first segment on any machine.
   const std::string args = ", --epochs, '8', --train-limit, '6000', --test-limit, '1000', --step-sleep, '0.01'";

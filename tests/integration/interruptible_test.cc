@@ -77,18 +77,7 @@ TEST(Interruptible, PausesThroughTheDirtyHoursAndResumesFromItsCheckpoint) {
   // end: the resumed run trains at the machine's speed on a clock 600 times
   // faster, and a loaded machine's run must not reach dirty hours (it once
   // did, at 03:30, when the clean spell ended there).
-  const std::string trace = dir / "trace.csv";
-  {
-    std::ofstream t(trace);
-    t << "Time,Carbon Intensity\n2026-11-25 23:30:00,50\n";
-    for (int i = 0; i < 24; ++i)
-      t << "2026-11-26 " << (i / 2 < 10 ? "0" : "") << i / 2 << (i % 2 ? ":30" : ":00") << ":00,"
-        << (i == 0 ? 50 : i >= 4 ? 100 : 500) << "\n";
-  }
-  DaemonProcess d(dir, CARBON_WORKER_BIN,
-                  "  max_attempts: 1\nenergy: {measure_power_secs: 1}\n"
-                  "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + trace + ", loop: false}\n"
-                  "clock: {mode: virtual, start: 2026-11-25T23:50:00Z, speed: 600, skip_idle: true}\n");
+  DaemonProcess d(dir, CARBON_WORKER_BIN, fakes::PauseTraceConfig(dir / "trace.csv"));
   ASSERT_TRUE(d.Start()) << d.Log();
   // About 9 s of training on a 2-core machine, 4 s on a faster one.
   const std::string job = dir / "pause.yaml";

@@ -95,6 +95,21 @@ inline std::string WriteJob(const TempDir& dir, const std::string& name, const s
 // The pid of the carbon-worker (or fake worker) running job `id` of the
 // carbond whose state_dir this is (its --run-dir is <state_dir>/runs/<id>);
 // -1 when none runs.
+// The interruptible tests' grid: a half-hourly trace at `path` of 50 g/kWh
+// until 00:30 on 2026-11-26, 500 until 02:00, 100 after; and the config of a
+// carbond that replays it on a virtual clock from 23:50, 600 times faster
+// (a job submitted at once runs, pauses at 00:30, 4 s later, and resumes at 02:00).
+inline std::string PauseTraceConfig(const std::string& path) {
+  std::ofstream t(path);
+  t << "Time,Carbon Intensity\n2026-11-25 23:30:00,50\n";
+  for (int i = 0; i < 24; ++i)
+    t << "2026-11-26 " << (i / 2 < 10 ? "0" : "") << i / 2 << (i % 2 ? ":30" : ":00") << ":00,"
+      << (i == 0 ? 50 : i >= 4 ? 100 : 500) << "\n";
+  return "  max_attempts: 1\nenergy: {measure_power_secs: 1}\n"
+         "intensity:\n  chain: [trace]\n  poll: 1m\n  trace: {path: " + path + ", loop: false}\n"
+         "clock: {mode: virtual, start: 2026-11-25T23:50:00Z, speed: 600, skip_idle: true}\n";
+}
+
 inline pid_t WorkerPid(const std::string& state_dir, int64_t id) {
   // The full run directory: another test's job with the same id is not it.
   const std::string want = state_dir + "/runs/" + std::to_string(id) + '\0';
